@@ -1,0 +1,305 @@
+"""QApplication set-up and the main window.
+
+Start-up stays fast: the first paint imports neither torch nor numpy nor
+pyqtgraph. Each tab's content is built when the tab is first shown, and the
+device report is computed on the worker after the first paint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QStackedLayout, QTabWidget, QWidget,
+)
+
+from playground import APP_NAME, ORG_NAME, __version__
+from playground.core import devices
+from playground.core.jobs import Job
+from playground.settings import Key, Settings
+from playground.ui.context import AppContext
+from playground.worker import JobHandle, Worker
+
+TABS = (("Text", "text_tab"), ("Image", "image_tab"), ("Speech", "speech_tab"), ("Train", "train_tab"))
+THEMES = ("system", "light", "dark")
+
+
+class LazyTab(QWidget):
+    """Holds a tab's real content, built on first show from `playground.ui.<module>.build(ctx)`."""
+
+    def __init__(self, module: str, ctx: AppContext):
+        super().__init__()
+        self.module = module
+        self._ctx = ctx
+        self.content: QWidget | None = None
+        self._stack = QStackedLayout(self)
+
+    def ensure_built(self) -> QWidget:
+        if self.content is None:
+            mod = importlib.import_module(f"playground.ui.{self.module}")
+            self.content = mod.build(self._ctx)
+            self._stack.addWidget(self.content)
+            self._stack.setCurrentWidget(self.content)
+        return self.content
+
+
+class MainWindow(QMainWindow):
+    first_painted = Signal()
+
+    def __init__(self, settings: Settings | None = None, worker: Worker | None = None):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.worker = worker or Worker(self)
+        self.ctx = AppContext(self.worker, self.settings, self)
+        self.device_report: devices.Report | None = None
+        self._painted = False
+        self._handles: set[JobHandle] = set()
+        devices.set_preference(str(self.settings.get(Key.DEVICE)))
+
+        self.setWindowTitle(APP_NAME)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setObjectName("mainTabs")
+        for title, module in TABS:
+            page = LazyTab(module, self.ctx)
+            page.setAccessibleName(f"{title} tab")
+            self.tabs.addTab(page, title)
+        self.setCentralWidget(self.tabs)
+        self._build_status_bar()
+        self._build_menus()
+        self._restore()
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.worker.job_started.connect(self._on_job_started)
+        self.worker.job_finished.connect(self._on_job_finished)
+
+    # -- construction ---------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.device_label = QLabel("Device: detecting...")
+        self.device_label.setObjectName("deviceLabel")
+        self.job_label = QLabel("")
+        self.job_label.setObjectName("jobLabel")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("jobProgress")
+        self.progress.setMaximumWidth(200)
+        self.progress.setTextVisible(True)
+        self.progress.setAccessibleName("Job progress")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.clicked.connect(self.worker.cancel_all)
+        for w in (self.job_label, self.progress, self.cancel_button):
+            w.setVisible(False)
+        bar.addPermanentWidget(self.job_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.device_label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open...", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.open_dialog)
+        file_menu.addAction(self.open_action)
+        file_menu.addSeparator()
+        file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
+
+        view_menu = self.menuBar().addMenu("&View")
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            action = QAction(name.capitalize(), self, checkable=True)
+            action.triggered.connect(lambda checked=False, n=name: self.set_theme(n))
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[name] = action
+        view_menu.addSeparator()
+        for i, (title, _) in enumerate(TABS):
+            action = QAction(f"{title} tab", self, shortcut=QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda checked=False, idx=i: self.tabs.setCurrentIndex(idx))
+            view_menu.addAction(action)
+
+        self.cancel_action = QAction("Cancel running job", self, shortcut=QKeySequence(Qt.Key.Key_Escape),
+                                     triggered=self.worker.cancel_all)
+        self.addAction(self.cancel_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(QAction("&About Model Playground", self, triggered=self.show_about))
+
+    def _restore(self) -> None:
+        geometry = self.settings.get(Key.GEOMETRY)
+        if isinstance(geometry, QByteArray | bytes) and geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        else:
+            self.resize(1100, 750)
+        index = int(self.settings.get(Key.LAST_TAB) or 0)
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+        self.set_theme(str(self.settings.get(Key.THEME)), save=False)
+
+    # -- behaviour ----------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._after_first_paint)
+            self.first_painted.emit()
+
+    def _after_first_paint(self) -> None:
+        self._on_tab_changed(self.tabs.currentIndex())
+        self.refresh_device()
+
+    def refresh_device(self) -> None:
+        handle = self.run_job(Job(devices.report, kwargs={"preference": devices.get_preference()},
+                                  name="detect devices"), show=False)
+        handle.result.connect(self._on_device_report)
+        handle.error.connect(lambda msg: self.device_label.setText(f"Device: {msg}"))
+
+    def _on_device_report(self, rep: devices.Report) -> None:
+        self.device_report = rep
+        d = rep.chosen
+        mem = f", {devices.format_bytes(d.memory_free)} free" if d.type != "cpu" else ""
+        self.device_label.setText(f"{d.type.upper()}: {d.name} ({d.dtype}{mem})")
+        self.device_label.setToolTip("\n".join(f"{x.torch_device}: {x.name}, {devices.format_bytes(x.memory_total)}"
+                                               for x in rep.devices))
+
+    def current_page(self) -> QWidget | None:
+        page = self.tabs.currentWidget()
+        return page.ensure_built() if isinstance(page, LazyTab) else page
+
+    def page(self, index: int) -> QWidget:
+        page = self.tabs.widget(index)
+        return page.ensure_built() if isinstance(page, LazyTab) else page
+
+    def _on_tab_changed(self, index: int) -> None:
+        if index >= 0:
+            self.page(index)
+            self.settings.set(Key.LAST_TAB, index)
+
+    def run_job(self, job: Job, show: bool = True) -> JobHandle:
+        """Submit a job; the handle is kept alive until it finishes."""
+        handle = self.worker.submit(job)
+        handle.setProperty("show_in_status", show)
+        self._handles.add(handle)
+        handle.finished.connect(lambda h=handle: self._handles.discard(h))
+        return handle
+
+    def _on_job_started(self, handle: JobHandle) -> None:
+        if handle.property("show_in_status") is False:
+            return
+        self.job_label.setText(handle.name.capitalize())
+        self.progress.setRange(0, 0)
+        for w in (self.job_label, self.progress, self.cancel_button):
+            w.setVisible(True)
+        handle.progress.connect(self._on_progress)
+
+    def _on_progress(self, fraction, text: str) -> None:
+        if fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(fraction * 1000))
+        if text:
+            self.job_label.setText(text)
+
+    def _on_job_finished(self, handle: JobHandle) -> None:
+        if self.worker.current is None:
+            for w in (self.job_label, self.progress, self.cancel_button):
+                w.setVisible(False)
+        if handle.error_message and handle.property("show_in_status") is not False:
+            self.statusBar().showMessage(f"{handle.name.capitalize()} failed: {handle.error_message}", 8000)
+
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open files")
+        if paths:
+            self.open_paths(paths)
+
+    def open_paths(self, paths: list[str]) -> None:
+        page = self.current_page()
+        opener = getattr(page, "open_paths", None)
+        if opener is None:
+            self.statusBar().showMessage("This tab does not open files yet.", 5000)
+            return
+        opener(paths)
+
+    def set_theme(self, name: str, save: bool = True) -> None:
+        name = name if name in THEMES else "system"
+        scheme = {"system": Qt.ColorScheme.Unknown, "light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}[name]
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "setColorScheme"):
+            hints.setColorScheme(scheme)
+        self.theme_actions[name].setChecked(True)
+        if save:
+            self.settings.set(Key.THEME, name)
+
+    def about_text(self) -> str:
+        from importlib import metadata
+
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        def version(dist: str) -> str:
+            try:
+                return metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                return "not installed"
+
+        rep = self.device_report
+        cuda = (rep.cuda_version or "none (CPU build)") if rep else "checking..."
+        device = f"{rep.chosen.name} ({rep.chosen.torch_device}, {rep.chosen.dtype})" if rep else "checking..."
+        from playground.core.models import BUNDLED
+
+        models = "".join(f"<li>{b.display_name}: package <i>{b.package}</i>, licence {b.licence}</li>" for b in BUNDLED)
+        return (f"<h3>{APP_NAME} {__version__}</h3>"
+                f"<p>Python {platform.python_version()}<br>Qt {qVersion()} (PySide6 {pyside_version})<br>"
+                f"torch {version('torch')}, CUDA {cuda}<br>transformers {version('transformers')}<br>"
+                f"Device: {device}</p><p>Bundled offline models:</p><ul>{models}</ul>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.settings.set(Key.GEOMETRY, self.saveGeometry())
+        self.settings.set(Key.LAST_TAB, self.tabs.currentIndex())
+        self.settings.sync()
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            content = page.content if isinstance(page, LazyTab) else page
+            closer = getattr(content, "shutdown", None)
+            if callable(closer):
+                closer()
+        self.worker.shutdown(timeout=5.0)
+        super().closeEvent(event)
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("model-playground")
+    return app
+
+
+def run_app(args=None) -> int:
+    app = create_app()
+    settings = Settings()
+    if args is not None and getattr(args, "device", None):
+        settings.set(Key.DEVICE, args.device)
+    window = MainWindow(settings)
+    if args is not None and getattr(args, "quit_after_show", False):
+        def painted() -> None:
+            if os.environ.get("PLAYGROUND_STARTUP_STAMP"):
+                print(f"first-paint {time.time():.6f}", flush=True)
+            QTimer.singleShot(0, window.close)
+            QTimer.singleShot(0, app.quit)
+        window.first_painted.connect(painted)
+    window.show()
+    return app.exec()

@@ -1,0 +1,168 @@
+"""The headless command line: the same engine as the app, no window, no Qt.
+
+Feature commands live in `playground/commands/*.py`; each module has
+`register(subparsers)` and sets `func` on its parsers. Output is JSON with
+`--json`. Errors: one line on stderr; exit 2 for usage, 1 for failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import pkgutil
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from playground import __version__
+from playground.core import devices
+from playground.core.errors import Cancelled, PlaygroundError, friendly_message
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line on stderr and exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="playground", description="Model Playground: try, compare and fine-tune AI models.")
+    parser.add_argument("--version", action="version", version=f"playground {__version__}")
+    parser.add_argument("--device", default=None, help="compute device: auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--quit-after-show", action="store_true",
+                        help="open the main window and exit as soon as it is painted (start-up timing)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("devices", help="list compute devices")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("models", help="list the model catalog")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--task", default=None, help="only models for this task")
+    p.set_defaults(func=cmd_models)
+
+    for module in _command_modules():
+        module.register(sub)
+    return parser
+
+
+def _command_modules():
+    import playground.commands as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"playground.commands.{info.name}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def print_json(data) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=None if isinstance(data, dict) else 2, default=str)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def print_json_line(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str) -> int:
+    sys.stderr.write(f"playground: error: {message}\n")
+    sys.stderr.flush()
+    return EXIT_FAILURE
+
+
+def cancel_on_sigint() -> threading.Event:
+    """Ctrl+C sets a cancel flag (jobs stop at their next check) instead of a traceback."""
+    flag = threading.Event()
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+    return flag
+
+
+# -- built-in commands ----------------------------------------------------------
+
+
+def cmd_devices(args) -> int:
+    found = devices.list_devices()
+    if args.json:
+        print_json([d.to_dict() for d in found])
+        return EXIT_OK
+    chosen = devices.choose_device()
+    for d in found:
+        mark = "*" if d.torch_device == chosen else " "
+        print(f"{mark} {d.torch_device:8} {d.name}  memory {devices.format_bytes(d.memory_total)} "
+              f"(free {devices.format_bytes(d.memory_free)})  dtype {d.dtype}")
+    return EXIT_OK
+
+
+def cmd_models(args) -> int:
+    from playground.core import models
+
+    if args.task and args.task not in models.TASKS:
+        raise UsageError(f"unknown task '{args.task}'; tasks: {', '.join(models.TASKS)}")
+    entries = models.catalog(args.task)
+    if args.json:
+        print_json([e.to_dict() for e in entries])
+        return EXIT_OK
+    for e in entries:
+        state = "available" if e.available else f"not available ({e.unavailable_reason})"
+        size = devices.format_bytes(e.size_bytes) if e.size_bytes else "-"
+        print(f"{e.task:22} {e.id:58} {e.source:9} {size:>9}  {e.licence}  {state}")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed sub-command with consistent errors and exit codes."""
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.device:
+            devices.set_preference(args.device)
+            devices.choose_device()  # validate early: one clear line if unavailable
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        sys.stderr.write(f"playground: error: {exc}\n")
+        return EXIT_USAGE
+    except Cancelled:
+        return fail("cancelled")
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except PlaygroundError as exc:
+        if args.debug:
+            raise
+        return fail(str(exc))
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        return fail(friendly_message(exc))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command is None:
+        raise UsageError("no command given")
+    return run(args)

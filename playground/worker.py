@@ -1,0 +1,180 @@
+"""One background QThread that runs engine jobs from a queue.
+
+`Worker.submit(job)` returns a `JobHandle` whose Qt signals are delivered on
+the UI thread (the handle lives there; emits from the worker thread are
+queued by Qt). Cancellation is cooperative: the job checks a flag between
+units of work; the thread is never terminated.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from playground.core.errors import Cancelled, friendly_message
+from playground.core.jobs import Job, JobContext, Progress
+
+log = logging.getLogger(__name__)
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JobHandle(QObject):
+    """The UI's view of one submitted job."""
+
+    started = Signal()
+    progress = Signal(object, str)  # fraction (float or None), text
+    event = Signal(object)  # any non-progress event the job emits
+    result = Signal(object)
+    error = Signal(str)
+    cancelled = Signal()
+    finished = Signal()  # always last, whatever the outcome
+
+    def __init__(self, job: Job, parent: QObject | None = None):
+        super().__init__(parent)
+        self.job = job
+        self.name = job.name
+        self.state = JobState.QUEUED
+        self.error_message: str | None = None
+        self.value = None
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check (the worker drops it if still queued)."""
+        self._cancel.set()
+
+    @property
+    def is_cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+    def _sink(self, item: object) -> None:
+        # Runs on the worker thread; the emits are queued to the UI thread.
+        if isinstance(item, Progress):
+            self.progress.emit(item.fraction, item.text)
+        else:
+            self.event.emit(item)
+
+
+class _Thread(QThread):
+    def __init__(self, owner: Worker):
+        super().__init__()
+        self._owner = owner
+        self.setObjectName("playground-worker")
+
+    def run(self) -> None:
+        self._owner._loop()
+
+
+class Worker(QObject):
+    """The app's single job runner."""
+
+    job_started = Signal(object)  # JobHandle
+    job_finished = Signal(object)  # JobHandle
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._queue: queue.Queue[JobHandle | None] = queue.Queue()
+        self._current: JobHandle | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._thread = _Thread(self)
+        self._thread.start()
+
+    # -- UI thread API -----------------------------------------------------
+    def submit(self, job: Job) -> JobHandle:
+        if self._stopping:
+            raise RuntimeError("The worker is shutting down.")
+        handle = JobHandle(job)
+        self._queue.put(handle)
+        return handle
+
+    @property
+    def current(self) -> JobHandle | None:
+        with self._lock:
+            return self._current
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current.cancel()
+        for handle in self._pending():
+            handle.cancel()
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Cancel everything and join the thread; True if it ended in time."""
+        if not self._thread.isRunning():
+            return True
+        self._stopping = True
+        self.cancel_all()
+        self._queue.put(None)
+        ended = self._thread.wait(int(timeout * 1000))
+        if not ended:
+            log.error("worker did not stop within %.1f s (job: %s)", timeout, self.current and self.current.name)
+        return bool(ended)
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def _pending(self) -> list[JobHandle]:
+        with self._queue.mutex:
+            return [h for h in self._queue.queue if h is not None]
+
+    # -- worker thread -----------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            handle = self._queue.get()
+            if handle is None:
+                return
+            self._run(handle)
+
+    def _run(self, handle: JobHandle) -> None:
+        if handle.is_cancel_requested or self._stopping:
+            handle.state = JobState.CANCELLED
+            handle.cancelled.emit()
+            handle.finished.emit()
+            return
+        with self._lock:
+            self._current = handle
+        handle.state = JobState.RUNNING
+        handle.started.emit()
+        self.job_started.emit(handle)
+        t0 = time.perf_counter()
+        try:
+            value = handle.job.run(JobContext(handle._sink, handle._cancel))
+        except Cancelled:
+            handle.state = JobState.CANCELLED
+            handle.cancelled.emit()
+        except BaseException as exc:  # a job must never take the app down
+            handle.state = JobState.FAILED
+            handle.error_message = friendly_message(exc)
+            log.error("job '%s' failed: %s\n%s", handle.name, handle.error_message, traceback.format_exc())
+            handle.error.emit(handle.error_message)
+        else:
+            # A job that returns normally after a cancel request chose to
+            # stop gracefully (e.g. generation keeps its partial text).
+            handle.state = JobState.DONE
+            handle.value = value
+            handle.result.emit(value)
+        finally:
+            with self._lock:
+                self._current = None
+            log.debug("job '%s' %s in %.2f s", handle.name, handle.state.value, time.perf_counter() - t0)
+            handle.finished.emit()
+            self.job_finished.emit(handle)
