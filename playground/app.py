@@ -8,13 +8,15 @@ device report is computed on the worker after the first paint.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
     QStackedLayout, QTabWidget, QWidget,
@@ -23,12 +25,41 @@ from PySide6.QtWidgets import (
 from playground import APP_NAME, ORG_NAME, __version__
 from playground.core import devices
 from playground.core.jobs import Job
-from playground.settings import Key, Settings
+from playground.settings import Key, Settings, apply_environment
 from playground.ui.context import AppContext
 from playground.worker import JobHandle, Worker
 
 TABS = (("Text", "text_tab"), ("Image", "image_tab"), ("Speech", "speech_tab"), ("Train", "train_tab"))
 THEMES = ("system", "light", "dark")
+SPEECH_TAB = 2
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+log = logging.getLogger(__name__)
+
+
+def assets_dir() -> Path:
+    """The app's assets: beside the package in a checkout, or inside the PyInstaller bundle."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    candidates = [Path(frozen) / "assets"] if frozen else []
+    candidates.append(Path(__file__).resolve().parent.parent / "assets")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return candidates[-1]
+
+
+def app_icon() -> QIcon:
+    """The window icon in every size (crisp on high-DPI screens); empty if the assets are missing."""
+    icon = QIcon()
+    folder = assets_dir() / "icons"
+    for size in ICON_SIZES:
+        png = folder / f"model-playground-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png))
+    svg = folder / "model-playground.svg"
+    if svg.is_file():
+        icon.addFile(str(svg))
+    return icon
 
 
 class LazyTab(QWidget):
@@ -64,6 +95,8 @@ class MainWindow(QMainWindow):
         devices.set_preference(str(self.settings.get(Key.DEVICE)))
 
         self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)  # drop anywhere: routed by type (playground.ui.drop_router)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.setObjectName("mainTabs")
@@ -107,6 +140,11 @@ class MainWindow(QMainWindow):
         self.open_action = QAction("&Open...", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.open_dialog)
         file_menu.addAction(self.open_action)
         file_menu.addSeparator()
+        self.settings_action = QAction("&Settings...", self, shortcut=QKeySequence("Ctrl+,"),
+                                       triggered=self.show_settings)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
 
         view_menu = self.menuBar().addMenu("&View")
@@ -130,7 +168,26 @@ class MainWindow(QMainWindow):
                                      triggered=self.worker.cancel_all)
         self.addAction(self.cancel_action)
 
+        run_menu = self.menuBar().addMenu("&Run")
+        self.run_action = QAction("&Run", self, triggered=self.run_current)
+        self.run_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.run_action.setToolTip("Run the current tab (Ctrl+Enter)")
+        self.record_action = QAction("&Record / stop", self, shortcut=QKeySequence("Ctrl+R"),
+                                     triggered=self.toggle_record)
+        self.record_action.setToolTip("Start or stop recording in the Speech tab (Ctrl+R)")
+        run_menu.addAction(self.run_action)
+        run_menu.addAction(self.record_action)
+        run_menu.addAction(self.cancel_action)
+
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self.model_manager_action = QAction("&Model manager...", self, shortcut=QKeySequence("Ctrl+M"),
+                                            triggered=self.show_model_manager)
+        tools_menu.addAction(self.model_manager_action)
+
         help_menu = self.menuBar().addMenu("&Help")
+        self.show_log_action = QAction("Show &log", self, triggered=self.show_log)
+        help_menu.addAction(self.show_log_action)
+        help_menu.addSeparator()
         help_menu.addAction(QAction("&About Model Playground", self, triggered=self.show_about))
 
     def _restore(self) -> None:
@@ -229,6 +286,70 @@ class MainWindow(QMainWindow):
             return
         opener(paths)
 
+    # -- drop anywhere ------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        from playground.ui.drop_router import paths_from_mime
+
+        if paths_from_mime(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.mimeData() is not None and event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        from playground.ui.drop_router import paths_from_mime
+
+        paths = paths_from_mime(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.route_paths(paths)
+
+    def route_paths(self, paths: list[str]):
+        """Open files in the tabs that handle their type (drops; mixed drops are split)."""
+        from playground.ui import drop_router
+
+        return drop_router.route(self, paths)
+
+    # -- shortcuts, dialogs ------------------------------------------------------------
+    def run_current(self) -> None:
+        """Ctrl+Enter: the current tab's `run()`."""
+        page = self.current_page()
+        runner = getattr(page, "run", None)
+        if callable(runner):
+            runner()
+        else:
+            self.statusBar().showMessage(f"The {self.tabs.tabText(self.tabs.currentIndex())} tab has nothing to run.",
+                                         5000)
+
+    def toggle_record(self) -> None:
+        """Ctrl+R: start or stop recording in the Speech tab."""
+        self.tabs.setCurrentIndex(SPEECH_TAB)
+        toggle = getattr(self.page(SPEECH_TAB), "toggle_record", None)
+        if callable(toggle):
+            toggle()
+        else:
+            self.statusBar().showMessage("The Speech tab cannot record yet.", 5000)
+
+    def show_settings(self):
+        from playground.ui.settings_dialog import show_settings
+
+        return show_settings(self)
+
+    def show_model_manager(self):
+        from playground.ui.model_manager import show_model_manager
+
+        return show_model_manager(self)
+
+    def show_log(self):
+        from playground.ui.crash_dialog import show_log
+
+        return show_log(self)
+
     def set_theme(self, name: str, save: bool = True) -> None:
         name = name if name in THEMES else "system"
         scheme = {"system": Qt.ColorScheme.Unknown, "light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}[name]
@@ -256,7 +377,13 @@ class MainWindow(QMainWindow):
         device = f"{rep.chosen.name} ({rep.chosen.torch_device}, {rep.chosen.dtype})" if rep else "checking..."
         from playground.core.models import BUNDLED
 
-        models = "".join(f"<li>{b.display_name}: package <i>{b.package}</i>, licence {b.licence}</li>" for b in BUNDLED)
+        from playground.core.models import _module_dir
+
+        def state(b) -> str:
+            return "" if _module_dir(b.module) is not None else " <b>(not installed)</b>"
+
+        models = "".join(f"<li>{b.display_name}: package <i>{b.package}</i>{state(b)}, licence {b.licence}</li>"
+                         for b in BUNDLED)
         return (f"<h3>{APP_NAME} {__version__}</h3>"
                 f"<p>Python {platform.python_version()}<br>Qt {qVersion()} (PySide6 {pyside_version})<br>"
                 f"torch {version('torch')}, CUDA {cuda}<br>transformers {version('transformers')}<br>"
@@ -285,15 +412,25 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("model-playground")
+    if app.windowIcon().isNull():
+        app.setWindowIcon(app_icon())
     return app
 
 
 def run_app(args=None) -> int:
+    from playground import logsetup
+    from playground.ui import crash_dialog
+
+    debug = bool(args is not None and getattr(args, "debug", False))
+    log_path = logsetup.setup_logging(logging.DEBUG if debug else logging.INFO, console=debug)
     app = create_app()
     settings = Settings()
+    apply_environment(settings)  # models folder, Hub token, offline mode
     if args is not None and getattr(args, "device", None):
         settings.set(Key.DEVICE, args.device)
+    log.info("%s %s starting (Python %s, log %s)", APP_NAME, __version__, platform.python_version(), log_path)
     window = MainWindow(settings)
+    window.crash_handler = crash_dialog.install(window)
     if args is not None and getattr(args, "quit_after_show", False):
         def painted() -> None:
             if os.environ.get("PLAYGROUND_STARTUP_STAMP"):

@@ -6,6 +6,9 @@ Tests hand in a throw-away store (`Settings.in_file(tmp_path / "s.ini")`).
 from __future__ import annotations
 
 import enum
+import json
+import os
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -23,6 +26,7 @@ class Key(enum.Enum):
     HUB_TOKEN = ("hub/token", "")
     OFFLINE = ("hub/offline", False)
     TRUST_REMOTE_CODE = ("models/trust_remote_code", False)
+    LOCAL_MODEL_FOLDERS = ("models/local_folders", "")  # JSON list of folders added in the model manager
 
     @property
     def path(self) -> str:
@@ -63,9 +67,59 @@ class Settings:
     def set_model(self, task: str, model_id: str) -> None:
         self._store.setValue(f"models/default/{task}", model_id)
 
+    def local_model_folders(self) -> list[str]:
+        try:
+            value = json.loads(str(self.get(Key.LOCAL_MODEL_FOLDERS) or "[]"))
+        except ValueError:
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def set_local_model_folders(self, folders: list[str]) -> None:
+        self.set(Key.LOCAL_MODEL_FOLDERS, json.dumps(list(dict.fromkeys(str(f) for f in folders))))
+
     def sync(self) -> None:
         self._store.sync()
 
     @property
     def file_name(self) -> str:
         return self._store.fileName()
+
+
+# -- settings that act through the process environment ---------------------------
+
+_ENV_KEYS = ("PLAYGROUND_MODELS_DIR", "HF_TOKEN", "HF_HUB_OFFLINE")
+_original_env: dict[str, str | None] = {}
+
+
+def _set_env(name: str, value: str | None) -> None:
+    """Set `name` to `value`, or back to what it was when the app started when `value` is None."""
+    if name not in _original_env:
+        _original_env[name] = os.environ.get(name)
+    if value is None:
+        value = _original_env[name]
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def apply_environment(settings: Settings) -> None:
+    """Export the models folder, Hub token and offline mode to this process (and libraries it loaded).
+
+    A setting left empty/off keeps what the environment had at start-up, so
+    `HF_HUB_OFFLINE=1 playground` stays offline.
+    """
+    from playground import logsetup
+
+    models_dir = str(settings.get(Key.MODELS_DIR) or "").strip()
+    _set_env("PLAYGROUND_MODELS_DIR", models_dir or None)
+    token = str(settings.get(Key.HUB_TOKEN) or "").strip()
+    logsetup.add_secret(token)
+    _set_env("HF_TOKEN", token or None)
+    offline = bool(settings.get(Key.OFFLINE))
+    _set_env("HF_HUB_OFFLINE", "1" if offline else None)
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import: update it if it is already loaded.
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        value = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+        constants.HF_HUB_OFFLINE = value

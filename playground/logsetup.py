@@ -1,0 +1,125 @@
+"""The app's log: a rotating file in the user's log folder, with secrets masked.
+
+`setup_logging()` is called by `run_app` (and by the CLI only with `--debug`).
+Every record that reaches the file goes through `SecretFilter`, which masks
+Hugging Face tokens (`hf_...`) and any other value registered with
+`add_secret()` (the token the user typed in Settings), in the message, its
+arguments and the formatted traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import threading
+from pathlib import Path
+
+from playground.core import paths
+
+LOG_NAME = "playground.log"
+MAX_BYTES = 2 * 1024 * 1024
+BACKUPS = 3
+FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+
+HF_TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{6,}")
+MASK = "hf_***"
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_handler: logging.Handler | None = None
+
+
+def add_secret(value: str | None) -> None:
+    """Mask this exact value in every later log record (e.g. a token that does not start with hf_)."""
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def mask(text: str) -> str:
+    text = HF_TOKEN_RE.sub(MASK, text)
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Rewrites a record so no token survives formatting: message, args and exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep what we can
+            message = str(record.msg)
+        record.msg = mask(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        return True
+
+
+def log_file() -> Path:
+    return paths.log_dir() / LOG_NAME
+
+
+def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
+    """Install the rotating file handler on the root logger once; returns the log file's path."""
+    global _handler
+    root = logging.getLogger()
+    target = log_file()
+    if _handler is not None and getattr(_handler, "baseFilename", None) == str(target):
+        root.setLevel(min(root.level or level, level))
+        return target
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
+    handler = logging.handlers.RotatingFileHandler(target, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+                                                   encoding="utf-8", delay=False)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(SecretFilter())
+    handler.setLevel(level)
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    if console:
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        stream.addFilter(SecretFilter())
+        root.addHandler(stream)
+    # Chatty libraries stay at warnings.
+    for name in ("urllib3", "httpx", "httpcore", "filelock", "PIL", "numba", "matplotlib", "fsspec"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    _handler = handler
+    return target
+
+
+def shutdown_logging() -> None:
+    """Remove and close the file handler (tests, and before the log folder moves)."""
+    global _handler
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+        _handler.close()
+        _handler = None
+
+
+def tail(lines: int = 50) -> list[str]:
+    """The last lines of the log (already masked when written)."""
+    target = log_file()
+    if _handler is not None:
+        _handler.flush()
+        target = Path(getattr(_handler, "baseFilename", target))
+    try:
+        with open(target, encoding="utf-8", errors="replace") as fh:
+            data = fh.readlines()
+    except OSError:
+        return []
+    return [line.rstrip("\n") for line in data[-lines:]]
