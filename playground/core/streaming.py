@@ -1,0 +1,620 @@
+"""Live transcription: audio sources -> ring buffer -> Silero VAD -> Whisper -> partial/final text.
+
+Sources (the microphone through an injected `sounddevice` module, or a file
+played at real-time pace) write 16 kHz mono float32 into a thread-safe
+`RingBuffer`. The `listen` job reads it on the worker thread, splits speech
+into utterances with Silero VAD, shows *partial* text while an utterance
+grows (LocalAgreement-2: only words two consecutive hypotheses agree on
+become stable, so the text does not flicker) and emits one *final* event when
+the utterance ends (VAD silence) or when the source stops: Stop transcribes
+everything already buffered before the job ends.
+
+The UI reads the same ring buffer for its level meter, waveform and
+spectrogram, so drawing never waits for the recogniser.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from playground.core import audio
+from playground.core.errors import DeviceError, PlaygroundError
+from playground.core.jobs import JobContext
+from playground.core.transcript import Autosaver, Segment
+
+log = logging.getLogger(__name__)
+
+SR = audio.SAMPLE_RATE
+VAD_FRAME = 512  # Silero VAD's frame at 16 kHz (32 ms)
+LAG_FOR_PARTIALS = 0.6  # seconds of unread audio above which partial hypotheses are skipped
+
+
+# -- ring buffer -----------------------------------------------------------------
+
+
+class RingBuffer:
+    """A fixed-capacity float32 ring addressed by absolute sample index; one writer, many readers."""
+
+    def __init__(self, capacity_seconds: float = 120.0):
+        self.capacity = int(capacity_seconds * SR)
+        self._data = np.zeros(self.capacity, np.float32)
+        self._total = 0  # samples ever written
+        self._closed = False
+        self._cond = threading.Condition()
+        self.dropped = 0  # samples a slow reader lost (overwritten before it read them)
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size == 0:
+            return
+        if samples.size > self.capacity:
+            samples = samples[-self.capacity:]
+        with self._cond:
+            start = self._total % self.capacity
+            first = min(samples.size, self.capacity - start)
+            self._data[start:start + first] = samples[:first]
+            if first < samples.size:
+                self._data[: samples.size - first] = samples[first:]
+            self._total += samples.size
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Block until more than `after` samples were written or the buffer closed."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._total > after or self._closed, timeout)
+
+    def read(self, start: int, max_samples: int | None = None) -> tuple[np.ndarray, int]:
+        """Samples from absolute index `start` (clamped to the oldest kept); returns (data, next_index)."""
+        with self._cond:
+            oldest = max(0, self._total - self.capacity)
+            if start < oldest:
+                self.dropped += oldest - start
+                start = oldest
+            end = self._total if max_samples is None else min(self._total, start + max_samples)
+            n = end - start
+            if n <= 0:
+                return np.zeros(0, np.float32), start
+            i = start % self.capacity
+            first = min(n, self.capacity - i)
+            out = np.empty(n, np.float32)
+            out[:first] = self._data[i:i + first]
+            if first < n:
+                out[first:] = self._data[: n - first]
+            return out, end
+
+    def latest(self, n: int) -> np.ndarray:
+        """The last `n` samples (fewer at the start)."""
+        data, _ = self.read(max(0, self._total - n))
+        return data
+
+
+# -- sources -----------------------------------------------------------------------
+
+
+class AudioSource:
+    """Something that writes 16 kHz mono audio into `self.buffer` until stopped or exhausted."""
+
+    name = "audio"
+
+    def __init__(self, buffer: RingBuffer | None = None):
+        self.buffer = buffer or RingBuffer()
+        self.error: PlaygroundError | None = None
+        self.started_at: float | None = None  # time.monotonic() when audio began
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop capturing (thread-safe); the buffer is closed once the source is done."""
+        raise NotImplementedError
+
+    @property
+    def finished(self) -> bool:
+        return self.buffer.closed
+
+    def check(self) -> None:
+        """Called by the consumer while waiting: notices a device that went silent for good."""
+
+
+class FileSource(AudioSource):
+    """A file played as if it were a microphone: real-time pace, then `tail_silence` seconds of silence.
+
+    `speed` > 1 plays faster (tests); `speed=0` writes as fast as it can.
+    """
+
+    def __init__(self, path: str | Path, speed: float = 1.0, tail_silence: float = 1.0, chunk_seconds: float = 0.05,
+                 buffer: RingBuffer | None = None):
+        super().__init__(buffer)
+        self.path = Path(path)
+        self.name = self.path.name
+        self.speed = speed
+        self.tail_silence = tail_silence
+        self.chunk = max(1, int(chunk_seconds * SR))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        audio.probe(self.path)  # a bad file fails here, in one sentence
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self.started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"file-source {self.name}", daemon=True)
+        self._thread.start()
+
+    def _pace(self, written: int) -> None:
+        if self.speed <= 0:
+            return
+        due = self.started_at + written / (SR * self.speed)
+        delay = due - time.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+
+    def _chunks(self) -> Iterator[np.ndarray]:
+        for block in audio.iter_blocks(self.path, block_seconds=1.0):
+            for i in range(0, len(block), self.chunk):
+                yield block[i:i + self.chunk]
+        silence = np.zeros(self.chunk, np.float32)
+        for _ in range(int(round(self.tail_silence * SR / self.chunk))):
+            yield silence
+
+    def _run(self) -> None:
+        written = 0
+        try:
+            for piece in self._chunks():
+                if self._stop.is_set():
+                    break
+                self._pace(written + len(piece))
+                if self._stop.is_set():
+                    break
+                self.buffer.write(piece)
+                written += len(piece)
+        except PlaygroundError as exc:
+            self.error = exc
+        except Exception as exc:  # noqa: BLE001 - reported to the user as one sentence
+            self.error = PlaygroundError(f"{self.name}: reading failed ({exc}).")
+        finally:
+            self.buffer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is None:
+            self.buffer.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    index: int
+    name: str
+    channels: int
+    samplerate: float
+    hostapi: str
+    is_default: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.hostapi})" + (" - default" if self.is_default else "")
+
+
+def load_sounddevice(importer: Callable[[str], object] = importlib.import_module):
+    """The `sounddevice` module, or one clear sentence why the microphone cannot work here."""
+    try:
+        return importer("sounddevice")
+    except OSError as exc:
+        raise DeviceError("The microphone is unavailable: the PortAudio library is not installed "
+                          "(on Debian or Ubuntu: sudo apt install libportaudio2).") from exc
+    except ImportError as exc:
+        raise DeviceError("The microphone is unavailable: the 'sounddevice' package is not installed.") from exc
+
+
+def list_input_devices(sd) -> list[InputDevice]:
+    """Input devices PortAudio sees; DeviceError when there is none."""
+    try:
+        found = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in = sd.default.device[0] if isinstance(sd.default.device, list | tuple) else sd.default.device
+    except Exception as exc:
+        raise DeviceError(f"The microphone is unavailable: PortAudio cannot list audio devices ({exc}).") from exc
+    out = []
+    for i, d in enumerate(found):
+        if int(d.get("max_input_channels", 0)) <= 0:
+            continue
+        api = hostapis[d["hostapi"]]["name"] if 0 <= d.get("hostapi", -1) < len(hostapis) else ""
+        out.append(InputDevice(int(d.get("index", i)), str(d["name"]), int(d["max_input_channels"]),
+                               float(d.get("default_samplerate", SR)), api, int(d.get("index", i)) == default_in))
+    if not out:
+        raise DeviceError("No microphone found: this computer has no audio input device.")
+    return out
+
+
+def find_input_device(sd, device: int | str | None) -> InputDevice:
+    devices = list_input_devices(sd)
+    if device is None or device == "":
+        return next((d for d in devices if d.is_default), devices[0])
+    for d in devices:
+        if (isinstance(device, int) and d.index == device) or (isinstance(device, str) and
+                                                               (device == d.name or device.isdigit() and int(device) == d.index)):
+            return d
+    if isinstance(device, str):
+        matches = [d for d in devices if device.lower() in d.name.lower()]
+        if matches:
+            return matches[0]
+    raise DeviceError(f"Input device '{device}' was not found; `playground listen --list-devices` shows the choices.")
+
+
+class MicrophoneSource(AudioSource):
+    """Records from a PortAudio input device through `sounddevice` (injected, so tests can fake it).
+
+    Records at 16 kHz when the device allows it, else at its own rate with a
+    streaming resampler. A stream that ends without Stop, or that delivers
+    nothing for `stall_seconds`, means the device was lost: `error` says so.
+    """
+
+    def __init__(self, sd=None, device: int | str | None = None, buffer: RingBuffer | None = None,
+                 stall_seconds: float = 2.0, block_seconds: float = 0.02):
+        super().__init__(buffer)
+        self.sd = sd if sd is not None else load_sounddevice()
+        self.device = find_input_device(self.sd, device)
+        self.name = self.device.name
+        self.stall_seconds = stall_seconds
+        self.block_seconds = block_seconds
+        self.samplerate = SR
+        self.overflows = 0
+        self._stream = None
+        self._stopping = False
+        self._resampler = None
+        self._last_data = 0.0
+        self._lock = threading.Lock()
+
+    def _open(self, rate: float):
+        return self.sd.InputStream(device=self.device.index, channels=1, samplerate=rate, dtype="float32",
+                                   blocksize=int(rate * self.block_seconds), callback=self._callback,
+                                   finished_callback=self._finished)
+
+    def start(self) -> None:
+        if self._stream is not None:
+            return
+        error_type = getattr(self.sd, "PortAudioError", Exception)
+        try:
+            try:
+                self._stream = self._open(SR)
+            except error_type:
+                rate = int(self.device.samplerate or 48000)
+                import soxr
+
+                self._resampler = soxr.ResampleStream(rate, SR, 1, dtype="float32")
+                self.samplerate = rate
+                self._stream = self._open(rate)
+            self.started_at = self._last_data = time.monotonic()
+            self._stream.start()
+        except error_type as exc:
+            self.buffer.close()
+            raise DeviceError(f"Cannot open the microphone '{self.name}': {exc}.") from exc
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        if status and getattr(status, "input_overflow", False):
+            self.overflows += 1
+        mono = audio.to_mono(np.asarray(indata, dtype=np.float32))
+        if self._resampler is not None:
+            mono = self._resampler.resample_chunk(mono)
+        self._last_data = time.monotonic()
+        self.buffer.write(mono)
+
+    def _finished(self) -> None:
+        with self._lock:
+            if not self._stopping and self.error is None:
+                self.error = DeviceError(f"The microphone '{self.name}' stopped delivering audio "
+                                         "(unplugged or taken by another program); the text so far is kept.")
+        self.buffer.close()
+
+    def check(self) -> None:
+        if self._stream is None or self.buffer.closed:
+            return
+        stalled = time.monotonic() - self._last_data > self.stall_seconds
+        inactive = not getattr(self._stream, "active", True)
+        if (stalled or inactive) and not self._stopping:
+            with self._lock:
+                if self.error is None:
+                    self.error = DeviceError(f"The microphone '{self.name}' stopped delivering audio "
+                                             "(unplugged or taken by another program); the text so far is kept.")
+            self._close_stream()
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # noqa: BLE001 - a lost device may fail to close; the buffer still closes
+                log.debug("closing the input stream failed", exc_info=True)
+        self.buffer.close()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+        self._close_stream()
+
+
+# -- the live transcriber -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveText:
+    """Event: text of one utterance. `kind` is "partial" (may change) or "final" (fixed)."""
+
+    kind: str
+    text: str
+    start: float  # seconds of audio since the stream started
+    end: float
+    emitted_at: float  # wall seconds since the stream started
+    utterance: int
+    stable: str = ""  # partial only: the prefix two hypotheses agreed on
+
+    def to_dict(self) -> dict:
+        return {"type": self.kind, "text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
+                "emitted_at": round(self.emitted_at, 3)}
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """Event, about once a second: how far the stream got and how fast the recogniser keeps up."""
+
+    audio_seconds: float
+    lag_seconds: float  # audio waiting in the buffer
+    realtime_factor: float | None  # recogniser seconds per second of audio (last utterances)
+    speaking: bool
+
+
+@dataclass
+class LiveResult:
+    segments: list[Segment]
+    duration: float
+    autosave: str | None
+    error: str | None = None
+
+
+@dataclass
+class LiveOptions:
+    vad_threshold: float = 0.5
+    min_silence: float = 0.5  # seconds of non-speech that end an utterance
+    pre_roll: float = 0.3  # audio kept before speech starts
+    min_speech: float = 0.25  # shorter blips are ignored
+    partial_interval: float = 0.7  # seconds of new speech between partial hypotheses
+    max_utterance: float = 20.0  # an utterance this long is cut and finalised
+    final_beam: int = 5
+    partial_beam: int = 1
+
+
+def common_prefix(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if _norm(x) != _norm(y):
+            break
+        n += 1
+    return n
+
+
+def _norm(word: str) -> str:
+    return "".join(ch for ch in word.lower() if ch.isalnum())
+
+
+class LiveTranscriber:
+    """Pure logic (no threads): feed 16 kHz samples, get LiveText events back."""
+
+    def __init__(self, recognizer, vad, options: LiveOptions | None = None, clock: Callable[[], float] | None = None):
+        self.rec = recognizer
+        self.vad = vad
+        self.opt = options or LiveOptions()
+        self.clock = clock or (lambda: 0.0)
+        self.vad.reset_states()
+        self._pending = np.zeros(0, np.float32)  # samples not yet a whole VAD frame
+        self._pos = 0  # absolute index of the next VAD frame
+        self._pre: list[np.ndarray] = []
+        self._utt: list[np.ndarray] = []
+        self._utt_start = 0
+        self._utt_len = 0
+        self._silence = 0
+        self._speech = 0
+        self._last_partial_len = 0
+        self._prev_words: list[str] = []
+        self._committed: list[str] = []
+        self.utterance = 0
+        self.segments: list[Segment] = []
+        self._asr_seconds = 0.0
+        self._asr_audio = 0.0
+        self.in_speech = False
+        self.partials_enabled = True  # the caller turns partials off while the recogniser lags behind
+
+    @property
+    def realtime_factor(self) -> float | None:
+        return self._asr_seconds / self._asr_audio if self._asr_audio > 0 else None
+
+    def _prob(self, frame: np.ndarray) -> float:
+        import torch
+
+        with torch.inference_mode():
+            return float(self.vad(torch.from_numpy(frame), SR).item())
+
+    def feed(self, samples: np.ndarray) -> list[LiveText]:
+        events: list[LiveText] = []
+        data = np.concatenate([self._pending, samples]) if self._pending.size else samples
+        n = len(data) // VAD_FRAME
+        self._pending = data[n * VAD_FRAME:].copy()
+        pre_frames = max(1, int(self.opt.pre_roll * SR / VAD_FRAME))
+        off = self.opt.vad_threshold - 0.15
+        for i in range(n):
+            frame = data[i * VAD_FRAME:(i + 1) * VAD_FRAME]
+            p = self._prob(frame)
+            if not self.in_speech:
+                self._pre.append(frame)
+                if len(self._pre) > pre_frames:
+                    self._pre.pop(0)
+                if p >= self.opt.vad_threshold:
+                    self.in_speech = True
+                    self._utt = list(self._pre)
+                    self._utt_len = sum(len(f) for f in self._utt)
+                    self._utt_start = self._pos + VAD_FRAME - self._utt_len
+                    self._pre = []
+                    self._silence = 0
+                    self._speech = VAD_FRAME
+                    self._last_partial_len = 0
+                    self._prev_words, self._committed = [], []
+            else:
+                self._utt.append(frame)
+                self._utt_len += VAD_FRAME
+                if p < off:
+                    self._silence += VAD_FRAME
+                else:
+                    self._silence = 0
+                    self._speech += VAD_FRAME
+                if self._silence >= self.opt.min_silence * SR:
+                    events.extend(self._finalise())
+                elif self._utt_len >= self.opt.max_utterance * SR:
+                    events.extend(self._finalise())
+            self._pos += VAD_FRAME
+        if (self.in_speech and self.partials_enabled
+                and self._utt_len - self._last_partial_len >= self.opt.partial_interval * SR):
+            events.extend(self._partial())
+        return events
+
+    def _utt_audio(self) -> np.ndarray:
+        return np.concatenate(self._utt) if self._utt else np.zeros(0, np.float32)
+
+    def _recognise(self, samples: np.ndarray, beam: int) -> list[Segment]:
+        t0 = time.perf_counter()
+        segs = self.rec.transcribe(samples, offset=self._utt_start / SR, beam_size=beam)
+        self._asr_seconds += time.perf_counter() - t0
+        self._asr_audio += len(samples) / SR
+        return segs
+
+    def _partial(self) -> list[LiveText]:
+        self._last_partial_len = self._utt_len
+        samples = self._utt_audio()
+        words = " ".join(s.text for s in self._recognise(samples, self.opt.partial_beam)).split()
+        # LocalAgreement-2: words both of the last two hypotheses agree on become stable, and stay.
+        agreed = common_prefix(self._prev_words, words)
+        if agreed > len(self._committed):
+            self._committed = words[:agreed]
+        self._prev_words = words
+        shown = self._committed + words[len(self._committed):]
+        if not shown:
+            return []
+        end = (self._utt_start + self._utt_len) / SR
+        return [LiveText("partial", " ".join(shown), self._utt_start / SR, end, self.clock(), self.utterance,
+                         " ".join(self._committed))]
+
+    def _finalise(self) -> list[LiveText]:
+        keep_tail = int(0.2 * SR)
+        samples = self._utt_audio()
+        if self._silence > keep_tail:
+            samples = samples[: max(0, len(samples) - (self._silence - keep_tail))]
+        was_partial = self._last_partial_len > 0
+        start = self._utt_start / SR
+        end = (self._utt_start + len(samples)) / SR
+        self.in_speech = False
+        self._utt, self._utt_len, self._silence = [], 0, 0
+        speech = self._speech
+        self._speech = 0
+        utt = self.utterance
+        self.utterance += 1
+        if speech < self.opt.min_speech * SR and not was_partial:
+            return []
+        segs = self._recognise(samples, self.opt.final_beam)
+        text = " ".join(s.text.strip() for s in segs if s.text.strip())
+        if segs:
+            start, end = segs[0].start, max(segs[-1].end, segs[0].start)
+            self.segments.append(Segment(start, end, text))
+        if not text and not was_partial:
+            return []
+        # An empty final tells the UI to drop the partial line of an utterance that held no words.
+        return [LiveText("final", text, start, end, self.clock(), utt)]
+
+    def flush(self) -> list[LiveText]:
+        """The stream ended: whatever is buffered becomes final."""
+        if self._pending.size and self.in_speech:
+            self._utt.append(self._pending)
+            self._utt_len += len(self._pending)
+            self._pending = np.zeros(0, np.float32)
+        if self.in_speech:
+            self._silence = 0
+            return self._finalise()
+        return []
+
+
+def listen(ctx: JobContext, source: AudioSource, model: str | None = None, options: LiveOptions | None = None,
+           autosave: bool = True):
+    """Job (generator): transcribe `source` live until it stops; yields LiveText and LiveStatus events.
+
+    Returns a LiveResult. A device lost mid-way ends the job with its error in
+    `LiveResult.error` (and the final text of everything heard before it).
+    """
+    from playground.core import speech
+
+    recognizer = speech.load_recognizer(model, ctx)
+    vad = speech.load_vad()
+    saver = Autosaver() if autosave else None
+    if source.started_at is None:
+        source.start()
+    t0 = source.started_at or time.monotonic()
+    live = LiveTranscriber(recognizer, vad, options, clock=lambda: time.monotonic() - t0)
+    ctx.progress(None, f"Listening to {source.name}...")
+    buf = source.buffer
+    pos = 0
+    last_status = 0.0
+    step = SR // 10
+    try:
+        while True:
+            if ctx.cancelled:
+                source.stop()
+                break
+            if not buf.wait(pos, 0.1):
+                source.check()
+                continue
+            data, pos = buf.read(pos)
+            for i in range(0, len(data), step):
+                # Behind real time: skip partial hypotheses so the finals catch up.
+                live.partials_enabled = (buf.total - pos) + (len(data) - i) < LAG_FOR_PARTIALS * SR
+                for event in live.feed(data[i:i + step]):
+                    if event.kind == "final" and saver is not None and event.text:
+                        saver.add(Segment(event.start, event.end, event.text))
+                    yield event
+            now = time.monotonic()
+            if now - last_status >= 1.0:
+                last_status = now
+                yield LiveStatus(pos / SR, (buf.total - pos) / SR, live.realtime_factor, live.in_speech)
+            if buf.closed and pos >= buf.total:
+                break
+        if not ctx.cancelled:
+            for event in live.flush():
+                if event.kind == "final" and saver is not None and event.text:
+                    saver.add(Segment(event.start, event.end, event.text))
+                yield event
+    finally:
+        source.stop()
+    error = source.error
+    return LiveResult(live.segments, pos / SR, str(saver.txt_path) if saver and saver.segments else None,
+                      str(error) if error else None)

@@ -1,0 +1,158 @@
+"""Timed transcripts: the segment type, TXT/SRT/VTT/JSON writers and the crash-safe autosave."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from playground.core import atomic, paths
+from playground.core.errors import InputError
+
+FORMATS = ("txt", "srt", "vtt", "json")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of recognised speech; times are seconds of audio from the start."""
+
+    start: float
+    end: float
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Transcript:
+    """A whole file's (or session's) result."""
+
+    segments: list[Segment]
+    duration: float
+    model: str = ""
+    elapsed: float = 0.0  # wall seconds spent transcribing
+
+    @property
+    def text(self) -> str:
+        return join_text(self.segments)
+
+    @property
+    def realtime_factor(self) -> float | None:
+        return self.elapsed / self.duration if self.duration > 0 else None
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "segments": [s.to_dict() for s in self.segments], "duration": round(self.duration, 3)}
+
+
+def join_text(segments: Iterable[Segment]) -> str:
+    return " ".join(s.text.strip() for s in segments if s.text.strip())
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = max(0, int(round(seconds * 1000)))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def srt_time(seconds: float) -> str:
+    return _clock(seconds, ",")
+
+
+def vtt_time(seconds: float) -> str:
+    return _clock(seconds, ".")
+
+
+def short_time(seconds: float) -> str:
+    """m:ss.s for the UI."""
+    seconds = max(0.0, seconds)
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def _cue_text(text: str) -> str:
+    # A blank line ends a cue in SRT/VTT; "-->" would be read as a timing line.
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines).replace("-->", "->")
+
+
+def to_txt(segments: Sequence[Segment]) -> str:
+    return "".join(f"{s.text.strip()}\n" for s in segments if s.text.strip())
+
+
+def to_srt(segments: Sequence[Segment]) -> str:
+    blocks = []
+    for i, s in enumerate((s for s in segments if s.text.strip()), 1):
+        blocks.append(f"{i}\n{srt_time(s.start)} --> {srt_time(max(s.end, s.start))}\n{_cue_text(s.text)}\n")
+    return "\n".join(blocks)
+
+
+def to_vtt(segments: Sequence[Segment]) -> str:
+    blocks = ["WEBVTT\n"]
+    for s in segments:
+        if s.text.strip():
+            blocks.append(f"{vtt_time(s.start)} --> {vtt_time(max(s.end, s.start))}\n{_cue_text(s.text)}\n")
+    return "\n".join(blocks)
+
+
+def render(segments: Sequence[Segment], fmt: str, duration: float | None = None) -> str:
+    fmt = fmt.lower().lstrip(".")
+    if fmt == "txt":
+        return to_txt(segments)
+    if fmt == "srt":
+        return to_srt(segments)
+    if fmt == "vtt":
+        return to_vtt(segments)
+    if fmt == "json":
+        import json
+
+        end = duration if duration is not None else max((s.end for s in segments), default=0.0)
+        return json.dumps(Transcript(list(segments), end).to_dict(), ensure_ascii=False) + "\n"
+    raise InputError(f"Unknown transcript format '{fmt}': use one of {', '.join(FORMATS)}.")
+
+
+def save(segments: Sequence[Segment], target: str | Path, fmt: str | None = None) -> Path:
+    """Write atomically; the format comes from `fmt` or the file's suffix."""
+    target = Path(target)
+    fmt = (fmt or target.suffix.lstrip(".") or "txt").lower()
+    atomic.write_text(target, render(segments, fmt))
+    return target
+
+
+def transcripts_dir() -> Path:
+    folder = paths.data_dir() / "transcripts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Autosaver:
+    """Keeps `<data>/transcripts/<stamp>.txt` and `.srt` up to date as final segments arrive.
+
+    Every write is atomic, so a crash leaves the last complete version on disk.
+    """
+
+    def __init__(self, stem: str | None = None, folder: Path | None = None):
+        self.folder = folder or transcripts_dir()
+        self.stem = stem or time.strftime("live-%Y%m%d-%H%M%S")
+        self.segments: list[Segment] = []
+
+    @property
+    def txt_path(self) -> Path:
+        return self.folder / f"{self.stem}.txt"
+
+    @property
+    def srt_path(self) -> Path:
+        return self.folder / f"{self.stem}.srt"
+
+    def add(self, segment: Segment) -> None:
+        self.segments.append(segment)
+        self.flush()
+
+    def flush(self) -> None:
+        if not self.segments:
+            return
+        save(self.segments, self.txt_path, "txt")
+        save(self.segments, self.srt_path, "srt")
