@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from playground.core.errors import Cancelled, friendly_message
 from playground.core.jobs import Job, JobContext, Progress
@@ -93,6 +93,7 @@ class Worker(QObject):
         self._current: JobHandle | None = None
         self._lock = threading.Lock()
         self._stopping = False
+        self._deferred: list[JobHandle] = []
         self._thread = _Thread(self)
         self._thread.start()
 
@@ -101,8 +102,17 @@ class Worker(QObject):
         if self._stopping:
             raise RuntimeError("The worker is shutting down.")
         handle = JobHandle(job)
-        self._queue.put(handle)
+        # Queue it on the next event-loop turn, so the caller can connect the
+        # handle's signals first: a fast job could otherwise finish unseen.
+        if not self._deferred:
+            QTimer.singleShot(0, self._flush)
+        self._deferred.append(handle)
         return handle
+
+    def _flush(self) -> None:
+        pending, self._deferred = self._deferred, []
+        for handle in pending:
+            self._queue.put(handle)
 
     @property
     def current(self) -> JobHandle | None:
@@ -123,6 +133,7 @@ class Worker(QObject):
             return True
         self._stopping = True
         self.cancel_all()
+        self._flush()  # they run as cancelled, so their finished signals still fire
         self._queue.put(None)
         ended = self._thread.wait(int(timeout * 1000))
         if not ended:
@@ -134,7 +145,7 @@ class Worker(QObject):
 
     def _pending(self) -> list[JobHandle]:
         with self._queue.mutex:
-            return [h for h in self._queue.queue if h is not None]
+            return self._deferred + [h for h in self._queue.queue if h is not None]
 
     # -- worker thread -----------------------------------------------------
     def _loop(self) -> None:
