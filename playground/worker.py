@@ -22,6 +22,16 @@ from playground.core.jobs import Job, JobContext, Progress
 
 log = logging.getLogger(__name__)
 
+# Threads whose job did not honour cancel in time (e.g. stuck in a long import):
+# kept referenced so Qt never destroys a running QThread; `run_app` joins them
+# after the event loop ends, while the interpreter is still whole.
+_orphans: list[QThread] = []
+
+
+def join_orphans() -> None:
+    while _orphans:
+        _orphans.pop().wait()
+
 
 class JobState(enum.Enum):
     QUEUED = "queued"
@@ -138,6 +148,7 @@ class Worker(QObject):
         ended = self._thread.wait(int(timeout * 1000))
         if not ended:
             log.error("worker did not stop within %.1f s (job: %s)", timeout, self.current and self.current.name)
+            _orphans.append(self._thread)
         return bool(ended)
 
     def is_running(self) -> bool:
@@ -165,7 +176,7 @@ class Worker(QObject):
             self._current = handle
         handle.state = JobState.RUNNING
         handle.started.emit()
-        self.job_started.emit(handle)
+        self._announce(self.job_started, handle)
         t0 = time.perf_counter()
         try:
             value = handle.job.run(JobContext(handle._sink, handle._cancel))
@@ -188,4 +199,11 @@ class Worker(QObject):
                 self._current = None
             log.debug("job '%s' %s in %.2f s", handle.name, handle.state.value, time.perf_counter() - t0)
             handle.finished.emit()
-            self.job_finished.emit(handle)
+            self._announce(self.job_finished, handle)
+
+    @staticmethod
+    def _announce(signal, handle: JobHandle) -> None:
+        try:
+            signal.emit(handle)
+        except RuntimeError:  # the window (and this QObject) is already gone at shutdown
+            pass
