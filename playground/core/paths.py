@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
-from platformdirs import PlatformDirs
 
-_dirs = PlatformDirs("model-playground", "ModelPlayground")
+@functools.cache
+def _dirs():
+    # Imported on first use: platformdirs costs tens of ms at start-up.
+    from platformdirs import PlatformDirs
+
+    return PlatformDirs("model-playground", "ModelPlayground")
 
 
 def _home() -> Path | None:
@@ -25,7 +30,7 @@ def _ensure(path: Path) -> Path:
 
 def data_dir() -> Path:
     home = _home()
-    return _ensure(home / "data" if home else Path(_dirs.user_data_dir))
+    return _ensure(home / "data" if home else Path(_dirs().user_data_dir))
 
 
 def models_dir() -> Path:
@@ -38,9 +43,9 @@ def models_dir() -> Path:
 
 def cache_dir() -> Path:
     home = _home()
-    return _ensure(home / "cache" if home else Path(_dirs.user_cache_dir))
+    return _ensure(home / "cache" if home else Path(_dirs().user_cache_dir))
 
 
 def log_dir() -> Path:
     home = _home()
-    return _ensure(home / "logs" if home else Path(_dirs.user_log_dir))
+    return _ensure(home / "logs" if home else Path(_dirs().user_log_dir))
