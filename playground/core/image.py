@@ -1,0 +1,690 @@
+"""Image classification and Grad-CAM: typed inputs -> typed results, no Qt.
+
+Models: the bundled EfficientNet-Lite0 (timm, ImageNet-1k), torchvision
+classification models by name (`torchvision/resnet50`; weights downloaded once
+from download.pytorch.org), Hugging Face image classifiers by Hub id or local
+folder, and the user's fine-tuned timm folders (`playground_model.json`).
+
+Jobs (run by the GUI worker, the CLI and the tests alike):
+- `classify(ctx, sources, model_id, top_k, batch_size)` emits one `ImageResult`
+  per input (errors are rows, the rest carry on) and returns a `BatchSummary`.
+- `gradcam(ctx, source, model_id, class_index)` returns a `GradCam` heatmap.
+- `list_models(ctx)` returns the picker's `ModelChoice` list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.core import devices, imageio, models, paths
+from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError
+from playground.core.jobs import JobContext
+
+log = logging.getLogger(__name__)
+
+TASK = "image-classification"
+DEFAULT_MODEL = "bundled/efficientnet-lite0"
+TORCHVISION_PREFIX = "torchvision/"
+# The torchvision classifiers the picker offers by default (any other torchvision name works too).
+TORCHVISION_SUGGESTIONS = ("resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16")
+THUMB_SIZE = 128
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+URL_SCHEMES = ("http://", "https://")
+
+
+# -- results ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float
+    index: int
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "score": round(float(self.score), 6)}
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A small RGB copy of the image, for the thumbnail strip (row-major, 3 bytes a pixel)."""
+
+    width: int
+    height: int
+    rgb: bytes
+
+
+@dataclass
+class ImageResult:
+    """One input's outcome: predictions, or one sentence saying why it failed."""
+
+    path: str
+    predictions: list[Prediction] = field(default_factory=list)
+    error: str | None = None
+    width: int = 0
+    height: int = 0
+    thumbnail: Thumbnail | None = None
+    index: int = 0  # position in the job's input list
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def top(self) -> Prediction | None:
+        return self.predictions[0] if self.predictions else None
+
+    def to_json(self) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {"path": self.path, "predictions": [p.to_json() for p in self.predictions]}
+
+
+@dataclass(frozen=True)
+class ClassifyStarted:
+    """Emitted once the model is loaded and the inputs are listed."""
+
+    total: int
+    model: str
+    device: str
+
+
+@dataclass
+class BatchSummary:
+    results: list[ImageResult]
+    model: str
+    device: str
+    elapsed_s: float  # inference and decoding, model load excluded
+    images_per_s: float
+    cancelled: bool = False
+
+    @property
+    def failed(self) -> list[ImageResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def succeeded(self) -> list[ImageResult]:
+        return [r for r in self.results if r.ok]
+
+
+@dataclass
+class GradCam:
+    path: str
+    class_index: int
+    label: str
+    score: float
+    heatmap: Any  # numpy float32 (height, width) in [0, 1]: the image's size unless asked otherwise
+    image_size: tuple[int, int]  # (width, height) of the image
+    overlay: Thumbnail | None = None  # RGBA (4 bytes a pixel) colour map at the heatmap's size, when asked
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    id: str
+    name: str
+    source: str  # "bundled" | "finetuned" | "hub" | "torchvision"
+    available: bool
+    note: str = ""
+
+
+# -- input ----------------------------------------------------------------------
+
+
+def is_url(text: str) -> bool:
+    return str(text).lower().startswith(URL_SCHEMES)
+
+
+def offline() -> bool:
+    return models.hub_offline() or os.environ.get("PLAYGROUND_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def expand_sources(ctx: JobContext | None, sources: Iterable[str | os.PathLike]) -> list[str]:
+    """Files and URLs as given; folders walked recursively (hidden files skipped), cancellable.
+
+    A folder with no images stays in the list so that it gets its own error row.
+    """
+    ctx = ctx or JobContext()
+    out: list[str] = []
+    for source in sources:
+        text = str(source)
+        if is_url(text) or not Path(text).is_dir():
+            out.append(text)
+            continue
+        found = []
+        ctx.progress(None, f"Looking for images in {Path(text).name}...")
+        for i, path in enumerate(_walk_images(Path(text))):
+            if i % 200 == 0:
+                ctx.check_cancelled()
+                if i:
+                    ctx.progress(None, f"Looking for images in {Path(text).name}: {i} found")
+            found.append(str(path))
+        out.extend(sorted(found) if found else [text])
+    return out
+
+
+def _walk_images(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and imageio.is_image_path(name):
+                yield Path(folder) / name
+
+
+def fetch_url(url: str, ctx: JobContext | None = None, timeout: float = 20.0) -> Path:
+    """Download an image URL into the cache (once); InputError with one sentence when it cannot."""
+    ctx = ctx or JobContext()
+    parsed = urllib.parse.urlparse(url)
+    suffix = Path(parsed.path).suffix.lower()
+    suffix = suffix if imageio.is_image_path(f"x{suffix}") else ".img"
+    target = paths.cache_dir() / "downloads" / (hashlib.sha1(url.encode()).hexdigest()[:20] + suffix)
+    if target.is_file():
+        return target
+    if offline():
+        raise InputError(f"{url}: cannot download the image while offline mode is on.")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "model-playground"}),
+                                    timeout=timeout) as response:
+            from playground.core.atomic import atomic_path
+
+            with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+                done = 0
+                total = int(response.headers.get("Content-Length") or 0)
+                while chunk := response.read(256 * 1024):
+                    ctx.check_cancelled()
+                    done += len(chunk)
+                    if done > MAX_DOWNLOAD_BYTES:
+                        raise InputError(f"{url}: the download is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB, refused.")
+                    fh.write(chunk)
+                    ctx.progress(done / total if total else None, f"Downloading {parsed.netloc}: {done / 1e6:.1f} MB")
+    except PlaygroundError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise InputError(f"{url}: the server answered {exc.code} ({exc.reason}).") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise InputError(f"{url}: cannot download the image (no network connection? {reason}).") from exc
+    return target
+
+
+def load_image(source: str, ctx: JobContext | None = None):
+    """An upright RGB PIL image from a path or URL (InputError per bad input)."""
+    if is_url(source):
+        return imageio.open_image(fetch_url(source, ctx), name=source)
+    return imageio.open_image(source)
+
+
+def make_thumbnail(img, size: int = THUMB_SIZE) -> Thumbnail:
+    thumb = img.copy()
+    thumb.thumbnail((size, size))
+    thumb = thumb.convert("RGB")
+    return Thumbnail(thumb.width, thumb.height, thumb.tobytes())
+
+
+def preview(ctx: JobContext | None, source: str, max_side: int = 1024) -> Thumbnail:
+    """A screen-sized RGB copy of an image (the large view); InputError if unreadable."""
+    img = load_image(source, ctx)
+    full = (img.width, img.height)
+    thumb = make_thumbnail(img, max_side)
+    return PreviewImage(thumb.width, thumb.height, thumb.rgb, full)
+
+
+@dataclass(frozen=True)
+class PreviewImage(Thumbnail):
+    full_size: tuple[int, int] = (0, 0)
+
+
+# -- the model ---------------------------------------------------------------------
+
+
+@dataclass
+class Classifier:
+    """A loaded classifier: the module, its labels and how to prepare images for it."""
+
+    model_id: str
+    name: str
+    kind: str  # "timm" | "torchvision" | "hf"
+    model: Any
+    labels: list[str]
+    transform: Any  # PIL image -> CHW float tensor (the model's own eval preprocessing)
+    input_size: tuple[int, int]  # (height, width)
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    device: str
+    dtype: Any
+    cam_layer: str | None = None  # found on first Grad-CAM
+    cam_searched: bool = False
+
+    def preprocess(self, img):
+        return self.transform(img)
+
+    def logits(self, batch):
+        """Raw scores for a CHW batch already on the model's device and dtype."""
+        out = self.model(pixel_values=batch) if self.kind == "hf" else self.model(batch)
+        return out.logits if hasattr(out, "logits") else out
+
+    def to_device(self, batch):
+        return batch.to(self.device, dtype=self.dtype, non_blocking=True)
+
+    def predict(self, batch, top_k: int = 5) -> list[list[Prediction]]:
+        """Top-k predictions for a CPU or device batch of preprocessed images."""
+        import torch
+
+        with torch.inference_mode():
+            probs = self.logits(self.to_device(batch)).float().softmax(dim=-1)
+            k = max(1, min(int(top_k), probs.shape[-1]))
+            scores, idx = probs.topk(k, dim=-1)
+        scores, idx = scores.cpu().tolist(), idx.cpu().tolist()
+        return [[Prediction(self.label(i), s, i) for s, i in zip(row_s, row_i)] for row_s, row_i in zip(scores, idx)]
+
+    def label(self, index: int) -> str:
+        return self.labels[index] if 0 <= index < len(self.labels) else f"class {index}"
+
+
+def imagenet_labels() -> list[str]:
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.DEFAULT.meta["categories"])
+
+
+def _place(model, device: str | None):
+    device = device or devices.choose_device()
+    dtype = devices.dtype_for(device)
+    model = model.to(device, dtype=dtype).eval()
+    return model, device, dtype
+
+
+def _square_transform(size: int, mean, std):
+    from torchvision import transforms as T
+
+    return T.Compose([T.Resize((size, size), interpolation=T.InterpolationMode.BICUBIC, antialias=True),
+                      T.ToTensor(), T.Normalize(mean, std)])
+
+
+def _timm_classifier(model_id: str, name: str, model, labels, device: str | None, transform=None) -> Classifier:
+    import timm.data
+
+    cfg = timm.data.resolve_data_config({}, model=model)
+    transform = transform or timm.data.create_transform(**cfg)
+    model, device, dtype = _place(model, device)
+    _, h, w = cfg["input_size"]
+    return Classifier(model_id, name, "timm", model, labels, transform, (h, w), tuple(cfg["mean"]),
+                      tuple(cfg["std"]), device, dtype)
+
+
+def _load_bundled(model_id: str, device: str | None) -> Classifier:
+    import timm
+    import torch
+
+    weights = models.bundled_path(model_id)
+    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    ours = model.state_dict()
+    if len(state) != len(ours) or any(a.shape != b.shape for a, b in zip(state.values(), ours.values())):
+        raise ModelError(f"{weights.name}: its tensors do not match timm's efficientnet_lite0; reinstall the package.")
+    model.load_state_dict(dict(zip(ours.keys(), state.values())))
+    return _timm_classifier(model_id, "EfficientNet-Lite0 (ImageNet-1k)", model, imagenet_labels(), device)
+
+
+def _load_finetuned(folder: Path, meta: dict, device: str | None) -> Classifier:
+    import timm
+    from safetensors.torch import load_file
+
+    backbone = meta.get("backbone")
+    labels = [str(x) for x in meta.get("labels") or []]
+    n = int(meta.get("num_classes") or len(labels))
+    weights = folder / "model.safetensors"
+    if not backbone or not n:
+        raise ModelError(f"'{folder.name}/playground_model.json' lacks 'backbone' or 'labels'.")
+    if not weights.is_file():
+        raise ModelError(f"'{folder.name}' has no model.safetensors.")
+    try:
+        model = timm.create_model(backbone, pretrained=False, num_classes=n)
+        model.load_state_dict(load_file(str(weights)))
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"'{folder.name}': the weights do not fit {backbone} with {n} classes.") from exc
+    size = int(meta.get("image_size") or 224)
+    mean = tuple(meta.get("mean") or (0.485, 0.456, 0.406))
+    std = tuple(meta.get("std") or (0.229, 0.224, 0.225))
+    clf = _timm_classifier(str(folder), str(meta.get("name") or folder.name), model,
+                           labels or [f"class {i}" for i in range(n)], device, _square_transform(size, mean, std))
+    clf.input_size, clf.mean, clf.std = (size, size), mean, std
+    return clf
+
+
+def _load_hf(model_id: str, folder: Path, device: str | None, trust_remote_code: bool = False) -> Classifier:
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    models.check_weights_safe(folder, allow_pickle=False, trust_remote_code=trust_remote_code)
+    try:
+        processor = AutoImageProcessor.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        model = AutoModelForImageClassification.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"'{model_id}' is not an image-classification model transformers can load: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    id2label = getattr(model.config, "id2label", None) or {}
+    labels = [str(id2label.get(i, id2label.get(str(i), f"class {i}"))) for i in range(model.config.num_labels)]
+    size = getattr(processor, "size", None) or {}
+    crop = getattr(processor, "crop_size", None) or {}
+    h = int(crop.get("height") or size.get("height") or size.get("shortest_edge") or 224)
+    w = int(crop.get("width") or size.get("width") or size.get("shortest_edge") or h)
+
+    def transform(img, _p=processor):
+        return _p(images=img, return_tensors="pt")["pixel_values"][0]
+
+    mean = tuple(getattr(processor, "image_mean", None) or (0.5, 0.5, 0.5))
+    std = tuple(getattr(processor, "image_std", None) or (0.5, 0.5, 0.5))
+    model, device, dtype = _place(model, device)
+    name = getattr(model.config, "_name_or_path", "") or model_id
+    return Classifier(model_id, Path(name).name if Path(name).exists() else name, "hf", model, labels, transform,
+                      (h, w), mean, std, device, dtype)
+
+
+# torchvision's own loader unpickles without weights_only; load its checkpoints safely instead.
+_TV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _torchvision_weights_only():
+    from torch.hub import load_state_dict_from_url
+    from torchvision.models._api import WeightsEnum
+
+    original = WeightsEnum.get_state_dict
+
+    def safe(self, *args, **kwargs):
+        kwargs["weights_only"] = True
+        return load_state_dict_from_url(self.url, *args, **kwargs)
+
+    with _TV_LOCK:
+        WeightsEnum.get_state_dict = safe
+        try:
+            yield
+        finally:
+            WeightsEnum.get_state_dict = original
+
+
+def torchvision_names() -> list[str]:
+    import torchvision.models as tvm
+
+    return list(tvm.list_models(module=tvm))
+
+
+def torchvision_checkpoint(name: str) -> tuple[str, Path]:
+    """The URL of a torchvision model's default weights and where torch keeps them once downloaded."""
+    import torch
+    from torchvision.models import get_model_weights
+
+    url = get_model_weights(name).DEFAULT.url
+    return url, Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
+
+
+def _download_checkpoint(name: str, url: str, target: Path, ctx: JobContext) -> None:
+    if offline():
+        raise ModelError(f"torchvision {name} needs its weights downloaded once from {url}, "
+                         "and offline mode is on.")
+    from playground.core.atomic import atomic_path
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            total = int(response.headers.get("Content-Length") or 0)
+            done, t0 = 0, time.monotonic()
+            while chunk := response.read(1 << 20):
+                ctx.check_cancelled()
+                fh.write(chunk)
+                done += len(chunk)
+                speed = done / max(time.monotonic() - t0, 1e-6)
+                left = (total - done) / speed if total and speed else 0
+                ctx.progress(done / total if total else None,
+                             f"Downloading torchvision {name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB, "
+                             f"{speed / 1e6:.1f} MB/s, {left:.0f} s left")
+    except PlaygroundError:
+        raise
+    except (urllib.error.URLError, OSError) as exc:
+        if getattr(exc, "errno", None) == 28:
+            raise ModelError(f"Disk full while downloading torchvision {name} weights.") from exc
+        raise ModelError(f"torchvision {name} needs its weights from {url} and the download failed "
+                         f"(no network connection? {getattr(exc, 'reason', exc)}).") from exc
+
+
+def _load_torchvision(model_id: str, name: str, ctx: JobContext, device: str | None) -> Classifier:
+    import torch  # noqa: F401
+    from torchvision.models import get_model, get_model_weights
+
+    if name not in torchvision_names():
+        raise ModelError(f"'{name}' is not a torchvision classification model.")
+    weights = get_model_weights(name).DEFAULT
+    url, target = torchvision_checkpoint(name)
+    if not target.is_file():
+        _download_checkpoint(name, url, target, ctx)
+    ctx.progress(None, f"Loading torchvision {name}...")
+    try:
+        with _torchvision_weights_only():
+            model = get_model(name, weights=weights)
+    except Exception as exc:
+        raise ModelError(f"torchvision {name}: the weights file {target.name} cannot be loaded ({exc}).") from exc
+    tf = weights.transforms()
+    crop = int(tf.crop_size[0])
+    model, device, dtype = _place(model, device)
+    return Classifier(model_id, f"torchvision {name}", "torchvision", model, list(weights.meta["categories"]), tf,
+                      (crop, crop), tuple(tf.mean), tuple(tf.std), device, dtype)
+
+
+def torchvision_name(model_id: str) -> str | None:
+    """'torchvision/resnet50' (or a bare torchvision name that is not a folder) -> 'resnet50'."""
+    text = model_id.strip()
+    if text.startswith(TORCHVISION_PREFIX):
+        return text[len(TORCHVISION_PREFIX):]
+    if "/" not in text and not Path(text).expanduser().exists() and text in torchvision_names():
+        return text
+    return None
+
+
+def load_classifier(model_id: str | None = None, ctx: JobContext | None = None, device: str | None = None,
+                    trust_remote_code: bool = False) -> Classifier:
+    """Load (or reuse from the cache) an image classifier by id, name or folder."""
+    ctx = ctx or JobContext()
+    model_id = (model_id or DEFAULT_MODEL).strip()
+    device = device or devices.choose_device()
+    key = (TASK, model_id, device)
+
+    def loader() -> Classifier:
+        ctx.progress(None, f"Loading {model_id}...")
+        tv = torchvision_name(model_id)
+        if tv is not None:
+            return _load_torchvision(model_id, tv, ctx, device)
+        ref = models.resolve(model_id)
+        if ref.kind == "bundled":
+            if model_id != DEFAULT_MODEL:
+                raise ModelError(f"'{model_id}' is not an image-classification model.")
+            return _load_bundled(model_id, device)
+        folder = ref.path if ref.path is not None else models.local_folder(model_id, ctx)
+        if folder.is_file():
+            raise ModelError(f"'{folder.name}' is a file; choose the model's folder.")
+        meta = models.read_marker(folder)
+        if meta is not None and meta.get("task") not in (None, TASK):
+            raise ModelError(f"'{folder.name}' is a {meta.get('task')} model, not an image classifier.")
+        if meta is not None and meta.get("backbone"):
+            return _load_finetuned(folder, meta, device)
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"'{folder}' holds no image-classification model (no config.json or playground_model.json).")
+        return _load_hf(model_id, folder, device, trust_remote_code)
+
+    clf = models.cache.get(key, loader, size=lambda c: models.estimate_size(c.model))
+    return clf
+
+
+# -- jobs ------------------------------------------------------------------------------
+
+
+def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = None, top_k: int = 5,
+             batch_size: int = 16, device: str | None = None, thumbnails: bool = True) -> BatchSummary:
+    """Classify files, folders and URLs in batches; one `ImageResult` event per input."""
+    import torch
+
+    items = expand_sources(ctx, sources)
+    clf = load_classifier(model_id, ctx, device)
+    ctx.emit(ClassifyStarted(len(items), clf.name, clf.device))
+    total = len(items)
+    results: list[ImageResult] = []
+    t0 = time.perf_counter()
+    done = 0
+    cancelled = False
+    batch_size = max(1, int(batch_size))
+    ctx.progress(0.0 if total else 1.0, f"Classifying {total} images with {clf.name}")
+    try:
+        for start in range(0, total, batch_size):
+            tensors, pending = [], []
+            for i, source in enumerate(items[start:start + batch_size], start):
+                ctx.check_cancelled()
+                row = ImageResult(source, index=i)
+                try:
+                    if not is_url(source) and Path(source).is_dir():
+                        raise InputError(f"{Path(source).name}: no images in this folder.")
+                    img = load_image(source, ctx)
+                    row.width, row.height = img.size
+                    if thumbnails:
+                        row.thumbnail = make_thumbnail(img)
+                    tensors.append(clf.preprocess(img))
+                    pending.append(row)
+                except PlaygroundError as exc:
+                    row.error = str(exc)
+                except Exception as exc:  # a broken file must never stop the batch
+                    row.error = f"{Path(source).name}: cannot be prepared for the model ({type(exc).__name__})."
+                results.append(row)
+            ctx.check_cancelled()
+            if tensors:
+                for row, preds in zip(pending, clf.predict(torch.stack(tensors), top_k)):
+                    row.predictions = preds
+            for row in results[start:]:
+                ctx.emit(row)
+            done = len(results)
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            ctx.progress(done / total, f"Classified {done} of {total} images, {rate:.1f} images/s")
+    except Cancelled:
+        cancelled = True  # keep what is done: the table shows the partial results
+    elapsed = time.perf_counter() - t0
+    return BatchSummary(results, clf.name, clf.device, elapsed, done / elapsed if elapsed > 0 else 0.0, cancelled)
+
+
+def classify_tensors(ctx: JobContext, batch, model_id: str | None = None, top_k: int = 5,
+                     device: str | None = None) -> list[list[Prediction]]:
+    """The thin engine path on an already preprocessed batch (the benchmark compares it with timm)."""
+    clf = load_classifier(model_id, ctx, device)
+    ctx.check_cancelled()
+    return clf.predict(batch, top_k)
+
+
+def _find_cam_layer(clf: Classifier) -> str | None:
+    """The last module whose output is a spatial feature map (N, C, H, W) with H, W > 1."""
+    import torch
+
+    if clf.kind == "hf":
+        return None
+    seen: list[str] = []
+    hooks = []
+    for name, module in clf.model.named_modules():
+        if name and not list(module.children()):
+            hooks.append(module.register_forward_hook(
+                lambda m, i, o, n=name: seen.append(n) if isinstance(o, torch.Tensor) and o.dim() == 4
+                and o.shape[-1] > 1 and o.shape[-2] > 1 else None))
+    try:
+        h, w = clf.input_size
+        with torch.inference_mode():
+            clf.model(torch.zeros(1, 3, h, w, device=clf.device, dtype=clf.dtype))
+    finally:
+        for hk in hooks:
+            hk.remove()
+    return seen[-1] if seen else None
+
+
+def gradcam(ctx: JobContext, source: str, model_id: str | None = None, class_index: int | None = None,
+            device: str | None = None, size: tuple[int, int] | None = None, overlay: bool = False) -> GradCam:
+    """Grad-CAM for one image and class (default: the top class), upsampled to the image's size.
+
+    The whole image is resized to the model's input (no crop) so the map covers all of it.
+    `size=(width, height)` returns the map at that size instead (the UI's preview).
+    """
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torchvision.transforms import functional as TF
+
+    clf = load_classifier(model_id, ctx, device)
+    if not clf.cam_searched:
+        clf.cam_layer = _find_cam_layer(clf)
+        clf.cam_searched = True
+    if clf.cam_layer is None:
+        raise ModelError(f"Grad-CAM needs a convolutional model; {clf.name} has no spatial feature map.")
+    img = load_image(source, ctx)
+    ctx.check_cancelled()
+    h, w = clf.input_size
+    x = TF.to_tensor(img.resize((w, h), resample=3))
+    x = TF.normalize(x, list(clf.mean), list(clf.std)).unsqueeze(0)
+    x = clf.to_device(x)
+    module = dict(clf.model.named_modules())[clf.cam_layer]
+    captured: dict[str, Any] = {}
+    handle = module.register_forward_hook(lambda m, i, o: captured.__setitem__("act", o))
+    try:
+        with torch.enable_grad():
+            x.requires_grad_(False)
+            logits = clf.logits(x)
+            probs = logits.float().softmax(-1)[0]
+            idx = int(probs.argmax()) if class_index is None else int(class_index)
+            if not 0 <= idx < logits.shape[-1]:
+                raise InputError(f"Class {idx} does not exist in {clf.name} ({logits.shape[-1]} classes).")
+            act = captured["act"]
+            (grad,) = torch.autograd.grad(logits[0, idx], act)
+    finally:
+        handle.remove()
+    weights = grad.float().mean(dim=(2, 3), keepdim=True)
+    cam = torch.relu((weights * act.float().detach()).sum(dim=1, keepdim=True))
+    out_w, out_h = size or img.size
+    cam = F.interpolate(cam, size=(int(out_h), int(out_w)), mode="bilinear", align_corners=False)[0, 0]
+    cam = cam - cam.min()
+    peak = float(cam.max())
+    heat = (cam / peak if peak > 0 else cam).cpu().numpy().astype(np.float32)
+    result = GradCam(source, idx, clf.label(idx), float(probs[idx].detach()), heat, img.size)
+    if overlay:
+        result.overlay = colorize(heat)
+    return result
+
+
+def colorize(heat) -> Thumbnail:
+    """A jet-like RGBA colour map of a [0, 1] heatmap (alpha opaque; the UI sets the opacity)."""
+    import numpy as np
+
+    v = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
+    r = np.clip(1.5 - np.abs(4.0 * v - 3.0), 0, 1)
+    g = np.clip(1.5 - np.abs(4.0 * v - 2.0), 0, 1)
+    b = np.clip(1.5 - np.abs(4.0 * v - 1.0), 0, 1)
+    rgba = np.stack([r, g, b, np.ones_like(v)], axis=-1)
+    rgba = np.ascontiguousarray((rgba * 255).astype(np.uint8))
+    return Thumbnail(int(v.shape[1]), int(v.shape[0]), rgba.tobytes())
+
+
+def list_models(ctx: JobContext | None = None) -> list[ModelChoice]:
+    """Everything the Image tab's model picker offers, available ones first within each source."""
+    out: list[ModelChoice] = []
+    for e in models.catalog(TASK):
+        note = "" if e.available else e.unavailable_reason
+        out.append(ModelChoice(e.id, e.display_name, e.source, e.available, note))
+    for name in TORCHVISION_SUGGESTIONS:
+        try:
+            _, target = torchvision_checkpoint(name)
+            cached = target.is_file()
+        except Exception:  # pragma: no cover - an older torchvision without the model
+            continue
+        out.append(ModelChoice(TORCHVISION_PREFIX + name, f"torchvision {name}", "torchvision", cached,
+                               "" if cached else "Weights not downloaded yet: needs a network connection once."))
+    return out
