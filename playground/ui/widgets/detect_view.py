@@ -1,0 +1,150 @@
+"""An image with detection boxes, labels, scores and landmarks drawn over it.
+
+Items are anything with `label`, `score`, `box` ([x0, y0, x1, y1] in pixels of
+the original image) and optionally `landmarks`; the displayed image may be a
+smaller preview: boxes are scaled by the original size given with it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+
+def color_for(label: str) -> QColor:
+    """A stable, saturated colour per label."""
+    hue = zlib.crc32(label.encode("utf-8")) % 360
+    return QColor.fromHsv(hue, 220, 235)
+
+
+def pil_to_qimage(img) -> QImage:
+    """A PIL RGB image (the engine's preview) as a QImage that owns its pixels."""
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    data = rgb.tobytes()
+    w, h = rgb.size
+    return QImage(data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class DetectionView(QWidget):
+    """Shows one image scaled to fit, with the items at or above the threshold drawn over it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._orig = QSize()
+        self._items: list = []
+        self._threshold = 0.0
+        self._highlight: int | None = None
+        self._message = ""
+        self.setMinimumSize(240, 180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+
+    # -- data --------------------------------------------------------------------
+    def set_image(self, image: QImage | None, original_size: QSize | tuple[int, int] | None = None) -> None:
+        self._image = image
+        if original_size is None and image is not None:
+            original_size = image.size()
+        if isinstance(original_size, tuple):
+            original_size = QSize(*original_size)
+        self._orig = original_size or QSize()
+        self._message = ""
+        self.update()
+
+    def set_items(self, items: Sequence) -> None:
+        self._items = list(items)
+        self._highlight = None
+        self.update()
+
+    def set_threshold(self, threshold: float) -> None:
+        self._threshold = float(threshold)
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        """Shown instead of the image (e.g. why it failed)."""
+        self._message = text
+        if text:
+            self._image = None
+            self._items = []
+        self.update()
+
+    def highlight(self, index: int | None) -> None:
+        """Draw the index-th visible item thicker (the selected table row)."""
+        self._highlight = index
+        self.update()
+
+    def visible_items(self) -> list:
+        return [it for it in self._items if it.score >= self._threshold]
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    def has_image(self) -> bool:
+        return self._image is not None and not self._image.isNull()
+
+    # -- geometry ------------------------------------------------------------------
+    def image_rect(self) -> QRectF:
+        """Where the image is drawn inside the widget (aspect kept, centred)."""
+        if not self.has_image():
+            return QRectF()
+        iw, ih = self._image.width(), self._image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        w, h = iw * scale, ih * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def map_box(self, box: Sequence[float]) -> QRectF:
+        """A box in original-image pixels to widget coordinates."""
+        rect = self.image_rect()
+        ow = self._orig.width() or (self._image.width() if self._image else 1)
+        oh = self._orig.height() or (self._image.height() if self._image else 1)
+        sx, sy = rect.width() / ow, rect.height() / oh
+        x0, y0, x1, y1 = box
+        return QRectF(rect.x() + x0 * sx, rect.y() + y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
+
+    def map_point(self, x: float, y: float) -> QPointF:
+        r = self.map_box((x, y, x, y))
+        return r.topLeft()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(640, 480)
+
+    # -- painting ---------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if not self.has_image():
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.rect().adjusted(12, 12, -12, -12),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self._message or "No image")
+            return
+        painter.drawImage(self.image_rect(), self._image)
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, font.pointSizeF() * 0.95))
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        for i, item in enumerate(self.visible_items()):
+            color = color_for(item.label)
+            rect = self.map_box(item.box)
+            pen = QPen(color, 4 if i == self._highlight else 2)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect)
+            for x, y in getattr(item, "landmarks", ()) or ():
+                painter.setBrush(color)
+                painter.drawEllipse(self.map_point(x, y), 3, 3)
+            text = f"{item.label} {item.score:.2f}"
+            tw, th = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
+            ty = rect.top() - th if rect.top() - th >= 0 else rect.top()
+            tag = QRectF(rect.left(), ty, tw, th)
+            painter.fillRect(tag, color)
+            painter.setPen(QColor(0, 0, 0) if color.lightness() > 140 else QColor(255, 255, 255))
+            painter.drawText(tag.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+        painter.end()
