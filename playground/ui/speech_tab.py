@@ -1,10 +1,500 @@
-"""Speech tab (placeholder until its issue lands)."""
+"""Speech tab: live microphone transcription and audio files to timed transcripts.
 
-from playground.ui.placeholder import placeholder
+The tab owns the audio source (microphone or file played live) and draws its
+level, waveform and mel spectrogram from the source's ring buffer on a 30 Hz
+timer; the recogniser runs as a core job on the worker (`streaming.listen`,
+`speech.transcribe_file`) and its events fill the transcript view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
+    QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from playground.core import audio, speech, streaming, transcript
+from playground.core.errors import PlaygroundError
+from playground.core.jobs import Job
+from playground.core.transcript import Segment
+from playground.ui.widgets.audio_meter import AudioLevelMeter
+
+log = logging.getLogger(__name__)
+
+TASK = "speech-recognition"
+FILE_SOURCE = "file"  # device-combo data for "play a file as if it were a microphone"
+SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON (*.json)"
 
 
-def build(ctx):
-    return placeholder("Speech", [
-        "Live microphone transcription with Whisper tiny.en and Silero VAD",
-        "Audio files to timed transcripts (TXT, SRT, VTT), waveform and spectrogram",
-    ])
+class SpeechTab(QWidget):
+    """`source_factory(device_data) -> AudioSource` may be injected (tests, demos)."""
+
+    def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
+                 sounddevice_importer: Callable[[str], object] | None = None):
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("speechTab")
+        self.setAcceptDrops(True)
+        self._source_factory = source_factory
+        self._sd_importer = sounddevice_importer
+        self._sd = None
+        self.source: streaming.AudioSource | None = None
+        self.live_handle = None
+        self.file_handle = None
+        self._spec_pos = 0
+        self._partial_items: dict[int, QTreeWidgetItem] = {}
+        self._segments: list[Segment] = []  # final segments, in order of arrival
+        self._file_name = ""
+        self._build()
+        self.refresh_devices()
+        self._timer = QTimer(self)
+        self._timer.setInterval(33)
+        self._timer.timeout.connect(self._draw_audio)
+
+    # -- construction -------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Input:"))
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("speechDevice")
+        self.device_combo.setAccessibleName("Input device")
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.device_combo.setMinimumWidth(220)
+        top.addWidget(self.device_combo, 1)
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("\u21bb")
+        self.refresh_button.setToolTip("Look for input devices again")
+        self.refresh_button.clicked.connect(self.refresh_devices)
+        top.addWidget(self.refresh_button)
+        self.record_button = QPushButton("\u25cf Record")
+        self.record_button.setObjectName("speechRecord")
+        self.record_button.setToolTip("Start or stop live transcription (Ctrl+R)")
+        self.record_button.clicked.connect(self.toggle_record)
+        top.addWidget(self.record_button)
+        self.open_button = QPushButton("Open audio file...")
+        self.open_button.setToolTip("Transcribe a WAV, FLAC, MP3 or OGG file (or drop one on this tab)")
+        self.open_button.clicked.connect(self._open_dialog)
+        top.addWidget(self.open_button)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Model:"))
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("speechModel")
+        self.model_combo.setAccessibleName("Speech model")
+        self.model_combo.setEditable(True)
+        self.model_combo.setMinimumWidth(240)
+        self.model_combo.setToolTip("A catalog model, a faster-whisper or transformers Hub id, or a model folder")
+        self._fill_models()
+        top.addWidget(self.model_combo, 1)
+        root.addLayout(top)
+
+        meter_row = QHBoxLayout()
+        meter_row.addWidget(QLabel("Level:"))
+        self.meter = AudioLevelMeter()
+        meter_row.addWidget(self.meter, 1)
+        self.rtf_label = QLabel("")
+        self.rtf_label.setObjectName("speechRtf")
+        meter_row.addWidget(self.rtf_label)
+        root.addLayout(meter_row)
+
+        self.message = QLabel("")
+        self.message.setObjectName("speechMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        root.addWidget(self.message)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        from playground.ui.widgets.audio_views import MelSpectrogramView, WaveformView
+
+        self.waveform = WaveformView()
+        self.spectrogram = MelSpectrogramView()
+        split.addWidget(self.waveform)
+        split.addWidget(self.spectrogram)
+
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        self.view = QTreeWidget()
+        self.view.setObjectName("speechTranscript")
+        self.view.setAccessibleName("Transcript")
+        self.view.setHeaderLabels(["Time", "Text"])
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(False)
+        self.view.setWordWrap(True)
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.header().setStretchLastSection(True)
+        self.view.itemSelectionChanged.connect(self._on_selection)
+        col.addWidget(self.view, 1)
+        buttons = QHBoxLayout()
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the selected segments (or all of them) as text")
+        self.copy_button.clicked.connect(self.copy_text)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        self.save_button = QPushButton("Save as...")
+        self.save_button.setToolTip("Save as TXT, SRT or VTT")
+        self.save_button.clicked.connect(self._save_dialog)
+        self.autosave_label = QLabel("")
+        self.autosave_label.setObjectName("speechAutosave")
+        self.autosave_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for b in (self.copy_button, self.clear_button, self.save_button):
+            buttons.addWidget(b)
+        buttons.addWidget(self.autosave_label, 1)
+        col.addLayout(buttons)
+        split.addWidget(box)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 3)
+        root.addWidget(split, 1)
+        self._update_buttons()
+
+    def _fill_models(self) -> None:
+        from playground.core import models
+
+        self.model_combo.addItem("Whisper tiny.en (bundled, offline)", speech.DEFAULT_MODEL)
+        for entry in models.catalog(TASK, include_hub=False):
+            if entry.id != speech.DEFAULT_MODEL and entry.available:
+                self.model_combo.addItem(entry.display_name, entry.id)
+        for repo_id, task, name, _licence in models.HUB_SUGGESTIONS:
+            if task == TASK:
+                self.model_combo.addItem(f"{name} (needs a download)", repo_id)
+        saved = self.ctx.settings.get_model(TASK) if self.ctx and self.ctx.settings else ""
+        if saved:
+            i = self.model_combo.findData(saved)
+            if i >= 0:
+                self.model_combo.setCurrentIndex(i)
+            else:
+                self.model_combo.setEditText(saved)
+
+    def model_id(self) -> str:
+        text = self.model_combo.currentText().strip()
+        i = self.model_combo.currentIndex()
+        if i >= 0 and text == self.model_combo.itemText(i):
+            return str(self.model_combo.itemData(i))
+        return text or speech.DEFAULT_MODEL
+
+    # -- devices --------------------------------------------------------------------
+    def refresh_devices(self) -> None:
+        self.device_combo.clear()
+        self.mic_problem = ""
+        if self._source_factory is None:
+            try:
+                if self._sd is None:
+                    self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
+                                else streaming.load_sounddevice())
+                for d in streaming.list_input_devices(self._sd):
+                    self.device_combo.addItem(d.label, d.index)
+                    if d.is_default:
+                        self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+            except PlaygroundError as exc:
+                self.mic_problem = str(exc)
+                self.show_message(f"{exc} You can still transcribe audio files.", error=True)
+        else:
+            self.device_combo.addItem("Injected source", "injected")
+        self.device_combo.addItem("A file played live (choose when recording)...", FILE_SOURCE)
+        self._update_buttons()
+
+    # -- recording -------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.live_handle is not None
+
+    def toggle_record(self) -> None:
+        if self.recording:
+            self.stop_recording()
+        else:
+            self.start_recording()
+
+    def _make_source(self, data) -> streaming.AudioSource | None:
+        if self._source_factory is not None and data != FILE_SOURCE:
+            return self._source_factory(data)
+        if data == FILE_SOURCE:
+            path, _ = QFileDialog.getOpenFileName(self, "Play a file as if it were a microphone", "",
+                                                  "Audio (*.wav *.flac *.mp3 *.ogg *.opus *.m4a);;All files (*)")
+            return streaming.FileSource(path) if path else None
+        if self._sd is None:
+            raise PlaygroundError(self.mic_problem or "The microphone is unavailable.")
+        return streaming.MicrophoneSource(self._sd, device=data)
+
+    def start_recording(self, source: streaming.AudioSource | None = None) -> None:
+        if self.recording or self.file_handle is not None:
+            return
+        try:
+            source = source or self._make_source(self.device_combo.currentData())
+            if source is None:
+                return
+            source.start()
+        except PlaygroundError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        self.source = source
+        self._spec_pos = source.buffer.total
+        self.spectrogram.clear()
+        self.meter.reset()
+        model = self.model_id()
+        self.ctx.settings.set_model(TASK, model)
+        self.live_handle = self._run(Job(streaming.listen, (source,), {"model": model}, name="live transcription"))
+        self.live_handle.event.connect(self._on_live_event)
+        self.live_handle.result.connect(self._on_live_result)
+        self.live_handle.error.connect(self._on_live_error)
+        self.live_handle.finished.connect(self._on_live_finished)
+        self._timer.start()
+        self.show_message(f"Recording from {source.name}; loading {model}..." if model else "Recording...")
+        self._update_buttons()
+
+    def stop_recording(self) -> None:
+        """Stop capturing; what is already buffered is still transcribed and made final."""
+        if self.source is not None:
+            self.source.stop()
+        if self.recording:
+            self.show_message("Stopped: finishing the text of what was recorded...")
+        self._update_buttons()
+
+    def _run(self, job: Job):
+        window = self.ctx.window
+        if window is not None and hasattr(window, "run_job"):
+            return window.run_job(job)
+        return self.ctx.worker.submit(job)
+
+    def _draw_audio(self) -> None:
+        src = self.source
+        if src is None:
+            return
+        buf = src.buffer
+        recent = buf.latest(audio.SAMPLE_RATE // 20)
+        self.meter.set_level(audio.rms_dbfs(recent), audio.peak_dbfs(recent))
+        self.waveform.set_samples(buf.latest(int(self.waveform.seconds * audio.SAMPLE_RATE)))
+        new, self._spec_pos = buf.read(self._spec_pos)
+        if len(new):
+            self.spectrogram.append(new)
+        if buf.closed and self._spec_pos >= buf.total and not self.recording:
+            self._timer.stop()
+            self.meter.reset()
+
+    def _on_live_event(self, event) -> None:
+        if isinstance(event, streaming.LiveText):
+            if event.kind == "partial":
+                self._show_partial(event)
+            else:
+                self._show_final(event)
+        elif isinstance(event, streaming.LiveStatus):
+            self._show_status(event)
+
+    def _show_partial(self, event: streaming.LiveText) -> None:
+        item = self._partial_items.get(event.utterance)
+        if item is None:
+            item = QTreeWidgetItem(["", ""])
+            font = QFont(self.view.font())
+            font.setItalic(True)
+            item.setFont(1, font)
+            item.setForeground(1, QBrush(QColor("#7a7a7a")))
+            item.setData(0, Qt.ItemDataRole.UserRole, None)
+            self.view.addTopLevelItem(item)
+            self._partial_items[event.utterance] = item
+        item.setText(0, transcript.short_time(event.start))
+        item.setText(1, event.text + " \u2026")
+        item.setToolTip(1, "Partial: may still change")
+        self.view.scrollToItem(item)
+
+    def _show_final(self, event: streaming.LiveText) -> None:
+        item = self._partial_items.pop(event.utterance, None)
+        if not event.text:
+            if item is not None:
+                self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
+            return
+        seg = Segment(event.start, event.end, event.text)
+        if item is None:
+            item = QTreeWidgetItem()
+            self.view.addTopLevelItem(item)
+        self._set_final_item(item, seg)
+        self.view.scrollToItem(item)
+
+    def _set_final_item(self, item: QTreeWidgetItem, seg: Segment) -> None:
+        item.setText(0, f"{transcript.short_time(seg.start)} \u2013 {transcript.short_time(seg.end)}")
+        item.setText(1, seg.text)
+        item.setFont(1, QFont(self.view.font()))
+        item.setForeground(1, self.palette().text())
+        item.setToolTip(1, "")
+        item.setData(0, Qt.ItemDataRole.UserRole, seg)
+        self._segments.append(seg)
+        self._update_buttons()
+
+    def _show_status(self, status: streaming.LiveStatus) -> None:
+        if status.realtime_factor is None:
+            self.rtf_label.setText(f"{status.audio_seconds:.0f} s heard")
+            if self.message.text().startswith("Recording from") and "loading" in self.message.text():
+                self.show_message(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
+            return
+        text = f"{status.audio_seconds:.0f} s heard, real-time factor {status.realtime_factor:.2f}"
+        if status.realtime_factor > 1.0:
+            text += " (too slow: choose a smaller model)"
+        if status.lag_seconds > 2:
+            text += f", {status.lag_seconds:.0f} s behind"
+        self.rtf_label.setText(text)
+
+    def _on_live_result(self, result: streaming.LiveResult) -> None:
+        if result.autosave:
+            self.autosave_label.setText(f"Autosaved to {result.autosave}")
+            self.autosave_label.setToolTip(result.autosave)
+        if result.error:
+            self.show_message(result.error, error=True)
+        elif not result.segments:
+            self.show_message("No speech found in the recording.")
+        else:
+            self.show_message(f"Done: {len(result.segments)} segment(s) from {result.duration:.1f} s of audio.")
+
+    def _on_live_error(self, message: str) -> None:
+        self.show_message(message, error=True)
+
+    def _on_live_finished(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+        for utt, item in list(self._partial_items.items()):  # a job that died mid-utterance
+            self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
+            del self._partial_items[utt]
+        self.live_handle = None
+        self._update_buttons()
+
+    # -- files -------------------------------------------------------------------------
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Transcribe an audio file", "",
+                                              "Audio (*.wav *.flac *.mp3 *.ogg *.opus *.m4a *.aac *.webm);;All files (*)")
+        if path:
+            self.open_paths([path])
+
+    def open_paths(self, paths: list[str]) -> None:
+        audio_paths = [p for p in paths if audio.is_audio_path(p)] or list(paths)
+        if not audio_paths:
+            return
+        if self.recording or self.file_handle is not None:
+            self.show_message("Busy: stop the recording or wait for the file being transcribed.", error=True)
+            return
+        path = audio_paths[0]
+        if len(audio_paths) > 1:
+            self.ctx.show_status(f"Transcribing {Path(path).name}; drop the other files one at a time.")
+        self._file_name = Path(path).name
+        model = self.model_id()
+        self.file_handle = self._run(Job(speech.transcribe_file, (path,), {"model": model},
+                                         name=f"transcribe {self._file_name}"))
+        self.file_handle.event.connect(self._on_file_event)
+        self.file_handle.result.connect(self._on_file_result)
+        self.file_handle.error.connect(lambda msg: self.show_message(msg, error=True))
+        self.file_handle.cancelled.connect(
+            lambda: self.show_message(f"Cancelled {self._file_name}; the segments so far are kept."))
+        self.file_handle.finished.connect(self._on_file_finished)
+        self.show_message(f"Transcribing {self._file_name}...")
+        self._update_buttons()
+
+    def _on_file_event(self, event) -> None:
+        if isinstance(event, speech.FileSegment):
+            item = QTreeWidgetItem()
+            self.view.addTopLevelItem(item)
+            self._set_final_item(item, event.segment)
+            self.view.scrollToItem(item)
+
+    def _on_file_result(self, result: transcript.Transcript) -> None:
+        rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
+        self.show_message(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
+                          f"{result.duration:.1f} s of audio{rtf}.")
+
+    def _on_file_finished(self) -> None:
+        self.file_handle = None
+        self._update_buttons()
+
+    # -- transcript actions ---------------------------------------------------------------
+    def segments(self) -> list[Segment]:
+        return list(self._segments)
+
+    def _selected_segments(self) -> list[Segment]:
+        chosen = [it.data(0, Qt.ItemDataRole.UserRole) for it in self.view.selectedItems()]
+        chosen = [s for s in chosen if isinstance(s, Segment)]
+        return sorted(chosen, key=lambda s: s.start) if chosen else self.segments()
+
+    def _on_selection(self) -> None:
+        segs = [it.data(0, Qt.ItemDataRole.UserRole) for it in self.view.selectedItems()]
+        segs = [s for s in segs if isinstance(s, Segment)]
+        if len(segs) == 1:
+            s = segs[0]
+            self.ctx.show_status(f"Segment {transcript.short_time(s.start)} - {transcript.short_time(s.end)}: "
+                                 f"{s.end - s.start:.1f} s")
+
+    def transcript_text(self) -> str:
+        return transcript.to_txt(self.segments())
+
+    def copy_text(self) -> None:
+        QGuiApplication.clipboard().setText(transcript.to_txt(self._selected_segments()))
+        self.ctx.show_status("Transcript copied.")
+
+    def clear(self) -> None:
+        self.view.clear()
+        self._segments.clear()
+        self._partial_items.clear()
+        self.autosave_label.setText("")
+        self._update_buttons()
+
+    def _save_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Save transcript", "transcript.txt", SAVE_FILTERS)
+        if path:
+            fmt = Path(path).suffix.lstrip(".").lower()
+            if fmt not in transcript.FORMATS:
+                fmt = chosen.split("(*.")[1].rstrip(")") if "(*." in chosen else "txt"
+                path = f"{path}.{fmt}"
+            self.save(path, fmt)
+
+    def save(self, path: str, fmt: str | None = None) -> None:
+        try:
+            transcript.save(self.segments(), path, fmt)
+        except (OSError, PlaygroundError) as exc:
+            self.show_message(f"Could not save {Path(path).name}: {exc}", error=True)
+            return
+        self.ctx.show_status(f"Saved {path}")
+
+    # -- state ----------------------------------------------------------------------------
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #c0392b;" if error else "")
+        self.message.setProperty("isError", error)
+
+    def _update_buttons(self) -> None:
+        busy_file = self.file_handle is not None
+        self.record_button.setText("\u25a0 Stop" if self.recording else "\u25cf Record")
+        stopping = self.recording and self.source is not None and self.source.finished
+        self.record_button.setEnabled(not busy_file and not stopping and self.device_combo.count() > 0)
+        self.open_button.setEnabled(not self.recording and not busy_file)
+        self.device_combo.setEnabled(not self.recording)
+        self.model_combo.setEnabled(not self.recording and not busy_file)
+        has_text = bool(self._segments)
+        self.copy_button.setEnabled(has_text)
+        self.save_button.setEnabled(has_text)
+
+    # -- drag and drop, shutdown ----------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        mime = event.mimeData()
+        if mime is not None and mime.hasUrls() and any(audio.is_audio_path(u.toLocalFile()) for u in mime.urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        if self.source is not None:
+            self.source.stop()
+
+
+def build(ctx) -> QWidget:
+    return SpeechTab(ctx)

@@ -1,0 +1,122 @@
+"""A scrolling waveform and a live mel spectrogram of 16 kHz audio, drawn with pyqtgraph.
+
+Both take raw samples from the UI's timer and do only cheap numpy work per
+frame: a min/max envelope for the waveform, and one FFT per new 32 ms hop
+for the spectrogram (librosa's mel filter bank is computed once).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+SR = 16_000
+
+
+class WaveformView(pg.PlotWidget):
+    """The last `seconds` of audio as a min/max envelope (about 2 points per pixel column)."""
+
+    def __init__(self, seconds: float = 6.0, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("audioWaveform")
+        self.setAccessibleName("Waveform")
+        self.seconds = seconds
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setYRange(-1, 1, padding=0.02)
+        self.setXRange(-seconds, 0, padding=0)
+        self.getPlotItem().setLabel("bottom", "seconds")
+        self.getPlotItem().getAxis("left").setWidth(36)
+        self.curve = self.plot(pen=pg.mkPen("#2f80ed", width=1))
+        self.setMinimumHeight(90)
+        self.frames = 0
+
+    def set_samples(self, samples: np.ndarray) -> None:
+        n = len(samples)
+        if n == 0:
+            self.curve.setData([], [])
+            return
+        columns = 800
+        per = max(1, n // columns)
+        usable = (n // per) * per
+        blocks = samples[n - usable:].reshape(-1, per)
+        lo, hi = blocks.min(axis=1), blocks.max(axis=1)
+        y = np.empty(lo.size * 2, np.float32)
+        y[0::2], y[1::2] = lo, hi
+        t = (np.repeat(np.arange(lo.size), 2) * per - usable) / SR
+        self.curve.setData(t, y)
+        self.frames += 1
+
+
+class MelSpectrogramView(QWidget):
+    """A rolling log-mel spectrogram: feed it new samples with `append`."""
+
+    def __init__(self, seconds: float = 6.0, n_mels: int = 64, n_fft: int = 512, hop: int = 256,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("audioSpectrogram")
+        self.setAccessibleName("Mel spectrogram")
+        self.n_fft, self.hop, self.n_mels = n_fft, hop, n_mels
+        self.columns = int(seconds * SR / hop)
+        import librosa
+
+        self._mel = librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels, fmax=SR / 2).astype(np.float32)
+        self._window = np.hanning(n_fft).astype(np.float32)
+        self._pending = np.zeros(0, np.float32)
+        self.image = np.full((self.columns, n_mels), -80.0, np.float32)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.getPlotItem().hideAxis("bottom")
+        self.plot.getPlotItem().getAxis("left").setWidth(36)
+        self.plot.getPlotItem().setLabel("left", "mel")
+        self.item = pg.ImageItem(axisOrder="col-major")
+        self.item.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
+        self.plot.addItem(self.item)
+        self.plot.setXRange(0, self.columns, padding=0)
+        self.plot.setYRange(0, n_mels, padding=0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.setMinimumHeight(90)
+        self.frames = 0
+        self._draw()
+
+    def clear(self) -> None:
+        self._pending = np.zeros(0, np.float32)
+        self.image.fill(-80.0)
+        self._draw()
+
+    def mel_columns(self, samples: np.ndarray) -> np.ndarray:
+        """Log-mel columns (dB) for every whole hop in `samples` plus what was left from before."""
+        data = np.concatenate([self._pending, samples]) if self._pending.size else samples
+        count = (len(data) - self.n_fft) // self.hop + 1 if len(data) >= self.n_fft else 0
+        if count <= 0:
+            self._pending = data
+            return np.zeros((0, self.n_mels), np.float32)
+        start = 0
+        if count > self.columns:  # more than fits: keep the newest columns only
+            start = (count - self.columns) * self.hop
+            count = self.columns
+        idx = start + np.arange(count)[:, None] * self.hop + np.arange(self.n_fft)[None, :]
+        frames = data[idx] * self._window
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+        mel = power @ self._mel.T
+        self._pending = data[start + count * self.hop:].copy()
+        return (10.0 * np.log10(np.maximum(mel, 1e-10))).astype(np.float32)
+
+    def append(self, samples: np.ndarray) -> None:
+        cols = self.mel_columns(np.asarray(samples, np.float32))
+        if len(cols) == 0:
+            return
+        k = len(cols)
+        self.image = np.roll(self.image, -k, axis=0)
+        self.image[-k:] = cols
+        self._draw()
+        self.frames += 1
+
+    def _draw(self) -> None:
+        self.item.setImage(self.image, autoLevels=False, levels=(-80.0, 10.0))

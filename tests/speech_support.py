@@ -1,0 +1,148 @@
+"""Helpers for the speech tests: spoken phrases made with espeak-ng + sox, and a fake `sounddevice`.
+
+Imported by tests/*/test_speech*.py (they put this folder on sys.path).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+PHRASES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Please call me tomorrow morning before the meeting starts.",
+    "My favourite colour is green and I like to eat apples.",
+)
+
+
+def need_tools(*names: str) -> None:
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (Debian packages espeak-ng, sox)")
+
+
+def speak(text: str, out: Path, rate: int = 16000, channels: int = 1, voice: str = "en-us", speed: int = 160,
+          fmt: str | None = None) -> Path:
+    """espeak-ng speech, resampled by sox to `rate` Hz and `channels` channels (format from the suffix)."""
+    need_tools("espeak-ng", "sox")
+    raw = out.with_name(out.stem + ".raw.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True,
+                   capture_output=True)
+    cmd = ["sox", str(raw), "-r", str(rate), "-c", str(channels)]
+    if fmt:
+        cmd += ["-t", fmt]
+    subprocess.run(cmd + [str(out)], check=True, capture_output=True)
+    raw.unlink()
+    return out
+
+
+def silence(out: Path, seconds: float, rate: int = 16000) -> Path:
+    sf.write(out, np.zeros(int(seconds * rate), np.float32), rate)
+    return out
+
+
+def concat(out: Path, *parts: Path) -> Path:
+    need_tools("sox")
+    subprocess.run(["sox", *map(str, parts), str(out)], check=True, capture_output=True)
+    return out
+
+
+# -- a fake sounddevice module (Buzz's idea): its stream feeds a WAV from a thread -----------
+
+
+class PortAudioError(Exception):
+    pass
+
+
+class _Default:
+    def __init__(self, device):
+        self.device = device
+
+
+class FakeInputStream:
+    def __init__(self, module, device=None, channels=1, samplerate=16000, dtype="float32", blocksize=320,
+                 callback=None, finished_callback=None):
+        if samplerate != module.samplerate:
+            raise PortAudioError("Invalid sample rate")
+        self.module = module
+        self.callback = callback
+        self.finished_callback = finished_callback
+        self.blocksize = blocksize or 320
+        self.samplerate = samplerate
+        self.active = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.active = True
+        self.module.streams.append(self)
+        self._thread.start()
+
+    def _run(self):
+        data = self.module.samples
+        n = 0
+        t0 = time.monotonic()
+        lose_at = self.module.lose_after
+        while not self._stop.is_set():
+            block = data[n:n + self.blocksize]
+            if len(block) < self.blocksize:
+                block = np.concatenate([block, np.zeros(self.blocksize - len(block), np.float32)])
+            self.callback(block.reshape(-1, 1), self.blocksize, None, None)
+            n += self.blocksize
+            if lose_at is not None and n >= lose_at * self.samplerate:
+                self.active = False  # the device vanished: PortAudio ends the stream by itself
+                if self.finished_callback:
+                    self.finished_callback()
+                return
+            delay = t0 + n / (self.samplerate * self.module.speed) - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(2)
+        if self.active:
+            self.active = False
+            if self.finished_callback:
+                self.finished_callback()
+
+    def close(self):
+        pass
+
+
+class FakeSoundDevice:
+    """Enough of `sounddevice` for MicrophoneSource: one input device that 'hears' `samples`."""
+
+    PortAudioError = PortAudioError
+
+    def __init__(self, samples: np.ndarray | None = None, samplerate: int = 16000, devices: list[dict] | None = None,
+                 lose_after: float | None = None, speed: float = 1.0):
+        self.samples = np.zeros(0, np.float32) if samples is None else np.asarray(samples, np.float32)
+        self.samplerate = samplerate
+        self.lose_after = lose_after
+        self.speed = speed
+        self.streams: list[FakeInputStream] = []
+        self._devices = devices if devices is not None else [
+            {"name": "Fake speakers", "index": 0, "hostapi": 0, "max_input_channels": 0, "max_output_channels": 2,
+             "default_samplerate": 48000.0},
+            {"name": "Fake microphone", "index": 1, "hostapi": 0, "max_input_channels": 1, "max_output_channels": 0,
+             "default_samplerate": float(samplerate)},
+        ]
+        self.default = _Default([1, 0])
+
+    def query_devices(self):
+        return list(self._devices)
+
+    def query_hostapis(self):
+        return [{"name": "Fake API"}]
+
+    def InputStream(self, **kwargs):  # noqa: N802 (sounddevice's name)
+        return FakeInputStream(self, **kwargs)
