@@ -250,7 +250,7 @@ class TorchDetector:
         import numpy as np
 
         torch = self._torch
-        rgb = np.asarray(img.convert("RGB"))
+        rgb = np.array(img.convert("RGB"))
         h, w = rgb.shape[:2]
         tensor = torch.from_numpy(rgb).permute(2, 0, 1).to(self.device, torch.float32) / 255.0
         with torch.inference_mode():
@@ -517,8 +517,13 @@ def _obliterate(region):
         if region.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "RGBX"):
             out = out.filter(ImageFilter.GaussianBlur(max(2, min(w, h) // 8)))
         return out
-    except ValueError:  # palette and 1-bit images: blocks of one colour each
-        return region.resize((sw, sh), Image.Resampling.NEAREST).resize((w, h), Image.Resampling.NEAREST)
+    except ValueError:
+        pass
+    if region.mode == "P":  # smooth in RGB, then back to the image's own palette (no dithering)
+        rgb = _obliterate(region.convert("RGB"))
+        return rgb.quantize(palette=region, dither=Image.Dither.NONE)
+    # 1-bit and other rare modes: blocks of one colour each
+    return region.resize((sw, sh), Image.Resampling.NEAREST).resize((w, h), Image.Resampling.NEAREST)
 
 
 def blurred_copy_path(src: Path, out_dir: Path, root: Path | None = None) -> Path:
