@@ -137,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
     """Run a parsed sub-command with consistent errors and exit codes."""
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.debug:  # --debug also writes the rotating log file (tokens masked)
+        from playground import logsetup
+
+        logsetup.setup_logging(logging.DEBUG)
     try:
         if args.device:
             devices.set_preference(args.device)

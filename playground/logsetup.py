@@ -86,6 +86,10 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(SecretFilter())
     handler.setLevel(level)
+    # Handlers installed before us (the CLI's stderr under --debug) get the mask too.
+    for existing in root.handlers:
+        if not any(isinstance(f, SecretFilter) for f in existing.filters):
+            existing.addFilter(SecretFilter())
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
