@@ -520,10 +520,10 @@ def zero_shot(ctx: JobContext, texts, labels, model: str | None = None, template
         raise InputError("The label template must contain {} where the label goes, e.g. 'This text is about {}.'")
     src = model_source(model, ctx)
     config = check_fit(src, "zero-shot")
-    t0 = time.perf_counter()
     if any(a.endswith("ForSequenceClassification") for a in _archs(config)):
-        return _zero_shot_nli(ctx, src, texts, labels, template, multi_label, t0)
+        return _zero_shot_nli(ctx, src, texts, labels, template, multi_label)
     enc = load_encoder(src.model_id, ctx, task="zero-shot")
+    t0 = time.perf_counter()
     label_vecs, _ = enc.encode([template.format(label) for label in labels], ctx)
     text_vecs, truncated = enc.encode(texts, ctx, progress_text="Scoring")
     sims = text_vecs @ label_vecs.T
@@ -540,11 +540,12 @@ def zero_shot(ctx: JobContext, texts, labels, model: str | None = None, template
     return ScoresResult(items, src.model_id, "embedding-similarity", enc.max_tokens, time.perf_counter() - t0)
 
 
-def _zero_shot_nli(ctx, src: Source, texts, labels, template, multi_label, t0) -> ScoresResult:
+def _zero_shot_nli(ctx, src: Source, texts, labels, template, multi_label) -> ScoresResult:
     from transformers import pipeline
 
     model = _load(src, "AutoModelForSequenceClassification", ctx)
     tokenizer = load_tokenizer(src)
+    t0 = time.perf_counter()
     pipe = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer, device=model.device)
     items = []
     for i, text in enumerate(texts):

@@ -1,11 +1,158 @@
-"""Text tab (placeholder until its issue lands)."""
+"""Text tab: a task list on the left and one panel per task on the right.
 
-from playground.ui.placeholder import placeholder
+Panels are discovered from `playground/ui/text_panels/` (modules with TITLE,
+ORDER and build(ctx)); each is built the first time it is chosen. A panel that
+fails to import or build shows its error in its place; the others still work.
+Ctrl+Enter runs the current panel (its `run()` method).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import traceback
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+log = logging.getLogger(__name__)
 
 
-def build(ctx):
-    return placeholder("Text", [
-        "Classify, zero-shot labels and semantic search with the bundled MiniLM",
-        "Streaming generation with tokens/s, entities, question answering, translation",
-        "Tokens and an attention heatmap",
-    ])
+@dataclass
+class PanelSpec:
+    module: str
+    title: str
+    order: float
+    build: object = None
+    error: str = ""
+
+
+def discover_panels() -> list[PanelSpec]:
+    import playground.ui.text_panels as pkg
+
+    specs = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        name = f"playground.ui.text_panels.{info.name}"
+        try:
+            mod = importlib.import_module(name)
+            specs.append(PanelSpec(info.name, str(getattr(mod, "TITLE", info.name.replace("_", " ").title())),
+                                   float(getattr(mod, "ORDER", 1000)), getattr(mod, "build")))
+        except Exception as exc:  # a broken panel must not break the tab
+            log.error("text panel %s failed to import:\n%s", name, traceback.format_exc())
+            specs.append(PanelSpec(info.name, info.name.replace("_", " ").title(), 1000.0, None,
+                                   f"{type(exc).__name__}: {exc}"))
+    return sorted(specs, key=lambda s: (s.order, s.title))
+
+
+def _error_widget(title: str, message: str) -> QWidget:
+    label = QLabel(f"The {title} panel could not be loaded:\n\n{message}")
+    label.setObjectName("panelError")
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setStyleSheet("color: #c0392b; padding: 12px")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class TextTab(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.specs = discover_panels()
+        self.panels: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.tasks = QListWidget()
+        self.tasks.setObjectName("textTasks")
+        self.tasks.setAccessibleName("Text tasks")
+        self.tasks.setMaximumWidth(190)
+        self.stack = QStackedWidget()
+        for spec in self.specs:
+            item = QListWidgetItem(spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.module)
+            self.tasks.addItem(item)
+            holder = QWidget()
+            QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
+            self.stack.addWidget(holder)
+        split.addWidget(self.tasks)
+        split.addWidget(self.stack)
+        split.setStretchFactor(1, 1)
+        split.setSizes([170, 900])
+        layout.addWidget(split)
+        self.tasks.currentRowChanged.connect(self._show)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.run_current)
+        if self.specs:
+            self.tasks.setCurrentRow(0)
+
+    def titles(self) -> list[str]:
+        return [s.title for s in self.specs]
+
+    def _show(self, row: int) -> None:
+        if row < 0:
+            return
+        self.panel_at(row)
+        self.stack.setCurrentIndex(row)
+
+    def panel_at(self, row: int) -> QWidget:
+        spec = self.specs[row]
+        if spec.module not in self.panels:
+            if spec.build is None:
+                widget = _error_widget(spec.title, spec.error)
+            else:
+                try:
+                    widget = spec.build(self.ctx)
+                except Exception as exc:
+                    log.error("text panel %s failed to build:\n%s", spec.module, traceback.format_exc())
+                    widget = _error_widget(spec.title, f"{type(exc).__name__}: {exc}")
+            self.panels[spec.module] = widget
+            self.stack.widget(row).layout().addWidget(widget)
+        return self.panels[spec.module]
+
+    def select(self, title_or_module: str) -> QWidget:
+        """Show a panel by its title or module name (also for tests and scripts)."""
+        for row, spec in enumerate(self.specs):
+            if title_or_module in (spec.title, spec.module):
+                self.tasks.setCurrentRow(row)
+                return self.panel_at(row)
+        raise KeyError(title_or_module)
+
+    def current_panel(self) -> QWidget | None:
+        row = self.tasks.currentRow()
+        return self.panel_at(row) if row >= 0 else None
+
+    def run_current(self) -> None:
+        panel = self.current_panel()
+        runner = getattr(panel, "run", None)
+        if callable(runner):
+            runner()
+
+    def open_paths(self, paths: list[str]) -> None:
+        panel = self.current_panel()
+        opener = getattr(panel, "open_paths", None)
+        if callable(opener):
+            opener(paths)
+        else:
+            self.ctx.show_status("This text task does not open files.")
+
+    def shutdown(self) -> None:
+        for panel in self.panels.values():
+            closer = getattr(panel, "shutdown", None)
+            if callable(closer):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("text panel shutdown failed")
+
+
+def build(ctx) -> QWidget:
+    return TextTab(ctx)

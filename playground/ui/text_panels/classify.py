@@ -1,0 +1,59 @@
+"""Classify: any sequence-classification model (Hub id, folder, or one trained in the Train tab)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QSplitter
+
+from playground.core.errors import InputError
+from playground.core.jobs import Job
+from playground.ui.widgets.text_panel_base import TextPanel, truncation_notice
+from playground.ui.widgets.text_score_bars import TextScoreBars
+
+TITLE = "Classify"
+ORDER = 25
+
+
+class ClassifyPanel(TextPanel):
+    TASK = "classify"
+    MODEL_PLACEHOLDER = "a classifier you trained, a folder, or a Hub id (e.g. distilbert/...-sst-2-english)"
+    RUN_TEXT = "Classify"
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.per_line = QCheckBox("One text per line")
+        self.input = self.text_input("Type or paste the text to classify", "Text to classify")
+        self.bars = TextScoreBars()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.input)
+        split.addWidget(self.bars)
+        split.setSizes([160, 300])
+        row = self.run_row()
+        row.insertWidget(2, self.per_line)
+        self.layout_.addLayout(row)
+        self.layout_.addWidget(self.notice)
+        self.layout_.addWidget(split, 1)
+
+    def main_input(self):
+        return self.input
+
+    def make_job(self) -> Job:
+        from playground.core import text
+
+        raw = self.input.toPlainText()
+        texts = [t for t in raw.splitlines() if t.strip()] if self.per_line.isChecked() else [raw]
+        texts = text.clean_texts(texts)
+        if not self.model_id():
+            raise InputError("Pick a text-classification model first: train one in the Train tab, choose a "
+                             "folder, or type a Hub id.")
+        return Job(text.classify, (texts, self.model_id()), name="classify text")
+
+    def notices(self, result) -> list[str]:
+        return truncation_notice(result.truncated, result.max_tokens)
+
+    def show_result(self, result) -> None:
+        self.bars.set_groups([(item.text if len(result.items) > 1 else "", item.scores) for item in result.items])
+
+
+def build(ctx):
+    return ClassifyPanel(ctx)

@@ -1,0 +1,192 @@
+"""What every Text-tab task panel shares: model picker, text input, Run, notices, errors.
+
+A panel subclasses `TextPanel`, builds its own input/output widgets, and
+implements `make_job()` (returns a core `Job`, or raises `InputError` for a
+bad input) and `show_result(result)`. `run()` is what Ctrl+Enter calls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
+)
+
+from playground.core.errors import PlaygroundError
+from playground.ui.widgets.text_model_picker import TextModelPicker
+
+MAX_INPUT_CHARS = 200_000  # what a panel accepts at all; the model's own limit comes later
+
+
+class TextPanel(QWidget):
+    result_ready = Signal(object)  # after show_result
+    failed = Signal(str)
+
+    TASK = ""  # the picker's task for text.task_models
+    DEFAULT_MODEL: str | None = None
+    MODEL_PLACEHOLDER = ""
+    RUN_TEXT = "Run"
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.handle = None
+        self.last_result = None
+        self.layout_ = QVBoxLayout(self)
+        self.picker: TextModelPicker | None = None
+        if self.TASK:
+            self.picker = TextModelPicker(ctx, self.TASK, self.DEFAULT_MODEL, self.MODEL_PLACEHOLDER)
+            self.layout_.addWidget(self.picker)
+
+        self.run_button = QPushButton(self.RUN_TEXT)
+        self.run_button.setToolTip("Run (Ctrl+Enter)")
+        self.run_button.setObjectName("textRunButton")
+        self.run_button.clicked.connect(self.run)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Cancel this run")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.status = QLabel("")
+        self.status.setObjectName("textStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.notice = QLabel("")
+        self.notice.setObjectName("textNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setStyleSheet("color: #a15c00")
+        self.notice.setVisible(False)
+
+    # -- building blocks for subclasses ------------------------------------------------
+    def text_input(self, placeholder: str, name: str) -> QPlainTextEdit:
+        edit = QPlainTextEdit()
+        edit.setPlaceholderText(placeholder)
+        edit.setAccessibleName(name)
+        edit.setTabChangesFocus(True)
+        return edit
+
+    def run_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.status, 1)
+        return row
+
+    def add_run_row(self) -> None:
+        self.layout_.addLayout(self.run_row())
+        self.layout_.addWidget(self.notice)
+
+    def model_id(self) -> str:
+        return self.picker.model_id() if self.picker is not None else ""
+
+    # -- running ------------------------------------------------------------------------------
+    def make_job(self):  # pragma: no cover - every panel overrides it
+        raise NotImplementedError
+
+    def show_result(self, result) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def notices(self, result) -> list[str]:
+        """Sentences to show above the results (truncation and the like)."""
+        return []
+
+    @property
+    def busy(self) -> bool:
+        return self.handle is not None
+
+    def run(self) -> None:
+        if self.busy:
+            return
+        self.set_notice([])
+        try:
+            job = self.make_job()
+        except PlaygroundError as exc:
+            self.show_error(str(exc))
+            return
+        window = getattr(self.ctx, "window", None)
+        handle = window.run_job(job) if window is not None and hasattr(window, "run_job") \
+            else self.ctx.worker.submit(job)
+        self.handle = handle
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.status.setStyleSheet("")
+        self.status.setText("Working...")
+        handle.progress.connect(self._on_progress)
+        handle.result.connect(self._on_result)
+        handle.error.connect(self.show_error)
+        handle.cancelled.connect(lambda: self.status.setText("Stopped."))
+        handle.finished.connect(self._on_finished)
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+    def _on_progress(self, fraction, text: str) -> None:
+        if text:
+            self.status.setText(text if fraction is None else f"{text} ({fraction:.0%})")
+
+    def _on_result(self, result) -> None:
+        self.last_result = result
+        if self.picker is not None:
+            self.picker.remember()
+        secs = getattr(result, "seconds", None)
+        self.status.setStyleSheet("")
+        self.status.setText(f"Done in {secs:.2f} s." if secs else "Done.")
+        self.set_notice(self.notices(result))
+        self.show_result(result)
+        self.result_ready.emit(result)
+
+    def _on_finished(self) -> None:
+        self.handle = None
+        self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+
+    def show_error(self, message: str) -> None:
+        self.status.setStyleSheet("color: #c0392b")
+        self.status.setText(message)
+        self.failed.emit(message)
+
+    def set_notice(self, lines: list[str]) -> None:
+        self.notice.setText("\n".join(lines))
+        self.notice.setVisible(bool(lines))
+
+    # -- files ----------------------------------------------------------------------------------------
+    def main_input(self) -> QPlainTextEdit | None:
+        return None
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Dropping or opening a text file puts its text in the main input."""
+        target = self.main_input()
+        if target is None or not paths:
+            return
+        try:
+            target.setPlainText(read_text_file(paths[0]))
+        except PlaygroundError as exc:
+            self.show_error(str(exc))
+
+
+def read_text_file(path: str) -> str:
+    from playground.core.errors import InputError
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()[: MAX_INPUT_CHARS * 4]
+    except OSError as exc:
+        raise InputError(f"Cannot read {p.name}: {exc.strerror or exc}.") from exc
+    if b"\x00" in raw[:4096]:
+        raise InputError(f"{p.name} is not a text file.")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def truncation_notice(count: int, limit: int | None, what: str = "text") -> list[str]:
+    if not count:
+        return []
+    where = f" ({limit} tokens)" if limit else ""
+    many = f"{count} {what}s were" if count > 1 else f"The {what} was"
+    return [f"{many} longer than the model's limit{where}: only the beginning was used."]
