@@ -1,0 +1,142 @@
+"""The detection panel on its own: boxes drawn, the slider filters without re-running, blurring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from playground.core import detection
+
+TIMEOUT = 180_000  # ms; the CI machine is small and shared
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("panel_photos")
+    Image.fromarray(data.coffee()).save(root / "coffee.png")
+    Image.fromarray(data.astronaut()).save(root / "astronaut.png")
+    (root / "broken.png").write_bytes(b"nope")
+    return root
+
+
+@pytest.fixture
+def ctx(worker, settings):
+    from playground.ui.context import AppContext
+
+    return AppContext(worker, settings, None)
+
+
+def make_panel(qtbot, ctx, mode):
+    from playground.ui.image_detect_panel import DetectionPanel
+
+    panel = DetectionPanel(ctx, mode)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def run_and_wait(qtbot, panel, action):
+    with qtbot.waitSignal(panel.job_finished, timeout=TIMEOUT):
+        action()
+
+
+def view_pixels(view) -> np.ndarray:
+    img = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB888)
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def test_objects_panel_shows_cup_and_slider_filters(qtbot, ctx, photos):
+    panel = make_panel(qtbot, ctx, "objects")
+    assert panel.model == detection.YOLO_ID
+    run_and_wait(qtbot, panel, lambda: panel.set_image(str(photos / "coffee.png")))
+    assert panel.last_error is None
+    labels = [d.label for d in panel.visible_detections()]
+    assert labels and labels[0] == "cup"
+    assert panel.table.rowCount() == len(labels) and panel.table.item(0, 0).text() == "cup"
+    assert f"{len(labels)} object" in panel.status.text()
+
+    # The box is drawn: pixels along the cup's box edge differ from the same view without items.
+    with_boxes = view_pixels(panel.view)
+    cup = panel.visible_detections()[0]
+    handle = panel._handle
+    panel.set_threshold(min(1.0, cup.score + 0.01))
+    assert panel.visible_detections() == [] and panel.table.rowCount() == 0
+    without = view_pixels(panel.view)
+    rect = panel.view.map_box(cup.box)
+    y = int(rect.center().y())
+    x = int(rect.left())
+    assert np.abs(with_boxes[y, x - 1:x + 2].astype(int) - without[y, x - 1:x + 2].astype(int)).max() > 40
+    assert np.array_equal(with_boxes[5:20, 5:20], without[5:20, 5:20])  # elsewhere: same picture
+    panel.set_threshold(0.1)
+    assert [d.label for d in panel.visible_detections()][0] == "cup"
+    assert panel._handle is handle, "the slider must not run the model again"
+
+
+def test_objects_panel_random_torchvision_detector(qtbot, ctx, photos):
+    import torch
+    from torchvision.models import detection as tvd
+    from torchvision.models import get_model_weights
+
+    torch.manual_seed(0)
+    module = tvd.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
+    categories = get_model_weights("ssdlite320_mobilenet_v3_large").DEFAULT.meta["categories"]
+    det = detection.TorchDetector(module, categories, "random ssdlite")
+    panel = make_panel(qtbot, ctx, "objects")
+    panel.set_threshold(0.05)
+    panel.paths = [str(photos / "coffee.png")]
+    run_and_wait(qtbot, panel, lambda: panel.set_model(det))
+    panel.set_threshold(0.0 + panel.slider.minimum() / 100)
+    shown = panel.visible_detections()
+    res = panel.results[str(photos / "coffee.png")]
+    assert res.model == "random ssdlite"
+    assert shown == res.above(panel.threshold)
+    assert panel.table.rowCount() == len(shown)
+    if shown:  # drawn inside the image area
+        area = panel.view.image_rect()
+        for d in shown:
+            assert area.adjusted(-1, -1, 1, 1).contains(panel.view.map_box(d.box))
+
+
+def test_faces_panel_finds_face_and_blurs_copies(qtbot, ctx, photos, tmp_path):
+    panel = make_panel(qtbot, ctx, "faces")
+    assert panel.threshold == pytest.approx(0.95)
+    assert not panel.blur_button.isEnabled()
+    paths = [str(photos / "astronaut.png"), str(photos / "coffee.png"), str(photos / "broken.png")]
+    run_and_wait(qtbot, panel, lambda: panel.set_images(paths))
+    assert panel.file_list.isVisible() and panel.file_list.count() == 3
+    assert panel.current_path == paths[0]
+    faces = panel.visible_detections()
+    assert len(faces) == 1 and faces[0].label == "face" and len(faces[0].landmarks) == 5
+    assert panel.results[paths[2]].error
+    panel.show_path(paths[1])
+    assert panel.visible_detections() == []
+    panel.show_path(paths[2])
+    assert "broken.png" in panel.status.text()
+    assert panel.blur_button.isEnabled()
+
+    out = tmp_path / "safe"
+    run_and_wait(qtbot, panel, lambda: panel.blur_to(str(out)))
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "coffee.png"]
+    assert [r.path for r in panel.last_blur] == paths[:2]  # the failed file is not retried
+    assert "Saved 2 copies with 1 face blurred" in panel.status.text()
+    before = np.asarray(Image.open(photos / "astronaut.png"))
+    after = np.asarray(Image.open(out / "astronaut.png"))
+    x0, y0, x1, y1 = (int(v) for v in faces[0].box)
+    assert not np.array_equal(before[y0:y1, x0:x1], after[y0:y1, x0:x1])
+    assert np.array_equal(before[300:], after[300:])
+
+
+def test_panel_reports_model_errors(qtbot, ctx, photos, tmp_path):
+    panel = make_panel(qtbot, ctx, "objects")
+    panel.paths = [str(photos / "coffee.png")]
+    run_and_wait(qtbot, panel, lambda: panel.set_model(str(tmp_path / "no-such-model")))
+    assert panel.last_error and "not found" in panel.last_error
+    assert "not found" in panel.status.text()
+    assert ctx.settings.get_model("object-detection") == str(tmp_path / "no-such-model")
