@@ -688,3 +688,25 @@ def list_models(ctx: JobContext | None = None) -> list[ModelChoice]:
         out.append(ModelChoice(TORCHVISION_PREFIX + name, f"torchvision {name}", "torchvision", cached,
                                "" if cached else "Weights not downloaded yet: needs a network connection once."))
     return out
+
+
+def results_csv(results: Iterable[ImageResult]) -> str:
+    """The batch table as CSV text: path, top-1 label, score, error."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["path", "label", "score", "error"])
+    for r in results:
+        top = r.top
+        writer.writerow([r.path, top.label if top else "", f"{top.score:.6f}" if top else "", r.error or ""])
+    return buf.getvalue()
+
+
+def export_csv(target: str | os.PathLike, results: Iterable[ImageResult]) -> Path:
+    """Write the table atomically (a crash never leaves half a CSV)."""
+    from playground.core import atomic
+
+    atomic.write_text(target, results_csv(results))
+    return Path(target)

@@ -1,10 +1,722 @@
-"""Image tab (placeholder until its issue lands)."""
+"""Image tab: drop, paste or open images and folders; top-k bars, Grad-CAM, batch table.
 
-from playground.ui.placeholder import placeholder
+Modes: Classify (here) | Objects | Faces (`playground.ui.image_detect_panel`, loaded
+lazily). The thumbnail strip is shared by all modes. All model work runs on the
+worker as `playground.core.image` jobs; screen previews are decoded on a small
+thread pool so clicking a thumbnail never waits for a running batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView, QApplication, QButtonGroup, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
+    QLabel, QProgressBar, QPushButton, QSizePolicy, QSlider, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
+    QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
+)
+
+from playground.core import image, paths
+from playground.core.errors import PlaygroundError, friendly_message
+from playground.core.jobs import Job
+from playground.ui.widgets.image_bars import ScoreBars
+from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
+from playground.ui.widgets.image_thumbs import ThumbStrip
+
+log = logging.getLogger(__name__)
+
+MODES = (("classify", "Classify"), ("objects", "Objects"), ("faces", "Faces"))
+PREVIEW_SIDE = 1024
+ROLE_INDEX = Qt.ItemDataRole.UserRole + 1
 
 
-def build(ctx):
-    return placeholder("Image", [
-        "Drop images or folders; top-5 ImageNet classes with the bundled EfficientNet-Lite0",
-        "Grad-CAM heatmaps, object and face detection, batch tables exported to CSV",
-    ])
+class _PreviewSignals(QObject):
+    done = Signal(int, str, object)  # token, source, PreviewImage or error text
+
+
+class _PreviewTask(QRunnable):
+    """Decode a screen-sized copy off the UI thread (PIL only, no model)."""
+
+    def __init__(self, token: int, source: str, signals: _PreviewSignals):
+        super().__init__()
+        self.token, self.source, self.signals = token, source, signals
+
+    def run(self) -> None:
+        try:
+            value: object = image.preview(None, self.source, PREVIEW_SIDE)
+        except PlaygroundError as exc:
+            value = str(exc)
+        except Exception as exc:  # pragma: no cover - keep the pool alive
+            value = friendly_message(exc)
+        try:
+            self.signals.done.emit(self.token, self.source, value)
+        except RuntimeError:  # the tab was closed meanwhile
+            pass
+
+
+class _NumberItem(QTableWidgetItem):
+    """Sorts by its numeric value (errors, without a score, sort last)."""
+
+    def __lt__(self, other) -> bool:
+        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
+        return (a if a is not None else -1.0) < (b if b is not None else -1.0)
+
+
+class ImageTab(QWidget):
+    results_changed = Signal()  # rows were added or updated (tests wait on it)
+    selection_shown = Signal(int)  # the large view shows item i with its results
+    cam_shown = Signal()  # a Grad-CAM overlay is on the large view
+    batch_finished = Signal(object)  # BatchSummary, or None when the job failed
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        self.items: list[image.ImageResult] = []
+        self.selected = -1
+        self.mode = "classify"
+        self.last_summary: image.BatchSummary | None = None
+        self.last_error = ""
+        self._handles: list = []
+        self._cam_handle = None
+        self._cam_key: tuple | None = None
+        self._preview_token = 0
+        self._preview: image.PreviewImage | None = None
+        self._pending: list[tuple[object, image.ImageResult]] = []
+        self._mode_pages: dict[str, QWidget] = {}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(2)
+        self._preview_signals = _PreviewSignals(self)
+        self._preview_signals.done.connect(self._on_preview)
+        self._flush_timer = QTimer(self, singleShot=True, interval=40, timeout=self._flush)
+        self._rerun_timer = QTimer(self, singleShot=True, interval=350, timeout=self.reclassify)
+        self.setAcceptDrops(True)
+        self._build()
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, self.paste,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QTimer.singleShot(0, self._load_model_list)
+
+    # -- layout -------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.mode_group = QButtonGroup(self)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for i, (key, title) in enumerate(MODES):
+            b = QToolButton(text=title, checkable=True, autoRaise=False)
+            b.setObjectName(f"mode_{key}")
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setMinimumWidth(90)
+            self.mode_group.addButton(b, i)
+            self.mode_buttons[key] = b
+            top.addWidget(b)
+        self.mode_buttons["classify"].setChecked(True)
+        self.mode_group.idClicked.connect(lambda i: self.set_mode(MODES[i][0]))
+        top.addSpacing(16)
+        self.open_button = QPushButton("Open images...")
+        self.open_button.clicked.connect(self._open_files)
+        self.folder_button = QPushButton("Open folder...")
+        self.folder_button.clicked.connect(self._open_folder)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove every image from the strip and the table")
+        self.clear_button.clicked.connect(self.clear)
+        for w in (self.open_button, self.folder_button, self.clear_button):
+            top.addWidget(w)
+        top.addStretch(1)
+        hint = QLabel("Drop images, folders or image links anywhere here; Ctrl+V pastes.")
+        hint.setEnabled(False)
+        top.addWidget(hint)
+        root.addLayout(top)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_classify_page())
+        root.addWidget(self.stack, 1)
+
+        self.thumbs = ThumbStrip()
+        self.thumbs.activated_index.connect(self.show_item)
+        root.addWidget(self.thumbs)
+
+    def _build_classify_page(self) -> QWidget:
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.canvas = ImageCanvas()
+        split.addWidget(self.canvas)
+
+        panel = QWidget()
+        lay = QVBoxLayout(panel)
+        lay.setContentsMargins(6, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Model:"))
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)
+        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.model_combo.setMinimumContentsLength(22)
+        self.model_combo.setToolTip("Bundled model, torchvision/NAME, a Hugging Face id, or a local folder")
+        self.model_combo.setAccessibleName("Image model")
+        self.model_combo.addItem("EfficientNet-Lite0 (ImageNet-1k, bundled)", image.DEFAULT_MODEL)
+        saved = self.ctx.settings.get_model(image.TASK) if self.ctx.settings is not None else ""
+        if saved and saved != image.DEFAULT_MODEL:
+            self.model_combo.addItem(saved, saved)
+            self.model_combo.setCurrentIndex(1)
+        self.model_combo.activated.connect(lambda _i: self._model_changed())
+        self.model_combo.lineEdit().returnPressed.connect(self._model_changed)
+        row.addWidget(self.model_combo, 1)
+        browse = QToolButton(text="...")
+        browse.setToolTip("Choose a model folder (Hugging Face or fine-tuned)")
+        browse.clicked.connect(self._browse_model)
+        row.addWidget(browse)
+        lay.addLayout(row)
+        self.model_note = QLabel("")
+        self.model_note.setWordWrap(True)
+        self.model_note.setObjectName("modelNote")
+        self.model_note.setVisible(False)
+        lay.addWidget(self.model_note)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Top"))
+        self.topk = QSpinBox(minimum=1, maximum=20, value=5)
+        self.topk.setAccessibleName("Top k")
+        self.topk.valueChanged.connect(lambda _v: self._rerun_timer.start())
+        row.addWidget(self.topk)
+        row.addWidget(QLabel("classes"))
+        row.addStretch(1)
+        lay.addLayout(row)
+
+        self.title = QLabel("")
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        lay.addWidget(self.title)
+        self.bars = ScoreBars()
+        self.bars.set_message("")
+        self.bars.selected.connect(lambda _row: self._request_cam())
+        lay.addWidget(self.bars)
+
+        row = QHBoxLayout()
+        self.cam_check = QCheckBox("Grad-CAM: where the model looks")
+        self.cam_check.setToolTip("Overlay a heatmap for the selected class (click a bar to change it)")
+        self.cam_check.toggled.connect(self._cam_toggled)
+        row.addWidget(self.cam_check)
+        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
+        self.opacity.setAccessibleName("Heatmap opacity")
+        self.opacity.setToolTip("Heatmap opacity")
+        self.opacity.setEnabled(False)
+        self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
+        row.addWidget(self.opacity, 1)
+        lay.addLayout(row)
+        self.cam_note = QLabel("")
+        self.cam_note.setWordWrap(True)
+        lay.addWidget(self.cam_note)
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["File", "Top-1", "Score"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSortingEnabled(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # input order until the user sorts
+        self.table.setWordWrap(False)
+        self.table.setAccessibleName("Results table")
+        self.table.itemSelectionChanged.connect(self._on_table_selection)
+        lay.addWidget(self.table, 1)
+
+        row = QHBoxLayout()
+        self.batch_progress = QProgressBar()
+        self.batch_progress.setRange(0, 1000)
+        self.batch_progress.setVisible(False)
+        self.batch_progress.setAccessibleName("Batch progress")
+        row.addWidget(self.batch_progress, 1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.cancel_button)
+        self.export_button = QPushButton("Export CSV...")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export_dialog)
+        row.addWidget(self.export_button)
+        lay.addLayout(row)
+        self.rate_label = QLabel("")
+        self.rate_label.setObjectName("rateLabel")
+        lay.addWidget(self.rate_label)
+
+        split.addWidget(panel)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        return split
+
+    # -- modes ----------------------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        keys = [k for k, _ in MODES]
+        if mode not in keys:
+            return
+        self.mode = mode
+        self.mode_buttons[mode].setChecked(True)
+        if mode == "classify":
+            self.stack.setCurrentIndex(0)
+            return
+        page = self._mode_pages.get(mode)
+        if page is None:
+            page = self._make_detect_page(mode)
+            self._mode_pages[mode] = page
+            self.stack.addWidget(page)
+        self.stack.setCurrentWidget(page)
+        self._forward_selection()
+
+    def _make_detect_page(self, mode: str) -> QWidget:
+        try:
+            from playground.ui.image_detect_panel import DetectionPanel
+        except ImportError:
+            label = QLabel(f"{'Object' if mode == 'objects' else 'Face'} detection is coming soon.")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setObjectName(f"{mode}ComingSoon")
+            return label
+        return DetectionPanel(self.ctx, mode)
+
+    def mode_page(self, mode: str) -> QWidget | None:
+        return self._mode_pages.get(mode)
+
+    def _forward_selection(self) -> None:
+        page = self._mode_pages.get(self.mode)
+        setter = getattr(page, "set_image", None)
+        if setter is not None and 0 <= self.selected < len(self.items) and self.items[self.selected].ok:
+            setter(self.items[self.selected].path)
+
+    # -- input ----------------------------------------------------------------------
+    def open_paths(self, paths_in: list[str]) -> None:
+        """File > Open, drops and the CLI-like entry point: files, folders and URLs."""
+        sources = [str(p) for p in paths_in if str(p).strip()]
+        if sources:
+            self._classify(sources, rerun=False)
+
+    def sources_from_mime(self, mime) -> list[str]:
+        out: list[str] = []
+        if mime.hasUrls():
+            for url in mime.urls():
+                if url.isLocalFile():
+                    out.append(url.toLocalFile())
+                elif url.scheme().lower() in ("http", "https"):
+                    out.append(url.toString())
+        if not out and mime.hasImage():
+            saved = self._save_pasted(mime.imageData())
+            if saved:
+                out.append(saved)
+        if not out and mime.hasText():
+            for line in mime.text().splitlines():
+                line = line.strip()
+                if image.is_url(line) or (line and Path(line).exists()):
+                    out.append(line)
+        return out
+
+    def _save_pasted(self, data) -> str | None:
+        img = data if isinstance(data, QImage) else QImage(data) if data is not None else QImage()
+        if img.isNull():
+            return None
+        folder = paths.cache_dir() / "pasted"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}.png"
+        if not img.save(str(target), "PNG"):
+            self.ctx.show_status("Could not save the pasted image.")
+            return None
+        return str(target)
+
+    def paste(self) -> None:
+        mime = QApplication.clipboard().mimeData()
+        sources = self.sources_from_mime(mime) if mime is not None else []
+        if not sources:
+            self.ctx.show_status("The clipboard holds no image, image file or image link.")
+            return
+        self.open_paths(sources)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        sources = self.sources_from_mime(event.mimeData())
+        if sources:
+            event.acceptProposedAction()
+            self.open_paths(sources)
+
+    def _open_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", "",
+                                                "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)")
+        if files:
+            self.open_paths(files)
+
+    def _open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if folder:
+            self.open_paths([folder])
+
+    # -- models ----------------------------------------------------------------------
+    def current_model(self) -> str:
+        text = self.model_combo.currentText().strip()
+        idx = self.model_combo.currentIndex()
+        if idx >= 0 and self.model_combo.itemText(idx) == text:
+            return str(self.model_combo.itemData(idx) or text)
+        return text or image.DEFAULT_MODEL
+
+    def set_model(self, model_id: str) -> None:
+        idx = self.model_combo.findData(model_id)
+        if idx < 0:
+            self.model_combo.addItem(model_id, model_id)
+            idx = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(idx)
+        self._model_changed()
+
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.set_model(folder)
+
+    def _model_changed(self) -> None:
+        model_id = self.current_model()
+        if self.ctx.settings is not None:
+            self.ctx.settings.set_model(image.TASK, model_id)
+        idx = self.model_combo.currentIndex()
+        note = self.model_combo.itemData(idx, Qt.ItemDataRole.ToolTipRole) if idx >= 0 else None
+        self._set_note(str(note or ""))
+        self._clear_cam()
+        if self.items:
+            self.reclassify()
+
+    def _set_note(self, text: str) -> None:
+        self.model_note.setText(text)
+        self.model_note.setVisible(bool(text))
+
+    def _load_model_list(self) -> None:
+        handle = self._run(Job(image.list_models, name="list image models"), show=False)
+        handle.result.connect(self._on_model_list)
+
+    def _on_model_list(self, choices: list) -> None:
+        current = self.current_model()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for c in choices:
+            text = c.name if c.source != "finetuned" else f"{c.name} (yours)"
+            if c.source == "bundled":
+                text += ", bundled"
+            if not c.available:
+                text += " - needs download"
+            self.model_combo.addItem(text, c.id)
+            self.model_combo.setItemData(self.model_combo.count() - 1, c.note or c.id, Qt.ItemDataRole.ToolTipRole)
+        idx = self.model_combo.findData(current)
+        if idx < 0:
+            self.model_combo.addItem(current, current)
+            idx = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(idx)
+        self.model_combo.blockSignals(False)
+
+    # -- jobs --------------------------------------------------------------------------
+    def _run(self, job: Job, show: bool = True):
+        window = self.ctx.window
+        if window is not None and hasattr(window, "run_job"):
+            return window.run_job(job, show=show)
+        return self.ctx.worker.submit(job)
+
+    def _classify(self, sources: list[str], rerun: bool) -> None:
+        if rerun:  # a newer model or top-k replaces an older re-run, never a batch still adding images
+            for h in self._handles:
+                if h.property("rerun"):
+                    h.cancel()
+        job = Job(image.classify, (list(sources),),
+                  {"model_id": self.current_model(), "top_k": self.topk.value(), "thumbnails": not rerun},
+                  name="classify images")
+        handle = self._run(job)
+        handle.setProperty("rerun", rerun)
+        self._handles.append(handle)
+        handle.event.connect(lambda ev, h=handle, r=rerun: self._on_event(h, r, ev))
+        handle.progress.connect(self._on_progress)
+        handle.result.connect(self._on_result)
+        handle.error.connect(self._on_error)
+        handle.finished.connect(lambda h=handle: self._on_finished(h))
+        self.batch_progress.setValue(0)
+        self.batch_progress.setRange(0, 0)
+        self.batch_progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.last_error = ""
+
+    def reclassify(self) -> None:
+        """Run the current model and top-k again over every image in the strip."""
+        if self.items:
+            self._classify([r.path for r in self.items], rerun=True)
+
+    def cancel(self) -> None:
+        for h in self._handles:
+            h.cancel()
+
+    def _on_event(self, handle, rerun: bool, event) -> None:
+        if isinstance(event, image.ClassifyStarted):
+            self.rate_label.setText(f"{event.total} images, {event.model} on {event.device}")
+            return
+        if isinstance(event, image.ImageResult):
+            self._pending.append((handle if rerun else None, event))
+            if not self._flush_timer.isActive():
+                self._flush_timer.start()
+
+    def _flush(self) -> None:
+        """Apply queued results in one go (a folder can send hundreds a second)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        self.table.setSortingEnabled(False)
+        self.thumbs.setUpdatesEnabled(False)
+        first_new = len(self.items)
+        show_selected = False
+        for rerun_handle, result in pending:
+            if rerun_handle is not None:
+                if 0 <= result.index < len(self.items) and self.items[result.index].path == result.path:
+                    old = self.items[result.index]
+                    result.thumbnail = old.thumbnail
+                    self.items[result.index] = result
+                    self._update_row(result.index)
+                    show_selected |= result.index == self.selected
+                continue
+            index = len(self.items)
+            result.index = index
+            self.items.append(result)
+            thumb = result.thumbnail
+            qimg = qimage_from_rgb(thumb.width, thumb.height, thumb.rgb) if thumb is not None else None
+            name = Path(result.path).name if not image.is_url(result.path) else result.path.rsplit("/", 1)[-1]
+            self.thumbs.add(index, name, qimg, result.error or result.path, error=not result.ok)
+            self._add_row(index)
+        self.thumbs.setUpdatesEnabled(True)
+        self.table.setSortingEnabled(True)
+        self.export_button.setEnabled(bool(self.items))
+        if self.selected < 0 and first_new < len(self.items):
+            self.show_item(first_new)
+        elif show_selected:
+            self.show_item(self.selected, keep_cam=False)
+        self.results_changed.emit()
+
+    def _row_items(self, result: image.ImageResult) -> tuple[QTableWidgetItem, QTableWidgetItem, QTableWidgetItem]:
+        name = QTableWidgetItem(Path(result.path).name if not image.is_url(result.path) else result.path)
+        name.setToolTip(result.path)
+        name.setData(ROLE_INDEX, result.index)
+        score = _NumberItem()
+        if result.ok and result.top is not None:
+            top = QTableWidgetItem(result.top.label)
+            score.setText(f"{result.top.score:.1%}")
+            score.setData(Qt.ItemDataRole.UserRole, float(result.top.score))
+        else:
+            top = QTableWidgetItem(f"Error: {result.error}")
+            top.setForeground(Qt.GlobalColor.red)
+            top.setToolTip(result.error or "")
+            score.setData(Qt.ItemDataRole.UserRole, None)
+        return name, top, score
+
+    def _add_row(self, index: int) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        for col, item in enumerate(self._row_items(self.items[index])):
+            self.table.setItem(row, col, item)
+
+    def _table_row_of(self, index: int) -> int:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(ROLE_INDEX) == index:
+                return row
+        return -1
+
+    def _update_row(self, index: int) -> None:
+        row = self._table_row_of(index)
+        if row < 0:
+            return
+        for col, item in enumerate(self._row_items(self.items[index])):
+            self.table.setItem(row, col, item)
+        thumb = self.thumbs.item(index)
+        if thumb is not None:
+            thumb.setToolTip(self.items[index].error or self.items[index].path)
+
+    def _on_progress(self, fraction, text: str) -> None:
+        if fraction is None:
+            self.batch_progress.setRange(0, 0)
+        else:
+            self.batch_progress.setRange(0, 1000)
+            self.batch_progress.setValue(int(fraction * 1000))
+        if text:
+            self.rate_label.setText(text)
+
+    def _on_result(self, summary: image.BatchSummary) -> None:
+        self._flush()
+        self.last_summary = summary
+        n, bad = len(summary.results), len(summary.failed)
+        state = "cancelled after" if summary.cancelled else "done:"
+        self.rate_label.setText(f"{state} {n} images ({bad} failed), {summary.images_per_s:.1f} images/s, "
+                                f"{summary.model} on {summary.device}")
+        self.batch_finished.emit(summary)
+
+    def _on_error(self, message: str) -> None:
+        self._flush()
+        self.last_error = message
+        self.rate_label.setText("")
+        self._set_note(message)
+        if not self.items:
+            self.bars.set_message(message)
+        self.batch_finished.emit(None)
+
+    def _on_finished(self, handle) -> None:
+        if handle in self._handles:
+            self._handles.remove(handle)
+        if not self._handles:
+            self.batch_progress.setVisible(False)
+            self.cancel_button.setVisible(False)
+
+    # -- selection and the large view ------------------------------------------------
+    def _on_table_selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            item = self.table.item(rows[0].row(), 0)
+            if item is not None and item.data(ROLE_INDEX) != self.selected:
+                self.show_item(int(item.data(ROLE_INDEX)))
+
+    def show_item(self, index: int, keep_cam: bool = False) -> None:
+        if not 0 <= index < len(self.items):
+            return
+        changed = index != self.selected
+        self.selected = index
+        result = self.items[index]
+        self.thumbs.blockSignals(True)
+        self.thumbs.setCurrentRow(index)
+        self.thumbs.blockSignals(False)
+        row = self._table_row_of(index)
+        if row >= 0 and self.table.currentRow() != row:
+            self.table.blockSignals(True)
+            self.table.selectRow(row)
+            self.table.blockSignals(False)
+        self.title.setText(result.path + (f"  ({result.width} x {result.height})" if result.width else ""))
+        if result.ok:
+            self.bars.set_rows([(p.label, p.score) for p in result.predictions])
+        else:
+            self.bars.set_message(result.error or "")
+        if changed or not keep_cam:
+            self._clear_cam()
+        if not result.ok:
+            self._preview = None
+            self._preview_token += 1  # a preview still loading for the previous item is stale
+            self.canvas.set_text(result.error or "")
+            self.selection_shown.emit(index)
+            return
+        if changed or not self.canvas.has_image():
+            self._preview_token += 1
+            self._pool.start(_PreviewTask(self._preview_token, result.path, self._preview_signals))
+        else:
+            self.selection_shown.emit(index)
+            self._request_cam()
+        self._forward_selection()
+
+    def _on_preview(self, token: int, source: str, value) -> None:
+        if token != self._preview_token:
+            return
+        if isinstance(value, str):
+            self._preview = None
+            self.canvas.set_text(value)
+        else:
+            self._preview = value
+            self.canvas.set_image(qimage_from_rgb(value.width, value.height, value.rgb))
+        self.selection_shown.emit(self.selected)
+        self._request_cam()
+
+    # -- Grad-CAM ------------------------------------------------------------------------
+    def _cam_toggled(self, on: bool) -> None:
+        self.opacity.setEnabled(on)
+        self.canvas.set_overlay_visible(on)
+        if on:
+            self._request_cam()
+
+    def _clear_cam(self) -> None:
+        self.canvas.set_overlay(None)
+        self._cam_key = None
+        self.cam_note.setText("")
+
+    def _request_cam(self) -> None:
+        if not self.cam_check.isChecked() or self._preview is None or not 0 <= self.selected < len(self.items):
+            return
+        result = self.items[self.selected]
+        row = self.bars.current()
+        if not result.ok or not 0 <= row < len(result.predictions):
+            return
+        pred = result.predictions[row]
+        key = (result.path, pred.index, self.current_model())
+        if key == self._cam_key:
+            return
+        self._cam_key = key
+        if self._cam_handle is not None:
+            self._cam_handle.cancel()
+        self.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
+        job = Job(image.gradcam, (result.path,),
+                  {"model_id": key[2], "class_index": pred.index, "size": (self._preview.width, self._preview.height),
+                   "overlay": True}, name="grad-cam")
+        handle = self._run(job)
+        self._cam_handle = handle
+        handle.result.connect(lambda cam, k=key: self._on_cam(k, cam))
+        handle.error.connect(lambda msg, k=key: self._on_cam_error(k, msg))
+
+    def _on_cam(self, key: tuple, cam: image.GradCam) -> None:
+        if key != self._cam_key or cam.overlay is None:
+            return
+        ov = cam.overlay
+        self.canvas.set_overlay(qimage_from_rgb(ov.width, ov.height, ov.rgb, channels=4))
+        self.cam_note.setText(f"Red: where the model sees '{cam.label}'.")
+        self.cam_shown.emit()
+
+    def _on_cam_error(self, key: tuple, message: str) -> None:
+        if key == self._cam_key:
+            self.cam_note.setText(f"Grad-CAM: {message}")
+
+    # -- table export, clearing, shutdown ---------------------------------------------------
+    def export_csv(self, target: str) -> Path:
+        return image.export_csv(target, self.items)
+
+    def _export_dialog(self) -> None:
+        target, _ = QFileDialog.getSaveFileName(self, "Export results", "image-results.csv", "CSV files (*.csv)")
+        if not target:
+            return
+        try:
+            self.export_csv(target)
+        except OSError as exc:
+            self.ctx.show_status(f"Could not write {target}: {exc.strerror or exc}", 8000)
+        else:
+            self.ctx.show_status(f"Saved {len(self.items)} rows to {target}")
+
+    def clear(self) -> None:
+        self.cancel()
+        self._pending.clear()
+        self.items.clear()
+        self.selected = -1
+        self._preview = None
+        self.thumbs.clear()
+        self.table.setRowCount(0)
+        self.bars.set_message("")
+        self.title.setText("")
+        self.canvas.set_text("Drop images or folders here,\npaste one with Ctrl+V, or use File > Open.")
+        self._clear_cam()
+        self.export_button.setEnabled(False)
+        self.rate_label.setText("")
+
+    def shutdown(self) -> None:
+        self.cancel()
+        if self._cam_handle is not None:
+            self._cam_handle.cancel()
+        for page in self._mode_pages.values():
+            closer = getattr(page, "shutdown", None)
+            if callable(closer):
+                closer()
+        self._pool.waitForDone(3000)
+
+
+def build(ctx) -> QWidget:
+    return ImageTab(ctx)
