@@ -169,9 +169,10 @@ def read_marker(folder: Path) -> dict | None:
     if not marker.is_file():
         return None
     try:
-        return json.loads(marker.read_text(encoding="utf-8"))
+        data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None  # a damaged marker ('[]', '3') is no marker
 
 
 def _finetuned_entries() -> list[ModelEntry]:
