@@ -16,9 +16,9 @@ import pytest
 import soundfile as sf
 
 PHRASES = (
-    "The quick brown fox jumps over the lazy dog.",
+    "Hello world, this is a test of the speech recognition system.",
     "Please call me tomorrow morning before the meeting starts.",
-    "My favourite colour is green and I like to eat apples.",
+    "Open the window and let some fresh air into the room.",
 )
 
 
@@ -49,8 +49,10 @@ def silence(out: Path, seconds: float, rate: int = 16000) -> Path:
 
 
 def concat(out: Path, *parts: Path) -> Path:
-    need_tools("sox")
-    subprocess.run(["sox", *map(str, parts), str(out)], check=True, capture_output=True)
+    """One 16 kHz mono WAV of the parts (any rates) one after the other."""
+    from playground.core import audio
+
+    sf.write(out, np.concatenate([audio.load(p) for p in parts]), 16000)
     return out
 
 

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 SR = audio.SAMPLE_RATE
 VAD_FRAME = 512  # Silero VAD's frame at 16 kHz (32 ms)
-LAG_FOR_PARTIALS = 0.6  # seconds of unread audio above which partial hypotheses are skipped
 
 
 # -- ring buffer -----------------------------------------------------------------
@@ -407,6 +406,7 @@ class LiveOptions:
     max_utterance: float = 20.0  # an utterance this long is cut and finalised
     final_beam: int = 5
     partial_beam: int = 1
+    partial_max_lag: float = 0.6  # seconds of unread audio above which partial hypotheses are skipped
 
 
 def common_prefix(a: list[str], b: list[str]) -> int:
@@ -597,7 +597,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
             data, pos = buf.read(pos)
             for i in range(0, len(data), step):
                 # Behind real time: skip partial hypotheses so the finals catch up.
-                live.partials_enabled = (buf.total - pos) + (len(data) - i) < LAG_FOR_PARTIALS * SR
+                live.partials_enabled = (buf.total - pos) + (len(data) - i) < live.opt.partial_max_lag * SR
                 for event in live.feed(data[i:i + step]):
                     if event.kind == "final" and saver is not None and event.text:
                         saver.add(Segment(event.start, event.end, event.text))
