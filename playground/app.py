@@ -27,7 +27,7 @@ from playground.core import devices
 from playground.core.jobs import Job
 from playground.settings import Key, Settings, apply_environment
 from playground.ui.context import AppContext
-from playground.worker import JobHandle, Worker
+from playground.worker import JobHandle, Worker, join_orphans
 
 TABS = (("Text", "text_tab"), ("Image", "image_tab"), ("Speech", "speech_tab"), ("Train", "train_tab"))
 THEMES = ("system", "light", "dark")
@@ -422,15 +422,18 @@ def run_app(args=None) -> int:
     from playground.ui import crash_dialog
 
     debug = bool(args is not None and getattr(args, "debug", False))
-    log_path = logsetup.setup_logging(logging.DEBUG if debug else logging.INFO, console=debug)
+    # Records are buffered until just after the first paint, then written to the log file.
+    logsetup.start_buffering(logging.DEBUG if debug else logging.INFO, console=debug)
     app = create_app()
     settings = Settings()
     apply_environment(settings)  # models folder, Hub token, offline mode
     if args is not None and getattr(args, "device", None):
         settings.set(Key.DEVICE, args.device)
-    log.info("%s %s starting (Python %s, log %s)", APP_NAME, __version__, platform.python_version(), log_path)
+    log.info("%s %s starting (Python %s, Qt platform %s)", APP_NAME, __version__, platform.python_version(),
+             app.platformName())
     window = MainWindow(settings)
     window.crash_handler = crash_dialog.install(window)
+    window.first_painted.connect(lambda: QTimer.singleShot(0, logsetup.setup_logging))
     if args is not None and getattr(args, "quit_after_show", False):
         def painted() -> None:
             if os.environ.get("PLAYGROUND_STARTUP_STAMP"):
@@ -439,4 +442,9 @@ def run_app(args=None) -> int:
             QTimer.singleShot(0, app.quit)
         window.first_painted.connect(painted)
     window.show()
-    return app.exec()
+    code = app.exec()
+    if not logsetup.is_ready():  # closed before the first paint: keep the buffered records
+        logsetup.setup_logging()
+    log.info("%s exits with code %s", APP_NAME, code)
+    join_orphans()
+    return code

@@ -28,6 +28,9 @@ MASK = "hf_***"
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _handler: logging.Handler | None = None
+_buffer: logging.handlers.MemoryHandler | None = None
+_level = logging.INFO
+_console = False
 
 
 def add_secret(value: str | None) -> None:
@@ -70,9 +73,33 @@ def log_file() -> Path:
     return paths.log_dir() / LOG_NAME
 
 
-def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
+def start_buffering(level: int = logging.INFO, console: bool = False) -> None:
+    """Keep log records in memory until `setup_logging()` opens the file.
+
+    The app calls this first and opens the file just after the window's first
+    paint: finding the user's log folder imports platformdirs, which start-up
+    does not need to pay for.
+    """
+    global _buffer, _level, _console
+    _level, _console = level, console
+    if _buffer is None and _handler is None:
+        _buffer = logging.handlers.MemoryHandler(capacity=100_000, flushLevel=logging.CRITICAL + 100)
+        root = logging.getLogger()
+        root.addHandler(_buffer)
+        if root.level == logging.NOTSET or root.level > level:
+            root.setLevel(level)
+
+
+def is_ready() -> bool:
+    """Whether records reach the log file (not just the start-up buffer)."""
+    return _handler is not None
+
+
+def setup_logging(level: int | None = None, console: bool | None = None) -> Path:
     """Install the rotating file handler on the root logger once; returns the log file's path."""
     global _handler
+    level = _level if level is None else level
+    console = _console if console is None else console
     root = logging.getLogger()
     target = log_file()
     if _handler is not None and getattr(_handler, "baseFilename", None) == str(target):
@@ -103,12 +130,28 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     _handler = handler
+    _flush_buffer(handler)
     return target
+
+
+def _flush_buffer(target: logging.Handler) -> None:
+    global _buffer
+    if _buffer is not None:
+        logging.getLogger().removeHandler(_buffer)
+        _buffer.setTarget(target)
+        _buffer.flush()  # records logged before the file was open, through the file's filter
+        _buffer.setTarget(None)
+        _buffer.close()
+        _buffer = None
 
 
 def shutdown_logging() -> None:
     """Remove and close the file handler (tests, and before the log folder moves)."""
-    global _handler
+    global _handler, _buffer
+    if _buffer is not None:
+        logging.getLogger().removeHandler(_buffer)
+        _buffer.close()
+        _buffer = None
     if _handler is not None:
         logging.getLogger().removeHandler(_handler)
         _handler.close()

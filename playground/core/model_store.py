@@ -291,11 +291,9 @@ def delete_model(ctx: JobContext | None, entry: StoredModel,
         repo = next((r for r in info.repos if r.repo_path.resolve() == target), None)
         if repo is None:
             raise InputError(f"'{entry.id}' is not in the Hugging Face cache any more.")
-        strategy = info.delete_revisions(*(r.commit_hash for r in repo.revisions))
-        freed = strategy.expected_freed_size
-        strategy.execute()
-        if target.exists():  # refs or an empty folder left behind
-            _remove_folder(target)
+        # The whole repo folder (not `delete_revisions`, which matches commit hashes across all repos).
+        freed = repo.size_on_disk
+        _remove_folder(target)
     elif entry.source in ("finetuned", "local"):
         root = paths.models_dir().resolve()
         if target == root or not _inside(target, root):

@@ -15,7 +15,6 @@ import platform
 import sys
 import threading
 import traceback
-from importlib import metadata
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
@@ -32,6 +31,8 @@ VERSIONED = ("PySide6-Essentials", "torch", "torchvision", "transformers", "hugg
 
 
 def _version(dist: str) -> str:
+    from importlib import metadata  # not at import: it costs start-up time
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -164,6 +165,8 @@ class CrashHandler(QObject):
 
     def report(self, exc_type, exc, tb, where: str = "main thread") -> None:
         try:
+            if not logsetup.is_ready():
+                logsetup.setup_logging()  # an error before the first paint: open the log file now
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             log.error("uncaught exception in %s:\n%s", where, text.rstrip())
             first = (str(exc).strip().splitlines() or [""])[0]

@@ -171,7 +171,11 @@ def test_shortcuts(main_window, qtbot):
 
 
 def test_run_without_a_runnable_tab_shows_a_message(main_window):
-    main_window.run_current()  # the placeholder tab has no run()
+    page = main_window.tabs.widget(0)
+    page.content = QWidget()  # a tab without run()
+    page._stack.addWidget(page.content)
+    main_window.tabs.setCurrentIndex(0)
+    main_window.run_current()
     assert "nothing to run" in main_window.statusBar().currentMessage()
 
 
