@@ -223,6 +223,7 @@ def load_vad():
             raise ModelError("Silero VAD is not installed: install the 'silero-vad' package.") from exc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             return load_silero_vad()
 
     return models.cache.get(("vad", "silero"), loader, size=lambda m: 2 * 1024 * 1024)

@@ -1,0 +1,96 @@
+"""`playground transcribe` and `playground listen` as specified: formats, JSON lines, errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speech_support import PHRASES, silence, speak  # noqa: E402
+
+from playground import cli  # noqa: E402
+from playground.core import audio  # noqa: E402
+from playground.core.speech import word_error_rate  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def restore_sigint():
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(scope="module")
+def phrase(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    return speak(PHRASES[2], d / "phrase.ogg", rate=22050, fmt="vorbis")
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_transcribe_formats(capsys, phrase, tmp_path):
+    code, out, err = run(capsys, "transcribe", str(phrase), "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data) == {"text", "segments", "duration"}
+    assert word_error_rate(PHRASES[2], data["text"]) < 0.3
+    assert data["duration"] == pytest.approx(audio.probe(phrase).duration, abs=0.01)
+    assert all(set(s) == {"start", "end", "text"} for s in data["segments"])
+
+    code, out, _ = run(capsys, "transcribe", str(phrase), "--format", "srt")
+    assert code == 0 and out.startswith("1\n00:00:0") and " --> " in out
+    code, out, _ = run(capsys, "transcribe", str(phrase), "--format", "vtt")
+    assert code == 0 and out.startswith("WEBVTT\n\n00:00:")
+    target = tmp_path / "out.txt"
+    code, out, _ = run(capsys, "transcribe", str(phrase), "--output", str(target))
+    assert code == 0 and out == ""
+    assert word_error_rate(PHRASES[2], target.read_text()) < 0.3
+
+
+def test_transcribe_errors_are_one_line(capsys, tmp_path):
+    bad = tmp_path / "corrupt.mp3"
+    bad.write_bytes(b"ID3" + bytes(range(256)) * 8)
+    code, out, err = run(capsys, "transcribe", str(bad))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "corrupt.mp3" in err and "Traceback" not in err
+    quiet = silence(tmp_path / "quiet.wav", 2.0)
+    code, out, err = run(capsys, "transcribe", str(quiet))
+    assert code == 1 and err.strip() == "playground: error: No speech found in quiet.wav."
+    code, _, err = run(capsys, "transcribe", str(tmp_path / "missing.wav"))
+    assert code == 1 and "missing.wav: file not found" in err
+    code, _, err = run(capsys, "transcribe", str(quiet), "--model", str(tmp_path))
+    assert code == 1 and err.count("\n") == 1
+
+
+def test_listen_from_file_json_lines(capsys, phrase):
+    code, out, err = run(capsys, "listen", "--from-file", str(phrase), "--json", "--no-autosave")
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events and all(set(e) == {"type", "text", "start", "end", "emitted_at"} for e in events)
+    assert {e["type"] for e in events} <= {"partial", "final"}
+    assert events[-1]["type"] == "final"
+    finals = [e for e in events if e["type"] == "final"]
+    assert word_error_rate(PHRASES[2], " ".join(e["text"] for e in finals)) < 0.3
+    duration = audio.probe(phrase).duration
+    # Fed at real-time pace, then 1 s of silence: the final cannot come before the phrase was heard.
+    assert finals[-1]["emitted_at"] >= duration * 0.9
+    assert all(0 <= e["start"] <= e["end"] <= duration + 1.0 for e in events)
+    emitted = [e["emitted_at"] for e in events]
+    assert emitted == sorted(emitted)
+
+
+def test_listen_usage_and_device_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "listen", "--from-file", str(tmp_path / "none.wav"))
+    assert code == 1 and "none.wav: file not found" in err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["listen", "--from-file", "a.wav", "--device", "1"])
+    assert exc.value.code == 2

@@ -1,0 +1,90 @@
+"""The real PortAudio path: PulseAudio null sink -> its monitor -> sounddevice -> live transcription.
+
+The test starts its own PulseAudio daemon (runtime folder in tmp, so it never
+touches another one), plays espeak speech into the null sink `vmic` with
+`paplay`, records from the ALSA device `pulse` through the app's
+MicrophoneSource, and kills the daemon by its pid at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speech_support import PHRASES, speak  # noqa: E402
+
+from playground.core import speech, streaming  # noqa: E402
+from playground.core.jobs import Job, run_sync  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pulse(tmp_path, monkeypatch):
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("the 'pulseaudio' binary is absent (Debian packages pulseaudio, pulseaudio-utils, "
+                    "libasound2-plugins); CI installs them")
+    runtime = tmp_path / "pulse"
+    runtime.mkdir()
+    monkeypatch.setenv("PULSE_RUNTIME_PATH", str(runtime))
+    monkeypatch.setenv("PULSE_STATE_PATH", str(runtime))
+    env = os.environ.copy()
+    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes"],
+                   env=env, check=True, capture_output=True, timeout=30)
+    pid_file = runtime / "pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text().strip())
+    try:
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=vmic"], env=env, check=True,
+                       capture_output=True, timeout=30)
+        subprocess.run(["pactl", "set-default-source", "vmic.monitor"], env=env, check=True, capture_output=True,
+                       timeout=30)
+        yield env
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+
+
+def test_pulseaudio_null_sink_recorded_through_sounddevice(pulse, tmp_path):
+    wav = speak(PHRASES[1], tmp_path / "phrase.wav")
+    sd = streaming.load_sounddevice()
+    # PortAudio lists devices once per initialisation: refresh it now that the daemon runs.
+    sd._terminate()  # noqa: SLF001
+    sd._initialize()  # noqa: SLF001
+    speech.load_recognizer()  # loaded before recording, so timing does not depend on it
+    source = streaming.MicrophoneSource(sd, device="pulse")
+    assert source.name == "pulse"
+
+    def play_then_stop():
+        time.sleep(0.3)
+        subprocess.run(["paplay", "--device=vmic", str(wav)], env=pulse, check=True, timeout=60)
+        time.sleep(1.2)
+        source.stop()
+
+    player = threading.Thread(target=play_then_stop)
+    events = []
+    source.start()
+    player.start()
+    result = run_sync(Job(streaming.listen, (source,), {"autosave": False}), events.append)
+    player.join()
+    assert result.error is None
+    finals = " ".join(e.text for e in events if isinstance(e, streaming.LiveText) and e.kind == "final")
+    assert speech.word_error_rate(PHRASES[1], finals) < 0.3, finals
+    assert result.duration > 2.0  # real audio flowed for the whole playback
