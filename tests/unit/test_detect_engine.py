@@ -77,6 +77,10 @@ def test_coffee_cup_found_with_box_in_original_pixels(photos):
     # The cup sits in the middle of the photo and fills a good part of it.
     assert x0 < 300 < x1 and y0 < 200 < y1 and (x1 - x0) * (y1 - y0) > 0.2 * 600 * 400
     assert any(isinstance(e, detection.ObjectResult) for e in events)
+    # Weaker detections are kept down to the floor (OpenCV's own cut at 0.2 is lowered) for the slider.
+    assert any(detection.OBJECT_FLOOR <= o.score < 0.2 for o in res.objects)
+    assert all(o.score >= detection.OBJECT_FLOOR for o in res.objects)
+    assert top[0].score > 0.5  # objectness x class probability, not squared
     assert res.to_dict(0.25) == {"path": res.path, "objects": [o.to_dict() for o in top]}
 
 
@@ -332,3 +336,35 @@ def test_blur_folder_batch_with_known_faces(face_results, photos, tmp_path):
     fractions = [e.fraction for e in events if isinstance(e, Progress) and e.fraction is not None]
     assert fractions and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert not list(out.rglob("*.part"))
+
+
+def test_coco_names_match_torchvision():
+    from torchvision.models import get_model_weights
+
+    yolo = detection.load_object_detector(detection.YOLO_ID)
+    tv = {c for c in get_model_weights("ssdlite320_mobilenet_v3_large").DEFAULT.meta["categories"]}
+    assert len(yolo.labels) == 80 and set(yolo.labels) <= tv
+
+
+def test_gpu_choice_reaches_the_detectors(monkeypatch):
+    """No GPU here: CUDA is mocked; the chosen device is what the face and torch detectors get."""
+    import torch
+
+    from playground.core import devices, models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(devices, "_preference", "auto")
+    made = []
+
+    class FakeFaces:
+        def __init__(self, device):
+            made.append(device)
+            self.nbytes = 1
+
+    monkeypatch.setattr(detection, "FaceDetector", FakeFaces)
+    monkeypatch.setattr(models, "cache", models.ModelCache())
+    detection.load_face_detector()
+    assert made == ["cuda:0"]
+    monkeypatch.setattr(detection.devices, "choose_device", lambda pref=None: "mps")
+    detection.load_face_detector()
+    assert made == ["cuda:0", "cpu"]  # MTCNN stays on the CPU rather than MPS
