@@ -342,8 +342,11 @@ def _load_finetuned(folder: Path, meta: dict, device: str | None) -> Classifier:
     from safetensors.torch import load_file
 
     backbone = meta.get("backbone")
-    labels = [str(x) for x in meta.get("labels") or []]
-    n = int(meta.get("num_classes") or len(labels))
+    try:
+        labels = [str(x) for x in meta.get("labels") or []]
+        n = int(meta.get("num_classes") or len(labels))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"'{folder.name}/playground_model.json' has invalid 'labels' or 'num_classes'.") from exc
     weights = folder / "model.safetensors"
     if not backbone or not n:
         raise ModelError(f"'{folder.name}/playground_model.json' lacks 'backbone' or 'labels'.")
@@ -354,6 +357,9 @@ def _load_finetuned(folder: Path, meta: dict, device: str | None) -> Classifier:
         model.load_state_dict(load_file(str(weights)))
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"'{folder.name}': the weights do not fit {backbone} with {n} classes.") from exc
+    except Exception as exc:  # a truncated model.safetensors, a backbone that is not a name ...
+        raise ModelError(f"'{folder.name}': cannot load its model ({type(exc).__name__}); "
+                         "model.safetensors or playground_model.json is damaged.") from exc
     size = int(meta.get("image_size") or 224)
     mean = tuple(meta.get("mean") or (0.485, 0.456, 0.406))
     std = tuple(meta.get("std") or (0.229, 0.224, 0.225))
