@@ -1,0 +1,143 @@
+"""The Image tab with the real bundled model: drops, paste, bars, Grad-CAM, batch table, CSV."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+
+CATS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
+TIMEOUT = 240_000
+# QDragEnterEvent's only constructor is marked deprecated in PySide6; it is what a real drag sends.
+pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("tab")
+    Image.fromarray(data.chelsea()).save(root / "cat.jpg")
+    Image.fromarray(data.coffee()).save(root / "coffee.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (root / "notes.jpg").write_text("hello")
+    return root
+
+
+@pytest.fixture
+def tab(main_window, qtbot):
+    main_window.tabs.setCurrentIndex(1)
+    page = main_window.current_page()
+    from playground.ui.image_tab import ImageTab
+
+    assert isinstance(page, ImageTab)
+    return page
+
+
+def drop(widget, paths_or_urls):
+    mime = QMimeData()
+    mime.setUrls([QUrl(p) if str(p).startswith("http") else QUrl.fromLocalFile(str(p)) for p in paths_or_urls])
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+    return event
+
+
+def test_drop_shows_results_errors_and_table(tab, qtbot, photos, tmp_path):
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
+        drop(tab, [photos / "cat.jpg", photos / "broken.png", photos / "coffee.png", photos / "notes.jpg"])
+    summary = done.args[0]
+    assert summary is not None and len(summary.results) == 4
+    qtbot.waitUntil(lambda: tab.canvas.has_image(), timeout=30_000)
+    # the first image is selected and shown with its bars
+    assert tab.selected == 0
+    rows = tab.bars.rows()
+    assert len(rows) == 5 and CATS & {label for label, _ in rows[:3]}
+    assert tab.thumbs.count() == 4 and tab.table.rowCount() == 4
+    # error rows, one sentence each; the others carry on
+    texts = [tab.table.item(r, 1).text() for r in range(4)]
+    assert texts[1] == "Error: broken.png: the image is corrupt or truncated."
+    assert texts[3].startswith("Error: notes.jpg: ")
+    assert texts[2] in {"espresso", "cup", "coffee mug"}
+    tab.show_item(1)
+    assert tab.bars.message().startswith("broken.png:") and not tab.canvas.has_image()
+    # sort by score: highest first, errors last
+    tab.table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    assert tab.table.item(0, 1).text() == texts[2] and tab.table.item(3, 2).text() == ""
+    # clicking a table row selects that image
+    tab.table.selectRow(0)
+    assert tab.selected == 2
+    # CSV export, atomic
+    out = tab.export_csv(str(tmp_path / "results.csv"))
+    with open(out, newline="") as fh:
+        data = list(csv.reader(fh))
+    assert data[0] == ["path", "label", "score", "error"] and len(data) == 5
+    assert data[2][3] == "broken.png: the image is corrupt or truncated."
+    assert "images/s" in tab.rate_label.text()
+
+
+def test_gradcam_overlay_and_opacity(tab, qtbot, photos):
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT):
+        tab.open_paths([str(photos / "cat.jpg")])
+    qtbot.waitUntil(lambda: tab.canvas.has_image(), timeout=30_000)
+    with qtbot.waitSignal(tab.cam_shown, timeout=TIMEOUT):
+        tab.cam_check.setChecked(True)
+    assert tab.canvas.has_overlay() and "Red: where the model sees" in tab.cam_note.text()
+    tab.opacity.setValue(80)
+    assert tab.canvas.opacity() == pytest.approx(0.8)
+    # picking another class recomputes the map for that class
+    second = tab.bars.rows()[1][0]
+    with qtbot.waitSignal(tab.cam_shown, timeout=TIMEOUT):
+        tab.bars.set_current(1)
+    assert f"'{second}'" in tab.cam_note.text()
+    tab.cam_check.setChecked(False)
+    assert not tab.opacity.isEnabled()
+
+
+def test_paste_image_and_file_open(tab, qtbot, photos, main_window):
+    QApplication.clipboard().setImage(QImage(str(photos / "coffee.png")))
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
+        tab.paste()
+    result = done.args[0].results[0]
+    assert result.ok and result.top.label in {"espresso", "cup", "coffee mug"}
+    assert "pasted" in result.path
+    # File > Open goes to the current tab's open_paths
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT):
+        main_window.open_paths([str(photos)])
+    assert tab.thumbs.count() == 5  # the pasted one plus the folder's four files
+    tab.clear()
+    assert tab.thumbs.count() == 0 and tab.table.rowCount() == 0 and not tab.canvas.has_image()
+
+
+def test_offline_url_drop_and_modes(tab, qtbot, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT):
+        drop(tab, ["https://example.com/cat.jpg"])
+    assert tab.items[0].error == "https://example.com/cat.jpg: cannot download the image while offline mode is on."
+    for mode in ("objects", "faces"):
+        tab.set_mode(mode)
+        page = tab.mode_page(mode)
+        assert page is not None and tab.stack.currentWidget() is page
+    tab.set_mode("classify")
+    assert tab.stack.currentIndex() == 0
+
+
+def test_model_error_is_shown_and_rerun(tab, qtbot, photos):
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT):
+        tab.open_paths([str(photos / "cat.jpg")])
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
+        tab.set_model("/no/such/folder")
+    assert done.args[0] is None and tab.model_note.text() == "Model folder not found: /no/such/folder"
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
+        tab.set_model("bundled/efficientnet-lite0")
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
+        tab.topk.setValue(2)
+    assert len(done.args[0].results[0].predictions) == 2 and len(tab.bars.rows()) == 2
