@@ -554,7 +554,8 @@ def blur_image(src: str | Path, boxes: Sequence[Sequence[float]], target: str | 
 
     The file keeps its size, format, mode, EXIF (orientation included) and colour profile; the
     boxes are blurred in the upright frame the detector saw, then the pixels are put back in
-    the file's own orientation.
+    the file's own orientation. Animated GIFs and multi-page TIFFs keep their first frame only
+    (the one the faces were found on), so no unblurred frame leaks into the copy.
     """
     from PIL import Image
 
@@ -571,6 +572,8 @@ def blur_image(src: str | Path, boxes: Sequence[Sequence[float]], target: str | 
         raw.seek(0)
         raw.load()
         fmt = raw.format or (target.suffix.lstrip(".").upper() or "PNG")
+        if fmt == "MPO":  # phone cameras' multi-picture JPEG: keep the main picture as a JPEG
+            fmt = "JPEG"
         info = dict(raw.info)
         orientation = 1
         try:
@@ -616,7 +619,10 @@ def blur_image(src: str | Path, boxes: Sequence[Sequence[float]], target: str | 
             img.save(tmp, format=fmt, **save_kwargs)
         except (OSError, ValueError, KeyError, TypeError):
             # Unusual encoder options (e.g. a TIFF compression Pillow cannot write): plain save.
-            img.save(tmp, format=fmt)
+            try:
+                img.save(tmp, format=fmt)
+            except (KeyError, ValueError) as exc:
+                raise InputError(f"{src.name}: a blurred copy cannot be written in its format ({fmt}).") from exc
     return target
 
 

@@ -420,7 +420,11 @@ class DetectionPanel(QWidget):
     def blur_to(self, folder: str) -> None:
         """Save a copy of every image (with its faces above the threshold blurred) into `folder`."""
         done = {p: r.faces for p, r in self.results.items() if r.error is None}
-        sources = [p for p in self.results if self.results[p].error is None] or list(self.paths)
+        if self.busy:  # detection still running: blur everything, detecting the rest in the blur job
+            self.cancel()
+            sources = list(self.paths)
+        else:  # files that failed to open are not tried again
+            sources = [p for p in self.results if self.results[p].error is None] or list(self.paths)
         self._generation += 1
         gen = self._generation
         self.last_error = None
