@@ -3,7 +3,7 @@
 Panels are discovered from `playground/ui/text_panels/` (modules with TITLE,
 ORDER and build(ctx)); each is built the first time it is chosen. A panel that
 fails to import or build shows its error in its place; the others still work.
-Ctrl+Enter runs the current panel (its `run()` method).
+Ctrl+Enter (the main window's Run action, which calls `run()`) runs the current panel's `run()`.
 """
 
 from __future__ import annotations
@@ -87,10 +87,12 @@ class TextTab(QWidget):
         split.setSizes([170, 900])
         layout.addWidget(split)
         self.tasks.currentRowChanged.connect(self._show)
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(self.run_current)
+        # The main window's Run action (Ctrl+Enter) calls self.run(); on its own the tab binds the keys.
+        if not callable(getattr(getattr(ctx, "window", None), "run_current", None)):
+            for keys in ("Ctrl+Return", "Ctrl+Enter"):
+                shortcut = QShortcut(QKeySequence(keys), self)
+                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                shortcut.activated.connect(self.run_current)
         if self.specs:
             self.tasks.setCurrentRow(0)
 
@@ -135,6 +137,8 @@ class TextTab(QWidget):
         runner = getattr(panel, "run", None)
         if callable(runner):
             runner()
+
+    run = run_current  # what the main window's Ctrl+Enter calls
 
     def open_paths(self, paths: list[str]) -> None:
         panel = self.current_panel()

@@ -1,0 +1,164 @@
+"""The Text tab as a user drives it: type, press Ctrl+Enter or click, read bars, tables and the heatmap."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+RESULT_TIMEOUT = 240_000  # the first MiniLM load on a busy 2-core machine
+
+
+@pytest.fixture
+def text_tab(main_window):
+    tab = main_window.page(0)
+    assert main_window.tabs.tabText(0) == "Text"
+    return tab
+
+
+def run_and_wait(qtbot, panel, trigger=None):
+    with qtbot.waitSignal(panel.result_ready, timeout=RESULT_TIMEOUT) as blocker:
+        (trigger or panel.run)()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=5000)
+    return blocker.args[0]
+
+
+def test_panels_are_discovered_in_order(text_tab):
+    titles = text_tab.titles()
+    mine = ["Zero-shot labels", "Classify", "Semantic search", "Fill mask", "Summarize", "Tokens", "Attention"]
+    assert [t for t in titles if t in mine] == mine
+    assert text_tab.tasks.count() == len(titles)
+
+
+def test_a_broken_panel_shows_its_error_and_the_rest_work(qtbot, settings, tmp_path, monkeypatch):
+    import playground.ui.text_panels as pkg
+    from playground.ui.context import AppContext
+    from playground.ui.text_tab import TextTab
+
+    (tmp_path / "zz_broken.py").write_text("TITLE = 'Broken'\nORDER = 1\nimport not_a_module_anywhere\n")
+    monkeypatch.setattr(pkg, "__path__", [*pkg.__path__, str(tmp_path)])
+    tab = TextTab(AppContext(None, settings, None))
+    qtbot.addWidget(tab)
+    row = [s.module for s in tab.specs].index("zz_broken")
+    tab.tasks.setCurrentRow(row)
+    widget = tab.current_panel()
+    assert widget.objectName() == "panelError" and "not_a_module_anywhere" in widget.text()
+    assert tab.select("Tokens").objectName() != "panelError"
+
+
+def test_zero_shot_with_ctrl_enter(qtbot, text_tab):
+    panel = text_tab.select("zero_shot")
+    panel.labels.setText("astronomy, gardening, banking")
+    qtbot.keyClicks(panel.input, "Plant the tulip bulbs in autumn and water the roses ")
+    panel.input.insertPlainText("🌷")  # QTest types ASCII only
+    panel.input.setFocus()
+    with qtbot.waitSignal(panel.result_ready, timeout=RESULT_TIMEOUT):
+        qtbot.keyClick(panel.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    rows = panel.bars.rows()
+    assert [label for label, _ in rows][0] == "gardening"
+    assert sum(score for _, score in rows) == pytest.approx(1.0, abs=1e-3)
+    assert panel.notice.isHidden()
+    qtbot.waitUntil(panel.run_button.isEnabled, timeout=5000)  # finished comes right after the result
+    assert panel.handle is None
+
+
+def test_zero_shot_one_text_per_line_and_a_truncation_notice(qtbot, text_tab):
+    panel = text_tab.select("zero_shot")
+    panel.labels.setText("music, money")
+    panel.per_line.setChecked(True)
+    panel.input.setPlainText("The orchestra played a symphony\n" + "The bank charged fees on the loan " * 80)
+    result = run_and_wait(qtbot, panel)
+    assert len(result.items) == 2
+    assert result.items[0].scores[0].label == "music" and result.items[1].scores[0].label == "money"
+    assert len(panel.bars.rows()) == 4
+    assert not panel.notice.isHidden() and "longer than the model's limit" in panel.notice.text()
+
+
+def test_empty_input_asks_for_text_without_running(qtbot, text_tab):
+    panel = text_tab.select("zero_shot")
+    panel.input.setPlainText("   \n ")
+    with qtbot.waitSignal(panel.failed, timeout=2000) as blocker:
+        panel.run()
+    assert "Type or paste" in blocker.args[0]
+    assert panel.handle is None and panel.run_button.isEnabled()
+
+
+def test_semantic_search_table(qtbot, text_tab):
+    panel = text_tab.select("Semantic search")
+    panel.query.setText("a hot drink in the morning")
+    panel.input.setPlainText("Freshly brewed coffee with milk\nThe bus broke down on the highway\n"
+                             "Green tea steeped for three minutes\nA spreadsheet of quarterly sales")
+    assert panel.count.text() == "4 sentences"
+    panel.top_k.setValue(2)
+    run_and_wait(qtbot, panel, panel.run_button.click)
+    results = panel.results()
+    assert len(results) == 2
+    assert {t for t, _ in results} == {"Freshly brewed coffee with milk", "Green tea steeped for three minutes"}
+    assert results[0][1] >= results[1][1]
+
+
+def test_search_loads_sentences_from_a_file(qtbot, text_tab, tmp_path):
+    panel = text_tab.select("Semantic search")
+    f = tmp_path / "s.txt"
+    f.write_text("first line\n\nsecond línea ✓\n", encoding="utf-8")
+    text_tab.open_paths([str(f)])
+    assert panel.input.toPlainText() == "first line\nsecond línea ✓"
+
+
+def test_attention_heatmap_follows_layer_and_head(qtbot, text_tab):
+    panel = text_tab.select("Attention")
+    panel.input.setPlainText("Birds sing at dawn.")
+    result = run_and_wait(qtbot, panel)
+    n = len(result.tokens)
+    heat = panel.heatmap
+    assert heat.matrix.shape == (n, n) and heat.tokens == result.tokens
+    assert panel.layer.count() == 6 and panel.head.count() == 13  # average + 12 heads
+    assert heat.matrix == pytest.approx(result.matrix(5, None))  # last layer, average by default
+    panel.layer.setCurrentIndex(1)
+    panel.head.setCurrentIndex(4)
+    assert heat.matrix == pytest.approx(result.weights[1, 3])
+    assert heat.image.image.shape == (n, n)
+
+
+def test_tokens_table_and_counts(qtbot, text_tab):
+    panel = text_tab.select("Tokens")
+    panel.input.setPlainText("Hello wörld")
+    run_and_wait(qtbot, panel)
+    rows = panel.token_rows()
+    assert rows[0] == ("[CLS]", 101) and rows[-1] == ("[SEP]", 102)
+    assert panel.summary.text().startswith(f"{len(rows)} tokens")
+
+
+def test_classify_a_trained_folder(qtbot, text_tab, tmp_path):
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie"]
+    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2),
+                                                                                                 ("[SEP]", 3)])
+    BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                      sep_token="[SEP]", mask_token="[MASK]").save_pretrained(tmp_path)
+    torch.manual_seed(1)
+    BertForSequenceClassification(BertConfig(
+        vocab_size=len(words), hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+        max_position_embeddings=16, num_labels=2, id2label={0: "meh", 1: "wow"},
+        label2id={"meh": 0, "wow": 1})).save_pretrained(tmp_path)
+    (tmp_path / "playground_model.json").write_text(json.dumps({"task": "text-classification", "name": "t"}))
+
+    panel = text_tab.select("Classify")
+    panel.picker.set_model(str(tmp_path))
+    panel.input.setPlainText("good movie")
+    result = run_and_wait(qtbot, panel)
+    assert {label for label, _ in panel.bars.rows()} == {"meh", "wow"}
+    assert result.items[0].scores[0].score >= 0.5
+
+    qtbot.waitUntil(lambda: not panel.busy, timeout=5000)
+    panel.picker.set_model("bundled/all-minilm-l6-v2")
+    with qtbot.waitSignal(panel.failed, timeout=RESULT_TIMEOUT) as blocker:
+        panel.run()
+    assert "no classification head" in blocker.args[0]
+    assert "no classification head" in panel.status.text()
