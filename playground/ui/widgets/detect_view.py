@@ -130,7 +130,9 @@ class DetectionView(QWidget):
         font.setBold(True)
         painter.setFont(font)
         metrics = QFontMetricsF(font)
-        for i, item in enumerate(self.visible_items()):
+        visible = list(enumerate(self.visible_items()))
+        # Weakest first, so the strongest detections' tags end up on top where they overlap.
+        for i, item in sorted(visible, key=lambda pair: pair[1].score):
             color = color_for(item.label)
             rect = self.map_box(item.box)
             pen = QPen(color, 4 if i == self._highlight else 2)
