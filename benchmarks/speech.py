@@ -1,0 +1,235 @@
+"""Speech benchmark: the app's engine against bare faster-whisper, live latency, UI stalls.
+
+    uv run python benchmarks/speech.py [--quick] [--repeats N]
+
+1. File transcription real-time factor through `speech.transcribe_file`
+   versus bare `faster_whisper.WhisperModel.transcribe` on the same file with
+   the same decoding options, interleaved repeats; ratio = bare time / engine
+   time (target >= 0.95).
+2. Live latency: a file fed at real-time pace through `streaming.listen`; for
+   each phrase, seconds from the end of the phrase's audio to its final text
+   (target < 1.5 s with tiny.en on 2 CPU cores).
+3. The longest gap between ticks of a 10 ms QTimer in the main window while
+   the Speech tab transcribes live (target < 50 ms).
+
+Test speech is made with espeak-ng + sox, so the benchmark needs both.
+With a CUDA GPU, also a transformers Whisper model in fp16 if one is cached
+(`--hf-model`, default openai/whisper-tiny.en; nothing is downloaded offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+PHRASES = (
+    "Hello world, this is a test of the speech recognition system.",
+    "Please call me tomorrow morning before the meeting starts.",
+    "Open the window and let some fresh air into the room.",
+)
+SR = 16000
+
+
+def make_speech(folder: Path, gap: float) -> tuple[Path, list[float]]:
+    """The phrases with `gap` s of silence between them; returns the file and each phrase's end time."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            sys.exit(f"benchmarks/speech.py needs {tool} (Debian packages espeak-ng, sox)")
+    parts, ends, t = [], [], 0.0
+    for i, text in enumerate(PHRASES):
+        raw, wav = folder / f"raw{i}.wav", folder / f"p{i}.wav"
+        subprocess.run(["espeak-ng", "-w", str(raw), text], check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", str(SR), "-c", "1", str(wav)], check=True, capture_output=True)
+        x, _ = sf.read(wav, dtype="float32")
+        loud = np.flatnonzero(np.abs(x) > 0.01)
+        ends.append(t + (loud[-1] + 1) / SR)
+        parts += [x, np.zeros(int(gap * SR), np.float32)]
+        t += len(x) / SR + gap
+    out = folder / "phrases.wav"
+    sf.write(out, np.concatenate(parts), SR)
+    return out, ends
+
+
+def bench_file(path: Path, repeats: int) -> dict:
+    from faster_whisper import WhisperModel
+
+    from playground.core import audio, models, speech
+
+    duration = audio.probe(path).duration
+    rec = speech.load_recognizer()  # the engine's cached model
+    bare = WhisperModel(str(models.bundled_path(speech.DEFAULT_MODEL)), device="cpu", compute_type="int8")
+
+    def engine() -> str:
+        return speech.transcribe_file_sync(path).text
+
+    def bare_same() -> str:  # the options the engine uses
+        segs, _ = bare.transcribe(str(path), language="en", beam_size=5, vad_filter=True,
+                                  condition_on_previous_text=False)
+        return " ".join(s.text.strip() for s in segs)
+
+    def bare_default() -> str:  # faster-whisper's defaults (no VAD)
+        segs, _ = bare.transcribe(str(path), language="en")
+        return " ".join(s.text.strip() for s in segs)
+
+    runs = {"engine": engine, "bare_same_options": bare_same, "bare_defaults": bare_default}
+    for fn in runs.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    texts = {}
+    for _ in range(repeats):
+        for name, fn in runs.items():  # interleaved
+            t0 = time.perf_counter()
+            texts[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ref = " ".join(PHRASES)
+    return {
+        "duration": duration, "rec": rec.model_id,
+        "rtf": {k: v / duration for k, v in med.items()},
+        "wer": {k: speech.word_error_rate(ref, t) for k, t in texts.items()},
+        "ratio_same": med["bare_same_options"] / med["engine"],
+        "ratio_defaults": med["bare_defaults"] / med["engine"],
+    }
+
+
+def bench_live(path: Path, ends: list[float]) -> dict:
+    from playground.core import streaming
+    from playground.core.jobs import Job, run_sync
+
+    source = streaming.FileSource(path, speed=1.0, tail_silence=1.0)
+    finals = []
+    status = []
+
+    def sink(e):
+        if isinstance(e, streaming.LiveText) and e.kind == "final" and e.text:
+            finals.append(e)
+        elif isinstance(e, streaming.LiveStatus):
+            status.append(e)
+
+    run_sync(Job(streaming.listen, (source,), {"autosave": False}), sink)
+    latencies = []
+    for end in ends:
+        after = [f for f in finals if f.start <= end <= f.end + 0.6]
+        if after:
+            latencies.append(after[0].emitted_at - end)
+    rtf = status[-1].realtime_factor if status else None
+    return {"latencies": latencies, "finals": len(finals), "phrases": len(ends), "rtf": rtf}
+
+
+def bench_ui(path: Path) -> dict:
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from playground.app import MainWindow, create_app
+    from playground.core import streaming
+    from playground.settings import Settings
+
+    app = create_app([])
+    tmp = tempfile.mkdtemp()
+    window = MainWindow(Settings.in_file(Path(tmp) / "s.ini"))
+    window.show()
+    window.tabs.setCurrentIndex(2)
+    tab = window.page(2)
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    ticker = QTimer()
+    ticker.setInterval(10)
+
+    def tick():
+        if clock.isValid():
+            gaps.append(clock.nsecsElapsed() / 1e6)
+        clock.restart()
+
+    ticker.timeout.connect(tick)
+    done = {"t": None}
+
+    def start():
+        tab.start_recording(streaming.FileSource(path, speed=1.0, tail_silence=1.0))
+        tab.live_handle.finished.connect(lambda: (done.__setitem__("t", time.perf_counter()), app.quit()))
+        ticker.start()
+
+    QTimer.singleShot(200, start)
+    QTimer.singleShot(120_000, app.quit)
+    app.exec()
+    ticker.stop()
+    segments = len(tab.segments())
+    window.close()
+    gaps = gaps[5:] or [0.0]
+    return {"max_gap_ms": max(gaps), "p99_gap_ms": float(np.percentile(gaps, 99)), "ticks": len(gaps),
+            "segments": segments}
+
+
+def bench_hf_gpu(path: Path, model_id: str) -> dict | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    from playground.core import audio, models, speech
+
+    if models.hub_cached_folder(model_id) is None:
+        return {"skipped": f"{model_id} is not downloaded (offline)"}
+    rec = speech.load_recognizer(model_id)
+    x = audio.load(path)
+    rec.transcribe(x)
+    t0 = time.perf_counter()
+    segs = rec.transcribe(x)
+    dt = time.perf_counter() - t0
+    return {"model": model_id, "rtf": dt / (len(x) / SR), "dtype": str(rec.pipe.model.dtype),
+            "text": " ".join(s.text for s in segs)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one repeat, skip the UI measurement")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--hf-model", default="openai/whisper-tiny.en")
+    args = ap.parse_args()
+    repeats = args.repeats or (1 if args.quick else 3)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"speech benchmark: {cores} CPU cores, load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path, ends = make_speech(Path(tmp), gap=1.5)
+        f = bench_file(path, repeats)
+        print(f"\n1. File transcription ({f['duration']:.1f} s of speech, {repeats} interleaved repeats, median)")
+        for k, v in f["rtf"].items():
+            print(f"   {k:18} real-time factor {v:.3f}   WER {f['wer'][k]:.2f}")
+        print(f"   ratio bare/engine, same options: {f['ratio_same']:.2f}  (target >= 0.95)")
+        print(f"   ratio bare defaults/engine:      {f['ratio_defaults']:.2f}")
+
+        live = bench_live(path, ends)
+        lat = live["latencies"]
+        print(f"\n2. Live latency, end of phrase -> final text ({live['finals']} finals for {live['phrases']} phrases)")
+        if lat:
+            print(f"   per phrase: {', '.join(f'{x:.2f}' for x in lat)} s; mean {statistics.mean(lat):.2f} s, "
+                  f"max {max(lat):.2f} s  (target < 1.5 s)")
+        if live["rtf"] is not None:
+            print(f"   recogniser real-time factor while live: {live['rtf']:.2f}")
+
+        if not args.quick:
+            ui = bench_ui(path)
+            print(f"\n3. UI responsiveness during live transcription ({ui['ticks']} ticks of a 10 ms QTimer, "
+                  f"{ui['segments']} segments)")
+            print(f"   longest gap {ui['max_gap_ms']:.1f} ms, 99th percentile {ui['p99_gap_ms']:.1f} ms  "
+                  f"(target < 50 ms)")
+        gpu = bench_hf_gpu(path, args.hf_model)
+        if gpu:
+            print(f"\n4. GPU, transformers: {gpu}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
