@@ -228,12 +228,19 @@ class MainWindow(QMainWindow):
                                                for x in rep.devices))
 
     def current_page(self) -> QWidget | None:
-        page = self.tabs.currentWidget()
-        return page.ensure_built() if isinstance(page, LazyTab) else page
+        index = self.tabs.currentIndex()
+        return self.page(index) if index >= 0 else None
 
     def page(self, index: int) -> QWidget:
         page = self.tabs.widget(index)
-        return page.ensure_built() if isinstance(page, LazyTab) else page
+        content = page.ensure_built() if isinstance(page, LazyTab) else page
+        if content is not None and content.property("pg_drops_watched") is None:
+            # A tab's own drop sites still route files that belong to another tab.
+            from playground.ui import drop_router
+
+            content.setProperty("pg_drops_watched", True)
+            drop_router.interceptor(self).watch(content, index)
+        return content
 
     def _on_tab_changed(self, index: int) -> None:
         if index >= 0:

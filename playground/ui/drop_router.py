@@ -148,3 +148,69 @@ def paths_from_mime(mime) -> list[str]:
     if mime is None or not mime.hasUrls():
         return []
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
+# -- drops on tabs that take drops themselves ------------------------------------------
+
+_TAB_TARGETS = {index: target for target, index in TARGET_TABS.items()}
+
+
+def _intercept_class():
+    from PySide6.QtCore import QEvent, QObject
+
+    class DropInterceptor(QObject):
+        """Event filter on a tab's own drop sites: a drop that belongs (partly) elsewhere is routed.
+
+        A drop whose files all belong to the tab under the cursor is left to
+        that tab (it may have its own drop zones); a mixed or foreign drop is
+        split by type like a drop anywhere else on the window.
+        """
+
+        TYPES = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
+
+        def __init__(self, window):
+            super().__init__(window)
+            self.window = window
+            self._last: tuple[tuple[str, ...], int, bool] | None = None
+
+        def watch(self, content, index: int) -> None:
+            from PySide6.QtWidgets import QWidget
+
+            for widget in [content, *content.findChildren(QWidget)]:
+                if widget.acceptDrops() and widget.property("pg_drop_tab") is None:
+                    widget.setProperty("pg_drop_tab", index)
+                    widget.installEventFilter(self)
+
+        def _foreign(self, paths: list[str], index: int) -> bool:
+            key = (tuple(paths), index)
+            if self._last is not None and self._last[:2] == key:
+                return self._last[2]
+            routing = classify(paths)
+            own = _TAB_TARGETS.get(index)
+            foreign = any(target != own for target in routing.groups)
+            self._last = (*key, foreign)
+            return foreign
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+            if event.type() not in self.TYPES:
+                return False
+            index = obj.property("pg_drop_tab")
+            paths = paths_from_mime(event.mimeData())
+            if index is None or not paths or not self._foreign(paths, int(index)):
+                return False
+            event.acceptProposedAction()
+            if event.type() == QEvent.Type.Drop:
+                self._last = None
+                route(self.window, paths)
+            return True
+
+    return DropInterceptor
+
+
+def interceptor(window):
+    """The window's drop interceptor (created on first use)."""
+    existing = getattr(window, "_drop_interceptor", None)
+    if existing is None:
+        existing = _intercept_class()(window)
+        window._drop_interceptor = existing
+    return existing

@@ -231,7 +231,8 @@ def test_uncaught_exception_in_a_slot_shows_the_crash_dialog_and_the_app_lives_o
     # The window still works: it runs a job and switches tabs.
     assert main_window.isVisible()
     handle = main_window.run_job(Job(lambda ctx: 41 + 1, name="after crash"))
-    with qtbot.waitSignal(handle.result, timeout=10000) as blocker:
+    # (it may queue behind the start-up device detection, which imports torch)
+    with qtbot.waitSignal(handle.result, timeout=120000) as blocker:
         pass
     assert blocker.args == [42]
     main_window.tabs.setCurrentIndex(3)
@@ -294,3 +295,43 @@ def test_the_app_writes_its_log_file_and_quits_cleanly(tmp_path):
     log_text = (tmp_path / "home" / "logs" / "playground.log").read_text(encoding="utf-8")
     assert "Model Playground 0.1.0 starting" in log_text and "exits with code 0" in log_text
     assert "hf_EnvironmentTokenShouldNotLeak42" not in log_text
+
+
+class GreedyDropTab(FakeTab):
+    """Like the real Image tab: its whole body takes every file drop itself."""
+
+    def __init__(self, title):
+        super().__init__(title)
+        self.setAcceptDrops(True)
+        self.native_drops: list[list[str]] = []
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        self.native_drops.append([u.toLocalFile() for u in event.mimeData().urls()])
+        event.acceptProposedAction()
+
+
+def test_a_tab_that_takes_drops_still_gets_only_its_own_files(main_window, tmp_path):
+    fakes = install_fake_tabs(main_window)
+    greedy = GreedyDropTab("Image")
+    page = main_window.tabs.widget(1)
+    page.content = greedy
+    page._stack.addWidget(greedy)
+    page._stack.setCurrentWidget(greedy)
+    main_window.tabs.setCurrentIndex(1)
+    assert main_window.page(1) is greedy
+
+    # Only images: the tab's own drop handling runs (it may have drop zones of its own).
+    png = touch(tmp_path / "a.png")
+    drop_on(greedy, mime_for([png]))
+    assert greedy.native_drops == [[png]] and greedy.opened == []
+
+    # Images and audio dropped on the Image tab: split, the audio goes to Speech.
+    wav = touch(tmp_path / "b.wav")
+    jpg = touch(tmp_path / "c.jpg")
+    drop_on(greedy, mime_for([wav, jpg, png]))
+    assert greedy.native_drops == [[png]]  # not called again
+    assert greedy.opened == [[jpg, png]] and fakes[2].opened == [[wav]]
