@@ -1,6 +1,6 @@
 """Answers to a question about a passage.
 
-Offline: the bundled SmolLM2 (or any chat/causal LM) with a one-shot example in
+Offline: the bundled SmolLM2 (or any chat/causal LM) with worked examples in
 the chat prompt, so it answers briefly instead of repeating the passage.
 Online: extractive question-answering models (`...ForQuestionAnswering`) from
 the Hub or a local folder. When the answer is a span of the passage its
@@ -27,6 +27,10 @@ EXAMPLE_PASSAGE = ("The Golden Gate Bridge opened to traffic in May 1937. It spa
                    "San Francisco Bay and the Pacific Ocean and was designed by Joseph Strauss.")
 EXAMPLE_QUESTION = "Who designed the Golden Gate Bridge?"
 EXAMPLE_ANSWER = "Joseph Strauss"
+# Two examples (a name and a year): with one, the 135M model still tended to repeat the passage.
+EXAMPLE2_PASSAGE = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris."
+EXAMPLE2_QUESTION = "When was the Eiffel Tower completed?"
+EXAMPLE2_ANSWER = "1889"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ def build_messages(context: str, question: str) -> list[dict]:
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": _user_message(EXAMPLE_PASSAGE, EXAMPLE_QUESTION)},
         {"role": "assistant", "content": EXAMPLE_ANSWER},
+        {"role": "user", "content": _user_message(EXAMPLE2_PASSAGE, EXAMPLE2_QUESTION)},
+        {"role": "assistant", "content": EXAMPLE2_ANSWER},
         {"role": "user", "content": _user_message(context, question)},
     ]
 
@@ -101,7 +107,7 @@ def _load_extractive(model_id: str, folder: Path, trust_remote_code: bool):
 
 
 def answer(ctx: JobContext, context: str, question: str, model_id: str | None = None, *,
-           max_new_tokens: int = 48, allow_pickle: bool = False, trust_remote_code: bool = False) -> Answer:
+           max_new_tokens: int = 32, allow_pickle: bool = False, trust_remote_code: bool = False) -> Answer:
     """Answer `question` from the passage `context`."""
     context = (context or "").strip()
     question = (question or "").strip()
@@ -133,6 +139,7 @@ def answer(ctx: JobContext, context: str, question: str, model_id: str | None = 
                                           max_new_tokens=max_new_tokens, temperature=0)
     else:  # a plain language model: the same one-shot example as text
         prompt = (f"{_user_message(EXAMPLE_PASSAGE, EXAMPLE_QUESTION)}\nAnswer: {EXAMPLE_ANSWER}\n\n"
+                  f"{_user_message(EXAMPLE2_PASSAGE, EXAMPLE2_QUESTION)}\nAnswer: {EXAMPLE2_ANSWER}\n\n"
                   f"{_user_message(context, question)}\nAnswer:")
         result = generation.generate_with(ctx, gen, prompt, max_new_tokens=max_new_tokens, temperature=0)
     ctx.check_cancelled()

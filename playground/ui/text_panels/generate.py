@@ -1,0 +1,250 @@
+"""Generate: streaming text generation and chat with a causal LM (bundled SmolLM2 by default)."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QTextEdit,
+)
+
+from playground.core.errors import InputError
+from playground.core.jobs import Job
+from playground.ui.widgets.text_panel_base import TextPanel
+
+TITLE = "Generate"
+ORDER = 10
+
+BUNDLED_ID = "bundled/smollm2-135m-instruct"
+FLUSH_MS = 40  # coalesce token events: at most ~25 repaints a second whatever the model's speed
+
+
+def _fmt(color: str | None = None, bold: bool = False) -> QTextCharFormat:
+    f = QTextCharFormat()
+    if color:
+        f.setForeground(QColor(color))
+    f.setFontWeight(QFont.Weight.Bold if bold else QFont.Weight.Normal)
+    return f
+
+
+class GeneratePanel(TextPanel):
+    TASK = "text-generation"
+    DEFAULT_MODEL = BUNDLED_ID
+    MODEL_PLACEHOLDER = "Hub id (e.g. openai-community/gpt2), a model folder, or your char-level GPT"
+    RUN_TEXT = "Generate"
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.messages: list[dict] = []  # the chat so far (chat mode)
+        self._pending: list[str] = []
+        self._started_at = 0.0
+        self._first_at: float | None = None
+        self._tokens = 0
+        self._request: dict = {}
+
+        self.input = self.text_input("Type a prompt (Ctrl+Enter generates)", "Prompt")
+        self.input.setMaximumHeight(110)
+
+        self.chat = QCheckBox("Chat")
+        self.chat.setChecked(True)
+        self.chat.setToolTip("Use the model's chat template and keep the conversation; off: continue the "
+                             "prompt as plain text")
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(1, 4096)
+        self.max_tokens.setValue(128)
+        self.max_tokens.setAccessibleName("Max new tokens")
+        self.max_tokens.setToolTip("The most tokens to generate")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setDecimals(2)
+        self.temperature.setValue(0.7)
+        self.temperature.setAccessibleName("Temperature")
+        self.temperature.setToolTip("0 = greedy (always the most likely token); higher = more varied")
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.05, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setDecimals(2)
+        self.top_p.setValue(0.95)
+        self.top_p.setAccessibleName("Top-p")
+        self.top_p.setToolTip("Sample only from the most likely tokens covering this probability mass")
+        self.seed = QSpinBox()
+        self.seed.setRange(-1, 2**31 - 1)
+        self.seed.setValue(-1)
+        self.seed.setSpecialValueText("random")
+        self.seed.setAccessibleName("Seed")
+        self.seed.setToolTip("The same seed and settings give the same text; 'random' picks one (shown after the run)")
+        self.new_chat = QPushButton("New chat")
+        self.new_chat.setToolTip("Forget the conversation and clear the output")
+        self.new_chat.clicked.connect(self.clear)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.chat)
+        for label, widget in (("Max new tokens", self.max_tokens), ("Temperature", self.temperature),
+                              ("Top-p", self.top_p), ("Seed", self.seed)):
+            lab = QLabel(label + ":")
+            lab.setBuddy(widget)
+            controls.addWidget(lab)
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        controls.addWidget(self.new_chat)
+
+        self.output = QTextEdit()
+        self.output.setReadOnly(True)
+        self.output.setAccessibleName("Generated text")
+        self.output.setObjectName("generateOutput")
+        self.output.setPlaceholderText("Generated text streams here as the model writes it.")
+        self.stats = QLabel("")
+        self.stats.setObjectName("generateStats")
+        self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.layout_.addWidget(self.input)
+        self.layout_.addLayout(controls)
+        self.add_run_row()
+        self.layout_.addWidget(self.output, 1)
+        self.layout_.addWidget(self.stats)
+        self.stop_button.setToolTip("Stop generating (Esc); the text so far is kept")
+
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
+        window = getattr(ctx, "window", None)
+        if window is None or not hasattr(window, "cancel_action"):
+            # Standalone: our own Esc (in the main window, its Esc cancels the running job).
+            esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+            esc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            esc.activated.connect(self.stop)
+        if self.picker is not None:
+            self.picker.changed.connect(self._model_changed)
+
+    # -- TextPanel -------------------------------------------------------------------------
+    def main_input(self):
+        return self.input
+
+    def make_job(self) -> Job:
+        from playground.core import generation
+
+        prompt = self.input.toPlainText()
+        if not prompt.strip():
+            raise InputError("Type a prompt to generate from.")
+        seed = self.seed.value()
+        chat = self.chat.isChecked() and self.chat.isEnabled()
+        kwargs = {"max_new_tokens": self.max_tokens.value(), "temperature": self.temperature.value(),
+                  "top_p": self.top_p.value(), "seed": None if seed < 0 else seed, "chat": chat}
+        if chat:
+            kwargs["messages"] = self.messages + [{"role": "user", "content": prompt}]
+        self._request = {"prompt": prompt, "chat": chat}
+        return Job(generation.generate, (None if chat else prompt, self.model_id() or None), kwargs,
+                   name="generate")
+
+    def run(self) -> None:
+        if self.busy:
+            return
+        super().run()
+        if self.handle is None:  # the input was refused
+            return
+        self.handle.event.connect(self._on_event)
+        self._pending.clear()
+        self._tokens = 0
+        self._first_at = None
+        self._started_at = time.perf_counter()
+        self.stats.setText("Waiting for the first token...")
+        self._begin_output()
+        self._flush_timer.start()
+
+    def _begin_output(self) -> None:
+        cursor = self._end_cursor()
+        if self._request.get("chat"):
+            if not self.output.document().isEmpty():
+                cursor.insertText("\n\n")
+            cursor.insertText("You\n", _fmt("#2c6fbb", bold=True))
+            cursor.insertText(self._request["prompt"].strip() + "\n\n", _fmt())
+            cursor.insertText("Assistant\n", _fmt("#2e8b57", bold=True))
+            self.input.clear()
+        else:
+            self.output.clear()
+            cursor = self._end_cursor()
+            cursor.insertText(self._request["prompt"], _fmt("#777777"))
+        cursor.setCharFormat(_fmt())
+        self.output.setTextCursor(cursor)
+
+    def _end_cursor(self) -> QTextCursor:
+        cursor = self.output.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _on_event(self, event) -> None:
+        text = getattr(event, "text", None)
+        if text is None:
+            return
+        if self._first_at is None:
+            self._first_at = time.perf_counter()
+        self._tokens = getattr(event, "index", self._tokens + 1)
+        self._pending.append(text)
+
+    def _flush(self) -> None:
+        if self._pending:
+            cursor = self._end_cursor()
+            cursor.insertText("".join(self._pending), _fmt())
+            self._pending.clear()
+            bar = self.output.verticalScrollBar()
+            if bar.value() >= bar.maximum() - 40:
+                bar.setValue(bar.maximum())
+        if self._first_at is not None and self.handle is not None:
+            elapsed = max(time.perf_counter() - self._first_at, 1e-6)
+            rate = (self._tokens - 1) / elapsed if self._tokens > 1 else 0.0
+            self.stats.setText(f"{self._tokens} tokens, {rate:.1f} tokens/s, first token after "
+                               f"{self._first_at - self._started_at:.2f} s")
+
+    def _on_finished(self) -> None:
+        self._flush_timer.stop()
+        self._flush()
+        super()._on_finished()
+
+    def show_result(self, result) -> None:
+        self._flush()
+        if self._request.get("chat") and result.chat:
+            self.messages += [{"role": "user", "content": self._request["prompt"]},
+                              {"role": "assistant", "content": result.text}]
+        elif self._request.get("chat"):  # no chat template after all: show it as a plain continuation
+            self.output.clear()
+            cursor = self._end_cursor()
+            cursor.insertText(self._request["prompt"], _fmt("#777777"))
+            cursor.insertText(result.text, _fmt())
+        if not result.has_chat_template:
+            self.chat.setEnabled(False)
+            self.chat.setToolTip("This model has no chat template: prompts are continued as plain text")
+        ttft = f"{result.time_to_first_token:.2f} s" if result.time_to_first_token is not None else "-"
+        parts = [f"{result.new_tokens} tokens", f"{result.tokens_per_s:.1f} tokens/s", f"first token after {ttft}",
+                 {"eos": "finished", "length": "reached max new tokens", "stopped": "stopped"}[result.finish_reason]]
+        if result.seed is not None:
+            parts.append(f"seed {result.seed}")
+        self.stats.setText(", ".join(parts))
+        self.status.setText("Stopped." if result.stopped else f"Done in {result.seconds:.1f} s.")
+
+    def notices(self, result) -> list[str]:
+        out = [result.notice] if result.notice else []
+        if self._request.get("chat") and not result.chat:
+            out.append("This model has no chat template, so the prompt was continued as plain text.")
+        return out
+
+    # -- actions ----------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.messages.clear()
+        self.output.clear()
+        self.stats.setText("")
+
+    def _model_changed(self, _model_id: str) -> None:
+        self.chat.setEnabled(True)
+        self.chat.setToolTip("Use the model's chat template and keep the conversation; off: continue the "
+                             "prompt as plain text")
+        self.messages.clear()
+
+    def shutdown(self) -> None:
+        self.stop()
+
+
+def build(ctx):
+    return GeneratePanel(ctx)

@@ -1,0 +1,105 @@
+"""The Generate panel standalone, with a tiny GPT-2 built here: tokens stream in, Esc/Stop stops it."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from playground.core import models
+from playground.ui.context import AppContext
+
+CHARS = list("abcdefghijklmnopqrstuvwxyz .,!?\n")
+
+
+def make_char_gpt(folder, n_positions: int = 2048):
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models as tmodels, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "[EOS]": 1} | {c: i + 2 for i, c in enumerate(CHARS)}
+    tk = Tokenizer(tmodels.WordLevel(vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", eos_token="[EOS]")
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(vocab), n_positions=n_positions, n_embd=32, n_layer=2,
+                                       n_head=2, bos_token_id=1, eos_token_id=1))
+    with torch.no_grad():
+        model.transformer.wte.weight[1].zero_()  # EOS never wins: runs go to max_new_tokens
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_char_gpt(tmp_path_factory.mktemp("gui_tiny") / "charlm")
+
+
+@pytest.fixture
+def panel(qtbot, worker, settings, tiny_dir):
+    from playground.ui.text_panels import generate
+
+    models.cache.clear()
+    widget = generate.build(AppContext(worker, settings, None))
+    qtbot.addWidget(widget)
+    widget.resize(900, 600)
+    widget.show()
+    widget.picker.set_model(str(tiny_dir))
+    yield widget
+    widget.stop()
+    models.cache.clear()
+
+
+def test_panel_metadata():
+    from playground.ui.text_panels import generate
+
+    assert generate.TITLE == "Generate" and generate.ORDER == 10
+
+
+def test_streams_then_completes(qtbot, panel):
+    panel.input.setPlainText("hello there")
+    panel.max_tokens.setValue(40)
+    panel.temperature.setValue(0.0)
+    events = []
+    panel.run()
+    assert panel.handle is not None and panel.stop_button.isEnabled()
+    panel.handle.event.connect(events.append)
+    with qtbot.waitSignal(panel.result_ready, timeout=60_000) as blocker:
+        pass
+    result = blocker.args[0]
+    assert result.new_tokens == 40 and result.finish_reason == "length"
+    assert len(events) >= 2, "tokens must stream in several events"
+    text = panel.output.toPlainText()
+    assert text.startswith("hello there") and text.endswith(result.text)  # plain model: prompt + continuation
+    assert "tokens/s" in panel.stats.text() and "first token" in panel.stats.text()
+    assert not panel.chat.isEnabled()  # no chat template on this model
+    assert panel.run_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_escape_stops_within_a_token(qtbot, panel):
+    panel.input.setPlainText("a long story")
+    panel.max_tokens.setValue(2000)
+    panel.temperature.setValue(1.0)
+    panel.seed.setValue(3)
+    panel.run()
+    handle = panel.handle
+    with qtbot.waitSignal(handle.event, timeout=60_000):
+        pass
+    qtbot.keyClick(panel.output, Qt.Key.Key_Escape)
+    assert handle.is_cancel_requested
+    with qtbot.waitSignal(panel.result_ready, timeout=30_000) as blocker:
+        pass
+    result = blocker.args[0]
+    assert result.stopped and result.finish_reason == "stopped"
+    assert 1 <= result.new_tokens < 2000
+    qtbot.waitUntil(lambda: not panel.busy, timeout=5000)
+    assert panel.output.toPlainText().endswith(result.text)
+    assert "stopped" in panel.stats.text() and "seed 3" in panel.stats.text()
+
+
+def test_empty_prompt_asks_for_text(qtbot, panel):
+    panel.input.setPlainText("   ")
+    panel.run()
+    assert panel.handle is None
+    assert "prompt" in panel.status.text().lower()
