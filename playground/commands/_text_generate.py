@@ -56,7 +56,8 @@ def _safety(args) -> dict:
 
 
 def _stderr_progress(event) -> None:
-    if isinstance(event, Progress) and event.text:
+    # Progress only on a terminal: piped/scripted runs keep stderr to the one error line.
+    if isinstance(event, Progress) and event.text and sys.stderr.isatty():
         sys.stderr.write(event.text + "\n")
         sys.stderr.flush()
 
