@@ -719,3 +719,15 @@ def detect_faces(ctx: JobContext, sources: Sequence[str | Path], min_score: floa
         verb = "Blurred faces in" if out_dir is not None else "Looked for faces in"
         ctx.progress((i + 1) / len(items), f"{verb} {i + 1} of {len(items)} images ({rate:.1f} images/s)")
     return results
+
+
+def blur_faces(ctx: JobContext, sources: Sequence[str | Path], out_dir: str | Path,
+               threshold: float = FACE_THRESHOLD, known: dict[str, list[DetectedFace]] | None = None,
+               device: str | None = None) -> list[FaceResult]:
+    """Save a copy of each image (folders expand) into `out_dir` with its faces >= `threshold` blurred.
+
+    Faces in `known` (path -> faces already found) are not detected again. Each copy keeps the
+    original's name (and sub-folder), size and format; originals are never overwritten.
+    """
+    return detect_faces(ctx, sources, min_score=min(threshold, FACE_FLOOR), blur_to=out_dir,
+                        blur_threshold=threshold, device=device, known=known)

@@ -8,6 +8,7 @@ without running the model again.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -58,6 +59,7 @@ class DetectionPanel(QWidget):
         self.last_blur: list = []
         self._handle = None
         self._generation = 0
+        self._memo: OrderedDict[tuple, object] = OrderedDict()  # recent single-image results
         self._model: object = detection.YOLO_ID
         self._job_kind = ""
         self._blur_folder = ""
@@ -200,7 +202,41 @@ class DetectionPanel(QWidget):
             self._run()
 
     def set_image(self, path: str) -> None:
-        self.set_images([path])
+        """Detect on one image; an image seen recently with the same model is shown without re-running."""
+        key = self._memo_key(str(path))
+        res = self._memo.get(key) if key is not None else None
+        if res is None or self.busy:
+            self.set_images([path])
+            return
+        self._memo.move_to_end(key)
+        self.paths = [str(path)]
+        self.results = {}
+        self.current_path = None
+        self.file_list.clear()
+        self.file_list.setVisible(False)
+        self._job_kind = "detect"
+        self._on_result_event(res)
+        self._show_summary()
+        if self.blur_button is not None:
+            self.blur_button.setEnabled(res.error is None)
+
+    def _memo_key(self, path: str) -> tuple | None:
+        if not isinstance(self._model, str) and self.mode == "objects":
+            return None
+        try:
+            stamp = Path(path).stat().st_mtime_ns
+        except OSError:
+            return None
+        return (self.mode, self._model if self.mode == "objects" else "", path, stamp)
+
+    def _remember(self, res) -> None:
+        key = self._memo_key(res.path)
+        if key is None or res.error is not None:
+            return
+        self._memo[key] = res
+        self._memo.move_to_end(key)
+        while len(self._memo) > 12:
+            self._memo.popitem(last=False)
 
     def set_images(self, paths: list[str]) -> None:
         """Detect on these images (folders expand); the first one is shown as its result arrives."""
@@ -281,6 +317,8 @@ class DetectionPanel(QWidget):
         if not isinstance(ev, detection.ObjectResult | detection.FaceResult):
             return
         self.results[ev.path] = ev
+        if self._job_kind == "detect":
+            self._remember(ev)
         if len(self.results) > 1 or len(self.paths) > 1 or Path(self.paths[0]).is_dir():
             self.file_list.setVisible(True)
         item = QListWidgetItem(self._list_text(ev))
@@ -429,8 +467,7 @@ class DetectionPanel(QWidget):
         gen = self._generation
         self.last_error = None
         self.last_blur = []
-        job = Job(detection.detect_faces, (sources,),
-                  {"blur_to": folder, "blur_threshold": self.threshold, "known": done},
+        job = Job(detection.blur_faces, (sources, folder), {"threshold": self.threshold, "known": done},
                   name="blur faces")
         self._job_kind = "blur"
         self._start(job, gen, self._on_blur_event)

@@ -78,6 +78,13 @@ def test_objects_panel_shows_cup_and_slider_filters(qtbot, ctx, photos):
     assert [d.label for d in panel.visible_detections()][0] == "cup"
     assert panel._handle is handle, "the slider must not run the model again"
 
+    # The Image tab calls set_image on every thumbnail click: a recent result is shown at once.
+    panel.view.set_items([])
+    panel.set_image(str(photos / "coffee.png"))
+    assert panel._handle is handle and not panel.busy
+    assert [d.label for d in panel.visible_detections()][0] == "cup"
+    assert panel.table.rowCount() == len(panel.visible_detections())
+
 
 def test_objects_panel_random_torchvision_detector(qtbot, ctx, photos):
     import torch

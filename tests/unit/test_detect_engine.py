@@ -306,7 +306,7 @@ def detail(img: Image.Image, box) -> float:
     return float(np.abs(np.diff(arr, axis=0)).mean() + np.abs(np.diff(arr, axis=1)).mean())
 
 
-def test_blur_folder_batch_with_known_faces(face_results, photos, tmp_path):
+def test_blur_folder_batch_with_known_faces(face_results, photos, tmp_path, monkeypatch):
     """The GUI's blur action: faces already found, a folder with sub-folders, a bad file."""
     import shutil
 
@@ -324,8 +324,8 @@ def test_blur_folder_batch_with_known_faces(face_results, photos, tmp_path):
 
     out = tmp_path / "safe"
     events = []
-    results = run_sync(Job(detection.detect_faces, ([src],), {"blur_to": out, "known": known,
-                                                                "detector": NoDetector()}), events.append)
+    monkeypatch.setattr(detection, "load_face_detector", lambda device=None: NoDetector())
+    results = run_sync(Job(detection.blur_faces, ([src], out), {"known": known}), events.append)
     by_name = {Path(r.path).name: r for r in results}
     assert by_name["broken.jpg"].error and by_name["broken.jpg"].blurred is None
     assert by_name["astronaut.png"].blurred == str(out / "trip" / "astronaut.png")
