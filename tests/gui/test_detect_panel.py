@@ -147,3 +147,32 @@ def test_panel_reports_model_errors(qtbot, ctx, photos, tmp_path):
     assert panel.last_error and "not found" in panel.last_error
     assert "not found" in panel.status.text()
     assert ctx.settings.get_model("object-detection") == str(tmp_path / "no-such-model")
+
+
+def test_cancel_a_batch_keeps_what_was_done(qtbot, ctx, photos):
+    """A detector that waits for the test between images, so the cancel lands mid-batch."""
+    import threading
+
+    gate = threading.Semaphore(0)
+
+    class GatedDetector:
+        name = "gated"
+
+        def detect(self, img, min_score):
+            assert gate.acquire(timeout=30)
+            return [detection.DetectedObject("thing", 0.9, (1.0, 2.0, 30.0, 40.0))]
+
+    panel = make_panel(qtbot, ctx, "objects")
+    panel._model = GatedDetector()
+    paths = [str(photos / "coffee.png"), str(photos / "astronaut.png"), str(photos / "coffee.png")]
+    gate.release()  # the first image may go
+    with qtbot.waitSignal(panel.results_changed, timeout=TIMEOUT):
+        panel.set_images(paths)
+    assert panel.busy and panel.cancel_button.isVisible()
+    with qtbot.waitSignal(panel.job_finished, timeout=TIMEOUT):
+        panel.cancel_button.click()
+        gate.release()  # let the image in progress finish; the job stops before the next
+    assert 1 <= len(panel.results) < 3
+    assert panel._handle.state.value == "cancelled"
+    assert "Cancelled" in panel.status.text() and not panel.cancel_button.isVisible()
+    assert panel.visible_detections()[0].label == "thing"
