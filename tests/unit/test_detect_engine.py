@@ -368,3 +368,29 @@ def test_gpu_choice_reaches_the_detectors(monkeypatch):
     monkeypatch.setattr(detection.devices, "choose_device", lambda pref=None: "mps")
     detection.load_face_detector()
     assert made == ["cuda:0", "cpu"]  # MTCNN stays on the CPU rather than MPS
+
+
+def test_weights_download_with_progress_hash_check_and_no_half_file(monkeypatch, tmp_path):
+    """torchvision weights are fetched once into torch's cache; file:// stands in for the network."""
+    import hashlib
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    payload = bytes(range(256)) * 8192  # 2 MB, two progress chunks
+    prefix = hashlib.sha256(payload).hexdigest()[:8]
+    good = tmp_path / "srv" / f"net-{prefix}.pth"
+    bad = tmp_path / "srv" / "net-00000000.pth"
+    good.parent.mkdir()
+    good.write_bytes(payload)
+    bad.write_bytes(payload)
+    events = []
+    got = detection._fetch_url(good.as_uri(), JobContext(events.append), "test net", 2.0)
+    assert got == tmp_path / "torch" / "hub" / "checkpoints" / good.name and got.read_bytes() == payload
+    fractions = [e.fraction for e in events if isinstance(e, Progress)]
+    assert fractions[-1] == 1.0 and "MB/s" in events[-1].text
+    assert detection._fetch_url(good.as_uri(), JobContext(), "test net", 2.0) == got  # cached: no download
+    with pytest.raises(ModelError, match="checksum"):
+        detection._fetch_url(bad.as_uri(), JobContext(), "test net", 2.0)
+    assert sorted(p.name for p in got.parent.iterdir()) == [good.name]  # no half or corrupt file left
+    with pytest.raises(ModelError, match="network"):
+        detection._fetch_url((tmp_path / "srv" / "gone-12345678.pth").as_uri(), JobContext(), "test net", 1.0)
