@@ -19,6 +19,13 @@ from playground.core.jobs import Job
 pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_loaded():
+    """Import torch once here: each window's start-up device detection (on its worker) is then
+    instant, instead of every window's teardown waiting for the worker to finish importing it."""
+    import torch  # noqa: F401
+
+
 class FakeTab(QWidget):
     """Stands in for a feature tab: records what the window asks of it."""
 
