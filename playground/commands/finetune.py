@@ -1,0 +1,158 @@
+"""`playground finetune image|text|charlm ...`: the Train tab's jobs, headless.
+
+With `--json`, one JSON object per line: step, epoch, checkpoint ... and a
+final `done` line. Ctrl+C saves a checkpoint and stops; `--resume` continues
+from OUT's last checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from playground import cli
+
+
+def _common(p, default_lr: float, default_batch: int, default_epochs: int | None = 3) -> None:
+    p.add_argument("--out", default=None, help="model folder to write (default: <models folder>/<name>)")
+    p.add_argument("--name", default=None, help="model name (default: from the data's name)")
+    if default_epochs is not None:
+        p.add_argument("--epochs", type=int, default=default_epochs, help=f"epochs (default {default_epochs})")
+    p.add_argument("--batch-size", type=int, default=default_batch, help=f"batch size (default {default_batch})")
+    p.add_argument("--lr", type=float, default=default_lr, help=f"peak learning rate (default {default_lr:g})")
+    p.add_argument("--val-share", type=float, default=None, help="share of the data held out for validation")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many evaluations without a better validation loss (0: never)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
+    p.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 on a GPU too")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model in OUT")
+    p.add_argument("--json", action="store_true", help="print one JSON object per line")
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("finetune", help="fine-tune a classifier or train a character-level GPT")
+    kinds = parser.add_subparsers(dest="finetune_kind", metavar="KIND", parser_class=type(parser))
+    kinds.required = True
+
+    p = kinds.add_parser("image", help="image classifier from a folder of class sub-folders")
+    p.add_argument("data", metavar="DIR", help="folder with one sub-folder of images per class")
+    _common(p, 1e-3, 32)
+    p.add_argument("--backbone", default="bundled/efficientnet-lite0",
+                   help="bundled/efficientnet-lite0, a timm model name, or a fine-tuned image model folder")
+    p.add_argument("--image-size", type=int, default=224, help="input size in pixels (default 224)")
+    p.add_argument("--head-only", action="store_true", help="train only the new classification head")
+    p.add_argument("--no-augment", action="store_true", help="no random crops or colour jitter")
+    p.add_argument("--flip", action="store_true", help="also flip images horizontally at random")
+    p.set_defaults(func=cmd_finetune)
+
+    p = kinds.add_parser("text", help="text classifier from a CSV or TSV file")
+    p.add_argument("data", metavar="FILE", help="CSV/TSV file with a header row")
+    _common(p, 5e-5, 16)
+    p.add_argument("--text-column", default=None, help="column with the text (default: guessed)")
+    p.add_argument("--label-column", default=None, help="column with the label (default: guessed)")
+    p.add_argument("--model", default="bundled/all-minilm-l6-v2", help="encoder: bundled id, Hub id or folder")
+    p.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
+    p.add_argument("--head-only", action="store_true", help="train only the classification head")
+    p.set_defaults(func=cmd_finetune)
+
+    p = kinds.add_parser("charlm", help="character-level GPT from a text file, from scratch")
+    p.add_argument("data", metavar="FILE", help="plain UTF-8 text file")
+    _common(p, 2e-3, 32, default_epochs=None)
+    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    p.add_argument("--block-size", type=int, default=128, help="context length in characters (default 128)")
+    p.add_argument("--layers", type=int, default=4, help="transformer layers (default 4)")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    p.add_argument("--embed", type=int, default=128, help="embedding size (default 128)")
+    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps")
+    p.set_defaults(func=cmd_finetune)
+
+
+def _positive(args, *names) -> None:
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            raise cli.UsageError(f"--{name.replace('_', '-')} must be positive (got {value})")
+
+
+class _Printer:
+    """Human-readable progress lines on stderr, or JSON lines on stdout."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.last = 0.0
+
+    def __call__(self, event) -> None:
+        from playground.core.jobs import Progress
+        from playground.core.training import events as ev
+
+        if isinstance(event, Progress):
+            return
+        if self.as_json:
+            if hasattr(event, "to_dict"):
+                cli.print_json_line(_clean(event.to_dict()))
+            return
+        if isinstance(event, ev.StepEvent):
+            now = time.monotonic()
+            if now - self.last < 1.0 and event.step != event.total_steps:
+                return
+            self.last = now
+            left = f", {event.time_left_s:.0f} s left" if event.time_left_s is not None else ""
+            sys.stderr.write(f"step {event.step}/{event.total_steps}  epoch {event.epoch}  loss {event.loss:.4f}  "
+                             f"lr {event.lr:.2e}  {event.samples_per_s:.1f} samples/s{left}\n")
+        elif isinstance(event, ev.EpochEvent):
+            acc = f"  val accuracy {event.val_accuracy:.4f}" if event.val_accuracy is not None else ""
+            sys.stderr.write(f"epoch {event.epoch}: train loss {event.train_loss:.4f}  val loss {event.val_loss:.4f}{acc}\n")
+        elif isinstance(event, ev.DataReport):
+            sys.stderr.write(f"data: {event.n_train} training, {event.n_val} validation"
+                             + (f", {len(event.labels)} classes" if event.labels else "") + "\n")
+            for w in event.warnings:
+                sys.stderr.write(f"warning: {w}\n")
+        elif isinstance(event, ev.RunStarted):
+            where = f", resumed at step {event.start_step}" if event.start_step else ""
+            amp = f", mixed precision {event.mixed_precision}" if event.mixed_precision else ""
+            sys.stderr.write(f"training on {event.device}{amp}: {event.total_steps} steps{where}\n")
+        elif isinstance(event, ev.CheckpointSaved) and event.reason == "cancel":
+            sys.stderr.write(f"checkpoint saved at step {event.step}: continue with --resume\n")
+        elif isinstance(event, ev.EarlyStopped):
+            sys.stderr.write(f"early stop after epoch {event.epoch} (best: epoch {event.best_epoch})\n")
+        sys.stderr.flush()
+
+
+def _clean(data: dict) -> dict:
+    """JSON has no NaN: turn non-finite floats into null."""
+    import math
+
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
+
+
+def cmd_finetune(args) -> int:
+    from playground.core.jobs import Job, run_sync
+    from playground.core.training import job_for
+
+    _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
+              "image_size", "max_length", "checkpoint_every")
+    options = {"batch_size": args.batch_size, "lr": args.lr, "val_share": args.val_share, "patience": args.patience,
+               "seed": args.seed, "checkpoint_every": args.checkpoint_every,
+               "mixed_precision": not args.no_mixed_precision, "device": args.device}
+    kind = args.finetune_kind
+    if kind == "image":
+        options |= {"epochs": args.epochs, "backbone": args.backbone, "image_size": args.image_size,
+                    "head_only": args.head_only, "augment": not args.no_augment, "flip": args.flip}
+    elif kind == "text":
+        options |= {"epochs": args.epochs, "text_column": args.text_column, "label_column": args.label_column,
+                    "model": args.model, "max_length": args.max_length, "head_only": args.head_only}
+    else:
+        options |= {"steps": args.steps, "block_size": args.block_size, "layers": args.layers, "heads": args.heads,
+                    "embed": args.embed, "eval_every": args.eval_every}
+    options = {k: v for k, v in options.items() if v is not None}
+    job = Job(job_for(kind), (args.data, args.out),
+              options | {"name": args.name, "resume": args.resume, "overwrite": args.overwrite}, name=f"finetune {kind}")
+    cancel = cli.cancel_on_sigint()
+    result = run_sync(job, _Printer(args.json), cancel)
+    if not args.json:
+        metric = (f"validation accuracy {result.val_accuracy:.4f}" if result.val_accuracy is not None
+                  and result.task != "text-generation" else f"validation loss {result.val_loss:.4f}")
+        print(f"saved {result.model_dir} ({metric})")
+    return cli.EXIT_OK

@@ -1,0 +1,29 @@
+"""Fine-tune jobs: image classifier, text classifier, character-level GPT.
+
+Each job is `fn(ctx, data, out=None, **options)`; it emits the events of
+`training.events` and returns a `TrainResult`. Heavy imports happen inside
+the jobs, so importing this package is cheap.
+"""
+
+from playground.core.training.events import (  # noqa: F401
+    CheckpointSaved, DataReport, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
+    TrainResult,
+)
+from playground.core.training.loop import TrainConfig, TrainControl  # noqa: F401
+
+
+def job_for(kind: str):
+    """The job function for "image", "text" or "charlm"."""
+    if kind == "image":
+        from playground.core.training.image import train_image_classifier
+
+        return train_image_classifier
+    if kind == "text":
+        from playground.core.training.text import train_text_classifier
+
+        return train_text_classifier
+    if kind == "charlm":
+        from playground.core.training.charlm import train_charlm
+
+        return train_charlm
+    raise ValueError(f"unknown training kind '{kind}'")

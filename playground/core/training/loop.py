@@ -1,0 +1,338 @@
+"""The training loop every fine-tune job shares.
+
+A job builds a `TrainSpec` (the model, its batches, its loss, its evaluation
+and how to save it) and hands it to `fit`, which owns the rest: device and
+mixed precision, the optimizer and learning-rate schedule, pause/resume
+(a threading.Event the loop waits on), cancel (checkpoint first, then stop),
+checkpoints, early stopping, samples/s and time left, the final atomic save.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from playground.core import devices
+from playground.core.errors import Cancelled
+from playground.core.jobs import JobContext
+from playground.core.training import checkpoint as ckpt
+from playground.core.training.events import (
+    CheckpointSaved, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent, TrainResult,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1e-3
+    val_share: float = 0.2
+    device: str | None = None  # None: the app's preference ("auto" by default)
+    patience: int = 3  # epochs without a better validation loss before stopping; 0: never stop early
+    seed: int = 0
+    warmup: float = 0.05  # share of the steps with a linear warm-up
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    checkpoint_every: int = 0  # also checkpoint every N steps (0: at the end of each epoch only)
+    mixed_precision: bool = True  # autocast (+ GradScaler for fp16) on CUDA
+    name: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TrainControl:
+    """Pause and resume a running job from another thread (the UI)."""
+
+    def __init__(self) -> None:
+        self._go = threading.Event()
+        self._go.set()
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._go.is_set()
+
+    def wait(self, ctx: JobContext, step: int) -> float:
+        """Block while paused (still honouring cancel); returns the seconds spent paused."""
+        if self._go.is_set():
+            return 0.0
+        t0 = time.perf_counter()
+        ctx.emit(Paused(step))
+        while not self._go.wait(0.05):
+            ctx.check_cancelled()
+        ctx.emit(Resumed(step))
+        return time.perf_counter() - t0
+
+
+class TrainSpec:
+    """What a job provides to `fit`. Subclasses fill these in."""
+
+    task: str = ""
+    model: Any = None
+    steps_per_epoch: int = 1
+    batch_size: int = 1
+
+    def signature(self) -> dict:
+        """Facts a checkpoint must match to be resumed (labels, architecture ...)."""
+        return {}
+
+    def parameters(self) -> Iterable:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def train_mode(self) -> None:
+        self.model.train()
+
+    def to(self, device: str) -> None:
+        self.model.to(device)
+
+    def batches(self, epoch: int, start: int, device: str) -> Iterator[Any]:
+        """The epoch's batches from index `start`; the same order for the same epoch every time."""
+        raise NotImplementedError
+
+    def loss(self, batch: Any) -> tuple[Any, int]:
+        """(loss tensor, samples in the batch)."""
+        raise NotImplementedError
+
+    def evaluate(self, device: str, autocast) -> tuple[float, float | None]:
+        """(validation loss, validation accuracy or None)."""
+        raise NotImplementedError
+
+    def save(self, folder: Path) -> None:
+        """Write the model files (not the marker) into `folder`."""
+        raise NotImplementedError
+
+    def marker(self) -> dict:
+        """playground_model.json content (task, labels ...), without metrics."""
+        return {"task": self.task}
+
+
+def precision_plan(device: str, enabled: bool = True):
+    """(autocast dtype or None, use GradScaler): bf16 where the GPU has it, fp16 + scaler otherwise."""
+    import torch
+
+    if not enabled or not device.startswith("cuda"):
+        return None, False
+    dtype = devices.dtype_for(device)
+    return dtype, dtype == torch.float16
+
+
+def lr_at(step: int, total: int, base: float, warmup: float) -> float:
+    """Linear warm-up, then cosine decay to 10% of the base rate."""
+    warm = max(1, int(total * warmup))
+    if step < warm:
+        return base * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class _Rate:
+    """Samples/s and seconds per step over the last steps (pauses and evaluation excluded)."""
+
+    def __init__(self, window: int = 20):
+        self.steps: deque[tuple[float, int]] = deque(maxlen=window)
+
+    def add(self, seconds: float, samples: int) -> None:
+        self.steps.append((seconds, samples))
+
+    @property
+    def samples_per_s(self) -> float:
+        t = sum(s for s, _ in self.steps)
+        return sum(n for _, n in self.steps) / t if t > 0 else 0.0
+
+    @property
+    def step_seconds(self) -> float:
+        return sum(s for s, _ in self.steps) / len(self.steps) if self.steps else 0.0
+
+
+def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, control: TrainControl | None = None,
+        resume: bool = False, data_meta: dict | None = None) -> TrainResult:
+    import torch
+
+    control = control or TrainControl()
+    out_dir = Path(out_dir)
+    t_start = time.perf_counter()
+    device = devices.choose_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    spec.to(device)
+    amp_dtype, use_scaler = precision_plan(device, cfg.mixed_precision)
+    device_type = device.split(":")[0]
+    scaler = torch.amp.GradScaler(device_type, enabled=use_scaler) if use_scaler else None
+
+    def autocast():
+        if amp_dtype is None:
+            return torch.autocast(device_type, enabled=False)
+        return torch.autocast(device_type, dtype=amp_dtype)
+
+    params = list(spec.parameters())
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    spe = spec.steps_per_epoch
+    total = cfg.epochs * spe
+    history: list[dict] = []
+    step = 0
+    best = (math.inf, 0)
+    bad_epochs = 0
+    signature = spec.signature()
+
+    if resume:
+        state = ckpt.load_checkpoint(out_dir, spec.task, signature)
+        spec.model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        step = int(state["step"])
+        history = list(state.get("history", []))
+        best = (float(state.get("best_val_loss", math.inf)), int(state.get("best_epoch", 0)))
+        bad_epochs = int(state.get("bad_epochs", 0))
+        total = max(total, step)
+    else:
+        ckpt.remove_checkpoints(out_dir)  # a stale best.pt must never end up in this run's model
+
+    def checkpoint(reason: str) -> None:
+        path = ckpt.save_checkpoint(out_dir, {
+            "task": spec.task, "signature": signature, "step": step, "history": history,
+            "model": spec.model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else {},
+            "best_val_loss": best[0], "best_epoch": best[1], "bad_epochs": bad_epochs, "config": cfg.to_dict(),
+        })
+        ctx.emit(CheckpointSaved(str(path), step, step // spe + (1 if step % spe else 0), reason))
+
+    # A resumed run whose last epoch finished training but not evaluation evaluates it first.
+    start_epoch, start_batch = divmod(step, spe)
+    if step and start_batch == 0 and len(history) < start_epoch:
+        start_epoch, start_batch = start_epoch - 1, spe
+    ctx.emit(RunStarted(spec.task, str(out_dir), device, cfg.epochs, spe, total, step,
+                        str(amp_dtype).replace("torch.", "") if amp_dtype is not None else None))
+    rate = _Rate()
+    eval_seconds = 0.0
+    stopped_early = False
+    last_checkpoint_step = step
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            spec.train_mode()
+            losses: list[float] = []
+            batch_start = start_batch if epoch == start_epoch else 0
+            batches = spec.batches(epoch, batch_start, device)
+            t_step = time.perf_counter()
+            for batch in batches:
+                ctx.check_cancelled()
+                paused = control.wait(ctx, step)
+                t_step += paused
+                lr = lr_at(step, total, cfg.lr, cfg.warmup)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.zero_grad(set_to_none=True)
+                with autocast():
+                    loss, n = spec.loss(batch)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                value = float(loss.detach())
+                step += 1
+                losses.append(value)
+                now = time.perf_counter()
+                rate.add(now - t_step, n)
+                t_step = now
+                left_steps = total - step
+                left_evals = cfg.epochs - epoch  # this epoch's evaluation too
+                per_eval = eval_seconds / max(1, len(history)) if history else rate.step_seconds * spe * 0.2
+                ctx.emit(StepEvent(step, epoch + 1, value, lr, rate.samples_per_s,
+                                   left_steps * rate.step_seconds + left_evals * per_eval, total))
+                ctx.progress(step / total, f"Training: epoch {epoch + 1}/{cfg.epochs}, step {step}/{total}")
+                if cfg.checkpoint_every and step - last_checkpoint_step >= cfg.checkpoint_every and step % spe:
+                    checkpoint("steps")
+                    last_checkpoint_step = step
+                    t_step = time.perf_counter()
+            ctx.check_cancelled()
+            t_eval = time.perf_counter()
+            ctx.progress(step / total, f"Evaluating epoch {epoch + 1}/{cfg.epochs}")
+            spec.model.eval()
+            with torch.inference_mode():
+                val_loss, val_acc = spec.evaluate(device, autocast)
+            if not losses and history:  # the epoch's training ran before a resume
+                train_loss = history[-1]["train_loss"] if len(history) == epoch + 1 else float("nan")
+            else:
+                train_loss = sum(losses) / len(losses) if losses else float("nan")
+            record = {"epoch": epoch + 1, "step": step, "train_loss": train_loss, "val_loss": val_loss,
+                      "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"]}
+            history.append(record)
+            ctx.emit(EpochEvent(epoch + 1, step, train_loss, val_loss, val_acc))
+            eval_seconds += time.perf_counter() - t_eval
+            if val_loss < best[0] - 1e-6:
+                best = (val_loss, epoch + 1)
+                bad_epochs = 0
+                ckpt.save_state(ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE, {"model": spec.model.state_dict(),
+                                                                                 "epoch": epoch + 1})
+            else:
+                bad_epochs += 1
+            checkpoint("epoch")
+            last_checkpoint_step = step
+            if cfg.patience and bad_epochs >= cfg.patience and epoch + 1 < cfg.epochs:
+                ctx.emit(EarlyStopped(epoch + 1, best[1], best[0]))
+                stopped_early = True
+                break
+    except Cancelled:
+        if step > last_checkpoint_step:
+            checkpoint("cancel")
+        raise
+
+    # The final model: the weights of the best validation epoch.
+    best_file = ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE
+    best_record = history[-1] if history else {}
+    if best_file.is_file() and best[1] and best[1] != (history[-1]["epoch"] if history else 0):
+        spec.model.load_state_dict(ckpt.load_state(best_file)["model"])
+        best_record = next((h for h in history if h["epoch"] == best[1]), best_record)
+    ctx.progress(None, f"Saving the model to {out_dir}")
+    spec.model.eval()
+    tmp = ckpt.staging_dir(out_dir)
+    try:
+        spec.save(tmp)
+        metrics = {k: best_record[k] for k in ("val_loss", "val_accuracy", "train_loss")
+                   if best_record.get(k) is not None}
+        meta = spec.marker() | {
+            "name": cfg.name or out_dir.name, "metrics": metrics, "epochs": len(history), "best_epoch": best[1],
+            "steps": step, "batch_size": spec.batch_size, "lr": cfg.lr, "device": device,
+            "stopped_early": stopped_early, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        } | (data_meta or {})
+        ckpt.write_card(tmp, meta, history)
+        ckpt.write_marker(tmp, meta)  # last: a folder without it is never listed
+        ckpt.install(tmp, out_dir)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    ckpt.remove_checkpoints(out_dir)
+    val_acc = best_record.get("val_accuracy")
+    val_loss = best_record.get("val_loss")
+    ctx.emit(DoneEvent(str(out_dir), spec.task, meta["name"], val_acc, val_loss, len(history), step,
+                       time.perf_counter() - t_start))
+    ctx.progress(1.0, f"Saved {meta['name']}")
+    return TrainResult(str(out_dir), spec.task, history, val_acc, val_loss, stopped_early)
