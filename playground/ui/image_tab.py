@@ -698,6 +698,7 @@ class ImageTab(QWidget):
         self.items.clear()
         self.selected = -1
         self._preview = None
+        self._preview_token += 1  # previews still loading belong to the cleared items
         self.thumbs.clear()
         self.table.setRowCount(0)
         self.bars.set_message("")
