@@ -19,6 +19,9 @@ def test_round_trip(qtbot, settings, tmp_path, monkeypatch):
     monkeypatch.setattr("playground.settings._original_env", {})
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     # Defaults shown.
@@ -41,9 +44,7 @@ def test_round_trip(qtbot, settings, tmp_path, monkeypatch):
     assert settings.get(Key.THEME) == "dark"
     assert settings.get(Key.HUB_TOKEN) == TOKEN and os.environ["HF_TOKEN"] == TOKEN
     assert settings.get(Key.OFFLINE) is True and os.environ["HF_HUB_OFFLINE"] == "1"
-    from huggingface_hub import constants
-
-    assert constants.HF_HUB_OFFLINE is True  # already-imported huggingface_hub follows the setting
+    assert constants.HF_HUB_OFFLINE is True  # an already-imported huggingface_hub follows the setting
     assert paths.models_dir() == tmp_path / "my-models"
     assert settings.get_model("text-generation") == "openai-community/gpt2"
     assert settings.get_model("image-classification") == "/some/local/folder"
