@@ -20,6 +20,7 @@ class TextModelPicker(QWidget):
     """Editable combo: pick an entry, type a Hub id or a path, or browse for a folder."""
 
     changed = Signal(str)
+    loaded = Signal()  # the catalog entries are in the list
 
     def __init__(self, app_ctx, task: str, default: str | None = None, placeholder: str = "", parent=None):
         super().__init__(parent)
@@ -86,9 +87,14 @@ class TextModelPicker(QWidget):
             self.combo.addItem(f"{e.display_name} [{where}]{state}", e.id)
             self.combo.setItemData(self.combo.count() - 1, f"{e.id}\n{e.description}\nLicence: {e.licence}",
                                    3)  # Qt.ToolTipRole
+        if current:
+            self.set_model(current)
+        else:  # nothing chosen stays nothing chosen (a panel may treat empty as "automatic")
+            self.combo.setCurrentIndex(-1)
+            self.combo.setEditText("")
         self.combo.blockSignals(False)
-        self.set_model(current) if current else None
         self._loaded = True
+        self.loaded.emit()
 
     def model_id(self) -> str:
         text = self.combo.currentText().strip()
