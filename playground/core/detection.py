@@ -50,6 +50,10 @@ TORCHVISION_DETECTORS: tuple[tuple[str, str], ...] = (
     ("ssd300_vgg16", "SSD300 VGG16 (torchvision)"),
 )
 TORCHVISION_PREFIX = "torchvision/"
+# Download sizes of their COCO weights (MB), shown before anything is downloaded.
+TORCHVISION_SIZES_MB = {"fasterrcnn_mobilenet_v3_large_320_fpn": 74, "fasterrcnn_mobilenet_v3_large_fpn": 74,
+                        "ssdlite320_mobilenet_v3_large": 13, "fasterrcnn_resnet50_fpn_v2": 167,
+                        "retinanet_resnet50_fpn_v2": 146, "fcos_resnet50_fpn": 124, "ssd300_vgg16": 136}
 
 
 # -- results ------------------------------------------------------------------

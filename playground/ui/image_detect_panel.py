@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,6 +38,7 @@ from playground.core.jobs import Job
 from playground.ui.widgets.detect_view import DetectionView, pil_to_qimage
 
 OTHER_MODEL = "__other__"
+KEEP_PREVIEWS = 24
 MODES = ("objects", "faces")
 
 
@@ -60,6 +62,7 @@ class DetectionPanel(QWidget):
         self._handle = None
         self._generation = 0
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # recent single-image results
+        self._previews: list[str] = []  # paths whose result still holds its display copy
         self._model: object = detection.YOLO_ID
         self._job_kind = ""
         self._blur_folder = ""
@@ -162,8 +165,9 @@ class DetectionPanel(QWidget):
         box.addItem("YOLOv3-tiny, 80 COCO classes (bundled, offline)", detection.YOLO_ID)
         for name, display in detection.TORCHVISION_DETECTORS:
             box.addItem(display, detection.TORCHVISION_PREFIX + name)
-            box.setItemData(box.count() - 1, "COCO weights are downloaded once from download.pytorch.org",
-                            Qt.ItemDataRole.ToolTipRole)
+            size = detection.TORCHVISION_SIZES_MB.get(name)
+            box.setItemData(box.count() - 1, "COCO weights are downloaded once from download.pytorch.org"
+                            + (f" ({size} MB)" if size else ""), Qt.ItemDataRole.ToolTipRole)
         box.addItem("DETR ResNet-50 (Hugging Face Hub)", "facebook/detr-resnet-50")
         box.addItem("Other Hugging Face model id…", OTHER_MODEL)
         saved = self.ctx.settings.get_model("object-detection") if self.ctx and self.ctx.settings else ""
@@ -211,6 +215,7 @@ class DetectionPanel(QWidget):
         self._memo.move_to_end(key)
         self.paths = [str(path)]
         self.results = {}
+        self._previews = []
         self.current_path = None
         self.file_list.clear()
         self.file_list.setVisible(False)
@@ -242,6 +247,7 @@ class DetectionPanel(QWidget):
         """Detect on these images (folders expand); the first one is shown as its result arrives."""
         self.paths = [str(p) for p in paths]
         self.results = {}
+        self._previews = []
         self.current_path = None
         self.file_list.clear()
         self.table.setRowCount(0)
@@ -281,7 +287,7 @@ class DetectionPanel(QWidget):
         if self.mode == "objects":
             job = Job(detection.detect_objects, (list(self.paths),),
                       {"model": self._model, "preview_size": detection.PREVIEW_MAX,
-                       "trust_remote_code": False},
+                       "trust_remote_code": self._trust_remote_code()},
                       name="detect objects")
         else:
             job = Job(detection.detect_faces, (list(self.paths),),
@@ -289,6 +295,15 @@ class DetectionPanel(QWidget):
         self._job_kind = "detect"
         self._start(job, gen, self._on_result_event)
         self.status.setText("Loading the model and detecting…")
+
+    def _trust_remote_code(self) -> bool:
+        """The user's setting (off unless they turned it on in Settings)."""
+        settings = getattr(self.ctx, "settings", None)
+        if settings is None:
+            return False
+        from playground.settings import Key
+
+        return bool(settings.get(Key.TRUST_REMOTE_CODE))
 
     def _start(self, job: Job, gen: int, on_event) -> None:
         handle = self._submit(job)
@@ -319,6 +334,7 @@ class DetectionPanel(QWidget):
         self.results[ev.path] = ev
         if self._job_kind == "detect":
             self._remember(ev)
+        self._trim_previews(ev)
         if len(self.results) > 1 or len(self.paths) > 1 or Path(self.paths[0]).is_dir():
             self.file_list.setVisible(True)
         item = QListWidgetItem(self._list_text(ev))
@@ -383,10 +399,41 @@ class DetectionPanel(QWidget):
             return
         if res.preview is not None:
             self.view.set_image(pil_to_qimage(res.preview), QSize(res.width, res.height))
+        else:  # its preview was dropped to save memory (large batches): read it again
+            image = self._read_preview(path)
+            if image.isNull():
+                self.view.set_message(f"{Path(path).name}: no preview (the detections are listed on the right).")
+            else:
+                self.view.set_image(image, QSize(res.width, res.height))
         items = res.objects if self.mode == "objects" else res.faces
         self.view.set_items(items)
         self._refresh_table()
         self._show_summary()
+
+    def _trim_previews(self, res) -> None:
+        """Keep display copies for the most recent images only: a folder of photos must not fill memory."""
+        if res.preview is not None:
+            self._previews.append(res.path)
+        while len(self._previews) > KEEP_PREVIEWS:
+            victims = [p for p in self._previews if p != self.current_path]
+            if not victims:
+                break
+            self._previews.remove(victims[0])
+            held = self.results.get(victims[0])
+            if held is not None:
+                held.preview = None
+
+    def _read_preview(self, path: str) -> QImage:
+        reader = QImageReader(path)
+        reader.setAutoTransform(True)  # EXIF orientation, as the engine applied it
+        image = reader.read()
+        if image.isNull():
+            return image
+        side = detection.PREVIEW_MAX
+        if max(image.width(), image.height()) > side:
+            image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        return image
 
     def _on_threshold(self, value: int) -> None:
         t = value / 100.0

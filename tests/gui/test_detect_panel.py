@@ -19,6 +19,10 @@ def photos(tmp_path_factory):
     Image.fromarray(data.coffee()).save(root / "coffee.png")
     Image.fromarray(data.astronaut()).save(root / "astronaut.png")
     (root / "broken.png").write_bytes(b"nope")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side; shown upright (600x400)
+    Image.fromarray(data.coffee()).transpose(Image.Transpose.ROTATE_90).save(
+        root / "coffee_rot.jpg", quality=95, exif=exif.tobytes())
     return root
 
 
@@ -176,3 +180,17 @@ def test_cancel_a_batch_keeps_what_was_done(qtbot, ctx, photos):
     assert panel._handle.state.value == "cancelled"
     assert "Cancelled" in panel.status.text() and not panel.cancel_button.isVisible()
     assert panel.visible_detections()[0].label == "thing"
+
+
+def test_large_batches_drop_previews_and_read_them_again(qtbot, ctx, photos, monkeypatch):
+    from playground.ui import image_detect_panel
+
+    monkeypatch.setattr(image_detect_panel, "KEEP_PREVIEWS", 1)
+    panel = make_panel(qtbot, ctx, "objects")
+    paths = [str(photos / "astronaut.png"), str(photos / "coffee_rot.jpg")]
+    run_and_wait(qtbot, panel, lambda: panel.set_images(paths))
+    assert panel.current_path == paths[0]  # the one shown keeps its copy
+    assert panel.results[paths[0]].preview is not None and panel.results[paths[1]].preview is None
+    panel.show_path(paths[1])  # read again from the file, EXIF orientation applied
+    assert panel.view.has_image() and (panel.view._image.width(), panel.view._image.height()) == (600, 400)
+    assert [d.label for d in panel.visible_detections()][0] == "cup"
