@@ -248,7 +248,11 @@ class SpeechTab(QWidget):
         self.live_handle.error.connect(self._on_live_error)
         self.live_handle.finished.connect(self._on_live_finished)
         self._timer.start()
-        self.show_message(f"Recording from {source.name}; loading {model}..." if model else "Recording...")
+        busy = self.ctx.worker.current
+        if busy is not None and busy is not self.live_handle:
+            self.show_message(f"Recording from {source.name}; the text starts when '{busy.name}' finishes.")
+        else:
+            self.show_message(f"Recording from {source.name}; loading {model}...")
         self._update_buttons()
 
     def stop_recording(self) -> None:
@@ -331,12 +335,13 @@ class SpeechTab(QWidget):
     def _show_status(self, status: streaming.LiveStatus) -> None:
         if status.realtime_factor is None:
             self.rtf_label.setText(f"{status.audio_seconds:.0f} s heard")
-            if self.message.text().startswith("Recording from") and "loading" in self.message.text():
+            if self.message.text().startswith("Recording from"):
                 self.show_message(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
             return
         text = f"{status.audio_seconds:.0f} s heard, real-time factor {status.realtime_factor:.2f}"
         if status.realtime_factor > 1.0:
-            text += " (too slow: choose a smaller model)"
+            text += (" (slower than real time: close busy programs)" if self.model_id() == speech.DEFAULT_MODEL
+                     else " (slower than real time: choose a smaller model)")
         if status.lag_seconds > 2:
             text += f", {status.lag_seconds:.0f} s behind"
         self.rtf_label.setText(text)
