@@ -265,3 +265,45 @@ def test_cancel_stops_between_batches():
     with pytest.raises(Cancelled):
         run_sync(Job(text.embed, ([f"text {i}" for i in range(200)],)), sink, flag)
     assert seen
+
+
+def test_zero_shot_with_an_nli_model_goes_through_the_pipeline(tmp_path_factory):
+    import torch
+    from transformers import BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-nli")
+    labels = ["entailment", "neutral", "contradiction"]
+    torch.manual_seed(0)
+    BertForSequenceClassification(tiny_bert_config(
+        num_labels=3, id2label=dict(enumerate(labels)), label2id={lb: i for i, lb in enumerate(labels)},
+    )).save_pretrained(folder)
+    build_tokenizer(folder)
+    res = text.zero_shot(ctx(), ["the food was good", "i hate this day"], "food, day, movie", model=str(folder),
+                         template="this is about {}")
+    assert res.method == "nli" and len(res.items) == 2
+    for item in res.items:
+        assert {s.label for s in item.scores} == {"food", "day", "movie"}
+        assert sum(s.score for s in item.scores) == pytest.approx(1.0, abs=1e-4)
+        assert item.scores[0].score >= item.scores[1].score >= item.scores[2].score
+    multi = text.zero_shot(ctx(), ["good food"], "food, day", model=str(folder), multi_label=True,
+                           template="this is about {}")
+    assert all(0.0 <= s.score <= 1.0 for s in multi.items[0].scores)
+
+
+def test_summarize_with_a_seq2seq_model(tmp_path_factory):
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("tiny-bart")
+    torch.manual_seed(0)
+    BartForConditionalGeneration(BartConfig(
+        vocab_size=5 + len(WORDS), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=32,
+        pad_token_id=0, bos_token_id=2, eos_token_id=3, decoder_start_token_id=2, forced_eos_token_id=None,
+    )).save_pretrained(folder)
+    build_tokenizer(folder)
+    res = text.summarize(ctx(), "the movie was good " * 20, str(folder), max_new_tokens=6, min_new_tokens=2)
+    assert res.truncated and res.input_tokens == 32  # cut at the model's limit, and said so
+    assert isinstance(res.summary, str) and res.summary.strip()
+    with pytest.raises(ModelError, match="encoder-decoder"):
+        text.attention(ctx(), "the movie", model=str(folder))
