@@ -364,3 +364,49 @@ def read_text_file(path: str | Path, min_chars: int = 200) -> str:
     if len(text) < min_chars:
         raise InputError(f"{name}: has only {len(text)} characters; a character model needs at least {min_chars}.")
     return text
+
+
+# -- a quick look for the Train tab (no model, no decoding) --------------------------------
+
+
+@dataclass
+class DataPreview:
+    kind: str  # "image" | "text" | "charlm"
+    path: str
+    summary: str
+    labels: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    text_column: str = ""
+    label_column: str = ""
+    suggested_name: str = ""
+
+
+def guess_kind(path: str | Path) -> str:
+    p = Path(path)
+    if p.is_dir():
+        return "image"
+    if p.suffix.lower() in (".csv", ".tsv", ".tab"):
+        return "text"
+    return "charlm"
+
+
+def preview(ctx, kind: str, path: str | Path, text_column: str | None = None,
+            label_column: str | None = None) -> DataPreview:
+    """The data checks the job will run, without loading a model (a job: runs on the worker)."""
+    p = Path(path).expanduser()
+    if kind == "image":
+        d = scan_image_folder(p)
+        return DataPreview(kind, str(p), f"{len(d.files)} images in {len(d.labels)} classes", list(d.labels),
+                           d.counts, list(d.warnings), suggested_name=f"{safe_model_name(p.name)}-classifier")
+    if kind == "text":
+        columns, guessed_text, guessed_label = table_columns(p)
+        t = read_table(p, text_column if text_column in columns else guessed_text,
+                       label_column if label_column in columns else guessed_label)
+        return DataPreview(kind, str(p), f"{len(t.texts)} rows, {len(t.labels)} labels", list(t.labels), t.counts,
+                           list(t.warnings), columns, t.text_column, t.label_column,
+                           f"{safe_model_name(p.stem)}-classifier")
+    text = read_text_file(p)
+    return DataPreview(kind, str(p), f"{len(text):,} characters, {len(set(text))} different",
+                       suggested_name=f"{safe_model_name(p.stem)}-charlm")

@@ -332,7 +332,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
     ckpt.remove_checkpoints(out_dir)
     val_acc = best_record.get("val_accuracy")
     val_loss = best_record.get("val_loss")
+    ctx.progress(1.0, f"Saved {meta['name']}")
     ctx.emit(DoneEvent(str(out_dir), spec.task, meta["name"], val_acc, val_loss, len(history), step,
                        time.perf_counter() - t_start))
-    ctx.progress(1.0, f"Saved {meta['name']}")
     return TrainResult(str(out_dir), spec.task, history, val_acc, val_loss, stopped_early)
