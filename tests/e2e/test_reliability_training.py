@@ -44,6 +44,7 @@ def _read_json_lines(stream, until, timeout: float) -> list[dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two cold starts of torch + transformers on a shared 2-core machine
 def test_sigkill_during_training_then_resume_continues_from_the_last_whole_checkpoint(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(CORPUS)
