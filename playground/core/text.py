@@ -120,11 +120,6 @@ class Token:
     end: int | None
     special: bool = False
 
-    @property
-    def piece(self) -> str:
-        """What the piece covers in the text (falls back to the raw token)."""
-        return self.token
-
 
 @dataclass
 class TokensResult:
@@ -249,6 +244,10 @@ def model_source(model_id: str | None, ctx: JobContext | None = None, *, default
     """Resolve a catalog id, folder, GGUF file or Hub id (downloading with progress)."""
     model_id = (model_id or "").strip() or default
     ref = models.resolve(model_id)
+    if ref.kind == "bundled" and ref.path is not None and ref.path.suffix.lower() == ".gguf":
+        plain = _plain_copy_of_gguf(model_id, ctx)
+        if plain is not None:
+            return Source(model_id, plain)
     if ref.path is not None and ref.path.is_file():
         if ref.path.suffix.lower() == ".gguf":
             return Source(model_id, ref.path.parent, ref.path.name)
@@ -257,6 +256,17 @@ def model_source(model_id: str | None, ctx: JobContext | None = None, *, default
     if ref.kind != "bundled":
         models.check_weights_safe(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     return Source(model_id, Path(folder))
+
+
+def _plain_copy_of_gguf(model_id: str, ctx: JobContext | None) -> Path | None:
+    """The generation engine's full-precision copy of a bundled GGUF model (made once, then fast)."""
+    try:
+        from playground.core import generation
+    except ImportError:
+        return None
+    if model_id != getattr(generation, "BUNDLED_ID", None) or not hasattr(generation, "bundled_folder"):
+        return None
+    return Path(generation.bundled_folder(ctx))
 
 
 def read_config(src: Source) -> dict:

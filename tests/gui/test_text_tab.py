@@ -183,3 +183,26 @@ def test_model_picker_fills_from_the_catalog_and_keeps_choices(qtbot, text_tab, 
     assert classify.picker.model_id() == "someone/some-model"
     classify.picker.remember()
     assert main_window.settings.get_model("text-panel/classify") == "someone/some-model"
+
+
+def test_building_the_panels_imports_no_torch(tmp_path):
+    """The tab and its panels build without torch/transformers (only the attention view needs pyqtgraph)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys, tempfile\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from playground.settings import Settings\n"
+        "from playground.ui.context import AppContext\n"
+        "from playground.ui.text_tab import TextTab\n"
+        "tab = TextTab(AppContext(None, Settings.in_file(tempfile.mktemp(suffix='.ini')), None))\n"
+        "for m in ('zero_shot', 'classify', 'search', 'fill_mask', 'summarize', 'tokens'):\n"
+        "    assert tab.select(m).objectName() != 'panelError', m\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'pyqtgraph') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

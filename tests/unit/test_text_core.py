@@ -307,3 +307,13 @@ def test_summarize_with_a_seq2seq_model(tmp_path_factory):
     assert isinstance(res.summary, str) and res.summary.strip()
     with pytest.raises(ModelError, match="encoder-decoder"):
         text.attention(ctx(), "the movie", model=str(folder))
+
+
+def test_input_helpers():
+    assert text.parse_labels(" a, b ,a,, c ") == ["a", "b", "c"]
+    assert text.parse_labels(["x", "y"]) == ["x", "y"]
+    assert text.clean_texts("  hi 👋 ") == ["hi 👋"]
+    with pytest.raises(InputError, match="empty"):
+        text.clean_texts(["ok", " "])
+    with pytest.raises(InputError, match="Too many"):
+        text.clean_texts(["x"] * (text.MAX_TEXTS + 1))
