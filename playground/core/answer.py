@@ -3,7 +3,8 @@
 Offline: the bundled SmolLM2 (or any chat/causal LM) with worked examples in
 the chat prompt, so it answers briefly instead of repeating the passage.
 Online: extractive question-answering models (`...ForQuestionAnswering`) from
-the Hub or a local folder. When the answer is a span of the passage its
+the Hub or a local folder (span scoring is done here: transformers 5 has no
+question-answering pipeline). When the answer is a span of the passage its
 character offsets are given, so the UI can highlight it there.
 """
 
@@ -97,13 +98,56 @@ def _load_extractive(model_id: str, folder: Path, trust_remote_code: bool):
     from playground.core import devices
 
     try:
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         model = AutoModelForQuestionAnswering.from_pretrained(folder, trust_remote_code=trust_remote_code)
     except (ValueError, OSError) as exc:
         raise ModelError(f"Cannot load '{model_id}' as a question-answering model: {str(exc).splitlines()[0]}") from exc
-    return pipeline("question-answering", model=model, tokenizer=tok, device=devices.choose_device())
+    if not getattr(tok, "is_fast", False):
+        raise ModelError(f"'{model_id}' has no fast tokenizer, which extractive answers need for character offsets.")
+    device = devices.choose_device()
+    model.to(device).eval()
+    return model, tok, device
+
+
+def extract_span(loaded, question: str, context: str, ctx: JobContext, max_answer_tokens: int = 30,
+                 max_length: int = 384, stride: int = 128) -> tuple[str, int, int, float]:
+    """The best answer span over sliding windows of the passage: (text, start, end, score).
+
+    transformers 5 removed the question-answering pipeline; this is its core:
+    start/end logits over the passage tokens, the best pair with start <= end.
+    """
+    import torch
+
+    model, tok, device = loaded
+    limit = getattr(tok, "model_max_length", max_length)
+    max_length = min(max_length, limit) if isinstance(limit, int) and limit > 0 else max_length
+    enc = tok(question, context, truncation="only_second", max_length=max_length, stride=stride,
+              return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt")
+    offsets = enc.pop("offset_mapping")
+    enc.pop("overflow_to_sample_mapping", None)
+    best = ("", 0, 0, -1.0)
+    for w in range(enc["input_ids"].shape[0]):
+        ctx.check_cancelled()
+        window = {k: v[w:w + 1].to(device) for k, v in enc.items()}
+        with torch.inference_mode():
+            out = model(**window)
+        seq_ids = enc.sequence_ids(w)
+        in_context = torch.tensor([sid == 1 for sid in seq_ids])
+        start_logits = out.start_logits[0].float().cpu().masked_fill(~in_context, -1e9)
+        end_logits = out.end_logits[0].float().cpu().masked_fill(~in_context, -1e9)
+        start_p = torch.softmax(start_logits, -1)
+        end_p = torch.softmax(end_logits, -1)
+        scores = torch.triu(start_p[:, None] * end_p[None, :])  # end >= start
+        scores = torch.tril(scores, diagonal=max_answer_tokens - 1)  # at most max_answer_tokens long
+        flat = int(torch.argmax(scores))
+        i, j = divmod(flat, scores.shape[1])
+        score = float(scores[i, j])
+        if score > best[3]:
+            s_char, e_char = int(offsets[w][i][0]), int(offsets[w][j][1])
+            best = (context[s_char:e_char], s_char, e_char, score)
+    return best
 
 
 def answer(ctx: JobContext, context: str, question: str, model_id: str | None = None, *,
@@ -126,12 +170,13 @@ def answer(ctx: JobContext, context: str, question: str, model_id: str | None = 
             from playground.core import devices
 
             key = ("question-answering", model_id, devices.choose_device(), bool(trust_remote_code))
-            pipe = models.cache.get(key, lambda: _load_extractive(model_id, folder, trust_remote_code),
-                                    size=lambda p: models.estimate_size(p.model))
+            loaded = models.cache.get(key, lambda: _load_extractive(model_id, folder, trust_remote_code),
+                                      size=lambda v: models.estimate_size(v[0]))
             ctx.check_cancelled()
-            out = pipe(question=question, context=context)
-            text = out["answer"].strip()
-            return Answer(question, text, int(out["start"]), int(out["end"]), float(out["score"]), model_id)
+            text, start, end, score = extract_span(loaded, question, context, ctx)
+            stripped = text.strip()
+            start += len(text) - len(text.lstrip())
+            return Answer(question, stripped, start, start + len(stripped), score, model_id)
     gen = generation.load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     ctx.check_cancelled()
     if gen.has_chat_template:

@@ -43,6 +43,7 @@ class GeneratePanel(TextPanel):
         self._first_at: float | None = None
         self._tokens = 0
         self._request: dict = {}
+        self._live = False  # live stats until the result replaces them
 
         self.input = self.text_input("Type a prompt (Ctrl+Enter generates)", "Prompt")
         self.input.setMaximumHeight(110)
@@ -150,6 +151,7 @@ class GeneratePanel(TextPanel):
         self._tokens = 0
         self._first_at = None
         self._started_at = time.perf_counter()
+        self._live = True
         self.stats.setText("Waiting for the first token...")
         self._begin_output()
         self._flush_timer.start()
@@ -192,7 +194,7 @@ class GeneratePanel(TextPanel):
             bar = self.output.verticalScrollBar()
             if bar.value() >= bar.maximum() - 40:
                 bar.setValue(bar.maximum())
-        if self._first_at is not None and self.handle is not None:
+        if self._first_at is not None and self._live:
             elapsed = max(time.perf_counter() - self._first_at, 1e-6)
             rate = (self._tokens - 1) / elapsed if self._tokens > 1 else 0.0
             self.stats.setText(f"{self._tokens} tokens, {rate:.1f} tokens/s, first token after "
@@ -201,10 +203,15 @@ class GeneratePanel(TextPanel):
     def _on_finished(self) -> None:
         self._flush_timer.stop()
         self._flush()
+        if self._live:  # failed or cancelled before a result
+            self._live = False
+            if self._tokens == 0:
+                self.stats.setText("")
         super()._on_finished()
 
     def show_result(self, result) -> None:
         self._flush()
+        self._live = False
         if self._request.get("chat") and result.chat:
             self.messages += [{"role": "user", "content": self._request["prompt"]},
                               {"role": "assistant", "content": result.text}]

@@ -27,6 +27,8 @@ class TranslatePanel(TextPanel):
         super().__init__(ctx, parent)
         if self.picker is not None:
             self.picker.combo.setCurrentText("")  # empty = pick by language pair
+        self.pair_note = QLabel("")
+        self.pair_note.setObjectName("translatePairNote")
         self.source = QComboBox()
         self.target = QComboBox()
         for combo, name in ((self.source, "From language"), (self.target, "To language")):
@@ -40,8 +42,6 @@ class TranslatePanel(TextPanel):
         self.swap.setToolTip("Swap the languages (and the texts)")
         self.swap.setAccessibleName("Swap languages")
         self.swap.clicked.connect(self.swap_languages)
-        self.pair_note = QLabel("")
-        self.pair_note.setObjectName("translatePairNote")
 
         langs = QHBoxLayout()
         langs.addWidget(QLabel("From:"))
