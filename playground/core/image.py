@@ -611,7 +611,14 @@ def _find_cam_layer(clf: Classifier) -> str | None:
     finally:
         for hk in hooks:
             hk.remove()
-    return seen[-1] if seen else None
+    if not seen:
+        return None
+    last = seen[-1]
+    # Vision transformers (ViT, Swin, MaxViT) only have the patch embedding (or channels-last maps): no Grad-CAM.
+    tv = torchvision_name(clf.model_id) if clf.kind == "torchvision" else None
+    if "patch_embed" in last or last.endswith("conv_proj") or (tv or "").startswith(("vit_", "swin", "maxvit")):
+        return None
+    return last
 
 
 def gradcam(ctx: JobContext, source: str, model_id: str | None = None, class_index: int | None = None,

@@ -492,6 +492,7 @@ class ImageTab(QWidget):
             qimg = qimage_from_rgb(thumb.width, thumb.height, thumb.rgb) if thumb is not None else None
             name = Path(result.path).name if not image.is_url(result.path) else result.path.rsplit("/", 1)[-1]
             self.thumbs.add(index, name, qimg, result.error or result.path, error=not result.ok)
+            result.thumbnail = None  # the strip holds its own copy; a big folder keeps less memory
             self._add_row(index)
         self.thumbs.setUpdatesEnabled(True)
         self.table.setSortingEnabled(True)

@@ -369,3 +369,19 @@ def test_csv_export_is_atomic_and_complete(tmp_path):
                     ["/x/b,c.jpg", "", "", "b,c.jpg: the image is corrupt or truncated."]]
     assert [p.name for p in target.parent.iterdir()] == ["results.csv"]  # no temp file left behind
     assert io.StringIO(image.results_csv([])).read() == "path,label,score,error\n"
+
+
+def test_no_gradcam_for_vision_transformers():
+    """A ViT has only its patch embedding as a spatial map: Grad-CAM is refused, not faked."""
+    import torch
+    from torchvision.models import VisionTransformer
+
+    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=1, num_heads=1, hidden_dim=8, mlp_dim=8).eval()
+    clf = image.Classifier("torchvision/vit_b_16", "torchvision vit_b_16", "torchvision", vit, ["a"] * 1000,
+                           None, (32, 32), (0.5,) * 3, (0.5,) * 3, "cpu", torch.float32)
+    assert image._find_cam_layer(clf) is None
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    clf = image.Classifier("x", "x", "timm", cnn, ["a", "b"], None, (16, 16), (0.5,) * 3, (0.5,) * 3, "cpu",
+                           torch.float32)
+    assert image._find_cam_layer(clf) == "1"  # the ReLU after the conv: the last map before pooling
