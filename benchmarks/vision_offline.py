@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         faces = detection.load_face_detector("cpu")
         t_mtcnn = time.perf_counter() - t0
         print(f"images: {count} ({', '.join(p.name for p in paths)}), repeats: {repeats}, device: cpu")
-        print(f"load: YOLOv3-tiny {t_yolo:.2f} s, MTCNN {t_mtcnn:.2f} s")
+        print(f"load: YOLOv3-tiny {t_yolo:.2f} s, MTCNN {t_mtcnn:.2f} s (includes the first import of torch)")
 
         obj_job = Job(detection.detect_objects, ([str(p) for p in paths],), {"model": detection.YOLO_ID})
         face_job = Job(detection.detect_faces, ([str(p) for p in paths],), {"device": "cpu"})
