@@ -36,6 +36,9 @@ def friendly_message(exc: BaseException) -> str:
         return str(exc) or type(exc).__name__
     if isinstance(exc, MemoryError):
         return "Out of memory: try a smaller model, a smaller batch or the CPU."
+    if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()[:200]:
+        # torch.cuda.OutOfMemoryError (a RuntimeError), CTranslate2's "CUDA failed ... out of memory"
+        return "Out of GPU memory: try a smaller batch, a smaller model or the CPU (Settings > Device)."
     if isinstance(exc, FileNotFoundError):
         name = exc.filename or str(exc)
         return f"File not found: {name}"
