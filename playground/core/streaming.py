@@ -496,7 +496,7 @@ class LiveTranscriber:
                 elif self._utt_len >= self.opt.max_utterance * SR:
                     events.extend(self._finalise())
             self._pos += VAD_FRAME
-        if (self.in_speech and self.partials_enabled
+        if (self.in_speech and self.partials_enabled and self._speech >= self.opt.min_speech * SR
                 and self._utt_len - self._last_partial_len >= self.opt.partial_interval * SR):
             events.extend(self._partial())
         return events
@@ -516,9 +516,11 @@ class LiveTranscriber:
         samples = self._utt_audio()
         words = " ".join(s.text for s in self._recognise(samples, self.opt.partial_beam)).split()
         # LocalAgreement-2: words both of the last two hypotheses agree on become stable, and stay.
+        # Committed words never change (not even their punctuation); new agreed words are appended.
         agreed = common_prefix(self._prev_words, words)
-        if agreed > len(self._committed):
-            self._committed = words[:agreed]
+        n = len(self._committed)
+        if agreed > n and common_prefix(self._committed, words) == n:
+            self._committed = self._committed + words[n:agreed]
         self._prev_words = words
         shown = self._committed + words[len(self._committed):]
         if not shown:

@@ -1,0 +1,129 @@
+"""The live transcriber's logic with a scripted recogniser and VAD: utterances, LocalAgreement-2, Stop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from playground.core import streaming
+from playground.core.transcript import Segment
+
+SR = 16000
+
+
+class LoudnessVAD:
+    """Speech = loud frames (a stand-in for Silero, same call shape)."""
+
+    def __init__(self):
+        self.resets = 0
+
+    def reset_states(self):
+        self.resets += 1
+
+    def __call__(self, frame, sr):
+        return np.float32(1.0 if float(np.abs(frame.numpy()).mean()) > 0.05 else 0.0)
+
+
+class ScriptedRecognizer:
+    """Partial calls (beam 1) return the scripted hypotheses in turn; finals (beam 5) return `final`."""
+
+    def __init__(self, hypotheses, final):
+        self.hypotheses = list(hypotheses)
+        self.final = final
+        self.calls = []
+
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+        self.calls.append((len(samples) / SR, offset, beam_size))
+        if beam_size == 1:
+            text = self.hypotheses.pop(0) if self.hypotheses else self.final
+        else:
+            text = self.final
+        return [Segment(offset + 0.1, offset + len(samples) / SR - 0.1, text)] if text else []
+
+
+def speech_like(seconds):
+    return (0.3 * np.sin(np.arange(int(seconds * SR)) * 0.3)).astype(np.float32)
+
+
+def quiet(seconds):
+    return np.zeros(int(seconds * SR), np.float32)
+
+
+def feed(live, samples, step=1600):
+    events = []
+    for i in range(0, len(samples), step):
+        events += live.feed(samples[i:i + step])
+    return events
+
+
+def test_partials_follow_local_agreement_and_final_replaces_them():
+    rec = ScriptedRecognizer(["the cat", "the cat sat!", "the cat sat on", "the cat sat on the mat"],
+                             "The cat sat on the mat.")
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5))
+    events = feed(live, np.concatenate([quiet(1.0), speech_like(2.5), quiet(1.0)]))
+    partials = [e for e in events if e.kind == "partial"]
+    finals = [e for e in events if e.kind == "final"]
+    assert [p.text for p in partials][:4] == ["the cat", "the cat sat!", "the cat sat on", "the cat sat on the mat"]
+    # Stable = words two consecutive hypotheses agree on; once stable, never changed.
+    assert [p.stable for p in partials][:4] == ["", "the cat", "the cat sat", "the cat sat on"]
+    assert len(finals) == 1 and finals[0].text == "The cat sat on the mat." and finals[-1] is events[-1]
+    # Times are audio seconds: the utterance starts near 1.0 s (minus the pre-roll) and the final's
+    # segment times come from the recogniser.
+    assert 0.6 <= partials[0].start <= 1.0
+    assert finals[0].start == rec.calls[-1][1] + 0.1
+    assert rec.calls[-1][2] == 5 and all(c[2] == 1 for c in rec.calls[:-1])
+    # The final decode gets the utterance without most of its trailing silence.
+    assert rec.calls[-1][0] < 2.5 + 0.3 + 0.3
+    assert live.segments == [Segment(finals[0].start, finals[0].end, finals[0].text)]
+
+
+def test_stop_mid_utterance_flushes_a_final():
+    rec = ScriptedRecognizer([], "half a sentence")
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=10))
+    assert feed(live, speech_like(1.5)) == []  # still speaking, no partial yet (long interval)
+    events = live.flush()
+    assert [e.kind for e in events] == ["final"] and events[0].text == "half a sentence"
+    assert live.flush() == []
+
+
+def test_blips_are_ignored_and_empty_finals_clear_partials():
+    rec = ScriptedRecognizer(["uh"], "")
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.3))
+    assert feed(live, np.concatenate([speech_like(0.1), quiet(1.0)])) == []  # shorter than min_speech
+    assert rec.calls == []
+    events = feed(live, np.concatenate([speech_like(0.6), quiet(1.0)]))
+    # A partial was shown, then Whisper found no words: an empty final tells the UI to drop the line.
+    assert [e.kind for e in events] == ["partial", "final"] and events[-1].text == ""
+    assert live.segments == []
+
+
+def test_long_speech_is_cut_at_max_utterance():
+    rec = ScriptedRecognizer([], "words")
+    opts = streaming.LiveOptions(partial_interval=100, max_utterance=5.0)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    events = feed(live, speech_like(12.0)) + live.flush()
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) == 3  # 5 s + 5 s + the rest at Stop
+    assert all(c[0] <= 5.0 + 0.35 for c in rec.calls)
+
+
+def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
+    """The job wiring: source -> ring buffer -> transcriber -> events, autosave, result."""
+    import soundfile as sf
+
+    from playground.core import speech
+    from playground.core.jobs import Job, run_sync
+
+    path = tmp_path / "s.wav"
+    sf.write(path, np.concatenate([quiet(0.5), speech_like(1.5), quiet(0.2)]), SR)
+    rec = ScriptedRecognizer(["hello", "hello there"], "Hello there.")
+    monkeypatch.setattr(speech, "load_recognizer", lambda model=None, ctx=None: rec)
+    monkeypatch.setattr(speech, "load_vad", LoudnessVAD)
+    source = streaming.FileSource(path, speed=0, tail_silence=1.0)
+    events = []
+    result = run_sync(Job(streaming.listen, (source,)), events.append)
+    texts = [e for e in events if isinstance(e, streaming.LiveText)]
+    assert texts[-1].kind == "final" and texts[-1].text == "Hello there."
+    assert result.segments[0].text == "Hello there." and result.error is None
+    assert result.duration == 0.5 + 1.5 + 0.2 + 1.0
+    assert open(result.autosave).read() == "Hello there.\n"
+    assert texts[-1].to_dict().keys() == {"type", "text", "start", "end", "emitted_at"}
