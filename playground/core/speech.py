@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "bundled/whisper-tiny.en"
 SR = audio.SAMPLE_RATE
 WINDOW_SECONDS = 30.0
-CUT_SEARCH_SECONDS = 5.0
+CUT_SEARCH_SECONDS = 10.0
 # Whisper's own rule for "this segment is not speech" (as in openai-whisper).
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0

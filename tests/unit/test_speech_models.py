@@ -116,3 +116,41 @@ def test_transformers_asr_folder_runs_through_the_pipeline(tiny_ctc, monkeypatch
     # VAD gating: white noise is not speech, so nothing reaches the model.
     assert rec.transcribe(x * 0.01, vad=True) == []
     models.cache.clear()
+
+
+def test_long_files_go_through_in_bounded_windows_cut_in_pauses(tmp_path):
+    """A 10-minute file: no window over 30 s, windows tile the file, cuts land in the quiet gaps."""
+    import soundfile as sf
+
+    from playground.core.jobs import JobContext, Progress
+
+    sr = 8000  # written at 8 kHz: also exercises resampling in blocks
+    t = np.arange(sr * 7) / sr
+    word = (0.4 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    pattern = np.concatenate([word, np.zeros(sr * 1, np.float32)])  # 7 s "speech", 1 s pause
+    path = tmp_path / "long.wav"
+    with sf.SoundFile(path, "w", sr, 1) as fh:
+        for _ in range(75):  # 600 s
+            fh.write(pattern)
+
+    class Counting(speech.Recognizer):
+        def __init__(self):
+            super().__init__("fake", "cpu")
+            self.windows = []
+
+        def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+            self.windows.append((offset, len(samples) / speech.SR))
+            return [speech.Segment(offset, offset + len(samples) / speech.SR, f"w{len(self.windows)}")]
+
+    rec = Counting()
+    progress = []
+    ctx = JobContext(lambda e: progress.append(e) if isinstance(e, Progress) else None)
+    segs = [e.segment for e in speech.iter_file_segments(ctx, path, rec)]
+    assert max(length for _, length in rec.windows) <= speech.WINDOW_SECONDS
+    ends = [o + n for o, n in rec.windows]
+    assert all(abs(e - o) < 1e-6 for e, (o, _) in zip(ends, rec.windows[1:], strict=False))  # contiguous
+    assert ends[-1] == pytest.approx(600, abs=0.05)
+    for offset, _ in rec.windows[1:]:  # each cut is inside a 1 s pause
+        assert offset % 8 >= 7 - 0.06, offset
+    assert len(segs) == len(rec.windows) >= 20
+    assert progress[-1].fraction == pytest.approx(1.0, abs=1e-3)
