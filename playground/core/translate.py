@@ -106,10 +106,18 @@ def translate(ctx: JobContext, texts: list[str] | str, target: str = "pt", sourc
         translator = models.cache.get(("translation", BUNDLED_ID), _load_bergamot, size=lambda _: 40_000_000)
 
         def run(text: str) -> str:
-            try:
-                return translator.translate(text, direction)
-            except Exception as exc:  # the native library's TranslationError
-                raise ModelError(f"Translation failed: {exc}") from exc
+            # Line by line, so the translation keeps the text's line breaks and blank lines.
+            out_lines = []
+            for line in text.split("\n"):
+                ctx.check_cancelled()
+                if not line.strip():
+                    out_lines.append(line.strip())
+                    continue
+                try:
+                    out_lines.append(translator.translate(line, direction))
+                except Exception as exc:  # the native library's TranslationError
+                    raise ModelError(f"Translation failed: {exc}") from exc
+            return "\n".join(out_lines)
     else:
         from playground.core import devices
 

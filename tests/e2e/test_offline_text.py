@@ -99,6 +99,8 @@ def test_translation_both_ways():
     assert all(t.source == "en" and t.target == "pt" for t in en_pt)
     pt_en = run_sync(Job(translate.translate, (["O livro está em cima da mesa."], "en")))
     assert "book" in pt_en[0].translation.lower() and "table" in pt_en[0].translation.lower()
+    lines = run_sync(Job(translate.translate, (["Good night.\n\nSee you tomorrow.",], "pt")))[0].translation
+    assert len(lines.split("\n")) == 3 and lines.split("\n")[1] == "", lines  # line breaks are kept
 
 
 def test_translation_other_pair_offline_is_one_clear_error():

@@ -43,8 +43,8 @@ def entities_html(text: str, ents) -> str:
         label = html.escape(e.label)
         tip = html.escape(f"{e.label}" + (f" ({e.score:.2f})" if e.score is not None else ""))
         out.append(f'<span style="background-color:{colour_for(e.label)}; color:#000000" title="{tip}">'
-                   f'&nbsp;{html.escape(text[e.start:e.end])}&nbsp;<sup><b style="font-size:small">'
-                   f'{label}</b></sup>&nbsp;</span>')
+                   f'&nbsp;{html.escape(text[e.start:e.end])}&nbsp;<span style="font-size:7pt; font-weight:bold; color:#333333">'
+                   f'{label}</span>&nbsp;</span>')
         pos = e.end
     out.append(html.escape(text[pos:]))
     body = "".join(out).replace("\n", "<br>")
@@ -104,6 +104,7 @@ class EntitiesPanel(TextPanel):
                 cell.setData(Qt.ItemDataRole.DisplayRole, value)
                 self.table.setItem(row, col, cell)
         self.table.setSortingEnabled(True)
+        self.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # in reading order
         n = len(item.entities)
         self.status.setText(f"{n} entit{'y' if n == 1 else 'ies'} found." if n else "No entities found.")
 
