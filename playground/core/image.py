@@ -218,11 +218,19 @@ def fetch_url(url: str, ctx: JobContext | None = None, timeout: float = 20.0) ->
     return target
 
 
-def load_image(source: str, ctx: JobContext | None = None):
-    """An upright RGB PIL image from a path or URL (InputError per bad input)."""
+def load_image(source: str, ctx: JobContext | None = None, draft: tuple[int, int] | None = None):
+    """An upright RGB PIL image from a path or URL (InputError per bad input).
+
+    `draft`: big JPEGs may decode at a reduced scale covering that size; the full
+    size stays in `img.info["original_size"]` (see `full_size`).
+    """
     if is_url(source):
-        return imageio.open_image(fetch_url(source, ctx), name=source)
-    return imageio.open_image(source)
+        return imageio.open_image(fetch_url(source, ctx), name=source, draft=draft)
+    return imageio.open_image(source, draft=draft)
+
+
+def full_size(img) -> tuple[int, int]:
+    return tuple(img.info.get("original_size", img.size))
 
 
 def make_thumbnail(img, size: int = THUMB_SIZE) -> Thumbnail:
@@ -234,8 +242,8 @@ def make_thumbnail(img, size: int = THUMB_SIZE) -> Thumbnail:
 
 def preview(ctx: JobContext | None, source: str, max_side: int = 1024) -> Thumbnail:
     """A screen-sized RGB copy of an image (the large view); InputError if unreadable."""
-    img = load_image(source, ctx)
-    full = (img.width, img.height)
+    img = load_image(source, ctx, draft=(max_side, max_side))
+    full = full_size(img)
     thumb = make_thumbnail(img, max_side)
     return PreviewImage(thumb.width, thumb.height, thumb.rgb, full)
 
@@ -547,6 +555,8 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
     done = 0
     cancelled = False
     batch_size = max(1, int(batch_size))
+    side = 2 * max(clf.input_size)  # JPEGs decode at 1/2..1/8 scale when still twice the model's input
+    draft = (side, side)
     ctx.progress(0.0 if total else 1.0, f"Classifying {total} images with {clf.name}")
     try:
         for start in range(0, total, batch_size):
@@ -557,8 +567,8 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
                 try:
                     if not is_url(source) and Path(source).is_dir():
                         raise InputError(f"{Path(source).name}: no images in this folder.")
-                    img = load_image(source, ctx)
-                    row.width, row.height = img.size
+                    img = load_image(source, ctx, draft=draft)
+                    row.width, row.height = full_size(img)
                     if thumbnails:
                         row.thumbnail = make_thumbnail(img)
                     tensors.append(clf.preprocess(img))
@@ -639,9 +649,9 @@ def gradcam(ctx: JobContext, source: str, model_id: str | None = None, class_ind
         clf.cam_searched = True
     if clf.cam_layer is None:
         raise ModelError(f"Grad-CAM needs a convolutional model; {clf.name} has no spatial feature map.")
-    img = load_image(source, ctx)
-    ctx.check_cancelled()
     h, w = clf.input_size
+    img = load_image(source, ctx, draft=(2 * w, 2 * h))
+    ctx.check_cancelled()
     x = TF.to_tensor(img.resize((w, h), resample=3))
     x = TF.normalize(x, list(clf.mean), list(clf.std)).unsqueeze(0)
     x = clf.to_device(x)
@@ -662,12 +672,12 @@ def gradcam(ctx: JobContext, source: str, model_id: str | None = None, class_ind
         handle.remove()
     weights = grad.float().mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * act.float().detach()).sum(dim=1, keepdim=True))
-    out_w, out_h = size or img.size
+    out_w, out_h = size or full_size(img)
     cam = F.interpolate(cam, size=(int(out_h), int(out_w)), mode="bilinear", align_corners=False)[0, 0]
     cam = cam - cam.min()
     peak = float(cam.max())
     heat = (cam / peak if peak > 0 else cam).cpu().numpy().astype(np.float32)
-    result = GradCam(source, idx, clf.label(idx), float(probs[idx].detach()), heat, img.size)
+    result = GradCam(source, idx, clf.label(idx), float(probs[idx].detach()), heat, full_size(img))
     if overlay:
         result.overlay = colorize(heat)
     return result

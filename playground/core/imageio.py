@@ -26,8 +26,12 @@ def list_images(root: str | Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def open_image(source: str | Path | bytes, name: str | None = None):
-    """An RGB PIL image, upright, first frame; InputError on anything unusable."""
+def open_image(source: str | Path | bytes, name: str | None = None, draft: tuple[int, int] | None = None):
+    """An RGB PIL image, upright, first frame; InputError on anything unusable.
+
+    `draft=(w, h)`: JPEGs may be decoded at a reduced scale that still covers w x h
+    (much faster for big photos); `img.info["original_size"]` keeps the upright full size.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     label = name or (Path(source).name if not isinstance(source, bytes) else "image")
@@ -48,6 +52,8 @@ def open_image(source: str | Path | bytes, name: str | None = None):
                 if w * h > MAX_PIXELS:
                     raise InputError(f"{label}: {w}x{h} pixels is too large to load safely (limit {MAX_PIXELS // 1_000_000} megapixels).")
                 img.seek(0)  # GIF/TIFF: the first frame
+                if draft and img.format == "JPEG":
+                    img.draft(img.mode, tuple(draft))
                 img.load()
         except InputError:
             raise
@@ -57,11 +63,15 @@ def open_image(source: str | Path | bytes, name: str | None = None):
             raise InputError(f"{label}: not an image file, or a format that cannot be read.") from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise InputError(f"{label}: the image is corrupt or truncated.") from exc
+    before = img.size
     try:
         img = ImageOps.exif_transpose(img) or img
     except Exception:  # a broken EXIF block must not lose the image
         pass
-    return to_rgb(img)
+    rotated = img.size != before
+    rgb = to_rgb(img)
+    rgb.info["original_size"] = (h, w) if rotated else (w, h)
+    return rgb
 
 
 def to_rgb(img):

@@ -385,3 +385,20 @@ def test_no_gradcam_for_vision_transformers():
     clf = image.Classifier("x", "x", "timm", cnn, ["a", "b"], None, (16, 16), (0.5,) * 3, (0.5,) * 3, "cpu",
                            torch.float32)
     assert image._find_cam_layer(clf) == "1"  # the ReLU after the conv: the last map before pooling
+
+
+def test_big_jpeg_decodes_at_draft_scale_but_reports_full_size(photos, bundled, tmp_path):
+    from skimage import data
+
+    big = Image.fromarray(data.chelsea()).resize((3608, 2400))
+    exif = Image.Exif()
+    exif[0x0112] = 8  # shown rotated: upright size is 2400 x 3608
+    big.save(tmp_path / "big.jpg", quality=85, exif=exif)
+    img = image.load_image(str(tmp_path / "big.jpg"), draft=(448, 448))
+    assert max(img.size) < 3608 and min(img.size) >= 448  # decoded smaller, still big enough
+    assert image.full_size(img) == (2400, 3608)
+    summary, _ = run([tmp_path / "big.jpg"])
+    row = summary.results[0]
+    assert row.ok and (row.width, row.height) == (2400, 3608)
+    cam = image.gradcam(JobContext(), str(tmp_path / "big.jpg"), device="cpu", size=(240, 361))
+    assert cam.image_size == (2400, 3608) and cam.heatmap.shape == (361, 240)
