@@ -233,6 +233,22 @@ def full_size(img) -> tuple[int, int]:
     return tuple(img.info.get("original_size", img.size))
 
 
+MAX_ASPECT = 4.0
+
+
+def limit_aspect(img, max_ratio: float = MAX_ASPECT):
+    """Letterbox very long strips (e.g. 10000 x 10) so resizing the short side cannot explode memory."""
+    from PIL import Image
+
+    w, h = img.size
+    if min(w, h) == 0 or max(w, h) / min(w, h) <= max_ratio:
+        return img
+    new = (w, int(round(w / max_ratio))) if w > h else (int(round(h / max_ratio)), h)
+    canvas = Image.new("RGB", new, (124, 116, 104))  # the ImageNet mean colour
+    canvas.paste(img, ((new[0] - w) // 2, (new[1] - h) // 2))
+    return canvas
+
+
 def make_thumbnail(img, size: int = THUMB_SIZE) -> Thumbnail:
     thumb = img.copy()
     thumb.thumbnail((size, size))
@@ -571,7 +587,7 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
                     row.width, row.height = full_size(img)
                     if thumbnails:
                         row.thumbnail = make_thumbnail(img)
-                    tensors.append(clf.preprocess(img))
+                    tensors.append(clf.preprocess(limit_aspect(img)))
                     pending.append(row)
                 except PlaygroundError as exc:
                     row.error = str(exc)

@@ -6,6 +6,7 @@ Each failure is an InputError with one sentence naming the file.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def open_image(source: str | Path | bytes, name: str | None = None, draft: tuple
     except OSError as exc:
         raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from exc
     with fh:
+        if not isinstance(source, bytes) and os.fstat(fh.fileno()).st_size == 0:
+            raise InputError(f"{label}: the file is empty.")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)

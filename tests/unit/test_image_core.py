@@ -402,3 +402,15 @@ def test_big_jpeg_decodes_at_draft_scale_but_reports_full_size(photos, bundled, 
     assert row.ok and (row.width, row.height) == (2400, 3608)
     cam = image.gradcam(JobContext(), str(tmp_path / "big.jpg"), device="cpu", size=(240, 361))
     assert cam.image_size == (2400, 3608) and cam.heatmap.shape == (361, 240)
+
+
+def test_long_strips_are_letterboxed_not_exploded(bundled, tmp_path):
+    Image.new("RGB", (20000, 5), (0, 128, 0)).save(tmp_path / "strip.png")
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(tmp_path / "dot.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    padded = image.limit_aspect(Image.new("RGB", (20000, 5)))
+    assert padded.size == (20000, 5000)
+    summary, _ = run([tmp_path / "strip.png", tmp_path / "dot.png", tmp_path / "empty.jpg"])
+    strip, dot, empty = summary.results
+    assert strip.ok and (strip.width, strip.height) == (20000, 5) and dot.ok
+    assert empty.error == "empty.jpg: the file is empty."
