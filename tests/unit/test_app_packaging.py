@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,19 +66,24 @@ def test_build_and_start_the_frozen_app(tmp_path):
     build = subprocess.run(["bash", str(ROOT / "packaging" / "build.sh")], cwd=ROOT, capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     print(f"build took {time.monotonic() - t0:.0f} s")
-    app = ROOT / "dist" / "model-playground" / "model-playground"
-    env = dict(os.environ, PLAYGROUND_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1")
+    check_frozen_app(ROOT / "dist" / "model-playground" / "model-playground", tmp_path)
+
+
+def check_frozen_app(app: Path, home: Path) -> None:
+    """What the built app must do: version, bundled models found inside it, the window opens and closes."""
+    env = dict(os.environ, PLAYGROUND_HOME=str(home), QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1")
     version = subprocess.run([str(app), "--version"], capture_output=True, text=True, timeout=120, env=env)
     assert version.returncode == 0 and version.stdout.strip().startswith("playground ")
     # The bundled models are found inside the frozen app.
     listing = subprocess.run([str(app), "models", "--json"], capture_output=True, text=True, timeout=300, env=env)
     assert listing.returncode == 0, listing.stderr
-    import json
-
     bundled = [e for e in json.loads(listing.stdout) if e["source"] == "bundled"]
     assert bundled and all(e["available"] for e in bundled), [e["id"] for e in bundled if not e["available"]]
     assert all("_internal" in e["location"] for e in bundled)
+    # torch loads inside the bundle.
+    found = subprocess.run([str(app), "devices", "--json"], capture_output=True, text=True, timeout=300, env=env)
+    assert found.returncode == 0 and json.loads(found.stdout)[-1]["type"] == "cpu", found.stderr[-2000:]
     # The window starts, paints and quits.
     gui = subprocess.run([str(app), "--quit-after-show"], capture_output=True, text=True, timeout=300, env=env)
     assert gui.returncode == 0, gui.stderr[-2000:]
-    assert (tmp_path / "logs" / "playground.log").is_file()
+    assert (home / "logs" / "playground.log").is_file()
