@@ -84,6 +84,7 @@ class ImageTab(QWidget):
         self._cam_handle = None
         self._cam_key: tuple | None = None
         self._preview_token = 0
+        self._shown_token = -1
         self._preview: image.PreviewImage | None = None
         self._pending: list[tuple[object, image.ImageResult]] = []
         self._mode_pages: dict[str, QWidget] = {}
@@ -145,6 +146,7 @@ class ImageTab(QWidget):
         split.addWidget(self.canvas)
 
         panel = QWidget()
+        panel.setMinimumWidth(380)
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(6, 0, 0, 0)
         row = QHBoxLayout()
@@ -164,6 +166,7 @@ class ImageTab(QWidget):
         self.model_combo.activated.connect(lambda _i: self._model_changed())
         self.model_combo.lineEdit().returnPressed.connect(self._model_changed)
         row.addWidget(self.model_combo, 1)
+        self.model_combo.lineEdit().setCursorPosition(0)
         browse = QToolButton(text="...")
         browse.setToolTip("Choose a model folder (Hugging Face or fine-tuned)")
         browse.clicked.connect(self._browse_model)
@@ -244,6 +247,7 @@ class ImageTab(QWidget):
         lay.addLayout(row)
         self.rate_label = QLabel("")
         self.rate_label.setObjectName("rateLabel")
+        self.rate_label.setWordWrap(True)
         lay.addWidget(self.rate_label)
 
         split.addWidget(panel)
@@ -418,6 +422,7 @@ class ImageTab(QWidget):
             self.model_combo.addItem(current, current)
             idx = self.model_combo.count() - 1
         self.model_combo.setCurrentIndex(idx)
+        self.model_combo.lineEdit().setCursorPosition(0)
         self.model_combo.blockSignals(False)
 
     # -- jobs --------------------------------------------------------------------------
@@ -614,14 +619,21 @@ class ImageTab(QWidget):
         if changed or not self.canvas.has_image():
             self._preview_token += 1
             self._pool.start(_PreviewTask(self._preview_token, result.path, self._preview_signals))
+            # never show the previous picture under the new results for long
+            QTimer.singleShot(150, lambda t=self._preview_token, name=Path(result.path).name: self._preview_late(t, name))
         else:
             self.selection_shown.emit(index)
             self._request_cam()
         self._forward_selection()
 
+    def _preview_late(self, token: int, name: str) -> None:
+        if token == self._preview_token and self._shown_token != token:
+            self.canvas.set_text(f"Loading {name}...")
+
     def _on_preview(self, token: int, source: str, value) -> None:
         if token != self._preview_token:
             return
+        self._shown_token = token
         if isinstance(value, str):
             self._preview = None
             self.canvas.set_text(value)
