@@ -165,3 +165,33 @@ def test_hub_token_from_settings_never_reaches_the_log(logfile, settings, monkey
     assert "traceback with the token" in text
     assert token not in text and hf_like not in text  # ... without the token
     assert logsetup.MASK in text or "***" in text
+
+
+@pytest.mark.slow
+def test_text_training_with_path_like_labels_writes_only_its_output(tmp_path):
+    """CSV labels '../../x' and '/tmp/evil', a table named '..evil.csv', no --out: after a real (tiny)
+    fine-tune every new file is inside `<models>/<safe name>/`, and the labels are kept as text."""
+    import json
+
+    from playground.core.training.text import train_text_classifier
+
+    world = tmp_path / "world"
+    world.mkdir()
+    table = world / "..evil.csv"
+    rows = ["text,label"] + [f"good thing number {i},../../x" for i in range(6)] + \
+        [f"bad thing number {i},/tmp/evil" for i in range(6)]
+    table.write_text("\n".join(rows) + "\n")
+    before = _files_under(world)
+    models_root = paths.models_dir().resolve()
+    models_before = _files_under(models_root)
+
+    result = train_text_classifier(JobContext(), table, head_only=True, max_length=16, epochs=1, batch_size=8,
+                                   device="cpu")
+    out = Path(result.model_dir)
+    assert out.parent == models_root and not out.name.startswith(".")
+    assert _files_under(world) == before
+    new = _files_under(models_root) - models_before
+    assert new and all(p.is_relative_to(out) for p in new), sorted(map(str, new))
+    assert not Path("/tmp/evil").exists() and not (tmp_path / "x").exists()
+    meta = json.loads((out / "playground_model.json").read_text())
+    assert sorted(meta["labels"]) == ["../../x", "/tmp/evil"]
