@@ -38,6 +38,8 @@ def worker(qtbot):
 
 @pytest.fixture
 def main_window(qtbot, settings):
+    import torch  # noqa: F401 - imported once here, so no window's teardown waits for the worker's device import
+
     from playground.app import MainWindow
 
     window = MainWindow(settings)

@@ -20,7 +20,7 @@ def test_window_has_four_tabs_status_bar_and_menus(main_window, qtbot):
     menus = [a.text().replace("&", "") for a in main_window.menuBar().actions()]
     assert menus[0] == "File" and "View" in menus and menus[-1] == "Help"
     # the device report arrives from the worker
-    qtbot.waitUntil(lambda: main_window.device_report is not None, timeout=30000)
+    qtbot.waitUntil(lambda: main_window.device_report is not None, timeout=120000)
     assert main_window.device_label.text().startswith(("CPU:", "CUDA:", "MPS:"))
     about = main_window.about_text()
     assert "Python" in about and "Qt" in about and "torch" in about and "CUDA" in about
