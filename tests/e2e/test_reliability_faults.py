@@ -96,6 +96,26 @@ def test_oom_in_training_is_one_clear_sentence_and_keeps_a_checkpoint(qtbot, wor
     assert not out.exists()
 
 
+@pytest.mark.slow
+def test_oom_in_transcription_is_one_clear_sentence(qtbot, worker, monkeypatch, tmp_path):
+    """CTranslate2 reports a GPU out-of-memory as a RuntimeError("CUDA failed with error out of memory")."""
+    import soundfile as sf
+
+    from playground.core import speech
+
+    rec = speech.load_recognizer(None, JobContext())
+
+    def ct2_oom(*args, **kwargs):
+        raise RuntimeError("CUDA failed with error out of memory")
+
+    monkeypatch.setattr(rec.model, "transcribe", ct2_oom)
+    wav = tmp_path / "tone.wav"
+    t = np.arange(2 * 16000) / 16000
+    sf.write(wav, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000)
+    handle = _run(qtbot, worker, Job(speech.transcribe_file, (str(wav),), name="transcribe"))
+    _assert_clear_oom(handle)
+
+
 # -- the microphone failing mid-recording ------------------------------------------------------------
 
 
@@ -249,3 +269,35 @@ def test_disk_full_while_autosaving_live_text_keeps_transcribing(phrase_audio, m
     source = streaming.MicrophoneSource(sd=_fake_sd(phrase_audio, "lost"), stall_seconds=1.0)
     result = run_sync(Job(streaming.listen, (source,)), None, None)
     assert "world" in " ".join(s.text for s in result.segments).lower()
+
+
+@pytest.mark.slow
+def test_disk_full_while_writing_blurred_copies_is_one_line(tmp_path, monkeypatch, capsys):
+    """`detect-faces --blur-to DIR` on a full disk: exit 1, one line; the copy made before is intact,
+    no .part file is left in DIR."""
+    from PIL import Image
+    from skimage import data
+
+    from playground import cli
+    from playground.core import atomic
+
+    photo = tmp_path / "coffee.jpg"
+    Image.fromarray(data.coffee()).save(photo)
+    out = tmp_path / "blurred"
+    assert cli.main(["detect-faces", str(photo), "--blur-to", str(out)]) == 0
+    capsys.readouterr()
+    copies = sorted(out.rglob("*.jpg"))
+    assert len(copies) == 1
+    before = copies[0].read_bytes()
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    code = cli.main(["detect-faces", str(photo), "--blur-to", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "space" in lines[0].lower() and "Traceback" not in err, err
+    assert copies[0].read_bytes() == before
+    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
