@@ -351,7 +351,8 @@ marker_st = st.fixed_dictionaries({}, optional={
 }) | json_value
 
 
-@FEW
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(meta=marker_st)
 @example(meta=[])
 @example(meta={"task": "image-classification", "backbone": "efficientnet_lite0", "num_classes": "many"})
