@@ -77,6 +77,7 @@ class TrainTab(QWidget):
         self.messages: list[str] = []
         self._status_dirty = False
         self._run_started_at = 0.0
+        self.extra_options: dict = {}  # advanced job options (model size ...) merged into the job's arguments
 
         # -- data --------------------------------------------------------------------
         self.kind_combo = QComboBox()
@@ -355,7 +356,7 @@ class TrainTab(QWidget):
                        "label_column": self.label_col.currentText() or None}
         else:
             kwargs |= {"steps": self.steps.value()}
-        return (self.path_edit.text().strip(), None), kwargs
+        return (self.path_edit.text().strip(), None), kwargs | self.extra_options
 
     def start(self) -> None:
         if self.handle is not None:

@@ -125,8 +125,11 @@ class CharLMSpec(TrainSpec):
     def save(self, folder: Path) -> None:
         from transformers import GenerationConfig
 
-        self.model.save_pretrained(str(folder), safe_serialization=True)
-        self.tokenizer.save_pretrained(str(folder))
+        from playground.core.training.text import quiet_transformers
+
+        with quiet_transformers():
+            self.model.save_pretrained(str(folder), safe_serialization=True)
+            self.tokenizer.save_pretrained(str(folder))
         eos = self.vocab["<eos>"]
         GenerationConfig(do_sample=True, temperature=0.8, top_k=40, max_new_tokens=200, bos_token_id=eos,
                          eos_token_id=eos, pad_token_id=self.vocab["<pad>"]).save_pretrained(str(folder))

@@ -138,8 +138,9 @@ class TextSpec(TrainSpec):
         return total / max(1, n), correct / max(1, n)
 
     def save(self, folder: Path) -> None:
-        self.model.save_pretrained(str(folder), safe_serialization=True)
-        self.tokenizer.save_pretrained(str(folder))
+        with quiet_transformers():
+            self.model.save_pretrained(str(folder), safe_serialization=True)
+            self.tokenizer.save_pretrained(str(folder))
 
     def marker(self) -> dict:
         return {"task": self.task, "base_model": self.model_ref, "labels": list(self.data.labels),

@@ -1,0 +1,152 @@
+"""The Train tab: live plot while the UI keeps ticking, pause/cancel/resume, data checks, exports."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import pytest
+
+from playground.core.training import events as ev
+from playground.ui.context import AppContext
+
+CORPUS = "the cat sat on the mat. the dog sat on the log. a bird sang in the tree.\n" * 40
+TINY = {"block_size": 16, "layers": 1, "heads": 2, "embed": 32, "eval_every": 20}
+
+
+@pytest.fixture
+def tab(qtbot, worker, settings):
+    from playground.ui.train_tab import build
+
+    widget = build(AppContext(worker, settings, None))
+    qtbot.addWidget(widget)
+    widget.resize(1100, 700)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def _load_corpus(qtbot, tab, tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(CORPUS)
+    tab.open_paths([str(path)])
+    qtbot.waitUntil(lambda: tab.preview is not None, timeout=60_000)
+    assert tab.kind == "charlm" and tab.start_button.isEnabled()
+    tab.extra_options = dict(TINY)
+    tab.batch.setValue(8)
+
+
+def test_plot_receives_points_while_a_10ms_timer_keeps_ticking(qtbot, tab, tmp_path):
+    from PySide6.QtCore import QTimer
+
+    from playground.core import models
+
+    _load_corpus(qtbot, tab, tmp_path)
+    tab.steps.setValue(60)
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    saved = []
+    tab.model_saved.connect(saved.append)
+    timer.start()
+    tab.start_button.click()
+    assert not tab.start_button.isEnabled() and tab.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.handle is None, timeout=240_000)
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    print(f"ticks {len(ticks)}, longest gap {max(gaps) * 1000:.0f} ms, plot points {tab.plot.points_received}, "
+          f"redraws {tab.plot.redraws}")
+    assert tab.plot.points_received >= 60 + 3  # 60 steps and 3 evaluations
+    assert tab.plot.redraws >= 1 and len(tab.plot.current.steps) == 60
+    assert len(ticks) > 20
+    assert saved and saved[0] == tab.last_result.model_dir
+    assert any(e.location == saved[0] for e in models.catalog("text-generation"))
+    assert "Saved" in tab.status_label.text()
+    assert tab.start_button.isEnabled() and not tab.cancel_button.isEnabled()
+
+
+def test_pause_cancel_then_resume_from_the_checkpoint(qtbot, tab, tmp_path):
+    _load_corpus(qtbot, tab, tmp_path)
+    tab.steps.setValue(400)
+    seen = []
+    tab.start_button.click()
+    tab.handle.event.connect(seen.append)
+    qtbot.waitUntil(lambda: tab.plot.points_received >= 3, timeout=120_000)
+    tab.pause_button.click()
+    qtbot.waitUntil(lambda: any(isinstance(e, ev.Paused) for e in seen), timeout=30_000)
+    assert tab.resume_button.isEnabled() and not tab.pause_button.isEnabled()
+    n = tab.plot.points_received
+    qtbot.wait(300)
+    assert tab.plot.points_received == n, "no steps while paused"
+    tab.resume_button.click()
+    qtbot.waitUntil(lambda: tab.plot.points_received > n + 2, timeout=60_000)
+    tab.cancel_button.click()
+    qtbot.waitUntil(lambda: tab.handle is None, timeout=60_000)
+    cancel_ckpt = [e for e in seen if isinstance(e, ev.CheckpointSaved)][-1]
+    assert "Cancelled" in tab.status_label.text()
+    assert tab.resume_box.isEnabled() and tab.resume_box.isChecked()
+
+    tab.steps.setValue(cancel_ckpt.step + 5)
+    resumed = []
+    tab.start_button.click()
+    tab.handle.event.connect(resumed.append)
+    qtbot.waitUntil(lambda: tab.handle is None, timeout=120_000)
+    start = next(e for e in resumed if isinstance(e, ev.RunStarted))
+    assert start.start_step == cancel_ckpt.step
+    assert len(tab.plot.runs) == 2 and tab.plot.runs[1].name.endswith("(resumed)")
+
+
+def test_data_check_messages_and_csv_column_pickers(qtbot, tab, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    tab.open_paths([str(empty)])
+    qtbot.waitUntil(lambda: "empty" in tab.data_label.text() and "Checking" not in tab.data_label.text(),
+                    timeout=30_000)
+    assert tab.kind == "image" and not tab.start_button.isEnabled()
+
+    table = tmp_path / "reviews.csv"
+    table.write_text("id,review,stars\n1,great,pos\n2,awful,neg\n3,fine,pos\n4,bad,neg\n")
+    tab.open_paths([str(table)])
+    qtbot.waitUntil(lambda: tab.preview is not None, timeout=30_000)
+    assert tab.kind == "text" and tab.text_col.isVisible()
+    assert [tab.text_col.itemText(i) for i in range(tab.text_col.count())] == ["id", "review", "stars"]
+    assert tab.text_col.currentText() == "review" and tab.label_col.currentText() == "stars"
+    assert "4 rows, 2 labels" in tab.data_label.text()
+    assert tab.name_edit.text() == "reviews-classifier" and tab.start_button.isEnabled()
+    tab.label_col.setCurrentText("id")
+    tab.label_col.activated.emit(0)
+    qtbot.waitUntil(lambda: "Checking" not in tab.data_label.text(), timeout=30_000)
+    assert "fewer than 2 examples" in tab.data_label.text() and not tab.start_button.isEnabled()
+
+
+def test_plot_smoothing_hover_toggle_and_exports(qtbot, tmp_path):
+    from playground.ui.widgets.train_plot import TrainPlot, smooth
+
+    plot = TrainPlot()
+    qtbot.addWidget(plot)
+    plot.start_run("first")
+    for s in range(1, 21):
+        plot.add_step(s, 2.0 / s, 1e-3)
+    plot.add_epoch(1, 20, 0.5, 0.8)
+    plot.start_run("second")
+    plot.add_step(1, 1.0, 5e-4)
+    plot.refresh()
+    assert plot.redraws == 1 and len(plot.runs) == 2 and plot.run_list.count() == 2
+    plot.run_list.item(0).setCheckState(plot.run_list.item(0).checkState().__class__.Unchecked)
+    assert not plot.runs[0].visible and not plot.runs[0].items["smooth"].isVisible()
+    plot.set_run_visible(0, True)
+    assert plot.runs[0].items["smooth"].isVisible()
+    assert list(smooth(__import__("numpy").array([1.0, 1.0, 1.0]), 0.9)) == [1.0, 1.0, 1.0]
+    plot.slider.setValue(0)
+    assert plot.smoothing == 0.0
+    text = plot.show_values_at(1.2)
+    assert "second: step 1" in text and "loss 1.0000" in text and plot.hover_label.text() == text
+
+    out = tmp_path / "m.csv"
+    plot.export_csv(str(out), plot.runs[0])
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 21 and rows[0]["loss"] == "2" and rows[-1]["kind"] == "epoch"
+    assert rows[-1]["val_accuracy"] == "0.8"
+    png = tmp_path / "p.png"
+    assert plot.export_png(str(png)) and png.read_bytes()[:4] == b"\x89PNG"
