@@ -5,6 +5,7 @@ as cancelled (not failed) and nothing logs a traceback."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -17,7 +18,8 @@ from playground.worker import JobState, _orphans
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CLOSE_LIMIT_S = 5.0
+CLOSE_LIMIT_S = float(os.environ.get("RELIABILITY_CLOSE_LIMIT_S", "5.0"))  # raise it to debug on a loaded machine
+OVERLOAD_GUARD = CLOSE_LIMIT_S <= 5.0
 MID_RUN_TIMEOUT_MS = 240_000  # first load of a model on a busy 2-core machine
 
 
@@ -119,7 +121,7 @@ def test_close_during_transcription(qtbot, main_window, caplog, long_speech):
     t0 = time.perf_counter()
     rec.transcribe(piece, vad=True)
     window_s = time.perf_counter() - t0
-    if window_s > 2.5:
+    if window_s > 2.5 and OVERLOAD_GUARD:
         pytest.skip(f"machine overloaded: one 2 s recogniser window took {window_s:.1f} s")
     _close_mid_run(qtbot, main_window, Job(speech.transcribe_file, (str(long_speech),), {"window_seconds": 2.0},
                                            name="transcribe"), "FileSegment", caplog)
@@ -139,3 +141,40 @@ def test_close_during_training(qtbot, main_window, caplog, tmp_path):
     # Cancel saved a checkpoint to resume from, and no half model.
     assert ckpt.has_checkpoint(out)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_close_while_the_speech_tab_records(qtbot, main_window, caplog, long_speech):
+    """Live transcription from a (fake) microphone in the Speech tab: closing the window stops the
+    recording, the job and the worker within 5 s (same overload guard as above)."""
+    import soundfile as sf
+    from speech_support import FakeSoundDevice
+
+    from playground.app import SPEECH_TAB
+    from playground.core import speech, streaming
+
+    rec = speech.load_recognizer()
+    samples, rate = sf.read(long_speech, dtype="float32")
+    t0 = time.perf_counter()
+    rec.transcribe(samples[: 2 * rate], beam_size=1)
+    window_s = time.perf_counter() - t0
+    if window_s > 1.0 and OVERLOAD_GUARD:
+        pytest.skip(f"machine overloaded: a 2 s partial hypothesis took {window_s:.1f} s")
+    main_window.tabs.setCurrentIndex(SPEECH_TAB)
+    tab = main_window.page(SPEECH_TAB)
+    source = streaming.MicrophoneSource(sd=FakeSoundDevice(samples), device=None)
+    caplog.set_level(logging.WARNING)
+    tab.start_recording(source)
+    handle = tab.live_handle
+    got_text = threading.Event()
+    handle.event.connect(lambda e: got_text.set() if isinstance(e, streaming.LiveText) and e.text else None)
+    qtbot.waitUntil(got_text.is_set, timeout=MID_RUN_TIMEOUT_MS)
+    t0 = time.perf_counter()
+    main_window.close()
+    elapsed = time.perf_counter() - t0
+    assert elapsed < CLOSE_LIMIT_S, f"closing took {elapsed:.1f} s"
+    assert not main_window.worker.is_running()
+    qtbot.waitUntil(lambda: handle.is_finished, timeout=2000)
+    assert handle.state in (JobState.CANCELLED, JobState.DONE), (handle.state, handle.error_message)
+    assert source.buffer.closed and source._stream is None, "the microphone stream is still open"
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
