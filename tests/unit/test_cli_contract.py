@@ -186,7 +186,16 @@ def test_failures_exit_1_with_one_line_naming_the_input(command, files, capsys):
         assert reason.strip()
 
 
-def test_unavailable_device_is_one_line(capsys):
+@pytest.fixture
+def _restore_device_preference():
+    from playground.core import devices
+
+    before = devices.get_preference()
+    yield
+    devices.set_preference(before)
+
+
+def test_unavailable_device_is_one_line(capsys, _restore_device_preference):
     code = cli.main(["--device", "cuda:7", "devices"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_FAILURE
