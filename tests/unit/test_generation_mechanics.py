@@ -175,3 +175,25 @@ def test_model_cached_between_jobs(tiny_dir):
     a = generation.load_generator(str(tiny_dir), JobContext())
     b = generation.load_generator(str(tiny_dir), JobContext())
     assert a is b
+
+
+def test_gpu_choice_loads_in_half_precision_and_keys_the_cache(monkeypatch, tiny_dir):
+    """No GPU here: mock CUDA and check the model is asked for fp16 on cuda:0 and cached under that key."""
+    import torch
+
+    from playground.core import devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(devices, "gpu_dtype_name", lambda torch, index=0: "float16")
+    calls = []
+
+    def fake_load(folder, model_id, device, dtype, trust_remote_code):
+        calls.append((device, dtype))
+        return generation.Generator(object(), object(), model_id, device, 64, False)
+
+    monkeypatch.setattr(generation, "_load_folder", fake_load)
+    gen = generation.load_generator(str(tiny_dir))
+    assert calls == [("cuda:0", torch.float16)] and gen.device == "cuda:0"
+    assert ("text-generation", str(tiny_dir), "cuda:0", "torch.float16", False) in models.cache.keys()
+    generation.load_generator(str(tiny_dir))
+    assert len(calls) == 1  # cached
