@@ -122,7 +122,8 @@ def _convert_bundled(ctx: JobContext):
         ctx.check_cancelled()
         model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
     except ImportError as exc:
-        raise ModelError(f"Reading {GGUF_NAME} needs the 'gguf' and 'accelerate' packages: {exc}") from exc
+        raise ModelError(f"Reading {GGUF_NAME} needs the 'gguf' and 'accelerate' packages: "
+                         f"{exc}") from exc
     ctx.check_cancelled()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_NAME}.", suffix=".part", dir=target.parent))
