@@ -17,7 +17,7 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from playground.core.errors import Cancelled, friendly_message
+from playground.core.errors import Cancelled, PlaygroundError, friendly_message
 from playground.core.jobs import Job, JobContext, Progress
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,10 @@ class Worker(QObject):
         except BaseException as exc:  # a job must never take the app down
             handle.state = JobState.FAILED
             handle.error_message = friendly_message(exc)
-            log.error("job '%s' failed: %s\n%s", handle.name, handle.error_message, traceback.format_exc())
+            if isinstance(exc, PlaygroundError):  # expected: the message says it all
+                log.info("job '%s' failed: %s", handle.name, handle.error_message)
+            else:
+                log.error("job '%s' failed: %s\n%s", handle.name, handle.error_message, traceback.format_exc())
             handle.error.emit(handle.error_message)
         else:
             # A job that returns normally after a cancel request chose to
