@@ -250,8 +250,12 @@ def limit_aspect(img, max_ratio: float = MAX_ASPECT):
 
 
 def make_thumbnail(img, size: int = THUMB_SIZE) -> Thumbnail:
-    thumb = img.copy()
-    thumb.thumbnail((size, size))
+    from PIL import Image
+
+    w, h = img.size
+    scale = min(1.0, size / max(w, h, 1))
+    thumb = img if scale == 1.0 else img.resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                Image.Resampling.BILINEAR, reducing_gap=2.0)
     thumb = thumb.convert("RGB")
     return Thumbnail(thumb.width, thumb.height, thumb.tobytes())
 
