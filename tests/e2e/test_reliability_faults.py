@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground.core import models
 from playground.core.jobs import Job, JobContext, run_sync
 from playground.worker import JobState
 

@@ -173,7 +173,6 @@ def test_disk_full_while_writing_the_final_model_leaves_no_half_model(tmp_path, 
 def test_replacing_a_model_that_fails_keeps_the_old_model(tmp_path, monkeypatch):
     """--overwrite of an existing model: if the new one cannot be saved the old one stays usable."""
     from playground.core import models
-    from playground.core.training import checkpoint as ckpt
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(CORPUS)
