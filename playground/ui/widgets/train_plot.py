@@ -94,8 +94,8 @@ class TrainPlot(QWidget):
             p.showGrid(x=True, y=True, alpha=0.25)
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
-        self.acc_plot.setXLink(self.loss_plot)
-        self.lr_plot.setXLink(self.loss_plot)
+        # No x-link: pyqtgraph aligns linked views by screen position, which shows side-by-side
+        # plots different step ranges. Each small plot follows its own data instead.
         self.graphs.ci.layout.setRowStretchFactor(0, 3)
         self.graphs.ci.layout.setRowStretchFactor(1, 2)
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
@@ -112,7 +112,7 @@ class TrainPlot(QWidget):
         self.slider.valueChanged.connect(self._on_smoothing)
         self.smooth_label = QLabel(f"Smoothing {self.smoothing:.2f}")
         self.run_list = QListWidget()
-        self.run_list.setMaximumWidth(220)
+        self.run_list.setMaximumWidth(180)
         self.run_list.setToolTip("Runs shown on the plot; untick to hide")
         self.run_list.setAccessibleName("Runs")
         self.run_list.itemChanged.connect(self._on_run_toggled)
