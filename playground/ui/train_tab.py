@@ -434,9 +434,20 @@ class TrainTab(QWidget):
             self.messages.append(f"Early stop after epoch {event.epoch} (best epoch {event.best_epoch}).")
         elif isinstance(event, ev.DoneEvent):
             self.model_saved.emit(event.model_dir)
-            notify = getattr(self.ctx.window, "models_changed", None)
-            if notify is not None and hasattr(notify, "emit"):
-                notify.emit()
+            self._refresh_pickers(event.task)
+
+    def _refresh_pickers(self, task: str) -> None:
+        """The new model appears at once in the other tabs' model pickers for its task."""
+        window = self.ctx.window
+        notify = getattr(window, "models_changed", None)
+        if notify is not None and hasattr(notify, "emit"):
+            notify.emit()
+        if window is None:
+            return
+        for widget in window.findChildren(QWidget):
+            refresh = getattr(widget, "refresh", None)
+            if callable(refresh) and getattr(widget, "task", None) == task and not self.isAncestorOf(widget):
+                refresh()
 
     def _refresh_status(self) -> None:
         if not self._status_dirty or self.handle is None:
