@@ -5,7 +5,7 @@
 
 Phases (one process, one QApplication, one Worker, the bundled offline models):
 1. image classification jobs (one photo each, cycling through skimage's photos);
-   interleaved with the same number of direct `model(tensor)` calls, so the app path's
+   interleaved with the same number of direct calls (decode, preprocess, `model(x)`), so the app path's
    time per image is printed next to the direct path's (ratio);
 2. transcription jobs of a short espeak-ng phrase (a tone if espeak-ng is missing);
 3. back-to-back tiny character-level GPT training runs.
