@@ -580,6 +580,8 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     vad = speech.load_vad()
     saver = Autosaver() if autosave else None
     if source.started_at is None:
+        # The first decode pays one-off set-up costs: pay them before the stream's clock starts.
+        recognizer.transcribe(np.zeros(SR // 2, np.float32), beam_size=1)
         source.start()
     t0 = source.started_at or time.monotonic()
     live = LiveTranscriber(recognizer, vad, options, clock=lambda: time.monotonic() - t0)
