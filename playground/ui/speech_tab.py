@@ -53,6 +53,7 @@ class SpeechTab(QWidget):
         self._file_name = ""
         self._build()
         self.refresh_devices()
+        import soundfile  # noqa: F401 - loaded with the tab, so the first Record or Open does not stall
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._tick = 0
