@@ -296,8 +296,17 @@ class ImageTab(QWidget):
     def open_paths(self, paths_in: list[str]) -> None:
         """File > Open, drops and the CLI-like entry point: files, folders and URLs."""
         sources = [str(p) for p in paths_in if str(p).strip()]
-        if sources:
-            self._classify(sources, rerun=False)
+        if not sources:
+            return
+        # In Objects/Faces mode the drop goes to the detector as a whole (folders
+        # included, so "Blur faces" covers all of it) instead of queueing a
+        # classification job in front of the detection.
+        page = self._mode_pages.get(self.mode) if self.mode != "classify" else None
+        setter = getattr(page, "set_images", None)
+        if setter is not None:
+            setter(sources)
+            return
+        self._classify(sources, rerun=False)
 
     def sources_from_mime(self, mime) -> list[str]:
         out: list[str] = []

@@ -141,3 +141,16 @@ def test_model_error_is_shown_and_rerun(tab, qtbot, photos):
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
         tab.topk.setValue(2)
     assert len(done.args[0].results[0].predictions) == 2 and len(tab.bars.rows()) == 2
+
+
+def test_drop_in_faces_mode_goes_to_the_detector_whole(tab, qtbot, photos):
+    tab.set_mode("faces")
+    page = tab.mode_page("faces")
+    classified_before = len(tab.items)
+    drop(tab, [photos / "cat.jpg", photos / "coffee.png"])
+    # every dropped image reaches the detector (so "Blur faces" covers them all) ...
+    assert page.paths == [str(photos / "cat.jpg"), str(photos / "coffee.png")]
+    # ... and no classification job is queued in front of the detection
+    assert len(tab.items) == classified_before
+    qtbot.waitUntil(lambda: not page.busy, timeout=TIMEOUT)
+    tab.set_mode("classify")
