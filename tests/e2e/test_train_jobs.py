@@ -172,8 +172,9 @@ def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch
         return flag_holder["flag"]
 
     class StepThenCancel(real_emit_check):
-        def __post_init__(self):
-            if self.step == 7:
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.step == 7:  # as if Ctrl+C came right after step 7
                 flag_holder["flag"].set()
 
     monkeypatch.setattr(cli, "cancel_on_sigint", cancel_on_sigint)
