@@ -392,10 +392,12 @@ def _load(src: Source, auto: str, ctx: JobContext | None, **extra):
         if ctx is not None:
             ctx.progress(None, f"Loading {_name(src)}" + (" (first load of a GGUF file takes a while)"
                                                          if src.gguf_file else ""))
+        import pickle
+
         cls = getattr(transformers, auto)
         try:
             model = cls.from_pretrained(str(src.folder), dtype=dtype, **src.kwargs, **extra)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError) as exc:  # refused pickles too
             raise ModelError(f"'{_name(src)}' cannot be loaded as {auto.replace('AutoModelFor', '')}: "
                              f"{str(exc).strip().splitlines()[0]}") from exc
         return model.to(dev).eval()
