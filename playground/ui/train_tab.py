@@ -395,9 +395,9 @@ class TrainTab(QWidget):
 
     def cancel(self) -> None:
         if self.handle is not None:
-            if self.control is not None:
-                self.control.resume()  # a paused job must wake up to see the cancel
             self.handle.cancel()
+            if self.control is not None:
+                self.control.resume()  # a paused job wakes up, sees the cancel and saves a checkpoint
             self.status_label.setText("Cancelling: saving a checkpoint...")
 
     def _set_running(self, running: bool) -> None:

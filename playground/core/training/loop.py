@@ -235,6 +235,8 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             for batch in batches:
                 ctx.check_cancelled()
                 paused = control.wait(ctx, step)
+                if paused:
+                    ctx.check_cancelled()  # cancelled while paused: no extra step
                 t_step += paused
                 lr = lr_at(step, total, cfg.lr, cfg.warmup)
                 for group in optimizer.param_groups:
