@@ -250,7 +250,7 @@ def train_image_classifier(ctx: JobContext, data_dir: str | Path, out: str | Pat
                            **train_options) -> TrainResult:
     """The job: check the folder, fine-tune, save `out` (or `<models>/<name>`) with labels and a card."""
     data = tdata.scan_image_folder(data_dir)
-    cfg = make_config(name or "", **({"lr": 1e-3, "batch_size": 32} | train_options))
+    cfg = make_config(name or "", **({"lr": 1e-3, "batch_size": 32, "checkpoint_every": 50} | train_options))
     out_dir = resolve_out(out, name, f"{data.root.name}-classifier", resume, overwrite)
     tdata.check_val_share(cfg.val_share)
     spec = ImageSpec(ctx, data, backbone, image_size, cfg.batch_size, cfg.val_share, head_only, augment, flip, cfg.seed)

@@ -155,7 +155,7 @@ def train_text_classifier(ctx: JobContext, table: str | Path, out: str | Path | 
                           **train_options) -> TrainResult:
     """The job: read and check the table, fine-tune the encoder + head, save a Hugging Face folder."""
     data = tdata.read_table(table, text_column, label_column)
-    cfg = make_config(name or "", **({"lr": 5e-5, "batch_size": 16} | train_options))
+    cfg = make_config(name or "", **({"lr": 5e-5, "batch_size": 16, "checkpoint_every": 100} | train_options))
     out_dir = resolve_out(out, name, f"{data.path.stem}-classifier", resume, overwrite)
     tdata.check_val_share(cfg.val_share)
     spec = TextSpec(ctx, data, model, max_length, cfg.batch_size, cfg.val_share, head_only, cfg.seed)
