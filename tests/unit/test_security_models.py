@@ -118,9 +118,6 @@ def test_malicious_pickle_never_runs_even_when_allowed(tmp_path):
     assert "\n" not in friendly_message(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="core/text.py _load catches OSError/ValueError/KeyError/RuntimeError but not "
-                   "pickle.UnpicklingError: a refused pickle surfaces as a raw 'UnpicklingError: Weights only "
-                   "load failed...' that does not name the model")
 def test_malicious_pickle_gives_a_typed_error_naming_the_model(tmp_path):
     from playground.core import text
 
