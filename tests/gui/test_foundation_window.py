@@ -75,7 +75,7 @@ def test_close_cancels_the_running_job_and_joins(main_window, qtbot):
 
     main_window.run_job(Job(endless, name="endless"))
     qtbot.waitUntil(started.is_set, timeout=30000)
-    assert main_window.cancel_button.isVisibleTo(main_window)
+    qtbot.waitUntil(lambda: main_window.cancel_button.isVisibleTo(main_window), timeout=5000)
     t0 = time.perf_counter()
     main_window.close()
     assert time.perf_counter() - t0 < 5
