@@ -179,4 +179,6 @@ def test_download_cancel(manager, qtbot, monkeypatch):
     with qtbot.waitSignal(handle.cancelled, timeout=10000):
         qtbot.mouseClick(manager.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "cancelled" in manager.download_label.text(), timeout=5000)
-    assert not manager.cancel_button.isVisible() and manager.download_button.isEnabled()
+    # the buttons flip on `finished`, which is queued just after `cancelled`
+    qtbot.waitUntil(lambda: not manager.cancel_button.isVisible() and manager.download_button.isEnabled(),
+                    timeout=5000)
