@@ -69,7 +69,8 @@ def test_pulseaudio_null_sink_recorded_through_sounddevice(pulse, tmp_path):
     sd._terminate()  # noqa: SLF001
     sd._initialize()  # noqa: SLF001
     speech.load_recognizer()  # loaded before recording, so timing does not depend on it
-    source = streaming.MicrophoneSource(sd, device="pulse")
+    # A CPU-starved PulseAudio can pause delivery for seconds: only device-loss tests need the 2 s default.
+    source = streaming.MicrophoneSource(sd, device="pulse", stall_seconds=15)
     assert source.name == "pulse"
 
     def play_then_stop():
