@@ -590,6 +590,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     pos = 0
     last_status = 0.0
     step = SR // 10
+    autosave_error: str | None = None
     try:
         while True:
             if ctx.cancelled:
@@ -603,8 +604,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
                 # Behind real time: skip partial hypotheses so the finals catch up.
                 live.partials_enabled = (buf.total - pos) + (len(data) - i) < live.opt.partial_max_lag * SR
                 for event in live.feed(data[i:i + step]):
-                    if event.kind == "final" and saver is not None and event.text:
-                        saver.add(Segment(event.start, event.end, event.text))
+                    autosave_error = _autosave(saver, event) or autosave_error
                     yield event
             now = time.monotonic()
             if now - last_status >= 1.0:
@@ -614,11 +614,23 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
                 break
         if not ctx.cancelled:
             for event in live.flush():
-                if event.kind == "final" and saver is not None and event.text:
-                    saver.add(Segment(event.start, event.end, event.text))
+                autosave_error = _autosave(saver, event) or autosave_error
                 yield event
     finally:
         source.stop()
-    error = source.error
-    return LiveResult(live.segments, pos / SR, str(saver.txt_path) if saver and saver.segments else None,
-                      str(error) if error else None)
+    error = str(source.error) if source.error else autosave_error
+    saved = saver is not None and saver.segments and autosave_error is None
+    return LiveResult(live.segments, pos / SR, str(saver.txt_path) if saved else None, error)
+
+
+def _autosave(saver: Autosaver | None, event) -> str | None:
+    """Keep a final segment on disk; a full or read-only disk must not stop the recording."""
+    if saver is None or event.kind != "final" or not event.text:
+        return None
+    try:
+        saver.add(Segment(event.start, event.end, event.text))
+    except OSError as exc:
+        log.warning("autosaving the live transcript failed: %s", exc)
+        return (f"The transcript could not be autosaved to {saver.folder} ({exc.strerror or exc}); "
+                "the text is kept in the window: save it elsewhere.")
+    return None
