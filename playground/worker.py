@@ -106,6 +106,9 @@ class Worker(QObject):
         self._deferred: list[JobHandle] = []
         self._thread = _Thread(self)
         self._thread.start()
+        # A worker deleted with its parent widget (without shutdown) still stops its
+        # thread: Qt must never destroy a running QThread.
+        self.destroyed.connect(lambda *_: self._abandon())
 
     # -- UI thread API -----------------------------------------------------
     def submit(self, job: Job) -> JobHandle:
@@ -150,6 +153,21 @@ class Worker(QObject):
             log.error("worker did not stop within %.1f s (job: %s)", timeout, self.current and self.current.name)
             _orphans.append(self._thread)
         return bool(ended)
+
+    def _abandon(self) -> None:
+        try:
+            if not self._thread.isRunning():
+                return
+        except RuntimeError:  # the thread object is already gone
+            return
+        self._stopping = True
+        with self._lock:
+            current = self._current
+        for handle in ([current] if current else []) + self._pending():
+            handle.cancel()
+        self._queue.put(None)
+        if not self._thread.wait(5000):
+            _orphans.append(self._thread)
 
     def is_running(self) -> bool:
         return self._thread.isRunning()

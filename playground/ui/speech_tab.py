@@ -42,6 +42,7 @@ class SpeechTab(QWidget):
         self.setObjectName("speechTab")
         self.setAcceptDrops(True)
         self._source_factory = source_factory
+        self._live_worker = None  # created on the first recording
         self._sd_importer = sounddevice_importer
         self._sd = None
         self.source: streaming.AudioSource | None = None
@@ -244,17 +245,16 @@ class SpeechTab(QWidget):
         self.meter.reset()
         model = self.model_id()
         self.ctx.settings.set_model(TASK, model)
-        self.live_handle = self._run(Job(streaming.listen, (source,), {"model": model}, name="live transcription"))
+        # Live sessions get their own worker: a recording can last an hour and must
+        # neither wait behind nor block the jobs of the other tabs.
+        self.live_handle = self._live_runner().submit(
+            Job(streaming.listen, (source,), {"model": model}, name="live transcription"))
         self.live_handle.event.connect(self._on_live_event)
         self.live_handle.result.connect(self._on_live_result)
         self.live_handle.error.connect(self._on_live_error)
         self.live_handle.finished.connect(self._on_live_finished)
         self._timer.start()
-        busy = self.ctx.worker.current
-        if busy is not None and busy is not self.live_handle:
-            self.show_message(f"Recording from {source.name}; the text starts when '{busy.name}' finishes.")
-        else:
-            self.show_message(f"Recording from {source.name}; loading {model}...")
+        self.show_message(f"Recording from {source.name}; loading {model}...")
         self._update_buttons()
 
     def stop_recording(self) -> None:
@@ -264,6 +264,13 @@ class SpeechTab(QWidget):
         if self.recording:
             self.show_message("Stopped: finishing the text of what was recorded...")
         self._update_buttons()
+
+    def _live_runner(self):
+        if self._live_worker is None:
+            from playground.worker import Worker
+
+            self._live_worker = Worker(self)
+        return self._live_worker
 
     def _run(self, job: Job):
         window = self.ctx.window
@@ -507,6 +514,8 @@ class SpeechTab(QWidget):
         self._timer.stop()
         if self.source is not None:
             self.source.stop()
+        if self._live_worker is not None:
+            self._live_worker.shutdown(timeout=5.0)
 
 
 def build(ctx) -> QWidget:
