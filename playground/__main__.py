@@ -8,7 +8,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     from playground import cli
 
-    args = cli.parse_args(argv)
+    args = cli.parse_app_args(argv) or cli.parse_args(argv)
     if args.command is None:
         from playground.app import run_app  # Qt only when a window is wanted
 

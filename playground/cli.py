@@ -35,13 +35,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(prog="playground", description="Model Playground: try, compare and fine-tune AI models.")
     parser.add_argument("--version", action="version", version=f"playground {__version__}")
     parser.add_argument("--device", default=None, help="compute device: auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--quit-after-show", action="store_true",
                         help="open the main window and exit as soon as it is painted (start-up timing)")
+    if not with_commands:
+        parser.set_defaults(command=None)
+        return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("devices", help="list compute devices")
@@ -68,6 +71,16 @@ def _command_modules():
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
+
+
+def parse_app_args(argv: Sequence[str] | None = None) -> argparse.Namespace | None:
+    """The app's own options when no sub-command is given, without importing every
+    command module (that would slow the window's start-up); None otherwise."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if {"-h", "--help", "--version"} & set(args_list):
+        return None
+    args, rest = build_parser(with_commands=False).parse_known_args(args_list)
+    return None if rest else args
 
 
 def print_json(data) -> None:
