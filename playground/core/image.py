@@ -600,7 +600,8 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
                 results.append(row)
             ctx.check_cancelled()
             if tensors:
-                for row, preds in zip(pending, clf.predict(torch.stack(tensors), top_k)):
+                preds_list, clf = predict_with_fallback(ctx, clf, torch.stack(tensors), top_k)
+                for row, preds in zip(pending, preds_list):
                     row.predictions = preds
             for row in results[start:]:
                 ctx.emit(row)
@@ -611,6 +612,44 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
         cancelled = True  # keep what is done: the table shows the partial results
     elapsed = time.perf_counter() - t0
     return BatchSummary(results, clf.name, clf.device, elapsed, done / elapsed if elapsed > 0 else 0.0, cancelled)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
+    """Predict; on GPU out-of-memory halve the batch, and at batch 1 move to the CPU.
+
+    Returns the predictions and the classifier that made them (the CPU one after a fallback).
+    """
+    try:
+        return clf.predict(batch, top_k), clf
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        _free_gpu_memory()
+        if len(batch) > 1:
+            half = len(batch) // 2
+            ctx.progress(None, f"Out of GPU memory: retrying with batches of {half}")
+            first, clf = predict_with_fallback(ctx, clf, batch[:half], top_k)
+            second, clf = predict_with_fallback(ctx, clf, batch[half:], top_k)
+            return first + second, clf
+        if clf.device == "cpu":
+            raise
+        ctx.progress(None, f"Out of GPU memory even for one image: {clf.name} continues on the CPU")
+        cpu = load_classifier(clf.model_id, ctx, "cpu")
+        return cpu.predict(batch.to("cpu"), top_k), cpu
+
+
+def _free_gpu_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def classify_tensors(ctx: JobContext, batch, model_id: str | None = None, top_k: int = 5,

@@ -38,7 +38,7 @@ def _assert_clear_oom(handle) -> None:
     assert "out of gpu memory" in message.lower() and "smaller batch" in message and "CPU" in message, message
 
 
-# -- CUDA out of memory: no feature falls back on its own, so each must say so clearly -------------
+# -- CUDA out of memory: where no fallback is left (classification already on the CPU), a clear sentence --
 
 
 @pytest.mark.slow
