@@ -26,6 +26,7 @@ from playground.core.training.loop import TrainControl
 KINDS = (("image", "Image classifier (folder of class sub-folders)"),
          ("text", "Text classifier (CSV / TSV)"),
          ("charlm", "Character-level GPT (text file)"))
+EVENT_INTERVAL_S = 0.05
 DEFAULTS = {  # epochs (or steps), batch size, learning rate
     "image": (3, 32, 1e-3),
     "text": (4, 16, 5e-5),
@@ -346,7 +347,10 @@ class TrainTab(QWidget):
         kwargs = {"name": self.name_edit.text().strip() or None, "resume": self.resume_box.isChecked(),
                   "batch_size": self.batch.value(), "lr": self.lr.value(), "val_share": self.val_share.value(),
                   "patience": self.patience.value(), "device": self.device_combo.currentText(),
-                  "control": self.control}
+                  "control": self.control,
+                  # Every Qt signal emit costs the worker->UI hop (and, in PySide6 6.12.0, leaks a
+                  # reference to True): the plot needs at most ~20 points a second.
+                  "event_interval": EVENT_INTERVAL_S}
         if kind == "image":
             kwargs |= {"epochs": self.epochs.value(), "head_only": self.head_only.isChecked(),
                        "image_size": self.image_size.value()}

@@ -144,7 +144,7 @@ def test_pause_blocks_the_loop_until_resumed_and_cancel_still_works_while_paused
 
     def target():
         try:
-            _run(BlobSpec(), TrainConfig(epochs=1), tmp_path / "m", seen.append, cancel, control=control)
+            _run(BlobSpec(), TrainConfig(epochs=500), tmp_path / "m", seen.append, cancel, control=control)
         except Cancelled:
             seen.append("cancelled")
         done.set()

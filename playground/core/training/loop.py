@@ -44,6 +44,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     checkpoint_every: int = 0  # also checkpoint every N steps (0: at the end of each epoch only)
     mixed_precision: bool = True  # autocast (+ GradScaler for fp16) on CUDA
+    event_interval: float = 0.0  # emit step events at most this often (s); each epoch's last step always
     name: str = ""
 
     def to_dict(self) -> dict:
@@ -221,6 +222,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
     ctx.emit(RunStarted(spec.task, str(out_dir), device, cfg.epochs, spe, total, step,
                         str(amp_dtype).replace("torch.", "") if amp_dtype is not None else None))
     rate = _Rate()
+    last_emit = 0.0
     eval_seconds = 0.0
     stopped_early = False
     last_checkpoint_step = step
@@ -265,9 +267,11 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
                 left_steps = total - step
                 left_evals = cfg.epochs - epoch  # this epoch's evaluation too
                 per_eval = eval_seconds / max(1, len(history)) if history else rate.step_seconds * spe * 0.2
-                ctx.emit(StepEvent(step, epoch + 1, value, lr, rate.samples_per_s,
-                                   left_steps * rate.step_seconds + left_evals * per_eval, total))
-                ctx.progress(step / total, f"Training: epoch {epoch + 1}/{cfg.epochs}, step {step}/{total}")
+                if cfg.event_interval <= 0 or now - last_emit >= cfg.event_interval or step % spe == 0:
+                    last_emit = now
+                    ctx.emit(StepEvent(step, epoch + 1, value, lr, rate.samples_per_s,
+                                       left_steps * rate.step_seconds + left_evals * per_eval, total))
+                    ctx.progress(step / total, f"Training: epoch {epoch + 1}/{cfg.epochs}, step {step}/{total}")
                 if cfg.checkpoint_every and step - last_checkpoint_step >= cfg.checkpoint_every and step % spe:
                     checkpoint("steps")
                     last_checkpoint_step = step
