@@ -74,7 +74,8 @@ def test_streams_then_completes(qtbot, panel):
     assert text.startswith("hello there") and text.endswith(result.text)  # plain model: prompt + continuation
     assert "tokens/s" in panel.stats.text() and "first token" in panel.stats.text()
     assert not panel.chat.isEnabled()  # no chat template on this model
-    assert panel.run_button.isEnabled() and not panel.stop_button.isEnabled()
+    # the buttons flip on `finished`, queued just after the result
+    qtbot.waitUntil(lambda: panel.run_button.isEnabled() and not panel.stop_button.isEnabled(), timeout=5000)
 
 
 def test_escape_stops_within_a_token(qtbot, panel):
