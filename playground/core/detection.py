@@ -17,7 +17,6 @@ never over the original.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core import atomic, devices, imageio, models
+from playground.core.download import download_to
 from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError
 from playground.core.jobs import JobContext
 
@@ -309,27 +309,10 @@ def _fetch_url(url: str, ctx: JobContext, what: str, size_mb: float | None) -> P
         raise ModelError(f"{what} needs its weights file {fname} ({host}{size}), which is not downloaded "
                          "and offline mode is on; use the bundled YOLOv3-tiny or connect once to download it.")
     import urllib.error
-    import urllib.request
 
     expected = re.search(r"-([a-f0-9]{6,})\.", fname)
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp, atomic.atomic_path(target) as tmp:
-            total = int(resp.headers.get("Content-Length") or 0)
-            done, t0, digest = 0, time.monotonic(), hashlib.sha256()
-            with open(tmp, "wb") as fh:
-                while chunk := resp.read(1 << 20):
-                    if ctx.cancelled:
-                        raise Cancelled("Download cancelled.")
-                    fh.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    speed = done / max(time.monotonic() - t0, 1e-6)
-                    left = (total - done) / speed if total and speed else 0
-                    ctx.progress(done / total if total else None,
-                                 f"Downloading {fname}: {done / 1e6:.1f} of {total / 1e6:.1f} MB, "
-                                 f"{speed / 1e6:.1f} MB/s, {left:.0f} s left")
-            if expected and not digest.hexdigest().startswith(expected.group(1)):
-                raise ModelError(f"The download of {fname} is corrupt (checksum mismatch); try again.")
+        download_to(url, target, ctx, fname, expected.group(1) if expected else None)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         raise ModelError(f"Cannot download {fname} for {what} from {host}: check the network connection.") from exc
     except OSError as exc:

@@ -467,21 +467,10 @@ def _download_checkpoint(name: str, url: str, target: Path, ctx: JobContext) -> 
     if offline():
         raise ModelError(f"torchvision {name} needs its weights downloaded once from {url}, "
                          "and offline mode is on.")
-    from playground.core.atomic import atomic_path
+    from playground.core.download import download_to
 
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            total = int(response.headers.get("Content-Length") or 0)
-            done, t0 = 0, time.monotonic()
-            while chunk := response.read(1 << 20):
-                ctx.check_cancelled()
-                fh.write(chunk)
-                done += len(chunk)
-                speed = done / max(time.monotonic() - t0, 1e-6)
-                left = (total - done) / speed if total and speed else 0
-                ctx.progress(done / total if total else None,
-                             f"Downloading torchvision {name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB, "
-                             f"{speed / 1e6:.1f} MB/s, {left:.0f} s left")
+        download_to(url, target, ctx, f"torchvision {name}")
     except PlaygroundError:
         raise
     except (urllib.error.URLError, OSError) as exc:
