@@ -54,6 +54,8 @@ def test_translate_panel_both_ways_and_swap(qtbot, ctx):
     assert "crianças" in pt.lower()
     panel.swap_languages()
     assert panel.pair() == ("pt", "en") and panel.input.toPlainText() == pt
+    # the first job's `finished` is queued just after its result: run() ignores a busy panel
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)
     with qtbot.waitSignal(panel.result_ready, timeout=120_000):
         panel.run()
     assert "children" in panel.output.toPlainText().lower()
