@@ -72,6 +72,7 @@ class TrainTab(QWidget):
         self.handle = None
         self.control: TrainControl | None = None
         self.preview: tdata.DataPreview | None = None
+        self._data_path = ""  # the path the preview was made for
         self._preview_handle = None
         self.last_step: ev.StepEvent | None = None
         self.last_result = None
@@ -93,7 +94,7 @@ class TrainTab(QWidget):
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("Training data")
         self.path_edit.setAccessibleName("Training data path")
-        self.path_edit.editingFinished.connect(lambda: self.set_data(self.path_edit.text().strip()))
+        self.path_edit.editingFinished.connect(self._on_path_edited)
         self.text_col = QComboBox()
         self.label_col = QComboBox()
         self.text_col.setAccessibleName("Text column")
@@ -263,10 +264,21 @@ class TrainTab(QWidget):
         if paths:
             self.set_data(paths[0])
 
+    def _on_path_edited(self) -> None:
+        # editingFinished also fires on focus loss, e.g. when Start disables the field:
+        # only a changed path is new data.
+        path = self.path_edit.text().strip()
+        if path != self._data_path:
+            self.set_data(path)
+
     def set_data(self, path: str) -> None:
         if not path:
             return
+        if self.handle is not None:
+            self.status_label.setText("Training is running: cancel it before choosing other data.")
+            return
         kind = tdata.guess_kind(path)
+        self._data_path = path
         self.path_edit.setText(path)
         self.text_col.clear()
         self.label_col.clear()

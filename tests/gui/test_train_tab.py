@@ -182,3 +182,20 @@ def test_saved_model_refreshes_the_pickers_of_its_task(qtbot, worker, settings):
     tab._on_event(ev.DoneEvent("/m/gpt", "text-generation", "gpt", None, 1.0))
     assert saved == ["/m/gpt"] and text_picker.calls == 1 and image_picker.calls == 0
     tab.shutdown()
+
+
+def test_start_while_the_path_field_has_focus_keeps_the_checked_data(qtbot, tab, tmp_path):
+    """Start disables the path field; its focus-loss editingFinished must not re-check the data
+    (that cleared the name and left Start disabled after the run)."""
+    _load_corpus(qtbot, tab, tmp_path)
+    tab.steps.setValue(40)
+    name = tab.name_edit.text()
+    tab.start_button.click()
+    tab.path_edit.editingFinished.emit()  # what Qt sends when the disabled field loses focus
+    assert tab.preview is not None and tab.name_edit.text() == name
+    other = tmp_path / "other.txt"
+    other.write_text(CORPUS)
+    tab.open_paths([str(other)])  # a drop during the run is refused with a message
+    assert "cancel it" in tab.status_label.text() and tab.path_edit.text() != str(other)
+    qtbot.waitUntil(lambda: tab.handle is None, timeout=120_000)
+    assert tab.start_button.isEnabled() and tab.preview is not None
