@@ -216,7 +216,7 @@ class TrainTab(QWidget):
         layout.addWidget(split)
 
         self.status_timer = QTimer(self)
-        self.status_timer.setInterval(100)
+        self.status_timer.setInterval(250)  # 4 status lines a second: each one relayouts the panel
         self.status_timer.timeout.connect(self._refresh_status)
         self.status_timer.start()
         self._on_kind_changed()

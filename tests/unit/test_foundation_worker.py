@@ -141,3 +141,24 @@ def test_run_sync_is_the_cli_path():
     events = []
     assert run_sync(Job(counting_job, kwargs={"n": 2}), events.append) == "done"
     assert [e for e in events if isinstance(e, tuple)] == [("item", 0), ("item", 1)]
+
+
+def _priority(ctx: JobContext):
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="Linux per-thread nice values")
+def test_jobs_run_below_the_ui_threads_priority(qtbot, worker):
+    """When the UI paints during a long job it gets a core at once (training stalled it 60-90 ms)."""
+    import os
+
+    from playground.worker import JOB_NICENESS
+
+    ui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    handle = worker.submit(Job(_priority))
+    with qtbot.waitSignal(handle.finished, timeout=30_000):
+        pass
+    assert handle.value == min(19, ui + JOB_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ui  # the UI thread is untouched
