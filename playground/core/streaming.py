@@ -402,7 +402,9 @@ class LiveOptions:
     min_silence: float = 0.5  # seconds of non-speech that end an utterance
     pre_roll: float = 0.3  # audio kept before speech starts
     min_speech: float = 0.25  # shorter blips are ignored
-    partial_interval: float = 0.7  # seconds of new speech between partial hypotheses
+    partial_interval: float = 0.7  # seconds of new speech between partial hypotheses (at least)
+    partial_budget: float = 0.4  # share of real time partial decodes may take, so finals rarely queue
+    final_tail: float = 0.1  # seconds of the silence after speech kept in the final decode
     max_utterance: float = 20.0  # an utterance this long is cut and finalised
     final_beam: int = 5
     partial_beam: int = 1
@@ -425,7 +427,9 @@ def _norm(word: str) -> str:
 class LiveTranscriber:
     """Pure logic (no threads): feed 16 kHz samples, get LiveText events back."""
 
-    def __init__(self, recognizer, vad, options: LiveOptions | None = None, clock: Callable[[], float] | None = None):
+    def __init__(self, recognizer, vad, options: LiveOptions | None = None, clock: Callable[[], float] | None = None,
+                 decode_seconds: float = 0.0):
+        """`decode_seconds`: a first estimate of one decode's cost (it spaces the first partials)."""
         self.rec = recognizer
         self.vad = vad
         self.opt = options or LiveOptions()
@@ -440,6 +444,8 @@ class LiveTranscriber:
         self._silence = 0
         self._speech = 0
         self._last_partial_len = 0
+        self._partial_cost = decode_seconds  # seconds the last partial decode took
+        self._speculation: tuple[int, list[Segment]] | None = None  # (samples decoded, segments)
         self._prev_words: list[str] = []
         self._committed: list[str] = []
         self.utterance = 0
@@ -482,6 +488,7 @@ class LiveTranscriber:
                     self._silence = 0
                     self._speech = VAD_FRAME
                     self._last_partial_len = 0
+                    self._speculation = None
                     self._prev_words, self._committed = [], []
             else:
                 self._utt.append(frame)
@@ -491,13 +498,21 @@ class LiveTranscriber:
                 else:
                     self._silence = 0
                     self._speech += VAD_FRAME
+                    self._speculation = None  # the pause was not the end: its decode is stale
                 if self._silence >= self.opt.min_silence * SR:
                     events.extend(self._finalise())
                 elif self._utt_len >= self.opt.max_utterance * SR:
                     events.extend(self._finalise())
+                elif (self._speculation is None and self._silence >= self.opt.final_tail * SR
+                      and (self._speech >= self.opt.min_speech * SR or self._last_partial_len > 0)):
+                    self._speculate()
             self._pos += VAD_FRAME
-        if (self.in_speech and self.partials_enabled and self._speech >= self.opt.min_speech * SR
-                and self._utt_len - self._last_partial_len >= self.opt.partial_interval * SR):
+        # Partials only while voiced (a pause is about to end in a final), spaced so their
+        # decodes take at most `partial_budget` of real time: a final must not wait behind them.
+        interval = max(self.opt.partial_interval, self._partial_cost / self.opt.partial_budget)
+        if (self.in_speech and self.partials_enabled and self._silence == 0
+                and self._speech >= self.opt.min_speech * SR
+                and self._utt_len - self._last_partial_len >= interval * SR):
             events.extend(self._partial())
         return events
 
@@ -511,10 +526,30 @@ class LiveTranscriber:
         self._asr_audio += len(samples) / SR
         return segs
 
+    def _final_audio(self) -> np.ndarray:
+        """The utterance with only `final_tail` seconds of its trailing silence."""
+        samples = self._utt_audio()
+        tail = int(self.opt.final_tail * SR)
+        if self._silence > tail:
+            samples = samples[: max(0, len(samples) - (self._silence - tail))]
+        return samples
+
+    def _speculate(self) -> None:
+        """The speaker paused for `final_tail`: decode the utterance now, as the final would.
+
+        If the pause lasts until `min_silence`, the final uses this result (the very
+        same samples), so its latency no longer includes the rest of the wait; if
+        speech resumes, the result is dropped."""
+        samples = self._final_audio()
+        self._speculation = (len(samples), self._recognise(samples, self.opt.final_beam))
+
     def _partial(self) -> list[LiveText]:
         self._last_partial_len = self._utt_len
         samples = self._utt_audio()
-        words = " ".join(s.text for s in self._recognise(samples, self.opt.partial_beam)).split()
+        t0 = time.perf_counter()
+        segments = self._recognise(samples, self.opt.partial_beam)
+        self._partial_cost = time.perf_counter() - t0
+        words = " ".join(s.text for s in segments).split()
         # LocalAgreement-2: words both of the last two hypotheses agree on become stable, and stay.
         # Committed words never change (not even their punctuation); new agreed words are appended.
         agreed = common_prefix(self._prev_words, words)
@@ -530,10 +565,8 @@ class LiveTranscriber:
                          " ".join(self._committed))]
 
     def _finalise(self) -> list[LiveText]:
-        keep_tail = int(0.2 * SR)
-        samples = self._utt_audio()
-        if self._silence > keep_tail:
-            samples = samples[: max(0, len(samples) - (self._silence - keep_tail))]
+        samples = self._final_audio()
+        speculation, self._speculation = self._speculation, None
         was_partial = self._last_partial_len > 0
         start = self._utt_start / SR
         end = (self._utt_start + len(samples)) / SR
@@ -545,7 +578,10 @@ class LiveTranscriber:
         self.utterance += 1
         if speech < self.opt.min_speech * SR and not was_partial:
             return []
-        segs = self._recognise(samples, self.opt.final_beam)
+        if speculation is not None and speculation[0] == len(samples):
+            segs = speculation[1]
+        else:
+            segs = self._recognise(samples, self.opt.final_beam)
         text = " ".join(s.text.strip() for s in segs if s.text.strip())
         if segs:
             start, end = segs[0].start, max(segs[-1].end, segs[0].start)
@@ -579,12 +615,17 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     recognizer = speech.load_recognizer(model, ctx)
     vad = speech.load_vad()
     saver = Autosaver() if autosave else None
+    decode_seconds = 0.0
     if source.started_at is None:
         # The first decode pays one-off set-up costs: pay them before the stream's clock starts.
         recognizer.transcribe(np.zeros(SR // 2, np.float32), beam_size=1)
+        t = time.perf_counter()  # a second one measures what a decode costs on this machine
+        recognizer.transcribe(np.zeros(SR // 2, np.float32), beam_size=1)
+        decode_seconds = time.perf_counter() - t
         source.start()
     t0 = source.started_at or time.monotonic()
-    live = LiveTranscriber(recognizer, vad, options, clock=lambda: time.monotonic() - t0)
+    live = LiveTranscriber(recognizer, vad, options, clock=lambda: time.monotonic() - t0,
+                           decode_seconds=decode_seconds)
     ctx.progress(None, f"Listening to {source.name}...")
     buf = source.buffer
     pos = 0

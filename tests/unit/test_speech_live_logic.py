@@ -127,3 +127,44 @@ def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
     assert result.duration == 0.5 + 1.5 + 0.2 + 1.0
     assert open(result.autosave).read() == "Hello there.\n"
     assert texts[-1].to_dict().keys() == {"type", "text", "start", "end", "emitted_at"}
+
+
+def test_the_final_decode_starts_at_the_pause_and_is_reused_when_the_pause_ends_the_phrase():
+    """The beam-5 decode runs once the speaker paused for `final_tail`, not after the whole
+    `min_silence`; a pause that turns out not to be the end throws its decode away."""
+    rec = ScriptedRecognizer([], "one two three")
+    opts = streaming.LiveOptions(partial_interval=100, min_silence=0.5, final_tail=0.1)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    # speech, a 0.3 s pause (shorter than min_silence: the same utterance), speech, then the end
+    audio = np.concatenate([quiet(0.5), speech_like(1.0), quiet(0.3), speech_like(1.0)])
+    assert feed(live, audio, step=512) == []
+    assert [c[2] for c in rec.calls] == [5]  # speculated during the pause...
+    paused_len = rec.calls[0][0]
+    events = feed(live, quiet(0.2), step=512)
+    assert events == [] and len(rec.calls) == 2  # ...the second pause speculates again, on longer audio
+    assert rec.calls[1][0] > paused_len + 1.0
+    events = feed(live, quiet(0.5), step=512)
+    # the final is that second decode, reused: no third decode when the silence ends the phrase
+    assert [e.kind for e in events] == ["final"] and events[0].text == "one two three" and len(rec.calls) == 2
+    # it decoded the utterance with 0.1 s of its trailing silence (frames are 32 ms)
+    assert abs(rec.calls[1][0] - (0.3 + 1.0 + 0.3 + 1.0 + 0.1)) < 0.1
+
+
+def test_partials_are_spaced_by_what_a_decode_costs():
+    """On a slow machine partial decodes may take at most `partial_budget` of real time, so a
+    final never waits long behind one."""
+    import time
+
+    class SlowRecognizer(ScriptedRecognizer):
+        def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+            time.sleep(0.05)
+            return super().transcribe(samples, offset, beam_size)
+
+    def partial_ends(rec, **options):
+        live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5, **options))
+        return [e.end for e in feed(live, speech_like(6.0)) if e.kind == "partial"]
+
+    fast = partial_ends(ScriptedRecognizer(["a"] * 20, "a"))
+    slow = partial_ends(SlowRecognizer(["a"] * 20, "a"), partial_budget=0.04)  # 0.05 s decodes: every 1.25 s
+    assert len(fast) >= 10 and 2 <= len(slow) <= 5
+    assert all(b - a >= 1.25 for a, b in zip(slow, slow[1:], strict=False))
