@@ -117,6 +117,8 @@ class _Printer:
             sys.stderr.write(f"checkpoint saved at step {event.step}: continue with --resume\n")
         elif isinstance(event, ev.EarlyStopped):
             sys.stderr.write(f"early stop after epoch {event.epoch} (best: epoch {event.best_epoch})\n")
+        elif isinstance(event, ev.DeviceFallback):
+            sys.stderr.write(f"warning: {event.message}\n")
         sys.stderr.flush()
 
 

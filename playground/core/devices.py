@@ -119,6 +119,14 @@ def choose_device(preference: str | None = None) -> str:
     return pref
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A GPU out-of-memory error (torch's, or a RuntimeError that says so)."""
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
 def dtype_for(device: str, allow_half: bool = True):
     """The dtype a model should run in on `device`: half on GPUs, fp32 on the CPU."""
     import torch

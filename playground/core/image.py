@@ -603,13 +603,6 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
     return BatchSummary(results, clf.name, clf.device, elapsed, done / elapsed if elapsed > 0 else 0.0, cancelled)
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    import torch
-
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
-
-
 def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
     """Predict; on GPU out-of-memory halve the batch, and at batch 1 move to the CPU.
 
@@ -618,7 +611,7 @@ def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
     try:
         return clf.predict(batch, top_k), clf
     except Exception as exc:
-        if not is_out_of_memory(exc):
+        if not devices.is_out_of_memory(exc):
             raise
         _free_gpu_memory()
         if len(batch) > 1:

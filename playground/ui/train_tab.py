@@ -448,6 +448,9 @@ class TrainTab(QWidget):
             self._set_running(True)
         elif isinstance(event, ev.EarlyStopped):
             self.messages.append(f"Early stop after epoch {event.epoch} (best epoch {event.best_epoch}).")
+        elif isinstance(event, ev.DeviceFallback):
+            self.messages.append(event.message)
+            self._status_dirty = True
         elif isinstance(event, ev.DoneEvent):
             self.model_saved.emit(event.model_dir)
             self._refresh_pickers(event.task)

@@ -199,3 +199,13 @@ def test_start_while_the_path_field_has_focus_keeps_the_checked_data(qtbot, tab,
     assert "cancel it" in tab.status_label.text() and tab.path_edit.text() != str(other)
     qtbot.waitUntil(lambda: tab.handle is None, timeout=120_000)
     assert tab.start_button.isEnabled() and tab.preview is not None
+
+
+def test_a_gpu_fallback_is_told_in_the_status(tab):
+    tab._on_event(ev.DeviceFallback(12, "cuda:0", "cpu"))
+    tab.handle = object()  # as while a run is going
+    try:
+        tab._refresh_status()
+    finally:
+        tab.handle = None
+    assert "Out of GPU memory at step 12: training continues on the CPU" in tab.status_label.text()

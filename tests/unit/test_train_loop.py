@@ -240,3 +240,50 @@ def test_job_context_cancel_before_first_step_raises_without_checkpoint(tmp_path
     with pytest.raises(Cancelled):
         fit(ctx, BlobSpec(), TrainConfig(epochs=1), tmp_path / "m")
     assert not ckpt.has_checkpoint(tmp_path / "m")
+
+
+class OutOfMemoryOnGpuSpec(BlobSpec):
+    """Runs on the CPU but acts as if placed on a GPU that runs out of memory at one step."""
+
+    def __init__(self, fail_at_call: int, during_eval: bool = False, **kw):
+        super().__init__(**kw)
+        self.placed: list[str] = []
+        self.calls = 0
+        self.fail_at_call = fail_at_call
+        self.during_eval = during_eval
+
+    def to(self, device):
+        self.placed.append(device)  # the tensors stay on the CPU
+
+    def loss(self, batch):
+        self.calls += 1
+        if self.placed[-1] != "cpu" and not self.during_eval and self.calls == self.fail_at_call:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return super().loss(batch)
+
+    def evaluate(self, device, autocast):
+        if self.placed[-1] != "cpu" and self.during_eval:
+            raise RuntimeError("CUDA error: out of memory")
+        return super().evaluate(device, autocast)
+
+
+@pytest.mark.parametrize("during_eval", [False, True])
+def test_gpu_out_of_memory_moves_the_run_to_the_cpu_and_changes_nothing_else(tmp_path, monkeypatch, during_eval):
+    cfg = TrainConfig(epochs=2, lr=0.05, mixed_precision=False)
+    reference = BlobSpec()
+    expected = _run(reference, cfg, tmp_path / "cpu")
+
+    monkeypatch.setattr(loop.devices, "choose_device", lambda *a, **k: "cuda:0")
+    spec = OutOfMemoryOnGpuSpec(fail_at_call=7, during_eval=during_eval)
+    events = []
+    result = _run(spec, cfg, tmp_path / "gpu", events.append)
+    falls = [e for e in events if isinstance(e, ev.DeviceFallback)]
+    assert len(falls) == 1 and falls[0].to_device == "cpu" and spec.placed == ["cuda:0", "cpu"]
+    assert falls[0].step == (6 if not during_eval else spec.steps_per_epoch)
+    assert "continues on the CPU" in falls[0].message
+    assert json.loads((tmp_path / "gpu" / "playground_model.json").read_text())["device"] == "cpu"
+    # The failed step changed nothing and was retried: the same steps and the same weights.
+    assert [e.step for e in events if isinstance(e, ev.StepEvent)][-1] == 2 * spec.steps_per_epoch
+    for a, b in zip(spec.model.state_dict().values(), reference.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert result.val_accuracy == expected.val_accuracy and result.val_loss == expected.val_loss

@@ -74,6 +74,21 @@ class CheckpointSaved(TrainEvent):
 
 
 @dataclass(frozen=True)
+class DeviceFallback(TrainEvent):
+    """The GPU ran out of memory: training goes on from the same step on another device."""
+
+    step: int
+    from_device: str
+    to_device: str
+    type: str = "device_fallback"
+
+    @property
+    def message(self) -> str:
+        return (f"Out of GPU memory at step {self.step}: training continues on the "
+                f"{self.to_device.upper()} (slower, same results).")
+
+
+@dataclass(frozen=True)
 class Paused(TrainEvent):
     step: int
     type: str = "paused"

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from playground.core import devices
+from playground.core.devices import is_out_of_memory
 from playground.core.errors import Cancelled
 from playground.core.jobs import JobContext
 from playground.core.training import checkpoint as ckpt
 from playground.core.training.events import (
-    CheckpointSaved, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent, TrainResult,
+    CheckpointSaved, DeviceFallback, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
+    TrainResult,
 )
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,25 @@ class _Rate:
         return sum(s for s, _ in self.steps) / len(self.steps) if self.steps else 0.0
 
 
+class _OnDevice:
+    """An epoch's batches that can restart from a given batch (after a move to another device)."""
+
+    def __init__(self, make, start: int):
+        self._make = make
+        self._it = iter(make(start))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._it)
+
+    def restart(self, start: int):
+        """Batches again from index `start`, made for the current device; returns the first."""
+        self._it = iter(self._make(start))
+        return next(self._it)
+
+
 def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, control: TrainControl | None = None,
         resume: bool = False, data_meta: dict | None = None) -> TrainResult:
     import torch
@@ -215,6 +236,45 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
         })
         ctx.emit(CheckpointSaved(str(path), step, step // spe + (1 if step % spe else 0), reason))
 
+    def train_step(batch) -> tuple[float, int]:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            loss, n = spec.loss(batch)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        return float(loss.detach()), n
+
+    def fall_back_to_cpu() -> None:
+        """CUDA out of memory: the same run goes on on the CPU from the step that failed.
+
+        The failed step changed nothing (the optimizer had not stepped), so the weights,
+        optimizer state and step count carry over as they are."""
+        nonlocal device, device_type, amp_dtype, scaler
+        optimizer.zero_grad(set_to_none=True)
+        failed = device
+        device, device_type, amp_dtype, scaler = "cpu", "cpu", None, None
+        spec.to(device)
+        for state in optimizer.state.values():
+            for key, value in state.items():
+                if torch.is_tensor(value):
+                    state[key] = value.to(device)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        event = DeviceFallback(step, failed, device)
+        log.warning(event.message)
+        ctx.emit(event)
+        ctx.progress(None, event.message)
+
     # A resumed run whose last epoch finished training but not evaluation evaluates it first.
     start_epoch, start_batch = divmod(step, spe)
     if step and start_batch == 0 and len(history) < start_epoch:
@@ -232,7 +292,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             spec.train_mode()
             losses: list[float] = []
             batch_start = start_batch if epoch == start_epoch else 0
-            batches = spec.batches(epoch, batch_start, device)
+            batches = _OnDevice(lambda start, e=epoch: spec.batches(e, start, device), batch_start)
             t_step = time.perf_counter()
             for batch in batches:
                 ctx.check_cancelled()
@@ -243,22 +303,15 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
                 lr = lr_at(step, total, cfg.lr, cfg.warmup)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                optimizer.zero_grad(set_to_none=True)
-                with autocast():
-                    loss, n = spec.loss(batch)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                value = float(loss.detach())
+                try:
+                    value, n = train_step(batch)
+                except Exception as exc:
+                    if device == "cpu" or not is_out_of_memory(exc):
+                        raise
+                    del exc  # its traceback holds the GPU tensors
+                    fall_back_to_cpu()
+                    batch = batches.restart(step - epoch * spe)
+                    value, n = train_step(batch)
                 step += 1
                 losses.append(value)
                 now = time.perf_counter()
@@ -280,8 +333,16 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             t_eval = time.perf_counter()
             ctx.progress(step / total, f"Evaluating epoch {epoch + 1}/{cfg.epochs}")
             spec.model.eval()
-            with torch.inference_mode():
-                val_loss, val_acc = spec.evaluate(device, autocast)
+            try:
+                with torch.inference_mode():
+                    val_loss, val_acc = spec.evaluate(device, autocast)
+            except Exception as exc:
+                if device == "cpu" or not is_out_of_memory(exc):
+                    raise
+                del exc
+                fall_back_to_cpu()
+                with torch.inference_mode():
+                    val_loss, val_acc = spec.evaluate(device, autocast)
             if not losses and history:  # the epoch's training ran before a resume
                 train_loss = history[-1]["train_loss"] if len(history) == epoch + 1 else float("nan")
             else:
