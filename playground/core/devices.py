@@ -6,8 +6,11 @@ the UI thread never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
+import threading
 from dataclasses import asdict, dataclass
 
 from playground.core.errors import DeviceError
@@ -97,8 +100,28 @@ def gpu_dtype_name(torch, index: int = 0) -> str:
     return "float16"
 
 
+_forced = threading.local()  # a device this thread's job must use (the CPU after a GPU ran out)
+
+
+@contextlib.contextmanager
+def forced(device: str):
+    """Within the block, `choose_device` on this thread answers `device` whatever is preferred."""
+    before = getattr(_forced, "device", None)
+    _forced.device = device
+    try:
+        yield
+    finally:
+        _forced.device = before
+
+
+def forced_device() -> str | None:
+    return getattr(_forced, "device", None)
+
+
 def choose_device(preference: str | None = None) -> str:
     """A torch device string for the preference ("auto" picks the best one)."""
+    if forced_device():
+        return forced_device()
     import torch
 
     pref = (preference or _preference or "auto").lower()
@@ -120,11 +143,17 @@ def choose_device(preference: str | None = None) -> str:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """A GPU out-of-memory error (torch's, or a RuntimeError that says so)."""
-    import torch
+    """A GPU out-of-memory error: torch's, or a RuntimeError that says so (MPS, CTranslate2)."""
+    torch = sys.modules.get("torch")  # not imported: it cannot be torch's error
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+def free_gpu_memory() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def dtype_for(device: str, allow_half: bool = True):

@@ -613,7 +613,7 @@ def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
     except Exception as exc:
         if not devices.is_out_of_memory(exc):
             raise
-        _free_gpu_memory()
+        devices.free_gpu_memory()
         if len(batch) > 1:
             half = len(batch) // 2
             ctx.progress(None, f"Out of GPU memory: retrying with batches of {half}")
@@ -625,13 +625,6 @@ def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
         ctx.progress(None, f"Out of GPU memory even for one image: {clf.name} continues on the CPU")
         cpu = load_classifier(clf.model_id, ctx, "cpu")
         return cpu.predict(batch.to("cpu"), top_k), cpu
-
-
-def _free_gpu_memory() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def classify_tensors(ctx: JobContext, batch, model_id: str | None = None, top_k: int = 5,

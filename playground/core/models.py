@@ -471,5 +471,12 @@ class ModelCache:
         with self._lock:
             self._items.clear()
 
+    def drop_gpu_models(self) -> None:
+        """Forget models loaded on a GPU (their keys name the device): a GPU that ran out of memory."""
+        with self._lock:
+            for key in [k for k in self._items if any(isinstance(p, str) and (p.startswith("cuda") or p == "mps")
+                                                      for p in k)]:
+                del self._items[key]
+
 
 cache = ModelCache()

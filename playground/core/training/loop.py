@@ -268,8 +268,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             for key, value in state.items():
                 if torch.is_tensor(value):
                     state[key] = value.to(device)
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        devices.free_gpu_memory()
         event = DeviceFallback(step, failed, device)
         log.warning(event.message)
         ctx.emit(event)
