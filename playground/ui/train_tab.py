@@ -448,6 +448,8 @@ class TrainTab(QWidget):
             self._set_running(True)
         elif isinstance(event, ev.EarlyStopped):
             self.messages.append(f"Early stop after epoch {event.epoch} (best epoch {event.best_epoch}).")
+        elif isinstance(event, ev.RunStarted):
+            self.plot.set_total_steps(event.total_steps)
         elif isinstance(event, ev.DeviceFallback):
             self.messages.append(event.message)
             self._status_dirty = True

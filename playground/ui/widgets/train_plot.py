@@ -62,6 +62,7 @@ class Run:
     # What is already on the plot: (steps, smoothing) of the loss curves, and counts of
     # validation points, learning-rate points and accuracy points.
     drawn: tuple = ()
+    total_steps: int = 0
     drawn_val: int = -1
     drawn_lr: int = -1
     drawn_acc: int = -1
@@ -209,6 +210,17 @@ class TrainPlot(QWidget):
         self.run_list.addItem(item)
         self._dirty = True
         return run
+
+    def set_total_steps(self, total: int) -> None:
+        """The step axes span the whole run from the start: the curves grow toward the end,
+        and the axes (whose ticks pyqtgraph repaints on every range change) stay still."""
+        total = max([total] + [r.total_steps for r in self.runs[:-1]])
+        if self.current is not None:
+            self.current.total_steps = total
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            plot.vb.enableAutoRange(x=False)
+            plot.setXRange(0, max(1, total), padding=0.02)
+        self._dirty = True
 
     def set_run_visible(self, index: int, visible: bool) -> None:
         run = self.runs[index]
