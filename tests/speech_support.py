@@ -148,3 +148,17 @@ class FakeSoundDevice:
 
     def InputStream(self, **kwargs):  # noqa: N802 (sounddevice's name)
         return FakeInputStream(self, **kwargs)
+
+    played: list
+    fail_playback: str | None = None
+
+    def play(self, data, samplerate, blocking=False):
+        """Output: records what would be heard (a stop() ends a blocking play early)."""
+        if self.fail_playback:
+            raise self.PortAudioError(self.fail_playback)
+        if not hasattr(self, "played"):
+            self.played = []
+        self.played.append((np.asarray(data, np.float32).copy(), samplerate))
+
+    def stop(self):
+        pass

@@ -191,6 +191,20 @@ def load(path: str | Path, max_seconds: float | None = None) -> np.ndarray:
     return out[:limit] if limit is not None else out
 
 
+def load_range(path: str | Path, start: float, end: float) -> np.ndarray:
+    """Seconds `start` to `end` of the file as 16 kHz mono (decoded in blocks: memory stays small)."""
+    first, last = max(0, int(start * SAMPLE_RATE)), max(0, int(end * SAMPLE_RATE))
+    parts, pos = [], 0
+    for block in iter_blocks(path, block_seconds=5.0):
+        lo, hi = max(first, pos), min(last, pos + len(block))
+        if hi > lo:
+            parts.append(block[lo - pos:hi - pos])
+        pos += len(block)
+        if pos >= last:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
 def rms_dbfs(samples: np.ndarray) -> float:
     """Loudness of a block in dB full scale (-100 for silence)."""
     if samples.size == 0:

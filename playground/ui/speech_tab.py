@@ -9,10 +9,11 @@ timer; the recogniser runs as a core job on the worker (`streaming.listen`,
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
@@ -35,6 +36,11 @@ SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt)
 class SpeechTab(QWidget):
     """`source_factory(device_data) -> AudioSource` may be injected (tests, demos)."""
 
+    # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
+    # its outcome comes back to the UI thread through these.
+    _playback_failed = Signal(str)
+    _playback_done = Signal()
+
     def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None):
         super().__init__()
@@ -52,6 +58,11 @@ class SpeechTab(QWidget):
         self._partial_items: dict[int, QTreeWidgetItem] = {}
         self._segments: list[Segment] = []  # final segments, in order of arrival
         self._file_name = ""
+        self._file_path = ""
+        self._live_buffer: streaming.RingBuffer | None = None
+        self.playing = False
+        self._playback_failed.connect(self._on_playback_failed)
+        self._playback_done.connect(self._on_playback_done)
         self._build()
         self.refresh_devices()
         import soundfile  # noqa: F401 - loaded with the tab, so the first Record or Open does not stall
@@ -136,8 +147,13 @@ class SpeechTab(QWidget):
         self.view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.view.header().setStretchLastSection(True)
         self.view.itemSelectionChanged.connect(self._on_selection)
+        self.view.itemDoubleClicked.connect(lambda item, _col: self.play_segment(item))
         col.addWidget(self.view, 1)
         buttons = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.setObjectName("speechPlay")
+        self.play_button.setToolTip("Play the selected segment (or double-click it); press again to stop")
+        self.play_button.clicked.connect(self._on_play_clicked)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the selected segments (or all of them) as text")
         self.copy_button.clicked.connect(self.copy_text)
@@ -149,7 +165,7 @@ class SpeechTab(QWidget):
         self.autosave_label = QLabel("")
         self.autosave_label.setObjectName("speechAutosave")
         self.autosave_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        for b in (self.copy_button, self.clear_button, self.save_button):
+        for b in (self.play_button, self.copy_button, self.clear_button, self.save_button):
             buttons.addWidget(b)
         buttons.addWidget(self.autosave_label, 1)
         col.addLayout(buttons)
@@ -240,6 +256,7 @@ class SpeechTab(QWidget):
             self.show_message(str(exc), error=True)
             return
         self.source = source
+        self._live_buffer = source.buffer  # segments of this session play from it
         self._spec_pos = source.buffer.total
         self.spectrogram.clear()
         self.meter.reset()
@@ -334,10 +351,12 @@ class SpeechTab(QWidget):
         if item is None:
             item = QTreeWidgetItem()
             self.view.addTopLevelItem(item)
-        self._set_final_item(item, seg)
+        self._set_final_item(item, seg, ("live", self._live_buffer))
         self.view.scrollToItem(item)
 
-    def _set_final_item(self, item: QTreeWidgetItem, seg: Segment) -> None:
+    def _set_final_item(self, item: QTreeWidgetItem, seg: Segment, origin: tuple | None = None) -> None:
+        """`origin`: where the segment's audio can be played from: ("file", path) or ("live", ring buffer)."""
+        item.setData(1, Qt.ItemDataRole.UserRole, origin)
         item.setText(0, f"{transcript.short_time(seg.start)} \u2013 {transcript.short_time(seg.end)}")
         item.setText(1, seg.text)
         item.setFont(1, QFont(self.view.font()))
@@ -402,6 +421,7 @@ class SpeechTab(QWidget):
         if len(audio_paths) > 1:
             self.ctx.show_status(f"Transcribing {Path(path).name}; drop the other files one at a time.")
         self._file_name = Path(path).name
+        self._file_path = str(path)
         model = self.model_id()
         self.file_handle = self._run(Job(speech.transcribe_file, (path,), {"model": model},
                                          name=f"transcribe {self._file_name}"))
@@ -418,7 +438,7 @@ class SpeechTab(QWidget):
         if isinstance(event, speech.FileSegment):
             item = QTreeWidgetItem()
             self.view.addTopLevelItem(item)
-            self._set_final_item(item, event.segment)
+            self._set_final_item(item, event.segment, ("file", self._file_path))
             self.view.scrollToItem(item)
 
     def _on_file_result(self, result: transcript.Transcript) -> None:
@@ -428,6 +448,78 @@ class SpeechTab(QWidget):
 
     def _on_file_finished(self) -> None:
         self.file_handle = None
+        self._update_buttons()
+
+    # -- playback ---------------------------------------------------------------------------
+    def _on_play_clicked(self) -> None:
+        if self.playing:
+            self.stop_playback()
+            return
+        items = self.view.selectedItems() or ([self.view.currentItem()] if self.view.currentItem() else [])
+        if items:
+            self.play_segment(items[0])
+
+    def play_segment(self, item: QTreeWidgetItem) -> None:
+        """Play one final segment's audio through the default output device."""
+        seg = item.data(0, Qt.ItemDataRole.UserRole)
+        origin = item.data(1, Qt.ItemDataRole.UserRole)
+        if not isinstance(seg, Segment) or not origin:
+            return
+        sd = self._output_device()
+        if sd is None:
+            return
+        kind, where = origin
+        if kind == "live":
+            first = int(seg.start * streaming.SR)
+            if where is None or first < where.total - where.capacity:
+                self.show_message("That part of the recording is no longer in memory "
+                                  "(the last two minutes of a recording can be played).", error=True)
+                return
+        self.stop_playback()
+        self.playing = True
+        self._update_buttons()
+        self.ctx.show_status(f"Playing {transcript.short_time(seg.start)} - {transcript.short_time(seg.end)}")
+        threading.Thread(target=self._play, args=(sd, kind, where, seg), name="segment playback", daemon=True).start()
+
+    def _play(self, sd, kind: str, where, seg: Segment) -> None:
+        try:
+            if kind == "live":
+                first = int(seg.start * streaming.SR)
+                samples, _ = where.read(first, int((seg.end - seg.start) * streaming.SR))
+            else:
+                samples = audio.load_range(where, seg.start, seg.end)
+            if samples.size == 0:
+                raise PlaygroundError("The segment has no audio to play.")
+            sd.play(samples, streaming.SR, blocking=True)
+        except PlaygroundError as exc:
+            self._playback_failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - PortAudio errors: one sentence in the tab
+            self._playback_failed.emit(f"Cannot play the segment: {str(exc).strip() or type(exc).__name__}.")
+        finally:
+            self._playback_done.emit()
+
+    def _output_device(self):
+        if self._sd is None:
+            try:
+                self._sd = streaming.load_sounddevice(self._sd_importer) if self._sd_importer else \
+                    streaming.load_sounddevice()
+            except PlaygroundError as exc:
+                self.show_message(f"Cannot play audio: {exc}", error=True)
+                return None
+        return self._sd
+
+    def stop_playback(self) -> None:
+        if self.playing and self._sd is not None:
+            try:
+                self._sd.stop()  # ends the blocking play() on the playback thread
+            except Exception:  # noqa: BLE001 - nothing is playing any more
+                pass
+
+    def _on_playback_failed(self, message: str) -> None:
+        self.show_message(message, error=True)
+
+    def _on_playback_done(self) -> None:
+        self.playing = False
         self._update_buttons()
 
     # -- transcript actions ---------------------------------------------------------------
@@ -493,6 +585,8 @@ class SpeechTab(QWidget):
         self.device_combo.setEnabled(not self.recording)
         self.model_combo.setEnabled(not self.recording and not busy_file)
         has_text = bool(self._segments)
+        self.play_button.setText("\u25a0 Stop" if self.playing else "\u25b6 Play")
+        self.play_button.setEnabled(has_text or self.playing)
         self.copy_button.setEnabled(has_text)
         self.save_button.setEnabled(has_text)
 
@@ -512,6 +606,7 @@ class SpeechTab(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self.stop_playback()
         if self.source is not None:
             self.source.stop()
         if self._live_worker is not None:

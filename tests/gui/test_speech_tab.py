@@ -116,3 +116,34 @@ def test_device_lost_mid_recording_shows_one_sentence_and_keeps_text(qtbot, main
     assert "'Fake microphone' stopped delivering audio" in t.message.text() and t.message.property("isError")
     assert word_error_rate(PHRASES[0], t.transcript_text()) < 0.3
     assert t.record_button.isEnabled() and not t.recording
+
+
+def test_a_segment_plays_from_its_file_or_from_the_live_buffer(qtbot, tab, wavs):
+    sd = FakeSoundDevice()
+    tab._sd = sd
+    tab.open_paths([str(wavs["p0"])])
+    with qtbot.waitSignal(tab.file_handle.finished, timeout=60_000):
+        pass
+    item = tab.view.topLevelItem(0)
+    seg = item.data(0, __import__("PySide6.QtCore").QtCore.Qt.ItemDataRole.UserRole)
+    tab.view.setCurrentItem(item)
+    tab.play_button.click()
+    qtbot.waitUntil(lambda: not tab.playing, timeout=10_000)
+    samples, rate = sd.played[-1]
+    assert rate == 16000 and abs(len(samples) / rate - (seg.end - seg.start)) < 0.05
+    expected = audio.load_range(wavs["p0"], seg.start, seg.end)
+    assert np.array_equal(samples, expected) and np.abs(samples).max() > 0.05  # the spoken words
+
+    tab.clear()
+    tab.start_recording(streaming.FileSource(wavs["p0"], speed=3.0))
+    qtbot.waitUntil(lambda: tab.live_handle is None, timeout=60_000)
+    item = tab.view.topLevelItem(tab.view.topLevelItemCount() - 1)
+    tab.play_segment(item)  # what a double-click does
+    qtbot.waitUntil(lambda: not tab.playing, timeout=10_000)
+    assert len(sd.played) == 2 and np.abs(sd.played[-1][0]).max() > 0.05
+
+    sd.fail_playback = "Error opening OutputStream: Device unavailable"
+    tab.play_segment(item)
+    qtbot.waitUntil(lambda: not tab.playing, timeout=10_000)
+    assert tab.message.property("isError") and "Cannot play the segment" in tab.message.text()
+    assert tab.play_button.isEnabled() and "Play" in tab.play_button.text()
