@@ -486,6 +486,9 @@ class TrainTab(QWidget):
         self.status_label.setText("\n".join(parts) or "Preparing...")
 
     def _on_result(self, result) -> None:
+        # The outcome replaces the step line for good: the status timer may still fire before
+        # the job's finished signal arrives, and must not write the step line back.
+        self._status_dirty = False
         self.last_result = result
         metric = (f"val accuracy {result.val_accuracy:.3f}" if result.val_accuracy is not None
                   and result.task != "text-generation" else f"val loss {result.val_loss:.4f}")
@@ -493,9 +496,11 @@ class TrainTab(QWidget):
         self.ctx.show_status(f"Model saved: {Path(result.model_dir).name}")
 
     def _on_error(self, message: str) -> None:
+        self._status_dirty = False
         self.status_label.setText(f"<span style='color:#c00000'>Training failed: {message}</span>")
 
     def _on_cancelled(self) -> None:
+        self._status_dirty = False
         self.status_label.setText("Cancelled. The last checkpoint is kept: press Start with "
                                   "'Resume from the last checkpoint' ticked to continue.")
 

@@ -209,3 +209,16 @@ def test_a_gpu_fallback_is_told_in_the_status(tab):
     finally:
         tab.handle = None
     assert "Out of GPU memory at step 12: training continues on the CPU" in tab.status_label.text()
+
+
+def test_the_saved_line_is_not_overwritten_by_a_late_status_refresh(tab, tmp_path):
+    """The job's finished signal comes one event-loop turn after its result: a status refresh in
+    between must not put the step line back over "Saved ..." (a flaky CI failure)."""
+    tab.handle = object()  # still running until the finished signal
+    try:
+        tab._on_event(ev.StepEvent(160, 8, 0.9, 1e-4, 700.0, 0.0, 160))
+        tab._on_result(ev.TrainResult(str(tmp_path / "m"), "text-generation", [], None, 0.85, False))
+        tab._refresh_status()
+    finally:
+        tab.handle = None
+    assert tab.status_label.text().startswith("Saved ")
