@@ -39,7 +39,7 @@ class SpeechTab(QWidget):
     # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
     # its outcome comes back to the UI thread through these.
     _playback_failed = Signal(str)
-    _playback_done = Signal()
+    _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
 
     def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None):
@@ -61,6 +61,7 @@ class SpeechTab(QWidget):
         self._file_path = ""
         self._live_buffer: streaming.RingBuffer | None = None
         self.playing = False
+        self._playback_id = 0
         self._playback_failed.connect(self._on_playback_failed)
         self._playback_done.connect(self._on_playback_done)
         self._build()
@@ -476,12 +477,14 @@ class SpeechTab(QWidget):
                                   "(the last two minutes of a recording can be played).", error=True)
                 return
         self.stop_playback()
+        self._playback_id += 1
         self.playing = True
         self._update_buttons()
         self.ctx.show_status(f"Playing {transcript.short_time(seg.start)} - {transcript.short_time(seg.end)}")
-        threading.Thread(target=self._play, args=(sd, kind, where, seg), name="segment playback", daemon=True).start()
+        threading.Thread(target=self._play, args=(sd, kind, where, seg, self._playback_id), name="segment playback",
+                         daemon=True).start()
 
-    def _play(self, sd, kind: str, where, seg: Segment) -> None:
+    def _play(self, sd, kind: str, where, seg: Segment, playback_id: int) -> None:
         try:
             if kind == "live":
                 first = int(seg.start * streaming.SR)
@@ -496,7 +499,7 @@ class SpeechTab(QWidget):
         except Exception as exc:  # noqa: BLE001 - PortAudio errors: one sentence in the tab
             self._playback_failed.emit(f"Cannot play the segment: {str(exc).strip() or type(exc).__name__}.")
         finally:
-            self._playback_done.emit()
+            self._playback_done.emit(playback_id)
 
     def _output_device(self):
         if self._sd is None:
@@ -518,9 +521,10 @@ class SpeechTab(QWidget):
     def _on_playback_failed(self, message: str) -> None:
         self.show_message(message, error=True)
 
-    def _on_playback_done(self) -> None:
-        self.playing = False
-        self._update_buttons()
+    def _on_playback_done(self, playback_id: int) -> None:
+        if playback_id == self._playback_id:
+            self.playing = False
+            self._update_buttons()
 
     # -- transcript actions ---------------------------------------------------------------
     def segments(self) -> list[Segment]:
