@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from playground.core import devices
-from playground.core.devices import is_out_of_memory
 from playground.core.errors import Cancelled
 from playground.core.jobs import JobContext
 from playground.core.training import checkpoint as ckpt
@@ -274,6 +273,21 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
         ctx.emit(event)
         ctx.progress(None, event.message)
 
+    def or_on_cpu(run, again):
+        """`run()`; if the GPU runs out of memory, move to the CPU and return `again()`."""
+        try:
+            return run()
+        except Exception as exc:
+            if device == "cpu" or not devices.is_out_of_memory(exc):
+                raise
+        # Outside the except block: the error's traceback, which holds GPU tensors, is gone.
+        fall_back_to_cpu()
+        return again()
+
+    def evaluate():
+        with torch.inference_mode():
+            return spec.evaluate(device, autocast)
+
     # A resumed run whose last epoch finished training but not evaluation evaluates it first.
     start_epoch, start_batch = divmod(step, spe)
     if step and start_batch == 0 and len(history) < start_epoch:
@@ -302,15 +316,8 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
                 lr = lr_at(step, total, cfg.lr, cfg.warmup)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                try:
-                    value, n = train_step(batch)
-                except Exception as exc:
-                    if device == "cpu" or not is_out_of_memory(exc):
-                        raise
-                    del exc  # its traceback holds the GPU tensors
-                    fall_back_to_cpu()
-                    batch = batches.restart(step - epoch * spe)
-                    value, n = train_step(batch)
+                value, n = or_on_cpu(lambda: train_step(batch),
+                                     lambda: train_step(batches.restart(step - epoch * spe)))
                 step += 1
                 losses.append(value)
                 now = time.perf_counter()
@@ -332,16 +339,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             t_eval = time.perf_counter()
             ctx.progress(step / total, f"Evaluating epoch {epoch + 1}/{cfg.epochs}")
             spec.model.eval()
-            try:
-                with torch.inference_mode():
-                    val_loss, val_acc = spec.evaluate(device, autocast)
-            except Exception as exc:
-                if device == "cpu" or not is_out_of_memory(exc):
-                    raise
-                del exc
-                fall_back_to_cpu()
-                with torch.inference_mode():
-                    val_loss, val_acc = spec.evaluate(device, autocast)
+            val_loss, val_acc = or_on_cpu(evaluate, evaluate)
             if not losses and history:  # the epoch's training ran before a resume
                 train_loss = history[-1]["train_loss"] if len(history) == epoch + 1 else float("nan")
             else:
