@@ -33,17 +33,22 @@ REDRAW_BUDGET = 0.04
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
+def _ema(values, weight: float, out: list[float], last: float = 0.0, debias: float = 0.0) -> tuple[float, float]:
+    """Append the bias-corrected EMA of `values` to `out`, continuing from state (last, debias)."""
+    for v in values:
+        last = last * weight + (1 - weight) * v
+        debias = debias * weight + (1 - weight)
+        out.append(last / debias)
+    return last, debias
+
+
 def smooth(values: np.ndarray, weight: float) -> np.ndarray:
     """TensorBoard-style exponential moving average with bias correction."""
     if weight <= 0 or len(values) == 0:
         return values
-    out = np.empty_like(values)
-    last, debias = 0.0, 0.0
-    for i, v in enumerate(values):
-        last = last * weight + (1 - weight) * v
-        debias = debias * weight + (1 - weight)
-        out[i] = last / debias
-    return out
+    out: list[float] = []
+    _ema(values, weight, out)
+    return np.asarray(out, dtype=np.asarray(values).dtype)
 
 
 @dataclass
@@ -78,10 +83,7 @@ class Run:
             self._smooth_state = (weight, 0.0, 0.0)
             return np.asarray(self.losses, dtype=float)
         out = self._smoothed
-        for v in self.losses[len(out):]:
-            last = last * weight + (1 - weight) * v
-            debias = debias * weight + (1 - weight)
-            out.append(last / debias)
+        last, debias = _ema(self.losses[len(out):], weight, out, last, debias)
         self._smooth_state = (weight, last, debias)
         return np.asarray(out, dtype=float)
 
@@ -333,7 +335,7 @@ class TrainPlot(QWidget):
         i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
         if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
             i -= 1
-        sm = smooth(np.asarray(run.losses[: i + 1], dtype=float), self.smoothing)[-1]
+        sm = run.smoothed(self.smoothing)[i]  # the curve's own values, not a recomputation
         text = f"{run.name}: step {steps[i]}  loss {run.losses[i]:.4f} (smoothed {sm:.4f})  lr {run.lrs[i]:.2e}"
         if run.epochs:
             j = int(np.argmin(np.abs(np.asarray(run.epochs) - x)))
