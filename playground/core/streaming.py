@@ -445,6 +445,7 @@ class LiveTranscriber:
         self._speech = 0
         self._last_partial_len = 0
         self._partial_cost = decode_seconds  # seconds the last partial decode took
+        self._last_decode = 0.0  # seconds the last decode of any kind took
         self._speculation: tuple[int, list[Segment]] | None = None  # (samples decoded, segments)
         self._prev_words: list[str] = []
         self._committed: list[str] = []
@@ -522,7 +523,8 @@ class LiveTranscriber:
     def _recognise(self, samples: np.ndarray, beam: int) -> list[Segment]:
         t0 = time.perf_counter()
         segs = self.rec.transcribe(samples, offset=self._utt_start / SR, beam_size=beam)
-        self._asr_seconds += time.perf_counter() - t0
+        self._last_decode = time.perf_counter() - t0
+        self._asr_seconds += self._last_decode
         self._asr_audio += len(samples) / SR
         return segs
 
@@ -546,9 +548,8 @@ class LiveTranscriber:
     def _partial(self) -> list[LiveText]:
         self._last_partial_len = self._utt_len
         samples = self._utt_audio()
-        t0 = time.perf_counter()
         segments = self._recognise(samples, self.opt.partial_beam)
-        self._partial_cost = time.perf_counter() - t0
+        self._partial_cost = self._last_decode
         words = " ".join(s.text for s in segments).split()
         # LocalAgreement-2: words both of the last two hypotheses agree on become stable, and stay.
         # Committed words never change (not even their punctuation); new agreed words are appended.
