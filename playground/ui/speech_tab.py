@@ -208,10 +208,7 @@ class SpeechTab(QWidget):
         self.mic_problem = ""
         if self._source_factory is None:
             try:
-                if self._sd is None:
-                    self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
-                                else streaming.load_sounddevice())
-                for d in streaming.list_input_devices(self._sd):
+                for d in streaming.list_input_devices(self._sounddevice()):
                     self.device_combo.addItem(d.label, d.index)
                     if d.is_default:
                         self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
@@ -222,6 +219,13 @@ class SpeechTab(QWidget):
             self.device_combo.addItem("Injected source", "injected")
         self.device_combo.addItem("A file played live (choose when recording)...", FILE_SOURCE)
         self._update_buttons()
+
+    def _sounddevice(self):
+        """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
+        if self._sd is None:
+            self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
+                        else streaming.load_sounddevice())
+        return self._sd
 
     # -- recording -------------------------------------------------------------------
     @property
@@ -502,14 +506,11 @@ class SpeechTab(QWidget):
             self._playback_done.emit(playback_id)
 
     def _output_device(self):
-        if self._sd is None:
-            try:
-                self._sd = streaming.load_sounddevice(self._sd_importer) if self._sd_importer else \
-                    streaming.load_sounddevice()
-            except PlaygroundError as exc:
-                self.show_message(f"Cannot play audio: {exc}", error=True)
-                return None
-        return self._sd
+        try:
+            return self._sounddevice()
+        except PlaygroundError as exc:
+            self.show_message(f"Cannot play audio: {exc}", error=True)
+            return None
 
     def stop_playback(self) -> None:
         if self.playing and self._sd is not None:
