@@ -1,6 +1,7 @@
 """All persistent settings behind one class with enum keys (QSettings underneath).
 
-Tests hand in a throw-away store (`Settings.in_file(tmp_path / "s.ini")`).
+Tests hand in a throw-away store (`Settings.in_file(tmp_path / "s.ini")`); with no store,
+`PLAYGROUND_HOME` moves the settings to `$PLAYGROUND_HOME/config/settings.ini`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,19 @@ class Key(enum.Enum):
 
 class Settings:
     def __init__(self, store: QSettings | None = None):
-        self._store = store or QSettings(ORG_NAME, APP_NAME)
+        if store is None:
+            store = self._default_store()
+        self._store = store
+
+    @staticmethod
+    def _default_store() -> QSettings:
+        """`$PLAYGROUND_HOME/config/settings.ini` when PLAYGROUND_HOME is set, else the native user store."""
+        from playground.core import paths
+
+        path = paths.settings_file()
+        if path is not None:
+            return QSettings(str(path), QSettings.Format.IniFormat)
+        return QSettings(ORG_NAME, APP_NAME)
 
     @classmethod
     def in_file(cls, path: str | Path) -> Settings:

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test gets a throw-away home, settings store and (for GUI) a window."""
+"""Shared fixtures: every test gets a throw-away home, user config, settings store and (for GUI) a window."""
 
 from __future__ import annotations
 
@@ -9,6 +9,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_user_config(tmp_path_factory):
+    """Nothing in the test session (nor a subprocess it starts) writes to the real ~/.config.
+
+    XDG_CONFIG_HOME is inherited by subprocesses; QSettings' user-scope paths cover
+    a native store created in this process after Qt read its defaults.
+    """
+    from PySide6.QtCore import QSettings
+
+    config = tmp_path_factory.mktemp("xdg-config")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(config))
+        for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            QSettings.setPath(fmt, QSettings.Scope.UserScope, str(config))
+        yield config
 
 
 @pytest.fixture(autouse=True)

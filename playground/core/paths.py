@@ -41,6 +41,12 @@ def models_dir() -> Path:
     return _ensure(data_dir() / "models")
 
 
+def settings_file() -> Path | None:
+    """The settings INI file under `PLAYGROUND_HOME`, or None to use the platform's native settings store."""
+    home = _home()
+    return _ensure(home / "config") / "settings.ini" if home else None
+
+
 def cache_dir() -> Path:
     home = _home()
     return _ensure(home / "cache" if home else Path(_dirs().user_cache_dir))
