@@ -450,11 +450,3 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
         seconds=time.perf_counter() - t0, stopped=stopped, finish_reason=finish, seed=seed if sampling else None,
         chat=chat_used, has_chat_template=gen.has_chat_template, model_id=gen.model_id,
         prompt_tokens=int(ids.shape[1]), notice=notice)
-
-
-def model_info(ctx: JobContext, model_id: str | None = None, allow_pickle: bool = False,
-               trust_remote_code: bool = False) -> dict:
-    """Load a generator and describe it (for the UI's chat-mode switch)."""
-    gen = load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    return {"model_id": gen.model_id, "has_chat_template": gen.has_chat_template, "max_length": gen.max_length,
-            "device": gen.device}

@@ -75,13 +75,6 @@ class ThumbStrip(QListWidget):
         else:
             item.setIcon(_padded_icon(image))
 
-    def item_for(self, index: int) -> QListWidgetItem | None:
-        for row in range(self.count()):
-            it = self.item(row)
-            if it.data(ROLE_INDEX) == index:
-                return it
-        return None
-
     def _on_row(self, row: int) -> None:
         if row >= 0:
             self.activated_index.emit(int(self.item(row).data(ROLE_INDEX)))
