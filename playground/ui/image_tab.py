@@ -276,10 +276,13 @@ class ImageTab(QWidget):
     def _make_detect_page(self, mode: str) -> QWidget:
         try:
             from playground.ui.image_detect_panel import DetectionPanel
-        except ImportError:
-            label = QLabel(f"{'Object' if mode == 'objects' else 'Face'} detection is coming soon.")
+        except ImportError as exc:
+            what = "Object" if mode == "objects" else "Face"
+            log.exception("%s detection could not be loaded", what)
+            label = QLabel(f"{what} detection could not be loaded: {exc}")
+            label.setWordWrap(True)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setObjectName(f"{mode}ComingSoon")
+            label.setObjectName(f"{mode}LoadError")
             return label
         return DetectionPanel(self.ctx, mode)
 

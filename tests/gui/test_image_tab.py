@@ -154,3 +154,17 @@ def test_drop_in_faces_mode_goes_to_the_detector_whole(tab, qtbot, photos):
     assert len(tab.items) == classified_before
     qtbot.waitUntil(lambda: not page.busy, timeout=TIMEOUT)
     tab.set_mode("classify")
+
+
+def test_a_detection_panel_that_fails_to_import_shows_the_real_error(tab, monkeypatch, caplog):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "playground.ui.image_detect_panel", None)  # import raises ImportError
+    with caplog.at_level("ERROR", logger="playground.ui.image_tab"):
+        tab.set_mode("objects")
+    page = tab.mode_page("objects")
+    assert page.objectName() == "objectsLoadError"
+    assert page.text().startswith("Object detection could not be loaded: ")
+    assert "image_detect_panel" in page.text() and "coming soon" not in page.text()
+    assert any(r.exc_info and isinstance(r.exc_info[1], ImportError) for r in caplog.records)
+    tab.set_mode("classify")
