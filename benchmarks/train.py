@@ -82,7 +82,7 @@ def app_run(tab, qtbot_wait, corpus: Path, steps: int, device: str, eval_every: 
     tab.resume_box.setChecked(False)
     tab.steps.setValue(steps)
     tab.batch.setValue(BATCH)
-    tab.device_combo.setCurrentText(device.split(":")[0])
+    tab.device_combo.setCurrentIndex(tab.device_combo.findData(device.split(":")[0]))
     tab.extra_options = MODEL | {"eval_every": eval_every}
     ticks: list[float] = []
     timer = QTimer()

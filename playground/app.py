@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
     QStackedLayout, QTabWidget, QWidget,
 )
 
@@ -27,7 +27,7 @@ from playground.core import devices
 from playground.core.jobs import Job
 from playground.settings import Key, Settings, apply_environment
 from playground.ui.context import AppContext
-from playground.worker import JobHandle, Worker, join_orphans
+from playground.worker import JobHandle, Lanes, join_orphans
 
 TABS = (("Text", "text_tab"), ("Image", "image_tab"), ("Speech", "speech_tab"), ("Train", "train_tab"))
 THEMES = ("system", "light", "dark")
@@ -84,11 +84,15 @@ class LazyTab(QWidget):
 class MainWindow(QMainWindow):
     first_painted = Signal()
 
-    def __init__(self, settings: Settings | None = None, worker: Worker | None = None):
+    def __init__(self, settings: Settings | None = None, lanes: Lanes | None = None):
         super().__init__()
         self.settings = settings or Settings()
-        self.worker = worker or Worker(self)
-        self.ctx = AppContext(self.worker, self.settings, self)
+        # One lane per tab, plus training, live speech, model listings and the app's own jobs:
+        # a tab never waits behind another tab's job or a training run (playground.worker.Lanes).
+        self.lanes = lanes or Lanes(self)
+        self.worker = self.lanes  # the name older callers use
+        self.ctx = AppContext(self.lanes, self.settings, self)
+        self.store = self.ctx.store
         self.device_report: devices.Report | None = None
         self._painted = False
         self._handles: set[JobHandle] = set()
@@ -109,30 +113,18 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._restore()
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.worker.job_started.connect(self._on_job_started)
-        self.worker.job_finished.connect(self._on_job_finished)
+        self.lanes.job_started.connect(self._on_job_started)
+        self.lanes.job_finished.connect(self._on_job_finished)
 
     # -- construction ---------------------------------------------------------
     def _build_status_bar(self) -> None:
+        from playground.ui.widgets.job_status import JobsStatus
+
         bar = self.statusBar()
         self.device_label = QLabel("Device: detecting...")
         self.device_label.setObjectName("deviceLabel")
-        self.job_label = QLabel("")
-        self.job_label.setObjectName("jobLabel")
-        self.progress = QProgressBar()
-        self.progress.setObjectName("jobProgress")
-        self.progress.setMaximumWidth(200)
-        self.progress.setTextVisible(True)
-        self.progress.setAccessibleName("Job progress")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.setToolTip("Cancel the running job (Esc)")
-        self.cancel_button.clicked.connect(self.worker.cancel_all)
-        for w in (self.job_label, self.progress, self.cancel_button):
-            w.setVisible(False)
-        bar.addPermanentWidget(self.job_label)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
+        self.jobs_status = JobsStatus()  # one row per running job: its progress and its own Cancel
+        bar.addPermanentWidget(self.jobs_status)
         bar.addPermanentWidget(self.device_label)
 
     def _build_menus(self) -> None:
@@ -164,8 +156,8 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, idx=i: self.tabs.setCurrentIndex(idx))
             view_menu.addAction(action)
 
-        self.cancel_action = QAction("Cancel running job", self, shortcut=QKeySequence(Qt.Key.Key_Escape),
-                                     triggered=self.worker.cancel_all)
+        self.cancel_action = QAction("Cancel this tab's job", self, shortcut=QKeySequence(Qt.Key.Key_Escape),
+                                     triggered=self.cancel_current_tab)
         self.addAction(self.cancel_action)
 
         run_menu = self.menuBar().addMenu("&Run")
@@ -199,6 +191,11 @@ class MainWindow(QMainWindow):
         index = int(self.settings.get(Key.LAST_TAB) or 0)
         if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)
+        # The last tab is painted with its content at the first paint; each tab keeps its heavy
+        # parts (plots, numpy, audio devices) for just after that paint.
+        current = self.tabs.currentWidget()
+        if isinstance(current, LazyTab):
+            current.ensure_built()
         self.set_theme(str(self.settings.get(Key.THEME)), save=False)
 
     # -- behaviour ----------------------------------------------------------------
@@ -206,12 +203,17 @@ class MainWindow(QMainWindow):
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
-            QTimer.singleShot(0, self._after_first_paint)
-            self.first_painted.emit()
+            # The children paint right after this, in the same frame: `first_painted` waits for the whole frame.
+            QTimer.singleShot(0, self, self._on_first_frame)
+
+    def _on_first_frame(self) -> None:
+        self.first_painted.emit()
+        self._after_first_paint()
 
     def _after_first_paint(self) -> None:
         self._on_tab_changed(self.tabs.currentIndex())
         self.refresh_device()
+        self.store.refresh(now=True)
 
     def refresh_device(self) -> None:
         handle = self.run_job(Job(devices.report, kwargs={"preference": devices.get_preference()},
@@ -247,36 +249,37 @@ class MainWindow(QMainWindow):
             self.page(index)
             self.settings.set(Key.LAST_TAB, index)
 
-    def run_job(self, job: Job, show: bool = True) -> JobHandle:
-        """Submit a job; the handle is kept alive until it finishes."""
-        handle = self.worker.submit(job)
+    def run_job(self, job: Job, show: bool = True, lane: str = "app") -> JobHandle:
+        """Submit a window-level job (tabs use their own `JobRunner`); kept alive until it finishes."""
+        handle = self.lanes.submit(job, lane)
         handle.setProperty("show_in_status", show)
         self._handles.add(handle)
         handle.finished.connect(lambda h=handle: self._handles.discard(h))
         return handle
 
+    def lane_of(self, index: int) -> str:
+        """The lane of a tab's jobs: its module's name ("text", "image", "speech", "train")."""
+        return TABS[index][1].removesuffix("_tab")
+
+    def cancel_current_tab(self) -> None:
+        """Esc: cancel the current tab's jobs only (a training run goes on while you try models)."""
+        index = self.tabs.currentIndex()
+        if index < 0:
+            return
+        page = self.tabs.widget(index)
+        content = page.content if isinstance(page, LazyTab) else page
+        cancel = getattr(content, "cancel", None)
+        if callable(cancel):
+            cancel()
+        self.lanes.cancel(self.lane_of(index))
+
     def _on_job_started(self, handle: JobHandle) -> None:
         if handle.property("show_in_status") is False:
             return
-        self.job_label.setText(handle.name.capitalize())
-        self.progress.setRange(0, 0)
-        for w in (self.job_label, self.progress, self.cancel_button):
-            w.setVisible(True)
-        handle.progress.connect(self._on_progress)
-
-    def _on_progress(self, fraction, text: str) -> None:
-        if fraction is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(fraction * 1000))
-        if text:
-            self.job_label.setText(text)
+        self.jobs_status.add(handle)
 
     def _on_job_finished(self, handle: JobHandle) -> None:
-        if self.worker.current is None:
-            for w in (self.job_label, self.progress, self.cancel_button):
-                w.setVisible(False)
+        self.jobs_status.remove(handle)
         if handle.error_message and handle.property("show_in_status") is not False:
             self.statusBar().showMessage(f"{handle.name.capitalize()} failed: {handle.error_message}", 8000)
 
@@ -316,11 +319,32 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.route_paths(paths)
 
-    def route_paths(self, paths: list[str]):
+    def route_paths(self, paths: list[str], label: str = "Dropped"):
         """Open files in the tabs that handle their type (drops; mixed drops are split)."""
         from playground.ui import drop_router
 
-        return drop_router.route(self, paths)
+        return drop_router.route(self, paths, label=label)
+
+    def open_at_start(self, paths: list[str]):
+        """`playground FILE...` (and the .desktop entry's %F): routed like a drop; the files that
+        do not exist are named in the status bar. Returns the routing (None if none exist)."""
+        from playground.ui import drop_router
+
+        found = [os.path.abspath(p) for p in paths if os.path.exists(p)]
+        missing = [str(p) for p in paths if not os.path.exists(p)]
+        routing = self.route_paths(found, label="Opened") if found else None
+        for target, group in (routing.groups.items() if routing else ()):
+            for path in group:
+                log.info("Opened from the command line: %s -> %s tab", path, drop_router.TARGET_TITLES[target])
+        for path in routing.unknown if routing else ():
+            log.info("Not opened from the command line (unknown type): %s", path)
+        if missing:
+            log.warning("Not found: %s", ", ".join(missing))
+            names = drop_router.short_names(missing)
+            opened = self.statusBar().currentMessage() if routing else ""
+            self.statusBar().showMessage(f"{opened}; not found: {names}." if opened else f"Not found: {names}.",
+                                         10000)
+        return routing
 
     # -- shortcuts, dialogs ------------------------------------------------------------
     def run_current(self) -> None:
@@ -409,7 +433,7 @@ class MainWindow(QMainWindow):
             closer = getattr(content, "shutdown", None)
             if callable(closer):
                 closer()
-        self.worker.shutdown(timeout=5.0)
+        self.lanes.shutdown(timeout=5.0)
         super().closeEvent(event)
 
 
@@ -441,10 +465,19 @@ def run_app(args=None) -> int:
     window = MainWindow(settings)
     window.crash_handler = crash_dialog.install(window)
     window.first_painted.connect(lambda: QTimer.singleShot(0, logsetup.setup_logging))
+    files = list(getattr(args, "files", None) or [])
+    if files:  # after the first paint (the start stays fast), before a --quit-after-show close
+        window.first_painted.connect(lambda: QTimer.singleShot(0, lambda: window.open_at_start(files)))
     if args is not None and getattr(args, "quit_after_show", False):
         def painted() -> None:
             if os.environ.get("PLAYGROUND_STARTUP_STAMP"):
                 print(f"first-paint {time.time():.6f}", flush=True)
+                # What the first frame showed and cost (tests/gui/test_startup_any_tab.py reads this line).
+                page = window.tabs.currentWidget()
+                content = type(getattr(page, "content", None)).__name__
+                heavy = ",".join(m for m in ("numpy", "pyqtgraph", "torch") if m in sys.modules)
+                print(f"first-paint-state tab={window.tabs.currentIndex()} content={content} heavy={heavy}",
+                      flush=True)
             QTimer.singleShot(0, window.close)
             QTimer.singleShot(0, app.quit)
         window.first_painted.connect(painted)

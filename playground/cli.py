@@ -11,11 +11,13 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import pkgutil
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from playground import __version__
 from playground.core import devices
@@ -35,17 +37,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+APP_USAGE = "playground [options] [FILE ...]\n       playground [options] COMMAND ..."
+FILES_HELP = ("FILE ...: open the window with these files, routed like a drop: images to the Image tab, "
+              "audio to Speech, tables and class folders to Train. A file named like a command: ./NAME.")
+
+
 def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
-    parser = _Parser(prog="playground", description="Model Playground: try, compare and fine-tune AI models.")
+    parser = _Parser(prog="playground", usage=APP_USAGE, epilog=FILES_HELP,
+                     description="Model Playground: try, compare and fine-tune AI models.")
     parser.add_argument("--version", action="version", version=f"playground {__version__}")
     parser.add_argument("--device", default=None, help="compute device: auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--quit-after-show", action="store_true",
                         help="open the main window and exit as soon as it is painted (start-up timing)")
     if not with_commands:
+        parser.add_argument("files", nargs="*", metavar="FILE", help="files or folders to open in the window")
         parser.set_defaults(command=None)
         return parser
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # prog: sub-commands are "playground NAME" (the custom usage above would otherwise prefix them)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog="playground")
 
     p = sub.add_parser("devices", help="list compute devices")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -79,8 +89,32 @@ def parse_app_args(argv: Sequence[str] | None = None) -> argparse.Namespace | No
     args_list = list(sys.argv[1:] if argv is None else argv)
     if {"-h", "--help", "--version"} & set(args_list):
         return None
-    args, rest = build_parser(with_commands=False).parse_known_args(args_list)
-    return None if rest else args
+    parser = build_parser(with_commands=False)
+    args, rest = parser.parse_known_intermixed_args(args_list)
+    if args.files and not is_file_argument(args.files[0]):
+        return None  # a sub-command (or a mistyped one: the full parser says so)
+    if rest:
+        if not args.files:
+            return None
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
+def command_names() -> set[str]:
+    """The sub-command names (imports every command module: only asked when a bare name is ambiguous)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def is_file_argument(token: str) -> bool:
+    """`playground FILE...`: is this first positional a path to open, not a sub-command?
+
+    A path with a separator (`./transcribe`, `/tmp/a.wav`) or a suffix (`cat.png`; no command
+    has a dot) is a file, found or not; a bare existing name is a file unless it is a command.
+    """
+    if os.sep in token or (os.altsep and os.altsep in token) or Path(token).suffix:
+        return True
+    return os.path.exists(token) and token not in command_names()
 
 
 def print_json(data) -> None:
@@ -131,10 +165,10 @@ def cmd_devices(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from playground.core import models
+    from playground.core import models, tasks
 
-    if args.task and args.task not in models.TASKS:
-        raise UsageError(f"unknown task '{args.task}'; tasks: {', '.join(models.TASKS)}")
+    if args.task and args.task not in tasks.ids():
+        raise UsageError(f"unknown task '{args.task}'; tasks: {', '.join(tasks.ids())}")
     entries = models.catalog(args.task)
     if args.json:
         print_json([e.to_dict() for e in entries])

@@ -20,6 +20,7 @@ import traceback
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from playground.core.errors import Cancelled, PlaygroundError, friendly_message
+from playground.core import runner
 from playground.core.jobs import Job, JobContext, Progress
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class JobHandle(QObject):
         super().__init__(parent)
         self.job = job
         self.name = job.name
+        self.lane = ""  # which of the app's lanes runs it (set by `Lanes.submit`)
         self.state = JobState.QUEUED
         self.error_message: str | None = None
         self.value = None
@@ -221,7 +223,7 @@ class Worker(QObject):
         self._announce(self.job_started, handle)
         t0 = time.perf_counter()
         try:
-            value = handle.job.run(JobContext(handle._sink, handle._cancel))
+            value = runner.run(handle.job, JobContext(handle._sink, handle._cancel))
         except Cancelled:
             handle.state = JobState.CANCELLED
             handle.cancelled.emit()
@@ -252,3 +254,86 @@ class Worker(QObject):
             signal.emit(handle)
         except RuntimeError:  # the window (and this QObject) is already gone at shutdown
             pass
+
+
+# A live recording can last an hour: even a tab tested alone with one worker gives it its own.
+SEPARATE_EVEN_IN_TESTS = ("live",)
+
+
+class Lanes(QObject):
+    """Named workers, so that jobs of one kind never wait behind another.
+
+    Training runs in the "train" lane, each tab's inference in its own lane, live
+    speech in "live", model listings in "models" (see `LANES`). A lane is created
+    on first use. Inside a lane jobs run one at a time, in order, as before.
+    """
+
+    job_started = Signal(object)  # JobHandle (its `lane` attribute names the lane)
+    job_finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None, single: Worker | None = None):
+        super().__init__(parent)
+        self._workers: dict[str, Worker] = {}
+        self._single = single  # tests: every lane is this one worker
+        self._stopping = False
+        if single is not None:
+            single.job_started.connect(self.job_started)
+            single.job_finished.connect(self.job_finished)
+
+    def worker(self, lane: str) -> Worker:
+        if self._single is not None and lane not in SEPARATE_EVEN_IN_TESTS:
+            return self._single
+        w = self._workers.get(lane)
+        if w is None:
+            if self._stopping:
+                raise RuntimeError("The app is shutting down.")
+            w = Worker(self)
+            w.setObjectName(f"lane-{lane}")
+            w.job_started.connect(self.job_started)
+            w.job_finished.connect(self.job_finished)
+            self._workers[lane] = w
+        return w
+
+    def submit(self, job: Job, lane: str) -> JobHandle:
+        handle = self.worker(lane).submit(job)
+        handle.lane = lane
+        return handle
+
+    def names(self) -> list[str]:
+        return list(self._workers)
+
+    def _existing(self, lane: str) -> Worker | None:
+        if self._single is not None and lane not in SEPARATE_EVEN_IN_TESTS:
+            return self._single
+        return self._workers.get(lane)
+
+    def busy(self, lane: str) -> bool:
+        w = self._existing(lane)
+        return w is not None and (w.current is not None or bool(w._pending()))
+
+    def cancel(self, lane: str) -> None:
+        w = self._existing(lane)
+        if w is not None:
+            w.cancel_all()
+
+    def cancel_all(self) -> None:
+        for w in self._all():
+            w.cancel_all()
+
+    def _all(self) -> list[Worker]:
+        return ([self._single] if self._single is not None else []) + list(self._workers.values())
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Cancel every lane first, then join them all within `timeout` seconds in total."""
+        self._stopping = True
+        workers = self._all()
+        for w in workers:
+            w.cancel_all()
+        deadline = time.monotonic() + timeout
+        ok = True
+        for w in workers:
+            ok &= w.shutdown(timeout=max(0.1, deadline - time.monotonic()))
+        return ok
+
+    def is_running(self) -> bool:
+        return any(w.is_running() for w in self._all())

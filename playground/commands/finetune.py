@@ -130,7 +130,8 @@ def _clean(data: dict) -> dict:
 
 
 def cmd_finetune(args) -> int:
-    from playground.core.jobs import Job, run_sync
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
     from playground.core.training import job_for
 
     _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",

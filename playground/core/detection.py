@@ -378,22 +378,11 @@ class HFDetector:
 # -- choosing and loading a detector ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    id: str
-    display_name: str
-    source: str  # "bundled" | "torchvision" | "hub" | "local" | "finetuned"
-    available: bool
-    note: str = ""
-
-
-def object_model_choices() -> list[ModelChoice]:
-    """What the object-detection picker offers, bundled default first."""
+def torchvision_entries() -> list[models.ModelEntry]:
+    """The torchvision COCO detectors the task registry offers for object detection."""
     import torch
 
     out = []
-    for e in models.catalog("object-detection"):
-        out.append(ModelChoice(e.id, e.display_name, e.source, e.available, e.unavailable_reason))
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
     for name, display in TORCHVISION_DETECTORS:
         try:
@@ -401,8 +390,12 @@ def object_model_choices() -> list[ModelChoice]:
         except Exception:
             continue
         cached = (checkpoints / fname).is_file()
-        out.append(ModelChoice(TORCHVISION_PREFIX + name, display, "torchvision", cached,
-                               "" if cached else f"Needs {fname} from download.pytorch.org (once)."))
+        size = TORCHVISION_SIZES_MB.get(name)
+        out.append(models.ModelEntry(
+            TORCHVISION_PREFIX + name, "object-detection", display, "torchvision", "BSD-3-Clause (torchvision)",
+            "COCO weights from download.pytorch.org" + (f" ({size} MB)" if size else ""),
+            location=str(checkpoints / fname) if cached else None, available=cached,
+            unavailable_reason="" if cached else f"Needs {fname} from download.pytorch.org (once)."))
     return out
 
 

@@ -75,35 +75,12 @@ class Job:
             self.name = getattr(self.fn, "__name__", "job").replace("_", " ")
 
     def run(self, ctx: JobContext) -> Any:
-        try:
-            return self._run_once(ctx)
-        except Exception as exc:
-            if not _retry_on_cpu(exc, ctx):
-                raise
-        # The GPU ran out of memory before the job sent any result: the whole job again, on the
-        # CPU (slower, same answer). Jobs with their own fallback (image batches, training) never
-        # get here with a GPU error.
-        from playground.core import devices, models
-
-        models.cache.drop_gpu_models()
-        devices.free_gpu_memory()
-        ctx.progress(None, "Out of GPU memory: running again on the CPU (slower)")
-        with devices.forced("cpu"):
-            return self._run_once(ctx)
-
-    def _run_once(self, ctx: JobContext) -> Any:
+        """Run once on the calling thread (`playground.core.runner` adds the device policy)."""
         ctx.check_cancelled()
         out = self.fn(ctx, *self.args, **self.kwargs)
         if inspect.isgenerator(out):
             return drain(out, ctx)
         return out
-
-
-def _retry_on_cpu(exc: Exception, ctx: JobContext) -> bool:
-    from playground.core import devices
-
-    # A job that already sent results would send them twice: it reports the error instead.
-    return ctx.events_emitted == 0 and devices.forced_device() != "cpu" and devices.is_out_of_memory(exc)
 
 
 def drain(gen, ctx: JobContext) -> Any:
@@ -117,8 +94,3 @@ def drain(gen, ctx: JobContext) -> Any:
         return stop.value
     finally:
         gen.close()
-
-
-def run_sync(job: Job, sink: EventSink | None = None, cancel_event: threading.Event | None = None) -> Any:
-    """Run a job on the calling thread (the CLI and the tests)."""
-    return job.run(JobContext(sink, cancel_event))

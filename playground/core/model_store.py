@@ -14,7 +14,6 @@ and anything under the Python installation are refused.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -24,33 +23,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from playground.core import models, paths
+from playground.core import models, paths, tasks
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("bundled", "hub", "finetuned", "local")
-_MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "model.bin", "tokenizer.json",
-                models.FINETUNED_MARKER)
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".onnx", ".ckpt")
-
-# Model class name endings -> the app's task names (for Hub repos we did not suggest).
-_ARCH_TASKS = (
-    ("ForSequenceClassification", "text-classification"),
-    ("ForTokenClassification", "entities"),
-    ("ForQuestionAnswering", "question-answering"),
-    ("ForCausalLM", "text-generation"),
-    ("LMHeadModel", "text-generation"),
-    ("ForMaskedLM", "fill-mask"),
-    ("ForImageClassification", "image-classification"),
-    ("ForObjectDetection", "object-detection"),
-    ("ForSpeechSeq2Seq", "speech-recognition"),
-    ("ForCTC", "speech-recognition"),
-    ("MTModel", "translation"),
-)
-
-
 @dataclass
 class StoredModel:
     """One row of the model manager."""
@@ -78,36 +57,6 @@ def default_hub_cache() -> Path:
     from huggingface_hub import constants
 
     return Path(constants.HF_HUB_CACHE)
-
-
-def _guess_task(folder: Path | None, repo_id: str = "") -> str:
-    for suggestion in models.HUB_SUGGESTIONS:
-        if suggestion[0] == repo_id:
-            return suggestion[1]
-    if folder is None:
-        return "unknown"
-    marker = models.read_marker(folder)
-    if marker and marker.get("task"):
-        return str(marker["task"])
-    config = folder / "config.json"
-    if config.is_file():
-        try:
-            data = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        archs = data.get("architectures") or [] if isinstance(data, dict) else []
-        for arch in archs:
-            for ending, task in _ARCH_TASKS:
-                if str(arch).endswith(ending):
-                    return "speech-recognition" if "Whisper" in str(arch) else task
-        if isinstance(data, dict) and "whisper" in str(data.get("model_type", "")).lower():
-            return "speech-recognition"
-    vocabulary = (folder / "vocabulary.txt").exists() or (folder / "vocabulary.json").exists()
-    if (folder / "model.bin").is_file() and vocabulary:
-        return "speech-recognition"  # a CTranslate2 (faster-whisper) conversion
-    if any(p.suffix == ".gguf" for p in folder.iterdir() if p.is_file()):
-        return "text-generation"
-    return "unknown"
 
 
 def _disk_size(path: Path) -> int:
@@ -156,20 +105,12 @@ def _hub_models(hub_cache: Path | None) -> list[StoredModel]:
             continue
         revisions = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
         snapshot = revisions[0].snapshot_path if revisions else None
-        name = next((s[2] for s in models.HUB_SUGGESTIONS if s[0] == repo.repo_id), repo.repo_id)
+        name = next((s[2] for s in tasks.hub_suggestions() if s[0] == repo.repo_id), repo.repo_id)
         out.append(StoredModel(
-            repo.repo_id, name, _guess_task(snapshot, repo.repo_id), "hub", str(repo.repo_path), repo.size_on_disk,
+            repo.repo_id, name, tasks.guess_kind(snapshot, repo.repo_id), "hub", str(repo.repo_path), repo.size_on_disk,
             note=f"Hugging Face cache, {len(revisions)} revision(s)", deletable=True,
             revisions=tuple(r.commit_hash for r in revisions)))
     return out
-
-
-def _looks_like_model(folder: Path) -> bool:
-    try:
-        names = [p.name for p in folder.iterdir()]
-    except OSError:
-        return False
-    return any(n in _MODEL_FILES for n in names) or any(n.endswith(_WEIGHT_SUFFIXES) for n in names)
 
 
 def _local_models(extra_folders: Iterable[str | os.PathLike[str]]) -> list[StoredModel]:
@@ -193,10 +134,10 @@ def _local_models(extra_folders: Iterable[str | os.PathLike[str]]) -> list[Store
                 out.append(StoredModel(str(folder), folder.name, "unknown", "local", str(folder), None,
                                        available=False, note="Folder not found", deletable=False))
             continue
-        if not _looks_like_model(folder):
+        if not tasks.looks_like_model(folder):
             continue
         out.append(StoredModel(
-            str(folder), folder.name, _guess_task(folder), "local", str(folder), _disk_size(folder),
+            str(folder), folder.name, tasks.guess_kind(folder), "local", str(folder), _disk_size(folder),
             note="In the models folder" if in_store else "Added by path (files are never deleted by the app)",
             deletable=in_store))
     return out

@@ -26,22 +26,7 @@ from playground.core.jobs import JobContext
 
 log = logging.getLogger(__name__)
 
-# Tasks the app knows; a model entry names one of these.
-TASKS = (
-    "image-classification",
-    "object-detection",
-    "face-detection",
-    "speech-recognition",
-    "voice-activity",
-    "text-embedding",
-    "text-classification",
-    "text-generation",
-    "entities",
-    "translation",
-    "question-answering",
-    "fill-mask",
-    "summarization",
-)
+DEFAULT_EMBEDDER = "bundled/all-minilm-l6-v2"  # the sentence encoder several text tasks share
 
 FINETUNED_MARKER = "playground_model.json"
 
@@ -144,6 +129,9 @@ def _disk_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+_bundled_sizes: dict[str, int] = {}  # package files do not change while the app runs: measured once
+
+
 def _bundled_entries() -> list[ModelEntry]:
     out = []
     for b in BUNDLED:
@@ -155,7 +143,9 @@ def _bundled_entries() -> list[ModelEntry]:
             entry.unavailable_reason = str(exc)
         else:
             entry.location = str(where)
-            entry.size_bytes = _disk_size(where)
+            if b.id not in _bundled_sizes:
+                _bundled_sizes[b.id] = _disk_size(where)
+            entry.size_bytes = _bundled_sizes[b.id]
             entry.available = True
         out.append(entry)
     return out
@@ -190,24 +180,6 @@ def _finetuned_entries() -> list[ModelEntry]:
     return out
 
 
-# -- Hub suggestions ----------------------------------------------------------
-
-# Well-known Hub models offered in the pickers; they need a network the first time.
-HUB_SUGGESTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "text-classification", "DistilBERT SST-2 sentiment", "Apache-2.0"),
-    ("facebook/bart-large-mnli", "text-classification", "BART large MNLI (zero-shot)", "MIT"),
-    ("openai-community/gpt2", "text-generation", "GPT-2 (124M)", "MIT"),
-    ("HuggingFaceTB/SmolLM2-360M-Instruct", "text-generation", "SmolLM2-360M-Instruct", "Apache-2.0"),
-    ("dslim/bert-base-NER", "entities", "BERT base NER", "MIT"),
-    ("distilbert/distilbert-base-cased-distilled-squad", "question-answering", "DistilBERT SQuAD", "Apache-2.0"),
-    ("google/vit-base-patch16-224", "image-classification", "ViT base 224 (ImageNet)", "Apache-2.0"),
-    ("facebook/detr-resnet-50", "object-detection", "DETR ResNet-50", "Apache-2.0"),
-    ("openai/whisper-base.en", "speech-recognition", "Whisper base.en (transformers)", "Apache-2.0"),
-    ("Systran/faster-whisper-small.en", "speech-recognition", "Whisper small.en (faster-whisper)", "MIT"),
-    ("Helsinki-NLP/opus-mt-en-de", "translation", "OPUS-MT en->de", "CC-BY-4.0"),
-)
-
-
 def hub_cached_folder(repo_id: str) -> Path | None:
     """The local snapshot of a Hub repo if it was downloaded before."""
     try:
@@ -218,32 +190,18 @@ def hub_cached_folder(repo_id: str) -> Path | None:
         return None
 
 
-def _hub_entries() -> list[ModelEntry]:
-    out = []
-    for repo_id, task, name, licence in HUB_SUGGESTIONS:
-        folder = hub_cached_folder(repo_id)
-        out.append(ModelEntry(
-            repo_id, task, name, "hub", licence, "Hugging Face Hub model", location=str(folder) if folder else None,
-            size_bytes=_disk_size(folder) if folder else None, available=folder is not None,
-            unavailable_reason="" if folder else "Not downloaded yet: needs a network connection once.",
-        ))
-    return out
+def catalog(task: str | None = None, include_hub: bool = True, extra_folders: Iterable[str] = ()) -> list[ModelEntry]:
+    """Every model the app knows: bundled, fine-tuned and local folders (and the suggested Hub
+    models); for one task, the models that serve it according to the task registry."""
+    from playground.core import tasks
 
-
-def catalog(task: str | None = None, include_hub: bool = True) -> list[ModelEntry]:
-    """Every model the app knows, optionally for one task (entries list their extra tasks too)."""
-    entries = _bundled_entries() + _finetuned_entries() + (_hub_entries() if include_hub else [])
-    if task is None:
-        return entries
-    return [e for e in entries if e.task == task or task in e.extra.get("also", ())]
-
-
-def default_model(task: str) -> str | None:
-    """The bundled default for a task, if there is one."""
-    for b in BUNDLED:
-        if b.task == task or task in b.tasks_also:
-            return b.id
-    return None
+    entries = _bundled_entries() + _finetuned_entries() + tasks.local_entries(extra_folders)
+    if task is not None:
+        served = tasks.models_for(task, entries)
+        return served if include_hub else [e for e in served if e.source != "hub"]
+    if include_hub:
+        entries += [e for t in tasks.TASKS for e in tasks.models_for(t.id, []) if e.source == "hub"]
+    return entries
 
 
 # -- resolving and fetching -------------------------------------------------

@@ -112,12 +112,13 @@ class FasterWhisperRecognizer(Recognizer):
 class TransformersRecognizer(Recognizer):
     kind = "transformers"
 
-    def __init__(self, model_id: str, folder: Path, device: str):
+    def __init__(self, model_id: str, folder: Path, device: str, trust_remote_code: bool = False):
         from transformers import pipeline
 
         dtype = devices.dtype_for(device)
         try:
-            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype)
+            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype,
+                                 trust_remote_code=trust_remote_code)
         except Exception as exc:
             raise ModelError(f"Cannot load the speech model '{model_id}': {exc}") from exc
         super().__init__(model_id, device)
@@ -178,7 +179,7 @@ def _looks_faster_whisper(repo_id: str) -> bool:
     return "faster-whisper" in low or "ct2" in low or low.startswith("systran/")
 
 
-def _load(model_id: str, device: str, ctx: JobContext | None) -> Recognizer:
+def _load(model_id: str, device: str, ctx: JobContext | None, trust_remote_code: bool = False) -> Recognizer:
     ref = models.resolve(model_id)
     if ref.kind == "bundled":
         return FasterWhisperRecognizer(model_id, ref.path, device)
@@ -192,17 +193,19 @@ def _load(model_id: str, device: str, ctx: JobContext | None) -> Recognizer:
         return FasterWhisperRecognizer(model_id, folder, device)
     if not (folder / "config.json").is_file():
         raise ModelError(f"'{folder.name}' is neither a faster-whisper nor a Hugging Face speech model folder.")
-    models.check_weights_safe(folder)
-    return TransformersRecognizer(model_id, folder, device)
+    models.check_weights_safe(folder, trust_remote_code=trust_remote_code)
+    return TransformersRecognizer(model_id, folder, device, trust_remote_code)
 
 
-def load_recognizer(model_id: str | None = None, ctx: JobContext | None = None) -> Recognizer:
+def load_recognizer(model_id: str | None = None, ctx: JobContext | None = None,
+                    trust_remote_code: bool = False) -> Recognizer:
     """A cached recogniser for the catalog id, Hub id or folder (default: the bundled tiny.en)."""
     model_id = (model_id or DEFAULT_MODEL).strip()
     device = devices.choose_device()
     if ctx is not None:
         ctx.progress(None, f"Loading {model_id}...")
-    return models.cache.get(("speech", model_id, device), lambda: _load(model_id, device, ctx),
+    return models.cache.get(("speech", model_id, device, trust_remote_code),
+                            lambda: _load(model_id, device, ctx, trust_remote_code),
                             size=_recognizer_size)
 
 
@@ -288,14 +291,14 @@ def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer
 
 
 def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
-                    window_seconds: float = WINDOW_SECONDS):
+                    window_seconds: float = WINDOW_SECONDS, trust_remote_code: bool = False):
     """Job (generator): yields FileSegment events, returns the Transcript.
 
     Raises NoSpeechError when the whole file holds no speech.
     """
     path = Path(path)
     audio.probe(path)  # a bad file fails before the model loads
-    recognizer = load_recognizer(model, ctx)
+    recognizer = load_recognizer(model, ctx, trust_remote_code)
     ctx.progress(0.0, f"Transcribing {path.name}...")
     t0 = time.perf_counter()
     segments: list[Segment] = []
@@ -315,8 +318,9 @@ def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
 
 def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None) -> Transcript:
     """Convenience for the CLI and tests: run the generator job to the end on this thread."""
-    from playground.core.jobs import Job, run_sync
+    from playground.core.jobs import Job
 
+    from playground.core.runner import run_sync
     return run_sync(Job(transcribe_file, (path,), {"model": model}), sink, cancel_event)
 
 

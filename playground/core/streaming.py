@@ -605,7 +605,7 @@ class LiveTranscriber:
 
 
 def listen(ctx: JobContext, source: AudioSource, model: str | None = None, options: LiveOptions | None = None,
-           autosave: bool = True):
+           autosave: bool = True, trust_remote_code: bool = False):
     """Job (generator): transcribe `source` live until it stops; yields LiveText and LiveStatus events.
 
     Returns a LiveResult. A device lost mid-way ends the job with its error in
@@ -613,7 +613,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     """
     from playground.core import speech
 
-    recognizer = speech.load_recognizer(model, ctx)
+    recognizer = speech.load_recognizer(model, ctx, trust_remote_code)
     vad = speech.load_vad()
     saver = Autosaver() if autosave else None
     decode_seconds = 0.0

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import devices, models
+from playground.core import devices, models, tasks
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 
-DEFAULT_EMBEDDER = "bundled/all-minilm-l6-v2"
+DEFAULT_EMBEDDER = models.DEFAULT_EMBEDDER
 DEFAULT_TEMPLATE = "This text is about {}."
 # Cosine similarities of sentence embeddings sit in a narrow band; this scale
 # (CLIP uses 100 for its image/text similarities) turns them into a softmax
@@ -230,13 +230,18 @@ class Source:
     model_id: str
     folder: Path
     gguf_file: str | None = None
+    trust_remote_code: bool = False  # the user allowed the model's own Python code (Settings or --trust-remote-code)
 
     @property
     def kwargs(self) -> dict:
-        return {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        """What every `from_pretrained` of this model gets (tokenizer and model alike)."""
+        out: dict = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        if self.trust_remote_code:
+            out["trust_remote_code"] = True
+        return out
 
     def key(self) -> tuple:
-        return (str(self.folder), self.gguf_file or "")
+        return (str(self.folder), self.gguf_file or "", self.trust_remote_code)
 
 
 def model_source(model_id: str | None, ctx: JobContext | None = None, *, default: str = DEFAULT_EMBEDDER,
@@ -247,15 +252,15 @@ def model_source(model_id: str | None, ctx: JobContext | None = None, *, default
     if ref.kind == "bundled" and ref.path is not None and ref.path.suffix.lower() == ".gguf":
         plain = _plain_copy_of_gguf(model_id, ctx)
         if plain is not None:
-            return Source(model_id, plain)
+            return Source(model_id, plain, trust_remote_code=trust_remote_code)
     if ref.path is not None and ref.path.is_file():
         if ref.path.suffix.lower() == ".gguf":
-            return Source(model_id, ref.path.parent, ref.path.name)
+            return Source(model_id, ref.path.parent, ref.path.name, trust_remote_code)
         raise ModelError(f"'{ref.path.name}' is a file; pick the model's folder (with config.json) instead.")
     folder = models.local_folder(model_id, ctx)
     if ref.kind != "bundled":
         models.check_weights_safe(folder, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    return Source(model_id, Path(folder))
+    return Source(model_id, Path(folder), trust_remote_code=trust_remote_code)
 
 
 def _plain_copy_of_gguf(model_id: str, ctx: JobContext | None) -> Path | None:
@@ -304,17 +309,6 @@ def nli_entailment_index(config: dict) -> int | None:
     return None
 
 
-FIT = {
-    "embedding": "a sentence-embedding (encoder) model",
-    "classify": "a sequence-classification model",
-    "zero-shot": "a sentence-embedding model or an NLI model (entailment labels)",
-    "fill-mask": "a masked language model (ForMaskedLM)",
-    "summarize": "a sequence-to-sequence model (BART, T5, Pegasus ...) or a chat model",
-    "attention": "an encoder or decoder transformer",
-    "tokens": "a model with a tokenizer",
-}
-
-
 def check_fit(src: Source, task: str, config: dict | None = None) -> dict:
     """Refuse a model that cannot do `task`, in one sentence, before loading its weights."""
     config = read_config(src) if config is None else config
@@ -322,23 +316,23 @@ def check_fit(src: Source, task: str, config: dict | None = None) -> dict:
     desc = ", ".join(archs) or config.get("model_type") or "unknown architecture"
     seq2seq = bool(config.get("is_encoder_decoder"))
     ok = True
-    if task == "classify":
+    if task == "text-classification":
         ok = any(a.endswith("ForSequenceClassification") for a in archs)
         if not ok and src.model_id == DEFAULT_EMBEDDER:
             raise ModelError("all-MiniLM-L6-v2 is a sentence-embedding model with no classification head: "
                              "use Zero-shot with it, or train a classifier in the Train tab.")
-    elif task == "zero-shot":
+    elif task == "zero-shot-classification":
         if any(a.endswith("ForSequenceClassification") for a in archs):
             ok = nli_entailment_index(config) is not None
         else:
             ok = not seq2seq and not any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration"))
                                          for a in archs)
-    elif task == "embedding":
+    elif task in ("text-embedding", "semantic-search"):
         ok = not seq2seq and not src.gguf_file and not any(
             a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in archs)
     elif task == "fill-mask":
         ok = any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in archs)
-    elif task == "summarize":
+    elif task == "summarization":
         ok = seq2seq or bool(src.gguf_file) or any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
     elif task == "attention":
         ok = not seq2seq
@@ -346,7 +340,7 @@ def check_fit(src: Source, task: str, config: dict | None = None) -> dict:
             raise ModelError(f"'{_name(src)}' is an encoder-decoder model ({desc}); the attention view "
                              "takes an encoder (BERT-like) or decoder (GPT-like) model.")
     if not ok:
-        raise ModelError(f"'{_name(src)}' does not fit this task: it is {desc}, and this task needs {FIT[task]}.")
+        raise ModelError(f"'{_name(src)}' does not fit this task: it is {desc}, and this task needs {tasks.get(task).needs}.")
     return config
 
 
@@ -494,8 +488,9 @@ class Encoder:
         return out, truncated
 
 
-def load_encoder(model_id: str | None = None, ctx: JobContext | None = None, task: str = "embedding") -> Encoder:
-    src = model_source(model_id, ctx)
+def load_encoder(model_id: str | None = None, ctx: JobContext | None = None, task: str = "text-embedding",
+                 trust_remote_code: bool = False) -> Encoder:
+    src = model_source(model_id, ctx, trust_remote_code=trust_remote_code)
     config = check_fit(src, task)
     tokenizer = load_tokenizer(src)
     model = _load(src, "AutoModel", ctx)
@@ -506,10 +501,11 @@ def load_encoder(model_id: str | None = None, ctx: JobContext | None = None, tas
 # -- tasks (jobs) ------------------------------------------------------------------------
 
 
-def embed(ctx: JobContext, texts, model: str | None = None, batch_size: int = BATCH_SIZE) -> EmbedResult:
+def embed(ctx: JobContext, texts, model: str | None = None, batch_size: int = BATCH_SIZE,
+          trust_remote_code: bool = False) -> EmbedResult:
     """Sentence embeddings (mean pooling + L2 norm)."""
     texts = clean_texts(texts)
-    enc = load_encoder(model, ctx)
+    enc = load_encoder(model, ctx, trust_remote_code=trust_remote_code)
     t0 = time.perf_counter()
     vectors, truncated = enc.encode(texts, ctx, batch_size)
     return EmbedResult(texts, vectors, truncated, enc.src.model_id, enc.max_tokens, time.perf_counter() - t0)
@@ -523,18 +519,18 @@ def _softmax(values: list[float], scale: float = 1.0) -> list[float]:
 
 
 def zero_shot(ctx: JobContext, texts, labels, model: str | None = None, template: str = DEFAULT_TEMPLATE,
-              multi_label: bool = False) -> ScoresResult:
+              multi_label: bool = False, trust_remote_code: bool = False) -> ScoresResult:
     """Score candidate labels: embedding similarity offline, the NLI pipeline for NLI models."""
     texts = clean_texts(texts)
     labels = parse_labels(labels)
     template = (template or "").strip() or "{}"
     if "{}" not in template:
         raise InputError("The label template must contain {} where the label goes, e.g. 'This text is about {}.'")
-    src = model_source(model, ctx)
-    config = check_fit(src, "zero-shot")
+    src = model_source(model, ctx, trust_remote_code=trust_remote_code)
+    config = check_fit(src, "zero-shot-classification")
     if any(a.endswith("ForSequenceClassification") for a in _archs(config)):
         return _zero_shot_nli(ctx, src, texts, labels, template, multi_label)
-    enc = load_encoder(src.model_id, ctx, task="zero-shot")
+    enc = load_encoder(src.model_id, ctx, task="zero-shot-classification", trust_remote_code=trust_remote_code)
     t0 = time.perf_counter()
     label_vecs, _ = enc.encode([template.format(label) for label in labels], ctx)
     text_vecs, truncated = enc.encode(texts, ctx, progress_text="Scoring")
@@ -570,7 +566,7 @@ def _zero_shot_nli(ctx, src: Source, texts, labels, template, multi_label) -> Sc
 
 
 def similar(ctx: JobContext, query: str, candidates, top_k: int | None = None,
-            model: str | None = None) -> SearchResult:
+            model: str | None = None, trust_remote_code: bool = False) -> SearchResult:
     """Rank candidate sentences by cosine similarity to the query, best first."""
     query = clean_texts([query], "query")[0]
     if isinstance(candidates, str):
@@ -581,7 +577,7 @@ def similar(ctx: JobContext, query: str, candidates, top_k: int | None = None,
     candidates = clean_texts(candidates, "sentence")
     if top_k is not None and top_k < 1:
         raise InputError("top-k must be at least 1.")
-    enc = load_encoder(model, ctx)
+    enc = load_encoder(model, ctx, trust_remote_code=trust_remote_code)
     t0 = time.perf_counter()
     qvec, qcut = enc.encode([query], ctx)
     cvecs, ccut = enc.encode(candidates, ctx, progress_text="Embedding sentences")
@@ -602,7 +598,7 @@ def classify(ctx: JobContext, texts, model: str, allow_pickle: bool = False,
     if not (model or "").strip():
         raise InputError("Pick a text-classification model (a Hub id, a folder or one you trained).")
     src = model_source(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
-    config = check_fit(src, "classify")
+    config = check_fit(src, "text-classification")
     tokenizer = load_tokenizer(src)
     net = _load(src, "AutoModelForSequenceClassification", ctx)
     limit = model_limit(src, tokenizer, config)
@@ -632,10 +628,10 @@ def classify(ctx: JobContext, texts, model: str, allow_pickle: bool = False,
                         time.perf_counter() - t0)
 
 
-def tokenize(ctx: JobContext, text: str, model: str | None = None) -> TokensResult:
+def tokenize(ctx: JobContext, text: str, model: str | None = None, trust_remote_code: bool = False) -> TokensResult:
     """The tokenizer's pieces, ids and character spans, with counts and the model's limit."""
     text = clean_texts([text])[0]
-    src = model_source(model, ctx)
+    src = model_source(model, ctx, trust_remote_code=trust_remote_code)
     config = read_config(src)
     tokenizer = load_tokenizer(src)
     enc = tokenizer(text, add_special_tokens=True, truncation=False, return_offsets_mapping=getattr(
@@ -659,7 +655,8 @@ def _display_token(tokenizer, token: str, token_id: int) -> str:
     return text or token
 
 
-def attention(ctx: JobContext, text: str, model: str | None = None, max_tokens: int = 64) -> AttentionResult:
+def attention(ctx: JobContext, text: str, model: str | None = None, max_tokens: int = 64,
+              trust_remote_code: bool = False) -> AttentionResult:
     """Self-attention of every layer and head for the text's tokens (encoder or decoder)."""
     import numpy as np
     import torch
@@ -667,7 +664,7 @@ def attention(ctx: JobContext, text: str, model: str | None = None, max_tokens: 
     text = clean_texts([text])[0]
     if max_tokens < 2:
         raise InputError("Show at least two tokens.")
-    src = model_source(model, ctx)
+    src = model_source(model, ctx, trust_remote_code=trust_remote_code)
     config = check_fit(src, "attention")
     tokenizer = load_tokenizer(src)
     net = _load(src, "AutoModel", ctx, attn_implementation="eager")
@@ -693,14 +690,14 @@ def attention(ctx: JobContext, text: str, model: str | None = None, max_tokens: 
     return AttentionResult(text, labels, weights, src.model_id, "decoder" if decoder else "encoder", cut, limit)
 
 
-def fill_mask(ctx: JobContext, text: str, model: str, top_k: int = 5) -> FillMaskResult:
+def fill_mask(ctx: JobContext, text: str, model: str, top_k: int = 5, trust_remote_code: bool = False) -> FillMaskResult:
     """Candidates for each mask in the text, through the transformers fill-mask pipeline."""
     from transformers import pipeline
 
     text = clean_texts([text])[0]
     if not (model or "").strip():
         raise InputError("Pick a fill-mask model, e.g. a BERT or RoBERTa Hub id.")
-    src = model_source(model, ctx)
+    src = model_source(model, ctx, trust_remote_code=trust_remote_code)
     config = check_fit(src, "fill-mask")
     tokenizer = load_tokenizer(src)
     mask = tokenizer.mask_token
@@ -728,15 +725,15 @@ def fill_mask(ctx: JobContext, text: str, model: str, top_k: int = 5) -> FillMas
 
 
 def summarize(ctx: JobContext, text: str, model: str, max_new_tokens: int = 80,
-              min_new_tokens: int = 5) -> SummaryResult:
+              min_new_tokens: int = 5, trust_remote_code: bool = False) -> SummaryResult:
     """A summary with a sequence-to-sequence model (or a chat model, prompted to summarise)."""
     import torch
 
     text = clean_texts([text])[0]
     if not (model or "").strip():
         raise InputError("Pick a summarisation model, e.g. a BART or T5 Hub id.")
-    src = model_source(model, ctx)
-    config = check_fit(src, "summarize")
+    src = model_source(model, ctx, trust_remote_code=trust_remote_code)
+    config = check_fit(src, "summarization")
     tokenizer = load_tokenizer(src)
     seq2seq = bool(config.get("is_encoder_decoder"))
     t0 = time.perf_counter()
@@ -772,47 +769,3 @@ def summarize(ctx: JobContext, text: str, model: str, max_new_tokens: int = 80,
     summary = tokenizer.decode(new, skip_special_tokens=True).strip()
     return SummaryResult(text, summary, src.model_id, cut, int(inputs["input_ids"].shape[1]),
                          time.perf_counter() - t0)
-
-
-def task_models(task: str) -> list[models.ModelEntry]:
-    """Catalog entries a text panel offers for its task (a job: it looks at the Hub cache)."""
-    if task in ("embedding", "search", "zero-shot", "tokens", "attention"):
-        entries = models.catalog("text-embedding")
-        if task == "zero-shot":
-            entries += [e for e in models.catalog("text-classification") if "mnli" in e.id.lower()
-                        or "nli" in e.display_name.lower()]
-        if task in ("tokens", "attention"):
-            entries += [e for e in models.catalog("text-classification") if e.source == "finetuned"]
-            entries += [e for e in models.catalog("text-generation") if e.source in ("bundled", "finetuned")]
-    elif task == "classify":
-        entries = [e for e in models.catalog("text-classification") if e.id != DEFAULT_EMBEDDER
-                   and "mnli" not in e.id.lower()]
-    elif task == "fill-mask":
-        entries = models.catalog("fill-mask") + _suggest(FILL_MASK_SUGGESTIONS, "fill-mask")
-    elif task == "summarize":
-        entries = models.catalog("summarization") + _suggest(SUMMARY_SUGGESTIONS, "summarization")
-    else:
-        entries = models.catalog(task)
-    seen, out = set(), []
-    for e in entries:
-        if e.id not in seen:
-            seen.add(e.id)
-            out.append(e)
-    return out
-
-
-FILL_MASK_SUGGESTIONS = (("distilbert/distilroberta-base", "DistilRoBERTa base", "Apache-2.0"),
-                         ("google-bert/bert-base-uncased", "BERT base uncased", "Apache-2.0"))
-SUMMARY_SUGGESTIONS = (("sshleifer/distilbart-cnn-12-6", "DistilBART CNN 12-6", "Apache-2.0"),
-                       ("google-t5/t5-small", "T5 small", "Apache-2.0"))
-
-
-def _suggest(items, task: str) -> list[models.ModelEntry]:
-    out = []
-    for repo_id, name, licence in items:
-        folder = models.hub_cached_folder(repo_id)
-        out.append(models.ModelEntry(repo_id, task, name, "hub", licence, "Hugging Face Hub model",
-                                     location=str(folder) if folder else None, available=folder is not None,
-                                     unavailable_reason="" if folder else "Not downloaded yet: needs a network "
-                                                                          "connection once."))
-    return out

@@ -15,11 +15,9 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -36,8 +34,9 @@ from PySide6.QtWidgets import (
 from playground.core import detection
 from playground.core.jobs import Job
 from playground.ui.widgets.detect_view import DetectionView, pil_to_qimage
+from playground.ui.widgets.model_picker import ModelPicker
 
-OTHER_MODEL = "__other__"
+
 KEEP_PREVIEWS = 24
 MODES = ("objects", "faces")
 
@@ -64,6 +63,7 @@ class DetectionPanel(QWidget):
         self._memo: OrderedDict[tuple, object] = OrderedDict()  # recent single-image results
         self._previews: list[str] = []  # paths whose result still holds its display copy
         self._model: object = detection.YOLO_ID
+        self._jobs = None  # JobRunner on the Image tab's lane, made on first use
         self._job_kind = ""
         self._blur_folder = ""
         self._build()
@@ -75,19 +75,13 @@ class DetectionPanel(QWidget):
         bar = QHBoxLayout()
         root.addLayout(bar)
         if self.mode == "objects":
-            bar.addWidget(QLabel("Model:"))
-            self.model_box = QComboBox()
-            self.model_box.setMinimumContentsLength(28)
-            self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            self._fill_models()
-            self.model_box.activated.connect(self._on_model_activated)
-            bar.addWidget(self.model_box, 1)
-            self.folder_button = QPushButton("Folder…")
-            self.folder_button.setToolTip("Use a Hugging Face object-detection model saved in a local folder")
-            self.folder_button.clicked.connect(self._choose_model_folder)
-            bar.addWidget(self.folder_button)
+            self.picker = ModelPicker(self.ctx, "object-detection",
+                                      placeholder="torchvision/NAME, a Hub id (e.g. facebook/detr-resnet-101) or a folder")
+            self._model = self.picker.model_id() or detection.YOLO_ID
+            self.picker.changed.connect(lambda m: self.set_model(m or detection.YOLO_ID))
+            bar.addWidget(self.picker, 1)
         else:
-            self.model_box = None
+            self.picker = None
             bar.addWidget(QLabel("MTCNN face detector (bundled, offline)"))
             bar.addStretch(1)
         bar.addWidget(QLabel("Threshold:"))
@@ -159,30 +153,6 @@ class DetectionPanel(QWidget):
         foot.addWidget(self.progress)
         root.addLayout(foot)
 
-    def _fill_models(self) -> None:
-        box = self.model_box
-        box.clear()
-        box.addItem("YOLOv3-tiny, 80 COCO classes (bundled, offline)", detection.YOLO_ID)
-        for name, display in detection.TORCHVISION_DETECTORS:
-            box.addItem(display, detection.TORCHVISION_PREFIX + name)
-            size = detection.TORCHVISION_SIZES_MB.get(name)
-            box.setItemData(box.count() - 1, "COCO weights are downloaded once from download.pytorch.org"
-                            + (f" ({size} MB)" if size else ""), Qt.ItemDataRole.ToolTipRole)
-        box.addItem("DETR ResNet-50 (Hugging Face Hub)", "facebook/detr-resnet-50")
-        box.addItem("Other Hugging Face model id…", OTHER_MODEL)
-        saved = self.ctx.settings.get_model("object-detection") if self.ctx and self.ctx.settings else ""
-        if saved:
-            self._select_model_id(saved)
-            self._model = saved
-
-    def _select_model_id(self, model_id: str) -> None:
-        box = self.model_box
-        index = box.findData(model_id)
-        if index < 0:
-            box.insertItem(box.count() - 1, model_id, model_id)
-            index = box.count() - 2
-        box.setCurrentIndex(index)
-
     # -- public API -------------------------------------------------------------------------
     @property
     def threshold(self) -> float:
@@ -198,10 +168,10 @@ class DetectionPanel(QWidget):
     def set_model(self, model) -> None:
         """A model id, `torchvision/NAME`, a Hub id, a folder, or a detector object; re-runs on the images."""
         self._model = model
-        if isinstance(model, str) and self.model_box is not None:
-            self._select_model_id(model)
-            if self.ctx and self.ctx.settings:
-                self.ctx.settings.set_model("object-detection", model)
+        if isinstance(model, str) and self.picker is not None:
+            if self.picker.model_id() != model:
+                self.picker.set_model(model)
+            self.picker.remember()
         if self.paths:
             self._run()
 
@@ -274,10 +244,9 @@ class DetectionPanel(QWidget):
 
     # -- jobs ----------------------------------------------------------------------------------
     def _submit(self, job: Job):
-        window = getattr(self.ctx, "window", None)
-        if window is not None and hasattr(window, "run_job"):
-            return window.run_job(job)
-        return self.ctx.worker.submit(job)
+        if self._jobs is None:
+            self._jobs = self.ctx.runner("image", self)
+        return self._jobs.submit(job)
 
     def _run(self) -> None:
         self.cancel()
@@ -286,8 +255,7 @@ class DetectionPanel(QWidget):
         self.last_error = None
         if self.mode == "objects":
             job = Job(detection.detect_objects, (list(self.paths),),
-                      {"model": self._model, "preview_size": detection.PREVIEW_MAX,
-                       "trust_remote_code": self._trust_remote_code()},
+                      {"model": self._model, "preview_size": detection.PREVIEW_MAX},
                       name="detect objects")
         else:
             job = Job(detection.detect_faces, (list(self.paths),),
@@ -295,15 +263,6 @@ class DetectionPanel(QWidget):
         self._job_kind = "detect"
         self._start(job, gen, self._on_result_event)
         self.status.setText("Loading the model and detecting…")
-
-    def _trust_remote_code(self) -> bool:
-        """The user's setting (off unless they turned it on in Settings)."""
-        settings = getattr(self.ctx, "settings", None)
-        if settings is None:
-            return False
-        from playground.settings import Key
-
-        return bool(settings.get(Key.TRUST_REMOTE_CODE))
 
     def _start(self, job: Job, gen: int, on_event) -> None:
         handle = self._submit(job)
@@ -477,24 +436,6 @@ class DetectionPanel(QWidget):
             rate = f" · {len(done) / total:.1f} images/s" if total > 0 else ""
         self.status.setText(f"{Path(res.path).name}: {what} at or above {self.threshold:.2f} "
                             f"· {res.width}×{res.height} · {res.seconds:.2f} s{model}{rate}")
-
-    # -- model picker -----------------------------------------------------------------------------------
-    def _on_model_activated(self, index: int) -> None:
-        data = self.model_box.itemData(index)
-        if data == OTHER_MODEL:
-            text, ok = QInputDialog.getText(self, "Object-detection model",
-                                            "Hugging Face model id (e.g. facebook/detr-resnet-101):")
-            if not ok or not text.strip():
-                self._select_model_id(self._model if isinstance(self._model, str) else detection.YOLO_ID)
-                return
-            data = text.strip()
-        if data != self._model:
-            self.set_model(data)
-
-    def _choose_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of an object-detection model")
-        if folder:
-            self.set_model(folder)
 
     # -- blurring -------------------------------------------------------------------------------------------
     def _choose_blur_folder(self) -> None:

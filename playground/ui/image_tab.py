@@ -15,8 +15,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QButtonGroup, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
-    QLabel, QProgressBar, QPushButton, QSizePolicy, QSlider, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
+    QAbstractItemView, QApplication, QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView,
+    QLabel, QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter, QStackedWidget, QTableWidget,
     QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -26,6 +26,7 @@ from playground.core.jobs import Job
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
 from playground.ui.widgets.image_thumbs import ThumbStrip
+from playground.ui.widgets.model_picker import ModelPicker
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class ImageTab(QWidget):
         self._build()
         QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, self.paste,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QTimer.singleShot(0, self._load_model_list)
+        self.jobs = ctx.runner("image", self)
 
     # -- layout -------------------------------------------------------------------
     def _build(self) -> None:
@@ -149,29 +150,10 @@ class ImageTab(QWidget):
         panel.setMinimumWidth(380)
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(6, 0, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Model:"))
-        self.model_combo = QComboBox()
-        self.model_combo.setEditable(True)
-        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.model_combo.setMinimumContentsLength(22)
-        self.model_combo.setToolTip("Bundled model, torchvision/NAME, a Hugging Face id, or a local folder")
-        self.model_combo.setAccessibleName("Image model")
-        self.model_combo.addItem("EfficientNet-Lite0 (ImageNet-1k, bundled)", image.DEFAULT_MODEL)
-        saved = self.ctx.settings.get_model(image.TASK) if self.ctx.settings is not None else ""
-        if saved and saved != image.DEFAULT_MODEL:
-            self.model_combo.addItem(saved, saved)
-            self.model_combo.setCurrentIndex(1)
-        self.model_combo.activated.connect(lambda _i: self._model_changed())
-        self.model_combo.lineEdit().returnPressed.connect(self._model_changed)
-        row.addWidget(self.model_combo, 1)
-        self.model_combo.lineEdit().setCursorPosition(0)
-        browse = QToolButton(text="...")
-        browse.setToolTip("Choose a model folder (Hugging Face or fine-tuned)")
-        browse.clicked.connect(self._browse_model)
-        row.addWidget(browse)
-        lay.addLayout(row)
+        self.picker = ModelPicker(self.ctx, image.TASK,
+                                  placeholder="torchvision/NAME, a Hugging Face id, or a model folder")
+        self.picker.changed.connect(lambda _m: self._model_changed())
+        lay.addWidget(self.picker)
         self.model_note = QLabel("")
         self.model_note.setWordWrap(True)
         self.model_note.setObjectName("modelNote")
@@ -379,32 +361,17 @@ class ImageTab(QWidget):
 
     # -- models ----------------------------------------------------------------------
     def current_model(self) -> str:
-        text = self.model_combo.currentText().strip()
-        idx = self.model_combo.currentIndex()
-        if idx >= 0 and self.model_combo.itemText(idx) == text:
-            return str(self.model_combo.itemData(idx) or text)
-        return text or image.DEFAULT_MODEL
+        return self.picker.model_id() or image.DEFAULT_MODEL
 
     def set_model(self, model_id: str) -> None:
-        idx = self.model_combo.findData(model_id)
-        if idx < 0:
-            self.model_combo.addItem(model_id, model_id)
-            idx = self.model_combo.count() - 1
-        self.model_combo.setCurrentIndex(idx)
-        self._model_changed()
-
-    def _browse_model(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
-        if folder:
-            self.set_model(folder)
+        self.picker.select(model_id)
 
     def _model_changed(self) -> None:
-        model_id = self.current_model()
-        if self.ctx.settings is not None:
-            self.ctx.settings.set_model(image.TASK, model_id)
-        idx = self.model_combo.currentIndex()
-        note = self.model_combo.itemData(idx, Qt.ItemDataRole.ToolTipRole) if idx >= 0 else None
-        self._set_note(str(note or ""))
+        self.picker.remember()
+        idx = self.picker.combo.currentIndex()
+        note = self.picker.combo.itemData(idx, Qt.ItemDataRole.ToolTipRole) if idx >= 0 else None
+        entry = self.ctx.store.find(self.current_model()) if self.ctx.store is not None else None
+        self._set_note("" if entry is None or entry.available else str(note or ""))
         self._clear_cam()
         if self.items:
             self.reclassify()
@@ -413,36 +380,9 @@ class ImageTab(QWidget):
         self.model_note.setText(text)
         self.model_note.setVisible(bool(text))
 
-    def _load_model_list(self) -> None:
-        handle = self._run(Job(image.list_models, name="list image models"), show=False)
-        handle.result.connect(self._on_model_list)
-
-    def _on_model_list(self, choices: list) -> None:
-        current = self.current_model()
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for c in choices:
-            text = c.name if c.source != "finetuned" else f"{c.name} (yours)"
-            if c.source == "bundled":
-                text += ", bundled"
-            if not c.available:
-                text += " - needs download"
-            self.model_combo.addItem(text, c.id)
-            self.model_combo.setItemData(self.model_combo.count() - 1, c.note or c.id, Qt.ItemDataRole.ToolTipRole)
-        idx = self.model_combo.findData(current)
-        if idx < 0:
-            self.model_combo.addItem(current, current)
-            idx = self.model_combo.count() - 1
-        self.model_combo.setCurrentIndex(idx)
-        self.model_combo.lineEdit().setCursorPosition(0)
-        self.model_combo.blockSignals(False)
-
     # -- jobs --------------------------------------------------------------------------
-    def _run(self, job: Job, show: bool = True):
-        window = self.ctx.window
-        if window is not None and hasattr(window, "run_job"):
-            return window.run_job(job, show=show)
-        return self.ctx.worker.submit(job)
+    def _run(self, job: Job, **handlers):
+        return self.jobs.submit(job, **handlers)
 
     def _classify(self, sources: list[str], rerun: bool) -> None:
         if rerun:  # a newer model or top-k replaces an older re-run, never a batch still adding images
@@ -450,7 +390,7 @@ class ImageTab(QWidget):
                 if h.property("rerun"):
                     h.cancel()
         job = Job(image.classify, (list(sources),),
-                  {"model_id": self.current_model(), "top_k": self.topk.value(), "thumbnails": not rerun},
+                  {"model": self.current_model(), "top_k": self.topk.value(), "thumbnails": not rerun},
                   name="classify images")
         handle = self._run(job)
         handle.setProperty("rerun", rerun)
@@ -683,7 +623,7 @@ class ImageTab(QWidget):
             self._cam_handle.cancel()
         self.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
         job = Job(image.gradcam, (result.path,),
-                  {"model_id": key[2], "class_index": pred.index, "size": (self._preview.width, self._preview.height),
+                  {"model": key[2], "class_index": pred.index, "size": (self._preview.width, self._preview.height),
                    "overlay": True}, name="grad-cam")
         handle = self._run(job)
         self._cam_handle = handle

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from playground.core import model_store, models
+from playground.core import model_store, tasks
 from playground.core.devices import format_bytes
 from playground.core.jobs import Job
 from playground.settings import Key, Settings
@@ -96,7 +96,7 @@ class ModelManager(QDialog):
         self.download_combo.setAccessibleName("Hugging Face model id to download")
         self.download_combo.lineEdit().setPlaceholderText("Hugging Face model id, e.g. openai-community/gpt2")
         self.download_combo.addItem("")
-        for repo_id, task, name, _ in models.HUB_SUGGESTIONS:
+        for repo_id, task, name, _ in tasks.hub_suggestions():
             self.download_combo.addItem(repo_id)
             self.download_combo.setItemData(self.download_combo.count() - 1, f"{name} ({task})",
                                             Qt.ItemDataRole.ToolTipRole)
@@ -163,6 +163,10 @@ class ModelManager(QDialog):
         return handle
 
     def refresh(self) -> JobHandle:
+        """List again; the app's pickers rescan too (every change here ends with a refresh)."""
+        store = getattr(self.parent(), "store", None)
+        if store is not None:
+            store.refresh()
         self.summary.setText("Listing models...")
         handle = self._submit(Job(model_store.list_models, kwargs={
             "extra_folders": self.settings.local_model_folders(), "hub_cache": self.hub_cache}, name="list models"))

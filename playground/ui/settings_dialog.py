@@ -14,38 +14,14 @@ from PySide6.QtWidgets import (
     QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from playground.core import devices, models, paths
+from playground.core import devices, paths, tasks
 from playground.settings import Key, Settings, apply_environment
 
 THEMES = ("system", "light", "dark")
 DEVICE_LABELS = (("auto", "Automatic (best available)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
                  ("mps", "Apple GPU (MPS)"))
-# Tasks a tab uses, in the order the tabs show them.
-MODEL_TASKS = ("text-classification", "text-generation", "question-answering", "entities", "translation",
-               "text-embedding", "image-classification", "object-detection", "face-detection",
-               "speech-recognition")
 REMOTE_CODE_WARNING = ("Remote code runs Python files that come with a model, with your user's rights. "
                        "Only allow it for models from authors you trust.")
-
-
-def model_choices(task: str) -> list[tuple[str, str]]:
-    """(id, label) pairs for a task: bundled models, fine-tuned models, then Hub suggestions (no disk scans)."""
-    out: list[tuple[str, str]] = []
-    for b in models.BUNDLED:
-        if b.task == task or task in b.tasks_also:
-            out.append((b.id, f"{b.display_name} (bundled)"))
-    try:
-        folders = sorted(p for p in paths.models_dir().iterdir() if p.is_dir())
-    except OSError:
-        folders = []
-    for folder in folders:
-        meta = models.read_marker(folder)
-        if meta and meta.get("task") == task:
-            out.append((str(folder), f"{meta.get('name', folder.name)} (fine-tuned)"))
-    for repo_id, t, name, _ in models.HUB_SUGGESTIONS:
-        if t == task:
-            out.append((repo_id, f"{name} (Hub)"))
-    return out
 
 
 class SettingsDialog(QDialog):
@@ -109,21 +85,22 @@ class SettingsDialog(QDialog):
         return page
 
     def _models_page(self) -> QWidget:
+        from playground.ui.context import AppContext
+        from playground.ui.widgets.model_picker import ModelPicker
+
         inner = QWidget()
         form = QFormLayout(inner)
-        self.model_combos: dict[str, QComboBox] = {}
-        for task in MODEL_TASKS:
-            combo = QComboBox()
-            combo.setEditable(True)  # any Hub id or local folder
-            combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-            combo.setAccessibleName(f"Default model for {task.replace('-', ' ')}")
-            default = models.default_model(task)
-            combo.addItem(f"App default{f' ({default})' if default else ''}", "")
-            for model_id, label in model_choices(task):
-                combo.addItem(label, model_id)
-            combo.setToolTip("Pick a model, or type a Hugging Face id or a local folder.")
-            self.model_combos[task] = combo
-            form.addRow(task.replace("-", " ").capitalize() + ":", combo)
+        # The same pickers as the tabs (same store), one per task a tab offers, in the tabs' order.
+        ctx = getattr(self.window_, "ctx", None) or AppContext(None, self.settings)
+        self.model_pickers: dict[str, ModelPicker] = {}
+        for task in [t for t in tasks.TASKS if t.tab != "engine"]:
+            default = task.default
+            picker = ModelPicker(ctx, task.id, default="", label="", remember_choice=False,
+                                 empty_text=f"App default{f' ({default})' if default else ''}")
+            picker.combo.setAccessibleName(f"Default model for {task.label}")
+            self.model_pickers[task.id] = picker
+            form.addRow(f"{task.label} ({task.tab}):", picker)
+        self.model_combos = {t: p.combo for t, p in self.model_pickers.items()}  # the combos, for keyboard tests
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
@@ -173,13 +150,8 @@ class SettingsDialog(QDialog):
         self._select(self.device_combo, str(s.get(Key.DEVICE) or "auto"))
         self._select(self.theme_combo, str(s.get(Key.THEME) or "system"))
         self.models_dir_edit.setText(str(s.get(Key.MODELS_DIR) or ""))
-        for task, combo in self.model_combos.items():
-            current = s.get_model(task)
-            index = combo.findData(current)
-            if index >= 0:
-                combo.setCurrentIndex(index)
-            else:
-                combo.setEditText(current)
+        for task, picker in self.model_pickers.items():
+            picker.set_model(s.get_model(task))
         self.token_edit.setText(str(s.get(Key.HUB_TOKEN) or ""))
         self.offline_check.setChecked(bool(s.get(Key.OFFLINE)))
         self.trust_check.setChecked(bool(s.get(Key.TRUST_REMOTE_CODE)))
@@ -190,14 +162,6 @@ class SettingsDialog(QDialog):
         index = combo.findData(value)
         combo.setCurrentIndex(index if index >= 0 else 0)
 
-    @staticmethod
-    def _combo_model(combo: QComboBox) -> str:
-        text = combo.currentText().strip()
-        index = combo.currentIndex()
-        if index >= 0 and combo.itemText(index) == text:
-            return str(combo.itemData(index) or "")
-        return text  # typed by hand
-
     def values(self) -> dict:
         return {
             "device": self.device_combo.currentData(),
@@ -206,7 +170,7 @@ class SettingsDialog(QDialog):
             "token": self.token_edit.text().strip(),
             "offline": self.offline_check.isChecked(),
             "trust_remote_code": self.trust_check.isChecked(),
-            "models": {task: self._combo_model(combo) for task, combo in self.model_combos.items()},
+            "models": {task: picker.model_id() for task, picker in self.model_pickers.items()},
         }
 
     def apply(self) -> None:
@@ -226,6 +190,10 @@ class SettingsDialog(QDialog):
         apply_environment(s)
         devices.set_preference(v["device"])
         window = self.window_
+        store = getattr(getattr(window, "ctx", None), "store", None)
+        if store is not None:  # every picker follows its task's new default; a new models folder is rescanned
+            store.defaults_changed.emit()
+            store.refresh()
         if window is not None:
             if hasattr(window, "set_theme"):
                 window.set_theme(v["theme"])

@@ -13,20 +13,26 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
     QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from playground.core import audio, speech, streaming, transcript
+from playground.core import transcript
 from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
 from playground.core.transcript import Segment
 from playground.ui.widgets.audio_meter import AudioLevelMeter
+from playground.ui.widgets.deferred import Deferred, after_first_paint, lazy_module
+from playground.ui.widgets.model_picker import ModelPicker
 
 log = logging.getLogger(__name__)
+# numpy-backed engine modules, imported on first use: the tab paints before numpy loads.
+audio = lazy_module("playground.core.audio")
+speech = lazy_module("playground.core.speech")
+streaming = lazy_module("playground.core.streaming")
 
 TASK = "speech-recognition"
 FILE_SOURCE = "file"  # device-combo data for "play a file as if it were a microphone"
@@ -34,7 +40,11 @@ SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt)
 
 
 class SpeechTab(QWidget):
-    """`source_factory(device_data) -> AudioSource` may be injected (tests, demos)."""
+    """`source_factory(device_data) -> AudioSource` may be injected (tests, demos).
+
+    `devices_after_paint`: list the audio devices (PortAudio takes about 0.1 s to start) and load
+    soundfile just after the tab's first paint, or on the first recording if that comes sooner.
+    """
 
     # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
     # its outcome comes back to the UI thread through these.
@@ -42,13 +52,14 @@ class SpeechTab(QWidget):
     _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
 
     def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
-                 sounddevice_importer: Callable[[str], object] | None = None):
+                 sounddevice_importer: Callable[[str], object] | None = None, devices_after_paint: bool = False):
         super().__init__()
         self.ctx = ctx
         self.setObjectName("speechTab")
         self.setAcceptDrops(True)
         self._source_factory = source_factory
-        self._live_worker = None  # created on the first recording
+        self._live_worker = None  # JobRunner on the "live" lane, created on the first recording
+        self._jobs = None  # JobRunner on the Speech tab's lane (file transcription)
         self._sd_importer = sounddevice_importer
         self._sd = None
         self.source: streaming.AudioSource | None = None
@@ -65,8 +76,12 @@ class SpeechTab(QWidget):
         self._playback_failed.connect(self._on_playback_failed)
         self._playback_done.connect(self._on_playback_done)
         self._build()
-        self.refresh_devices()
-        import soundfile  # noqa: F401 - loaded with the tab, so the first Record or Open does not stall
+        self._devices_listed = False
+        if devices_after_paint:
+            self.mic_problem = ""
+            after_first_paint(self, self._list_devices_once)
+        else:
+            self._list_devices_once()
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._tick = 0
@@ -99,15 +114,10 @@ class SpeechTab(QWidget):
         self.open_button.clicked.connect(self._open_dialog)
         top.addWidget(self.open_button)
         top.addSpacing(12)
-        top.addWidget(QLabel("Model:"))
-        self.model_combo = QComboBox()
-        self.model_combo.setObjectName("speechModel")
-        self.model_combo.setAccessibleName("Speech model")
-        self.model_combo.setEditable(True)
-        self.model_combo.setMinimumWidth(240)
-        self.model_combo.setToolTip("A catalog model, a faster-whisper or transformers Hub id, or a model folder")
-        self._fill_models()
-        top.addWidget(self.model_combo, 1)
+        self.picker = ModelPicker(self.ctx, TASK, placeholder="a faster-whisper or transformers Hub id, or a folder")
+        self.picker.setObjectName("speechModel")
+        self.model_combo = self.picker.combo
+        top.addWidget(self.picker, 1)
         root.addLayout(top)
 
         meter_row = QHBoxLayout()
@@ -126,12 +136,14 @@ class SpeechTab(QWidget):
         root.addWidget(self.message)
 
         split = QSplitter(Qt.Orientation.Vertical)
-        from playground.ui.widgets.audio_views import MelSpectrogramView, WaveformView
-
-        self.waveform = WaveformView()
-        self.spectrogram = MelSpectrogramView()
-        split.addWidget(self.waveform)
-        split.addWidget(self.spectrogram)
+        # The waveform and the spectrogram (pyqtgraph, numpy, librosa) are made just after the tab's
+        # first paint, or when first needed; the stand-ins lay out like them.
+        self._waveform_slot = Deferred(_make_waveform, QSize(600, 480), QSize(68, 68))
+        self._waveform_slot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._spectrogram_slot = Deferred(_make_spectrogram, QSize(600, 480), QSize(68, 68))
+        for slot in (self._waveform_slot, self._spectrogram_slot):
+            slot.setMinimumHeight(90)
+            split.addWidget(slot)
 
         box = QWidget()
         col = QVBoxLayout(box)
@@ -177,32 +189,26 @@ class SpeechTab(QWidget):
         root.addWidget(split, 1)
         self._update_buttons()
 
-    def _fill_models(self) -> None:
-        from playground.core import models
-
-        self.model_combo.addItem("Whisper tiny.en (bundled, offline)", speech.DEFAULT_MODEL)
-        for entry in models.catalog(TASK, include_hub=False):
-            if entry.id != speech.DEFAULT_MODEL and entry.available:
-                self.model_combo.addItem(entry.display_name, entry.id)
-        for repo_id, task, name, _licence in models.HUB_SUGGESTIONS:
-            if task == TASK:
-                self.model_combo.addItem(f"{name} (needs a download)", repo_id)
-        saved = self.ctx.settings.get_model(TASK) if self.ctx and self.ctx.settings else ""
-        if saved:
-            i = self.model_combo.findData(saved)
-            if i >= 0:
-                self.model_combo.setCurrentIndex(i)
-            else:
-                self.model_combo.setEditText(saved)
-
     def model_id(self) -> str:
-        text = self.model_combo.currentText().strip()
-        i = self.model_combo.currentIndex()
-        if i >= 0 and text == self.model_combo.itemText(i):
-            return str(self.model_combo.itemData(i))
-        return text or speech.DEFAULT_MODEL
+        return self.picker.model_id() or speech.DEFAULT_MODEL
+
+    @property
+    def waveform(self):
+        """The scrolling waveform (`audio_views.WaveformView`)."""
+        return self._waveform_slot.widget()
+
+    @property
+    def spectrogram(self):
+        """The rolling mel spectrogram (`audio_views.MelSpectrogramView`)."""
+        return self._spectrogram_slot.widget()
 
     # -- devices --------------------------------------------------------------------
+    def _list_devices_once(self) -> None:
+        if not self._devices_listed:
+            self._devices_listed = True
+            self.refresh_devices()
+            import soundfile  # noqa: F401 - loaded early, so the first Record or Open does not stall
+
     def refresh_devices(self) -> None:
         self.device_combo.clear()
         self.mic_problem = ""
@@ -252,6 +258,7 @@ class SpeechTab(QWidget):
     def start_recording(self, source: streaming.AudioSource | None = None) -> None:
         if self.recording or self.file_handle is not None:
             return
+        self._list_devices_once()
         try:
             source = source or self._make_source(self.device_combo.currentData())
             if source is None:
@@ -266,9 +273,7 @@ class SpeechTab(QWidget):
         self.spectrogram.clear()
         self.meter.reset()
         model = self.model_id()
-        self.ctx.settings.set_model(TASK, model)
-        # Live sessions get their own worker: a recording can last an hour and must
-        # neither wait behind nor block the jobs of the other tabs.
+        self.picker.remember()
         self.live_handle = self._live_runner().submit(
             Job(streaming.listen, (source,), {"model": model}, name="live transcription"))
         self.live_handle.event.connect(self._on_live_event)
@@ -288,17 +293,16 @@ class SpeechTab(QWidget):
         self._update_buttons()
 
     def _live_runner(self):
+        """Live sessions have their own lane: a recording can last an hour and must neither
+        wait behind nor block the jobs of the other tabs."""
         if self._live_worker is None:
-            from playground.worker import Worker
-
-            self._live_worker = Worker(self)
+            self._live_worker = self.ctx.runner("live", self)
         return self._live_worker
 
     def _run(self, job: Job):
-        window = self.ctx.window
-        if window is not None and hasattr(window, "run_job"):
-            return window.run_job(job)
-        return self.ctx.worker.submit(job)
+        if self._jobs is None:
+            self._jobs = self.ctx.runner("speech", self)
+        return self._jobs.submit(job)
 
     def _draw_audio(self) -> None:
         src = self.source
@@ -614,9 +618,22 @@ class SpeechTab(QWidget):
         self.stop_playback()
         if self.source is not None:
             self.source.stop()
-        if self._live_worker is not None:
-            self._live_worker.shutdown(timeout=5.0)
+        if self._live_worker is not None:  # stop capturing, then join the live lane (finals are kept)
+            self._live_worker.cancel()
+            self.ctx.lanes.worker("live").shutdown(timeout=5.0)
+
+
+def _make_waveform() -> QWidget:
+    from playground.ui.widgets.audio_views import WaveformView  # imports pyqtgraph and numpy
+
+    return WaveformView()
+
+
+def _make_spectrogram() -> QWidget:
+    from playground.ui.widgets.audio_views import MelSpectrogramView
+
+    return MelSpectrogramView()
 
 
 def build(ctx) -> QWidget:
-    return SpeechTab(ctx)
+    return SpeechTab(ctx, devices_after_paint=True)

@@ -22,6 +22,7 @@ from playground.core.training import checkpoint as ckpt
 from playground.core.training import data as tdata
 from playground.core.training import events as ev
 from playground.core.training.loop import TrainControl
+from playground.ui.widgets.deferred import Deferred
 
 KINDS = (("image", "Image classifier (folder of class sub-folders)"),
          ("text", "Text classifier (CSV / TSV)"),
@@ -66,9 +67,8 @@ class TrainTab(QWidget):
 
     def __init__(self, ctx):
         super().__init__()
-        from playground.ui.widgets.train_plot import TrainPlot
-
         self.ctx = ctx
+        self._jobs = None
         self.handle = None
         self.control: TrainControl | None = None
         self.preview: tdata.DataPreview | None = None
@@ -144,8 +144,11 @@ class TrainTab(QWidget):
         self.image_size.setRange(16, 1024)
         self.image_size.setValue(224)
         self.device_combo = QComboBox()
-        for d in ("auto", "cpu", "cuda", "mps"):
-            self.device_combo.addItem(d)
+        self.device_combo.setAccessibleName("Training device")
+        # "Default" is the device chosen in Settings (itself "automatic" unless the user picked one).
+        for label, value in (("Default (Settings)", None), ("Best available", "auto"), ("CPU", "cpu"),
+                             ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps")):
+            self.device_combo.addItem(label, value)
         self.head_only = QCheckBox("Train only the head")
         self.head_only.setToolTip("Freeze the pre-trained network; faster, needs less data")
         self.name_edit = QLineEdit()
@@ -207,10 +210,11 @@ class TrainTab(QWidget):
         left.setMinimumWidth(330)
         left.setMaximumWidth(460)
 
-        self.plot = TrainPlot()
+        # The plot (pyqtgraph, numpy) is made just after the tab's first paint, or when first needed.
+        self._plot_slot = Deferred(_make_plot)
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(self.plot)
+        split.addWidget(self._plot_slot)
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(split)
@@ -221,6 +225,11 @@ class TrainTab(QWidget):
         self.status_timer.start()
         self._on_kind_changed()
         self._set_running(False)
+
+    @property
+    def plot(self):
+        """The live loss/accuracy plot (a `TrainPlot`; made on first use if the tab was not painted yet)."""
+        return self._plot_slot.widget()
 
     # -- data ----------------------------------------------------------------------------
     @property
@@ -349,16 +358,16 @@ class TrainTab(QWidget):
 
     # -- running ---------------------------------------------------------------------------
     def _run(self, job: Job, show: bool = True):
-        window = self.ctx.window
-        if window is not None and hasattr(window, "run_job"):
-            return window.run_job(job, show=show)
-        return self.ctx.worker.submit(job)
+        """Training and its data checks run in the "train" lane: the other tabs never wait for them."""
+        if self._jobs is None:
+            self._jobs = self.ctx.runner("train", self)
+        return self._jobs.submit(job, show=show)
 
     def job_arguments(self) -> tuple[tuple, dict]:
         kind = self.kind
         kwargs = {"name": self.name_edit.text().strip() or None, "resume": self.resume_box.isChecked(),
                   "batch_size": self.batch.value(), "lr": self.lr.value(), "val_share": self.val_share.value(),
-                  "patience": self.patience.value(), "device": self.device_combo.currentText(),
+                  "patience": self.patience.value(), "device": self.device_combo.currentData(),
                   "control": self.control,
                   # Every Qt signal emit costs the worker->UI hop (and, in PySide6 6.12.0, leaks a
                   # reference to True): the plot needs at most ~20 points a second.
@@ -458,17 +467,10 @@ class TrainTab(QWidget):
             self._refresh_pickers(event.task)
 
     def _refresh_pickers(self, task: str) -> None:
-        """The new model appears at once in the other tabs' model pickers for its task."""
-        window = self.ctx.window
-        notify = getattr(window, "models_changed", None)
-        if notify is not None and hasattr(notify, "emit"):
-            notify.emit()
-        if window is None:
-            return
-        for widget in window.findChildren(QWidget):
-            refresh = getattr(widget, "refresh", None)
-            if callable(refresh) and getattr(widget, "task", None) == task and not self.isAncestorOf(widget):
-                refresh()
+        """The new model appears at once in every model picker of its task (the store tells them)."""
+        store = getattr(self.ctx, "store", None)
+        if store is not None:
+            store.refresh(now=True)
 
     def _refresh_status(self) -> None:
         if not self._status_dirty or self.handle is None:
@@ -534,7 +536,14 @@ class TrainTab(QWidget):
         if self.handle is not None:
             self.cancel()
         self.status_timer.stop()
-        self.plot.timer.stop()
+        if self._plot_slot.is_built:
+            self.plot.timer.stop()
+
+
+def _make_plot() -> QWidget:
+    from playground.ui.widgets.train_plot import TrainPlot  # imports pyqtgraph and numpy
+
+    return TrainPlot()
 
 
 def _fmt_seconds(seconds: float) -> str:

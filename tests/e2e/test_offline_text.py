@@ -14,8 +14,9 @@ import pytest
 
 from playground import cli
 from playground.core import answer, entities, generation, models, paths, translate
-from playground.core.jobs import Job, Progress, run_sync
+from playground.core.jobs import Job, Progress
 
+from playground.core.runner import run_sync
 PROMPT = "Name three colours of the rainbow."
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from playground.core.jobs import Job, JobContext, run_sync
+from playground.core.jobs import Job, JobContext
+from playground.core.runner import run_sync
 from playground.worker import JobState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

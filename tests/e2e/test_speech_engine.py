@@ -17,7 +17,8 @@ from speech_support import PHRASES, FakeSoundDevice, concat, silence, speak  # n
 
 from playground.core import audio, speech, streaming  # noqa: E402
 from playground.core.errors import Cancelled, DeviceError, InputError  # noqa: E402
-from playground.core.jobs import Job, run_sync  # noqa: E402
+from playground.core.jobs import Job  # noqa: E402
+from playground.core.runner import run_sync
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, speak  # noqa: E402
 
 from playground.core import speech, streaming  # noqa: E402
-from playground.core.jobs import Job, run_sync  # noqa: E402
+from playground.core.jobs import Job  # noqa: E402
+from playground.core.runner import run_sync
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from playground.core.jobs import Job, run_sync
+from playground.core.jobs import Job
+from playground.core.runner import run_sync
 from playground.core.training import events as ev
 
 POSITIVE = ["wonderful", "great", "excellent", "delightful", "fantastic", "lovely", "superb", "brilliant"]

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from playground.core.errors import InputError
-from playground.core.jobs import Job, JobContext, run_sync
+from playground.core.jobs import Job, JobContext
+from playground.core.runner import run_sync
 from playground.worker import JobState
 
 

@@ -9,9 +9,10 @@ import torch
 from PIL import Image
 
 from playground.core import image
-from playground.core.jobs import Job, Progress, run_sync
+from playground.core.jobs import Job, Progress
 
 
+from playground.core.runner import run_sync
 @pytest.fixture(scope="module")
 def cpu_classifier():
     return image.load_classifier(None, device="cpu")
@@ -59,7 +60,7 @@ def test_one_image_that_does_not_fit_moves_to_the_cpu(monkeypatch, cpu_classifie
     monkeypatch.setattr(gpu, "predict", lambda batch, top_k=5: _oom())
     asked = []
 
-    def loader(model_id=None, ctx=None, device=None, **kw):
+    def loader(model=None, ctx=None, device=None, **kw):
         asked.append(device)
         return cpu_classifier if device == "cpu" else gpu
 

@@ -111,8 +111,9 @@ def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
     import soundfile as sf
 
     from playground.core import speech
-    from playground.core.jobs import Job, run_sync
+    from playground.core.jobs import Job
 
+    from playground.core.runner import run_sync
     path = tmp_path / "s.wav"
     sf.write(path, np.concatenate([quiet(0.5), speech_like(1.5), quiet(0.2)]), SR)
     rec = ScriptedRecognizer(["hello", "hello there"], "Hello there.")

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from playground.core.errors import Cancelled, InputError
-from playground.core.jobs import Job, JobContext, run_sync
+from playground.core.jobs import Job, JobContext
+from playground.core.runner import run_sync
 from playground.core.training import checkpoint as ckpt
 from playground.core.training import events as ev
 from playground.core.training import loop

@@ -49,7 +49,7 @@ class TextSpec(TrainSpec):
     task = "text-classification"
 
     def __init__(self, ctx: JobContext, data: tdata.TableData, model_ref: str, max_length: int, batch_size: int,
-                 val_share: float, head_only: bool, seed: int):
+                 val_share: float, head_only: bool, seed: int, trust_remote_code: bool = False):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -66,13 +66,13 @@ class TextSpec(TrainSpec):
         self.steps_per_epoch = max(1, -(-len(self.train_idx) // self.batch_size))
 
         ctx.progress(None, f"Loading {self.model_ref}")
-        folder = encoder_folder(self.model_ref, ctx)
+        folder = encoder_folder(self.model_ref, ctx, trust_remote_code)
         labels = list(data.labels)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
             with quiet_transformers():
                 self.model = AutoModelForSequenceClassification.from_pretrained(
-                    str(folder), num_labels=len(labels), id2label=dict(enumerate(labels)),
+                    str(folder), trust_remote_code=trust_remote_code, num_labels=len(labels), id2label=dict(enumerate(labels)),
                     label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"'{self.model_ref}' cannot be loaded as a text encoder with a classification head "
@@ -152,13 +152,14 @@ def train_text_classifier(ctx: JobContext, table: str | Path, out: str | Path | 
                           name: str | None = None, text_column: str | None = None, label_column: str | None = None,
                           model: str = BUNDLED_ENCODER, max_length: int = 128, head_only: bool = False,
                           resume: bool = False, overwrite: bool = False, control: TrainControl | None = None,
-                          **train_options) -> TrainResult:
+                          trust_remote_code: bool = False, **train_options) -> TrainResult:
     """The job: read and check the table, fine-tune the encoder + head, save a Hugging Face folder."""
     data = tdata.read_table(table, text_column, label_column)
     cfg = make_config(name or "", **({"lr": 5e-5, "batch_size": 16, "checkpoint_every": 100} | train_options))
     out_dir = resolve_out(out, name, f"{data.path.stem}-classifier", resume, overwrite)
     tdata.check_val_share(cfg.val_share)
-    spec = TextSpec(ctx, data, model, max_length, cfg.batch_size, cfg.val_share, head_only, cfg.seed)
+    spec = TextSpec(ctx, data, model, max_length, cfg.batch_size, cfg.val_share, head_only, cfg.seed,
+                    trust_remote_code)
     ctx.emit(DataReport("text", str(data.path), len(spec.train_idx), len(spec.val_idx), list(data.labels),
                         data.counts, data.skipped, list(data.warnings)))
     return fit(ctx, spec, cfg, out_dir, control=control, resume=resume,

@@ -19,7 +19,6 @@ HIGHLIGHT = "#ffe08a"
 
 class AnswerPanel(TextPanel):
     TASK = "question-answering"
-    DEFAULT_MODEL = BUNDLED_ID
     MODEL_PLACEHOLDER = "Hub id of an extractive QA model (e.g. distilbert/...-squad), a chat model, or a folder"
     RUN_TEXT = "Answer"
 

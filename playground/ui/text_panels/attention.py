@@ -18,7 +18,6 @@ AVERAGE = "Average over heads"
 
 class AttentionPanel(TextPanel):
     TASK = "attention"
-    DEFAULT_MODEL = "bundled/all-minilm-l6-v2"
     RUN_TEXT = "Show attention"
 
     def __init__(self, ctx, parent=None):

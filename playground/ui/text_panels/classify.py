@@ -15,7 +15,7 @@ ORDER = 25
 
 
 class ClassifyPanel(TextPanel):
-    TASK = "classify"
+    TASK = "text-classification"
     MODEL_PLACEHOLDER = "a classifier you trained, a folder, or a Hub id (e.g. distilbert/...-sst-2-english)"
     RUN_TEXT = "Classify"
 

@@ -53,7 +53,6 @@ def entities_html(text: str, ents) -> str:
 
 class EntitiesPanel(TextPanel):
     TASK = "entities"
-    DEFAULT_MODEL = BUNDLED_ID
     MODEL_PLACEHOLDER = "Hub id of a token-classification model (e.g. dslim/bert-base-NER) or a folder"
     RUN_TEXT = "Find entities"
 

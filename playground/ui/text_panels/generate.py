@@ -31,7 +31,6 @@ def _fmt(color: str | None = None, bold: bool = False) -> QTextCharFormat:
 
 class GeneratePanel(TextPanel):
     TASK = "text-generation"
-    DEFAULT_MODEL = BUNDLED_ID
     MODEL_PLACEHOLDER = "Hub id (e.g. openai-community/gpt2), a model folder, or your char-level GPT"
     RUN_TEXT = "Generate"
 

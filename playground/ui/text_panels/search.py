@@ -17,8 +17,7 @@ ORDER = 30
 
 
 class SearchPanel(TextPanel):
-    TASK = "search"
-    DEFAULT_MODEL = "bundled/all-minilm-l6-v2"
+    TASK = "semantic-search"
     RUN_TEXT = "Search"
 
     def __init__(self, ctx, parent=None):

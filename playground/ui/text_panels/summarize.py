@@ -14,7 +14,7 @@ ORDER = 75
 
 
 class SummarizePanel(TextPanel):
-    TASK = "summarize"
+    TASK = "summarization"
     MODEL_PLACEHOLDER = "Hub id (e.g. sshleifer/distilbart-cnn-12-6), a folder, or a chat model"
     RUN_TEXT = "Summarize"
 

@@ -16,7 +16,6 @@ MAX_ROWS = 5000
 
 class TokensPanel(TextPanel):
     TASK = "tokens"
-    DEFAULT_MODEL = "bundled/all-minilm-l6-v2"
     RUN_TEXT = "Tokenize"
 
     def __init__(self, ctx, parent=None):

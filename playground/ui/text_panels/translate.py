@@ -25,8 +25,6 @@ class TranslatePanel(TextPanel):
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
-        if self.picker is not None:
-            self.picker.combo.setCurrentText("")  # empty = pick by language pair
         self.pair_note = QLabel("")
         self.pair_note.setObjectName("translatePairNote")
         self.source = QComboBox()

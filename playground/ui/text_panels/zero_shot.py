@@ -18,8 +18,7 @@ ORDER = 20
 
 
 class ZeroShotPanel(TextPanel):
-    TASK = "zero-shot"
-    DEFAULT_MODEL = "bundled/all-minilm-l6-v2"
+    TASK = "zero-shot-classification"
     RUN_TEXT = "Score labels"
 
     def __init__(self, ctx, parent=None):

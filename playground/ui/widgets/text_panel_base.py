@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.errors import PlaygroundError
-from playground.ui.widgets.text_model_picker import TextModelPicker
+from playground.ui.widgets.model_picker import ModelPicker
 
 MAX_INPUT_CHARS = 200_000  # what a panel accepts at all; the model's own limit comes later
 
@@ -24,7 +24,7 @@ class TextPanel(QWidget):
     result_ready = Signal(object)  # after show_result
     failed = Signal(str)
 
-    TASK = ""  # the picker's task for text.task_models
+    TASK = ""  # the task registry id (playground.core.tasks) of the panel's model picker
     DEFAULT_MODEL: str | None = None
     MODEL_PLACEHOLDER = ""
     RUN_TEXT = "Run"
@@ -35,10 +35,11 @@ class TextPanel(QWidget):
         self.handle = None
         self.last_result = None
         self.layout_ = QVBoxLayout(self)
-        self.picker: TextModelPicker | None = None
+        self.picker: ModelPicker | None = None
         if self.TASK:
-            self.picker = TextModelPicker(ctx, self.TASK, self.DEFAULT_MODEL, self.MODEL_PLACEHOLDER)
+            self.picker = ModelPicker(ctx, self.TASK, self.DEFAULT_MODEL, self.MODEL_PLACEHOLDER)
             self.layout_.addWidget(self.picker)
+        self.jobs = ctx.runner("text", self) if getattr(ctx, "lanes", None) is not None else None
 
         self.run_button = QPushButton(self.RUN_TEXT)
         self.run_button.setToolTip("Run (Ctrl+Enter)")
@@ -106,19 +107,16 @@ class TextPanel(QWidget):
         except PlaygroundError as exc:
             self.show_error(str(exc))
             return
-        window = getattr(self.ctx, "window", None)
-        handle = window.run_job(job) if window is not None and hasattr(window, "run_job") \
-            else self.ctx.worker.submit(job)
-        self.handle = handle
+        if self.jobs is None:
+            self.show_error("No worker to run jobs on.")
+            return
+        self.handle = self.jobs.submit(job, on_progress=self._on_progress, on_result=self._on_result,
+                                       on_error=self.show_error, on_cancelled=lambda: self.status.setText("Stopped."),
+                                       on_finished=self._on_finished, key="run")
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.status.setStyleSheet("")
         self.status.setText("Working...")
-        handle.progress.connect(self._on_progress)
-        handle.result.connect(self._on_result)
-        handle.error.connect(self.show_error)
-        handle.cancelled.connect(lambda: self.status.setText("Stopped."))
-        handle.finished.connect(self._on_finished)
 
     def stop(self) -> None:
         if self.handle is not None:

@@ -1,0 +1,175 @@
+"""The one model picker: every tab, panel and the Settings dialog use it.
+
+An editable combo over the model store's list for one task (bundled, yours,
+local folders, torchvision, Hub suggestions), plus any Hub id typed in or a
+folder chosen with "Folder...". It starts on the user's default for the task
+(the registry's settings key, which the Settings dialog edits too), else the
+task's offline default, and follows the store: a model trained, downloaded or
+copied into the models folder appears while the window is open.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+
+from playground.core import tasks
+
+SOURCE_NAMES = {"bundled": "bundled, offline", "finetuned": "yours", "hub": "Hub", "local": "folder",
+                "torchvision": "torchvision"}
+
+
+def item_text(entry) -> str:
+    where = SOURCE_NAMES.get(entry.source, entry.source)
+    state = "" if entry.available else " (download needed)"
+    return f"{entry.display_name} [{where}]{state}"
+
+
+class ModelPicker(QWidget):
+    """Pick a model for one task; `model_id()` is what a job gets as `model`."""
+
+    changed = Signal(str)  # the user picked another model (not emitted while the list refreshes)
+    loaded = Signal()  # the store's entries are in the list
+
+    def __init__(self, ctx, task: str, default: str | None = None, placeholder: str = "", label: str = "Model:",
+                 empty_text: str = "", remember_choice: bool = True, parent=None):
+        super().__init__(parent)
+        self._ctx = ctx
+        self.task = tasks.get(task).id
+        self._default = default if default is not None else (tasks.get(task).default or "")
+        # A first entry meaning "no model: the task chooses" (Settings: the app default; Translate: by pair).
+        self._empty_text = empty_text or ("Automatic" if tasks.get(task).optional_model else "")
+        self._remember = remember_choice
+        self._filling = False
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.setMinimumContentsLength(24)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.combo.setAccessibleName(f"{tasks.get(task).label} model")
+        self.combo.lineEdit().setPlaceholderText(placeholder or "Hub id (org/name) or a model folder")
+        self.combo.setToolTip("A model from the list, a Hugging Face Hub id (needs a network the first "
+                              "time) or a local model folder")
+        if label:
+            caption = QLabel(label)
+            caption.setBuddy(self.combo)
+            layout.addWidget(caption)
+        self.browse_button = QToolButton()
+        self.browse_button.setText("Folder...")
+        self.browse_button.setToolTip("Use a model folder on this computer")
+        self.browse_button.clicked.connect(self.browse)
+        layout.addWidget(self.combo, 1)
+        layout.addWidget(self.browse_button)
+        self.combo.activated.connect(lambda _i: self._user_changed())
+        self.combo.lineEdit().editingFinished.connect(self._user_changed)
+        self._last = None
+
+        self._fill([])
+        self.set_model(self.saved() or self._default)
+        self._last = self.model_id()
+        store = self.store
+        if store is not None:
+            store.changed.connect(self._on_store_changed)
+            store.defaults_changed.connect(self._on_defaults_changed)
+            if store.scanned:
+                self.refresh()
+
+    # -- the store -------------------------------------------------------------------------
+    @property
+    def store(self):
+        return getattr(self._ctx, "store", None)
+
+    def _on_store_changed(self, changed) -> None:
+        if self.task in changed:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Show the store's current list for the task, keeping the choice."""
+        store = self.store
+        if store is None:
+            return
+        current = self.model_id()
+        self._fill(store.entries(self.task))
+        self.set_model(current)
+        self.loaded.emit()
+
+    def _fill(self, entries) -> None:
+        self._filling = True
+        try:
+            self.combo.clear()
+            if self._empty_text:
+                self.combo.addItem(self._empty_text, "")
+            for e in entries:
+                self.combo.addItem(item_text(e), e.id)
+                tip = "\n".join(x for x in (e.id, e.description, f"Licence: {e.licence}",
+                                            "" if e.available else e.unavailable_reason) if x)
+                self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        finally:
+            self._filling = False
+
+    def ids(self) -> list[str]:
+        return [str(self.combo.itemData(i)) for i in range(self.combo.count()) if self.combo.itemData(i)]
+
+    # -- settings ----------------------------------------------------------------------------
+    def saved(self) -> str:
+        settings = getattr(self._ctx, "settings", None)
+        return settings.get_model(self.task) if settings is not None else ""
+
+    def remember(self) -> None:
+        """The current choice becomes the task's default (what the Settings dialog shows)."""
+        settings = getattr(self._ctx, "settings", None)
+        if settings is not None and self._remember and self.model_id() and self.model_id() != self.saved():
+            settings.set_model(self.task, self.model_id())
+
+    def _on_defaults_changed(self) -> None:
+        wanted = self.saved() or self._default
+        if wanted != self.model_id():
+            self.set_model(wanted)
+            self._user_changed()
+
+    # -- the choice -----------------------------------------------------------------------------
+    def model_id(self) -> str:
+        text = self.combo.currentText().strip()
+        idx = self.combo.currentIndex()
+        if idx >= 0 and self.combo.itemText(idx) == self.combo.currentText():
+            return str(self.combo.itemData(idx) or "")
+        return text
+
+    def set_model(self, model_id: str) -> None:
+        """Select a model by id (added to the list when the store does not know it)."""
+        self._filling = True
+        try:
+            model_id = model_id or ""
+            idx = self.combo.findData(model_id)
+            if idx < 0 and model_id:
+                self.combo.addItem(model_id, model_id)
+                idx = self.combo.count() - 1
+            if idx >= 0:
+                self.combo.setCurrentIndex(idx)
+            else:
+                self.combo.setCurrentIndex(-1)
+                self.combo.setEditText("")
+            self.combo.lineEdit().setCursorPosition(0)
+        finally:
+            self._filling = False
+
+    def select(self, model_id: str) -> None:
+        """Select a model as if the user picked it (emits `changed`)."""
+        self.set_model(model_id)
+        self._user_changed()
+
+    def _user_changed(self) -> None:
+        if self._filling:
+            return
+        now = self.model_id()
+        if now != self._last:
+            self._last = now
+            self.changed.emit(now)
+
+    def browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.select(folder)
