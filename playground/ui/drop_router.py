@@ -117,8 +117,15 @@ def classify(paths: Iterable[str | os.PathLike[str]]) -> Routing:
     return routing
 
 
-def route(window, paths: Iterable[str | os.PathLike[str]]) -> Routing:
-    """Send each group to its tab's `open_paths`; returns what went where."""
+def short_names(paths: Iterable[str | os.PathLike[str]], limit: int = 3) -> str:
+    """`a.png, b.wav, c.csv...`: the first few file names, for a status message."""
+    paths = list(paths)
+    return ", ".join(Path(p).name or str(p) for p in paths[:limit]) + ("..." if len(paths) > limit else "")
+
+
+def route(window, paths: Iterable[str | os.PathLike[str]], label: str = "Dropped") -> Routing:
+    """Send each group to its tab's `open_paths`; returns what went where.
+    `label` starts the status message ("Dropped", or "Opened" for files named at start)."""
     routing = classify(paths)
     messages = []
     main = routing.main_target
@@ -136,10 +143,9 @@ def route(window, paths: Iterable[str | os.PathLike[str]]) -> Routing:
         else:
             messages.append(f"the {TARGET_TITLES[target]} tab cannot open files yet")
     if routing.unknown:
-        names = ", ".join(Path(p).name for p in routing.unknown[:3]) + ("..." if len(routing.unknown) > 3 else "")
-        messages.append(f"not opened (unknown type): {names}")
+        messages.append(f"not opened (unknown type): {short_names(routing.unknown)}")
     if messages:
-        window.statusBar().showMessage("Dropped: " + "; ".join(messages), 8000)
+        window.statusBar().showMessage(f"{label}: " + "; ".join(messages), 8000)
     return routing
 
 

@@ -35,6 +35,24 @@ def test_desktop_entry_points_at_the_app_and_icon():
     assert "image/png" in fields["MimeType"] and "text/csv" in fields["MimeType"]
 
 
+def test_desktop_entry_opens_files_of_every_type_the_drop_router_handles():
+    import mimetypes
+
+    from playground.core.imageio import IMAGE_SUFFIXES
+    from playground.ui.drop_router import AUDIO_SUFFIXES, TABLE_SUFFIXES
+
+    text = DESKTOP.read_text(encoding="utf-8")
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    assert fields["Exec"].split()[1:] == ["%F"]  # `playground FILE...`: routed like a drop
+    listed = set(fields["MimeType"].rstrip(";").split(";"))
+    builtin = mimetypes.MimeTypes()  # Python's own table only: the same on every machine
+    for suffix in sorted(IMAGE_SUFFIXES | AUDIO_SUFFIXES | TABLE_SUFFIXES):
+        mime, _ = builtin.guess_type(f"x{suffix}", strict=False)
+        if mime and mime.split("/")[0] in ("image", "audio", "text"):
+            assert mime in listed, suffix
+    assert "inode/directory" in listed  # folders of images, audio or classes
+
+
 def test_icon_svg_and_png_sizes(qapp):
     from PySide6.QtGui import QImage
     from PySide6.QtSvg import QSvgRenderer
