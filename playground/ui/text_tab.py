@@ -14,9 +14,18 @@ import pkgutil
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,32 @@ def _error_widget(title: str, message: str) -> QWidget:
     return label
 
 
+class TaskList(QListWidget):
+    """The task list: as wide as its longest title (with room for a vertical scroll bar), never scrolled sideways."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def needed_width(self) -> int:
+        style = self.style()
+        fm = self.fontMetrics()
+        text = max((fm.horizontalAdvance(self.item(r).text()) for r in range(self.count())), default=0)
+        # The item's own margins, as the delegate (and any style sheet) lays it out.
+        item = max(text + 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1),
+                   self.sizeHintForColumn(0) if self.count() else 0)
+        scroll_bar = style.pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        return item + 2 * self.spacing() + 2 * self.frameWidth() + scroll_bar
+
+    def fit_width(self) -> None:
+        self.setFixedWidth(self.needed_width())
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.fit_width()
+
+
 class TextTab(QWidget):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -69,10 +104,9 @@ class TextTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         split = QSplitter(Qt.Orientation.Horizontal)
-        self.tasks = QListWidget()
+        self.tasks = TaskList()
         self.tasks.setObjectName("textTasks")
         self.tasks.setAccessibleName("Text tasks")
-        self.tasks.setMaximumWidth(190)
         self.stack = QStackedWidget()
         for spec in self.specs:
             item = QListWidgetItem(spec.title)
@@ -81,10 +115,11 @@ class TextTab(QWidget):
             holder = QWidget()
             QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
             self.stack.addWidget(holder)
+        self.tasks.fit_width()
         split.addWidget(self.tasks)
         split.addWidget(self.stack)
         split.setStretchFactor(1, 1)
-        split.setSizes([170, 900])
+        split.setSizes([self.tasks.width(), 900])
         layout.addWidget(split)
         self.tasks.currentRowChanged.connect(self._show)
         # The main window's Run action (Ctrl+Enter) calls self.run(); on its own the tab binds the keys.

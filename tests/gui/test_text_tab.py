@@ -206,3 +206,30 @@ def test_building_the_panels_imports_no_torch(tmp_path):
                           env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("point_size", [None, 28])
+def test_the_task_list_fits_its_longest_title_without_a_sideways_scroll_bar(qtbot, settings, point_size):
+    from PySide6.QtGui import QFont
+
+    from playground.ui.context import AppContext
+    from playground.ui.text_tab import TextTab
+
+    tab = TextTab(AppContext(None, settings, None))
+    qtbot.addWidget(tab)
+    if point_size:  # a larger font (or a theme) after the tab is built refits the list
+        font = QFont(tab.font())
+        font.setPointSize(point_size)
+        tab.setFont(font)
+    tab.resize(1000, 240)  # short enough for a vertical scroll bar with the larger font
+    tab.show()
+    qtbot.waitExposed(tab)
+    tasks = tab.tasks
+    fm = tasks.fontMetrics()
+    widest = max(fm.horizontalAdvance(tasks.item(r).text()) for r in range(tasks.count()))
+    qtbot.waitUntil(lambda: tasks.viewport().width() >= widest)
+    assert tasks.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert not tasks.horizontalScrollBar().isVisible()
+    assert tasks.viewport().width() >= max(tasks.sizeHintForColumn(0), widest)
+    if point_size:
+        assert tasks.verticalScrollBar().isVisible()  # and the titles still fit beside it
