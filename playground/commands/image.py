@@ -42,7 +42,7 @@ def cmd_classify_image(args) -> int:
             sys.stderr.flush()
 
     summary = run_sync(Job(image.classify, (list(args.paths),),
-                           {"model_id": args.model, "top_k": args.top_k, "batch_size": args.batch_size,
+                           {"model": args.model, "top_k": args.top_k, "batch_size": args.batch_size,
                             "thumbnails": False}), sink, cancel)
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 100 + "\r")

@@ -6,9 +6,13 @@ from download.pytorch.org), Hugging Face image classifiers by Hub id or local
 folder, and the user's fine-tuned timm folders (`playground_model.json`).
 
 Jobs (run by the GUI worker, the CLI and the tests alike):
-- `classify(ctx, sources, model_id, top_k, batch_size)` emits one `ImageResult`
+- `classify(ctx, sources, model, top_k, batch_size)` emits one `ImageResult`
   per input (errors are rows, the rest carry on) and returns a `BatchSummary`.
-- `gradcam(ctx, source, model_id, class_index)` returns a `GradCam` heatmap.
+- `gradcam(ctx, source, model, class_index)` returns a `GradCam` heatmap.
+
+A fine-tuned folder whose marker has "preprocess" (see `core/preprocess.py`) is
+fed exactly what its training evaluated on: same resize, crop, interpolation and
+normalisation, aspect ratio kept. Older folders keep their square resize.
 - `list_models(ctx)` returns the picker's `ModelChoice` list.
 """
 
@@ -31,6 +35,7 @@ from typing import Any
 from playground.core import devices, imageio, models, paths
 from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError
 from playground.core.jobs import JobContext
+from playground.core.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +298,7 @@ class Classifier:
     dtype: Any
     cam_layer: str | None = None  # found on first Grad-CAM
     cam_searched: bool = False
+    recipe: Preprocess | None = None  # a fine-tuned model's saved preprocessing (then `transform` is it)
 
     def preprocess(self, img):
         return self.transform(img)
@@ -388,11 +394,21 @@ def _load_finetuned(folder: Path, meta: dict, device: str | None) -> Classifier:
     except Exception as exc:  # a truncated model.safetensors, a backbone that is not a name ...
         raise ModelError(f"'{folder.name}': cannot load its model ({type(exc).__name__}); "
                          "model.safetensors or playground_model.json is damaged.") from exc
+    name = str(meta.get("name") or folder.name)
+    labels = labels or [f"class {i}" for i in range(n)]
+    if "preprocess" in meta:  # saved by training: apply exactly that
+        try:
+            recipe = Preprocess.from_dict(meta["preprocess"])
+        except ValueError as exc:
+            raise ModelError(f"'{folder.name}/playground_model.json' has an invalid 'preprocess' ({exc}).") from exc
+        clf = _timm_classifier(str(folder), name, model, labels, device, recipe)
+        clf.input_size, clf.mean, clf.std, clf.recipe = recipe.input_size, recipe.mean, recipe.std, recipe
+        return clf
+    # Folders from before "preprocess" was saved: the square resize they always had.
     size = int(meta.get("image_size") or 224)
     mean = tuple(meta.get("mean") or (0.485, 0.456, 0.406))
     std = tuple(meta.get("std") or (0.229, 0.224, 0.225))
-    clf = _timm_classifier(str(folder), str(meta.get("name") or folder.name), model,
-                           labels or [f"class {i}" for i in range(n)], device, _square_transform(size, mean, std))
+    clf = _timm_classifier(str(folder), name, model, labels, device, _square_transform(size, mean, std))
     clf.input_size, clf.mean, clf.std = (size, size), mean, std
     return clf
 
@@ -513,11 +529,11 @@ def torchvision_name(model_id: str) -> str | None:
     return None
 
 
-def load_classifier(model_id: str | None = None, ctx: JobContext | None = None, device: str | None = None,
+def load_classifier(model: str | None = None, ctx: JobContext | None = None, device: str | None = None,
                     trust_remote_code: bool = False) -> Classifier:
     """Load (or reuse from the cache) an image classifier by id, name or folder."""
     ctx = ctx or JobContext()
-    model_id = (model_id or DEFAULT_MODEL).strip()
+    model_id = (model or DEFAULT_MODEL).strip()
     device = device or devices.choose_device()
     key = (TASK, model_id, device)
 
@@ -550,13 +566,13 @@ def load_classifier(model_id: str | None = None, ctx: JobContext | None = None, 
 # -- jobs ------------------------------------------------------------------------------
 
 
-def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = None, top_k: int = 5,
+def classify(ctx: JobContext, sources: Sequence[str], model: str | None = None, top_k: int = 5,
              batch_size: int = 16, device: str | None = None, thumbnails: bool = True) -> BatchSummary:
     """Classify files, folders and URLs in batches; one `ImageResult` event per input."""
     import torch
 
     items = expand_sources(ctx, sources)
-    clf = load_classifier(model_id, ctx, device)
+    clf = load_classifier(model, ctx, device)
     ctx.emit(ClassifyStarted(len(items), clf.name, clf.device))
     total = len(items)
     results: list[ImageResult] = []
@@ -565,7 +581,7 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
     cancelled = False
     batch_size = max(1, int(batch_size))
     side = 2 * max(clf.input_size)  # JPEGs decode at 1/2..1/8 scale when still twice the model's input
-    draft = (side, side)
+    draft = clf.recipe.draft if clf.recipe is not None else (side, side)  # a recipe: as training decoded
     ctx.progress(0.0 if total else 1.0, f"Classifying {total} images with {clf.name}")
     try:
         for start in range(0, total, batch_size):
@@ -580,7 +596,8 @@ def classify(ctx: JobContext, sources: Sequence[str], model_id: str | None = Non
                     row.width, row.height = full_size(img)
                     if thumbnails:
                         row.thumbnail = make_thumbnail(img)
-                    tensors.append(clf.preprocess(limit_aspect(img)))
+                    # A saved recipe crops from the source box (no huge strips) exactly as in training.
+                    tensors.append(clf.preprocess(img if clf.recipe is not None else limit_aspect(img)))
                     pending.append(row)
                 except PlaygroundError as exc:
                     row.error = str(exc)
@@ -627,10 +644,10 @@ def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
         return cpu.predict(batch.to("cpu"), top_k), cpu
 
 
-def classify_tensors(ctx: JobContext, batch, model_id: str | None = None, top_k: int = 5,
+def classify_tensors(ctx: JobContext, batch, model: str | None = None, top_k: int = 5,
                      device: str | None = None) -> list[list[Prediction]]:
     """The thin engine path on an already preprocessed batch (the benchmark compares it with timm)."""
-    clf = load_classifier(model_id, ctx, device)
+    clf = load_classifier(model, ctx, device)
     ctx.check_cancelled()
     return clf.predict(batch, top_k)
 
@@ -665,11 +682,13 @@ def _find_cam_layer(clf: Classifier) -> str | None:
     return last
 
 
-def gradcam(ctx: JobContext, source: str, model_id: str | None = None, class_index: int | None = None,
+def gradcam(ctx: JobContext, source: str, model: str | None = None, class_index: int | None = None,
             device: str | None = None, size: tuple[int, int] | None = None, overlay: bool = False) -> GradCam:
     """Grad-CAM for one image and class (default: the top class), upsampled to the image's size.
 
-    The whole image is resized to the model's input (no crop) so the map covers all of it.
+    The whole image is resized to the model's input (no crop) so the map covers all of it; a
+    fine-tuned model with a saved recipe gets the whole image at its training scale, aspect
+    ratio kept, with the recipe's interpolation and normalisation (its CNN takes any size).
     `size=(width, height)` returns the map at that size instead (the UI's preview).
     """
     import numpy as np
@@ -677,17 +696,24 @@ def gradcam(ctx: JobContext, source: str, model_id: str | None = None, class_ind
     import torch.nn.functional as F
     from torchvision.transforms import functional as TF
 
-    clf = load_classifier(model_id, ctx, device)
+    clf = load_classifier(model, ctx, device)
     if not clf.cam_searched:
         clf.cam_layer = _find_cam_layer(clf)
         clf.cam_searched = True
     if clf.cam_layer is None:
         raise ModelError(f"Grad-CAM needs a convolutional model; {clf.name} has no spatial feature map.")
     h, w = clf.input_size
-    img = load_image(source, ctx, draft=(2 * w, 2 * h))
-    ctx.check_cancelled()
-    x = TF.to_tensor(img.resize((w, h), resample=3))
-    x = TF.normalize(x, list(clf.mean), list(clf.std)).unsqueeze(0)
+    if clf.recipe is not None:
+        img = load_image(source, ctx, draft=clf.recipe.draft)
+        ctx.check_cancelled()
+        whole = clf.recipe.resize_whole(limit_aspect(img))
+        x = clf.recipe.normalize(torch.from_numpy(np.asarray(whole, dtype=np.uint8).transpose(2, 0, 1).copy()))
+        x = x.unsqueeze(0)
+    else:
+        img = load_image(source, ctx, draft=(2 * w, 2 * h))
+        ctx.check_cancelled()
+        x = TF.to_tensor(img.resize((w, h), resample=3))
+        x = TF.normalize(x, list(clf.mean), list(clf.std)).unsqueeze(0)
     x = clf.to_device(x)
     module = dict(clf.model.named_modules())[clf.cam_layer]
     captured: dict[str, Any] = {}

@@ -261,7 +261,7 @@ def test_torchvision_cnn_from_cached_weights(photos, monkeypatch, tmp_path):
     try:
         clf = image.load_classifier("torchvision/mobilenet_v3_small", device="cpu")
         assert clf.kind == "torchvision" and len(clf.labels) == 1000 and clf.labels[281] == "tabby"
-        summary, _ = run([photos / "cat.jpg"], model_id="torchvision/mobilenet_v3_small", top_k=3)
+        summary, _ = run([photos / "cat.jpg"], model="torchvision/mobilenet_v3_small", top_k=3)
         assert summary.results[0].ok and len(summary.results[0].predictions) == 3
         assert summary.results[0].top.label in clf.labels
         cam = image.gradcam(JobContext(), str(photos / "cat.jpg"), "torchvision/mobilenet_v3_small", device="cpu")
@@ -281,7 +281,7 @@ def test_hub_style_local_folder(photos, tmp_path):
     folder = tmp_path / "tiny-vit"
     ViTForImageClassification(cfg).save_pretrained(folder)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
-    summary, _ = run([photos / "cat.jpg", photos / "coffee.png"], model_id=str(folder), top_k=2)
+    summary, _ = run([photos / "cat.jpg", photos / "coffee.png"], model=str(folder), top_k=2)
     for r in summary.results:
         assert r.ok and len(r.predictions) == 2
         assert {p.label for p in r.predictions} <= {"apple", "banana", "cherry"}
@@ -317,7 +317,7 @@ def test_finetuned_folder_from_the_train_tab(photos, isolated_home):
         "labels": ["cat", "dog"], "image_size": 64, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}))
     choices = {c.id: c for c in image.list_models()}
     assert choices[str(folder)].source == "finetuned" and choices[str(folder)].name == "My pets"
-    summary, _ = run([photos / "cat.jpg"], model_id=str(folder), top_k=5)
+    summary, _ = run([photos / "cat.jpg"], model=str(folder), top_k=5)
     result = summary.results[0]
     assert result.ok and [p.label for p in result.predictions] in (["cat", "dog"], ["dog", "cat"])
     clf = image.load_classifier(str(folder), device="cpu")

@@ -7,20 +7,20 @@ downloadable weights, or an earlier fine-tuned image model folder, works too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from playground.core import models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from playground.core.training import data as tdata
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 
 BUNDLED_BACKBONE = "bundled/efficientnet-lite0"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PRELOAD_BUDGET = 1_500_000_000  # bytes of decoded pixels kept in memory; beyond it images are decoded per batch
 
 
@@ -66,21 +66,16 @@ def load_backbone(backbone: str, num_classes: int, ctx: JobContext | None = None
     return model, backbone, tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
 
 
-def load_pixels(path: Path, size: int):
-    """uint8 array (3, size, size): shorter side resized to `size`, centre crop."""
-    import numpy as np
-    from PIL import Image
+def load_pixels(path: Path, recipe: Preprocess | int):
+    """uint8 array (3, H, W) prepared by `recipe` (an int: square, short side resized, centre crop).
 
+    Decoded the way inference decodes (same JPEG draft), so a saved model's inputs match.
+    """
     from playground.core.imageio import open_image
 
-    img = open_image(path)
-    w, h = img.size
-    scale = size / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.Resampling.BILINEAR)
-    left, top = (nw - size) // 2, (nh - size) // 2
-    img = img.crop((left, top, left + size, top + size))
-    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()
+    if not isinstance(recipe, Preprocess):
+        recipe = Preprocess.square(int(recipe))
+    return recipe.pixels(open_image(path, draft=recipe.draft))
 
 
 class ImageSpec(TrainSpec):
@@ -101,6 +96,8 @@ class ImageSpec(TrainSpec):
         self.flip = flip
         self.seed = seed
         self.backbone = backbone
+        # The eval recipe (saved in the marker; inference applies the same). Mean/std follow the backbone.
+        self.recipe = Preprocess.square(self.image_size, interpolation="bilinear")
 
         # Decode every image once: unreadable files are found (and skipped) before training starts.
         n = len(data.files)
@@ -112,7 +109,7 @@ class ImageSpec(TrainSpec):
                 ctx.progress(i / n, f"Reading images {i}/{n}")
             try:
                 if self.preload:
-                    pixels.append(load_pixels(path, self.image_size))
+                    pixels.append(load_pixels(path, self.recipe))
                 else:
                     from PIL import Image
 
@@ -129,12 +126,13 @@ class ImageSpec(TrainSpec):
 
         ctx.progress(None, "Loading the backbone")
         self.model, self.arch, self.mean, self.std = load_backbone(backbone, len(self.data.labels), ctx)
+        self.recipe = dataclasses.replace(self.recipe, mean=tuple(self.mean), std=tuple(self.std))
         self.head = self.model.get_classifier()
         head_ids = {id(p) for p in self.head.parameters()}
         for p in self.model.parameters():
             p.requires_grad = (id(p) in head_ids) or not head_only
-        self._mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        self._std = torch.tensor(self.std).view(1, 3, 1, 1)
+        self._mean = torch.tensor(self.recipe.mean).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.recipe.std).view(1, 3, 1, 1)
 
     def signature(self) -> dict:
         return {"labels": list(self.data.labels), "backbone": self.arch, "image_size": self.image_size,
@@ -159,10 +157,17 @@ class ImageSpec(TrainSpec):
 
         if self.preload:
             return self.pixels[idx]
-        return torch.from_numpy(np.stack([load_pixels(self.data.files[i], self.image_size) for i in idx]))
+        return torch.from_numpy(np.stack([load_pixels(self.data.files[i], self.recipe) for i in idx]))
 
     def _normalize(self, x):
-        return (x - self._mean) / self._std
+        return (x - self._mean) / self._std  # the arithmetic of Preprocess.normalize
+
+    def eval_inputs(self, idx: list[int], device: str = "cpu"):
+        """What evaluation feeds the model for these examples: the saved recipe, no augmentation."""
+        import torch
+
+        x = self._normalize(self._pixels(idx).to(device).float().div_(255.0))
+        return x.contiguous(memory_format=torch.channels_last)
 
     def _augment(self, x):
         import torch
@@ -212,8 +217,7 @@ class ImageSpec(TrainSpec):
         for b in range(0, len(self.val_idx), bs):
             self.ctx.check_cancelled()
             idx = self.val_idx[b:b + bs]
-            x = self._normalize(self._pixels(idx).to(device).float().div_(255.0))
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = self.eval_inputs(idx, device)
             y = self.targets[idx].to(device)
             with autocast():
                 logits = self.model(x)
@@ -227,11 +231,12 @@ class ImageSpec(TrainSpec):
 
         state = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
         save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+        r = self.recipe
         config = {
             "architecture": self.arch, "num_classes": len(self.data.labels), "num_features": self.head.in_features,
             "label_names": list(self.data.labels),
-            "pretrained_cfg": {"input_size": [3, self.image_size, self.image_size], "mean": list(self.mean),
-                               "std": list(self.std), "interpolation": "bilinear", "crop_pct": 1.0,
+            "pretrained_cfg": {"input_size": [3, *r.crop], "mean": list(r.mean), "std": list(r.std),
+                               "interpolation": r.interpolation, "crop_pct": max(r.crop) / r.resize,
                                "crop_mode": "center"},
         }
         (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
@@ -239,8 +244,8 @@ class ImageSpec(TrainSpec):
     def marker(self) -> dict:
         return {"task": self.task, "backbone": self.arch, "base_model": self.backbone,
                 "num_classes": len(self.data.labels), "labels": list(self.data.labels),
-                "image_size": self.image_size, "mean": list(self.mean), "std": list(self.std),
-                "head_only": self.head_only}
+                "image_size": self.image_size, "mean": list(self.recipe.mean), "std": list(self.recipe.std),
+                "preprocess": self.recipe.to_dict(), "head_only": self.head_only}
 
 
 def train_image_classifier(ctx: JobContext, data_dir: str | Path, out: str | Path | None = None, *,
