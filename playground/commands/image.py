@@ -26,7 +26,8 @@ def register(sub) -> None:
 
 def cmd_classify_image(args) -> int:
     from playground.core import image
-    from playground.core.jobs import Job, Progress, run_sync
+    from playground.core.jobs import Job, Progress
+    from playground.core.runner import run_sync
 
     if args.top_k < 1:
         raise cli.UsageError("--top-k must be at least 1")

@@ -150,7 +150,7 @@ def extract_span(loaded, question: str, context: str, ctx: JobContext, max_answe
     return best
 
 
-def answer(ctx: JobContext, context: str, question: str, model_id: str | None = None, *,
+def answer(ctx: JobContext, context: str, question: str, model: str | None = None, *,
            max_new_tokens: int = 32, allow_pickle: bool = False, trust_remote_code: bool = False) -> Answer:
     """Answer `question` from the passage `context`."""
     context = (context or "").strip()
@@ -162,7 +162,7 @@ def answer(ctx: JobContext, context: str, question: str, model_id: str | None = 
     if len(context) > MAX_CONTEXT_CHARS:
         raise InputError(f"The passage is too long ({len(context):,} characters; the limit is "
                          f"{MAX_CONTEXT_CHARS:,}): paste the part that holds the answer.")
-    model_id = (model_id or "").strip() or BUNDLED_ID
+    model_id = (model or "").strip() or BUNDLED_ID
     if model_id != BUNDLED_ID:
         folder = models.local_folder(model_id, ctx)
         models.check_weights_safe(folder, allow_pickle, trust_remote_code)

@@ -98,7 +98,7 @@ def _pipeline_entities(pipe, text: str) -> list[Entity]:
     return out
 
 
-def find_entities(ctx: JobContext, texts: list[str] | str, model_id: str | None = None, *,
+def find_entities(ctx: JobContext, texts: list[str] | str, model: str | None = None, *,
                   allow_pickle: bool = False, trust_remote_code: bool = False) -> list[EntitiesResult]:
     """Entities in each text; progress per text and a cancel check between texts."""
     if isinstance(texts, str):
@@ -109,7 +109,7 @@ def find_entities(ctx: JobContext, texts: list[str] | str, model_id: str | None 
         if len(t) > MAX_CHARS:
             raise InputError(f"The text is too long for entity search ({len(t):,} characters; the limit is "
                              f"{MAX_CHARS:,}).")
-    model_id = (model_id or "").strip() or BUNDLED_ID
+    model_id = (model or "").strip() or BUNDLED_ID
     if model_id == BUNDLED_ID:
         nlp = models.cache.get(("entities", BUNDLED_ID), _load_spacy, size=lambda _: 50_000_000)
 

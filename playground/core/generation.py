@@ -359,7 +359,7 @@ def _eos_ids(gen: Generator) -> set[int]:
 # -- the job -------------------------------------------------------------------------------------
 
 
-def generate(ctx: JobContext, prompt: str | None = None, model_id: str | None = None, *,
+def generate(ctx: JobContext, prompt: str | None = None, model: str | None = None, *,
              messages: list[dict] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
              temperature: float = 0.7, top_p: float = 0.95, seed: int | None = None,
              chat: bool | None = None, system: str = "", allow_pickle: bool = False,
@@ -380,7 +380,7 @@ def generate(ctx: JobContext, prompt: str | None = None, model_id: str | None = 
         raise InputError("Temperature cannot be negative (0 means greedy decoding).")
     if not 0 < top_p <= 1:
         raise InputError("Top-p must be greater than 0 and at most 1.")
-    gen = load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    gen = load_generator(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     ctx.check_cancelled()
     return generate_with(ctx, gen, prompt, messages=messages, max_new_tokens=max_new_tokens,
                          temperature=temperature, top_p=top_p, seed=seed, chat=chat, system=system,

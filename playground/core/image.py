@@ -13,7 +13,7 @@ Jobs (run by the GUI worker, the CLI and the tests alike):
 A fine-tuned folder whose marker has "preprocess" (see `core/preprocess.py`) is
 fed exactly what its training evaluated on: same resize, crop, interpolation and
 normalisation, aspect ratio kept. Older folders keep their square resize.
-- `list_models(ctx)` returns the picker's `ModelChoice` list.
+- `torchvision_entries()` is the registry's source of torchvision classifiers.
 """
 
 from __future__ import annotations
@@ -133,15 +133,6 @@ class GradCam:
     heatmap: Any  # numpy float32 (height, width) in [0, 1]: the image's size unless asked otherwise
     image_size: tuple[int, int]  # (width, height) of the image
     overlay: Thumbnail | None = None  # RGBA (4 bytes a pixel) colour map at the heatmap's size, when asked
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    id: str
-    name: str
-    source: str  # "bundled" | "finetuned" | "hub" | "torchvision"
-    available: bool
-    note: str = ""
 
 
 # -- input ----------------------------------------------------------------------
@@ -535,7 +526,7 @@ def load_classifier(model: str | None = None, ctx: JobContext | None = None, dev
     ctx = ctx or JobContext()
     model_id = (model or DEFAULT_MODEL).strip()
     device = device or devices.choose_device()
-    key = (TASK, model_id, device)
+    key = (TASK, model_id, device, bool(trust_remote_code))
 
     def loader() -> Classifier:
         ctx.progress(None, f"Loading {model_id}...")
@@ -567,12 +558,13 @@ def load_classifier(model: str | None = None, ctx: JobContext | None = None, dev
 
 
 def classify(ctx: JobContext, sources: Sequence[str], model: str | None = None, top_k: int = 5,
-             batch_size: int = 16, device: str | None = None, thumbnails: bool = True) -> BatchSummary:
+             batch_size: int = 16, device: str | None = None, thumbnails: bool = True,
+             trust_remote_code: bool = False) -> BatchSummary:
     """Classify files, folders and URLs in batches; one `ImageResult` event per input."""
     import torch
 
     items = expand_sources(ctx, sources)
-    clf = load_classifier(model, ctx, device)
+    clf = load_classifier(model, ctx, device, trust_remote_code)
     ctx.emit(ClassifyStarted(len(items), clf.name, clf.device))
     total = len(items)
     results: list[ImageResult] = []
@@ -683,7 +675,8 @@ def _find_cam_layer(clf: Classifier) -> str | None:
 
 
 def gradcam(ctx: JobContext, source: str, model: str | None = None, class_index: int | None = None,
-            device: str | None = None, size: tuple[int, int] | None = None, overlay: bool = False) -> GradCam:
+            device: str | None = None, size: tuple[int, int] | None = None, overlay: bool = False,
+            trust_remote_code: bool = False) -> GradCam:
     """Grad-CAM for one image and class (default: the top class), upsampled to the image's size.
 
     The whole image is resized to the model's input (no crop) so the map covers all of it; a
@@ -696,7 +689,7 @@ def gradcam(ctx: JobContext, source: str, model: str | None = None, class_index:
     import torch.nn.functional as F
     from torchvision.transforms import functional as TF
 
-    clf = load_classifier(model, ctx, device)
+    clf = load_classifier(model, ctx, device, trust_remote_code)
     if not clf.cam_searched:
         clf.cam_layer = _find_cam_layer(clf)
         clf.cam_searched = True
@@ -756,20 +749,20 @@ def colorize(heat) -> Thumbnail:
     return Thumbnail(int(v.shape[1]), int(v.shape[0]), rgba.tobytes())
 
 
-def list_models(ctx: JobContext | None = None) -> list[ModelChoice]:
-    """Everything the Image tab's model picker offers, available ones first within each source."""
-    out: list[ModelChoice] = []
-    for e in models.catalog(TASK):
-        note = "" if e.available else e.unavailable_reason
-        out.append(ModelChoice(e.id, e.display_name, e.source, e.available, note))
+def torchvision_entries() -> list[models.ModelEntry]:
+    """The torchvision classifiers the task registry offers for image classification."""
+    out = []
     for name in TORCHVISION_SUGGESTIONS:
         try:
             _, target = torchvision_checkpoint(name)
             cached = target.is_file()
         except Exception:  # pragma: no cover - an older torchvision without the model
             continue
-        out.append(ModelChoice(TORCHVISION_PREFIX + name, f"torchvision {name}", "torchvision", cached,
-                               "" if cached else "Weights not downloaded yet: needs a network connection once."))
+        out.append(models.ModelEntry(
+            TORCHVISION_PREFIX + name, TASK, f"torchvision {name}", "torchvision", "BSD-3-Clause (torchvision)",
+            "ImageNet-1k weights from download.pytorch.org", location=str(target) if cached else None,
+            available=cached, unavailable_reason="" if cached else "Weights not downloaded yet: needs a "
+                                                                   "network connection once."))
     return out
 
 

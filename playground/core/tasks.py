@@ -200,7 +200,8 @@ def _hub_entry(task: Task, hub: Hub, cached: Callable[[str], Path | None]) -> mo
 
 
 def models_for(task_id: str, entries: Iterable[models.ModelEntry] | None = None,
-               hub_cached: Callable[[str], Path | None] | None = None) -> list[models.ModelEntry]:
+               hub_cached: Callable[[str], Path | None] | None = None,
+               sources: bool = True) -> list[models.ModelEntry]:
     """The models that serve a task: the offline default first, then bundled, yours, local, Hub.
 
     `entries` is a catalog snapshot (bundled, fine-tuned and local folders: `models.catalog()`
@@ -210,7 +211,7 @@ def models_for(task_id: str, entries: Iterable[models.ModelEntry] | None = None,
     task = get(task_id)
     pool = list(models.catalog(include_hub=False) if entries is None else entries)
     out = [e for e in pool if task.serves(e)]
-    for source in task.sources:
+    for source in task.sources if sources else ():
         out += _call_source(source)
     cached = hub_cached or models.hub_cached_folder
     out += [_hub_entry(task, h, cached) for h in task.hub]

@@ -80,7 +80,7 @@ def default_model(source: str, target: str) -> str:
 
 
 def translate(ctx: JobContext, texts: list[str] | str, target: str = "pt", source: str | None = None,
-              model_id: str | None = None, *, allow_pickle: bool = False,
+              model: str | None = None, *, allow_pickle: bool = False,
               trust_remote_code: bool = False) -> list[Translation]:
     """Translate each text to `target` (source defaults to the other side of en<->pt)."""
     if isinstance(texts, str):
@@ -97,7 +97,7 @@ def translate(ctx: JobContext, texts: list[str] | str, target: str = "pt", sourc
         if len(t) > MAX_CHARS:
             raise InputError(f"The text is too long to translate at once ({len(t):,} characters; the limit is "
                              f"{MAX_CHARS:,}): split it into parts.")
-    model_id = (model_id or "").strip() or default_model(source, target)
+    model_id = (model or "").strip() or default_model(source, target)
     if model_id == BUNDLED_ID:
         direction = OFFLINE_PAIRS.get((source, target))
         if direction is None:

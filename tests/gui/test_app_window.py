@@ -168,7 +168,9 @@ def test_shortcuts(main_window, qtbot):
             threading.Event().wait(0.01)
         ctx.check_cancelled()
 
-    handle = main_window.run_job(Job(wait_for_cancel, name="waits"))
+    # Esc cancels the current tab's jobs (a training run in another tab goes on).
+    handle = main_window.run_job(Job(wait_for_cancel, name="waits"),
+                                 lane=main_window.lane_of(main_window.tabs.currentIndex()))
     # The worker may still be detecting devices (importing torch) before it starts this job.
     qtbot.waitUntil(started.is_set, timeout=120000)
     with qtbot.waitSignal(handle.cancelled, timeout=5000):
@@ -193,9 +195,18 @@ def test_window_icon_has_all_sizes(main_window):
     assert not main_window.windowIcon().isNull()
 
 
-def test_main_widgets_have_accessible_names(main_window):
-    for w in (main_window.progress, main_window.cancel_button):
-        assert w.accessibleName() or w.toolTip()
+def test_main_widgets_have_accessible_names(main_window, qtbot):
+    import threading
+
+    from playground.core.jobs import Job
+
+    release = threading.Event()
+    handle = main_window.run_job(Job(lambda ctx: release.wait(30), name="named job"))
+    qtbot.waitUntil(lambda: handle in main_window.jobs_status.rows, timeout=60000)
+    row = main_window.jobs_status.rows[handle]
+    release.set()
+    for w in (row.progress, row.cancel_button):
+        assert w.accessibleName() and w.toolTip()
     for i in range(main_window.tabs.count()):
         assert main_window.tabs.widget(i).accessibleName().endswith("tab")
 

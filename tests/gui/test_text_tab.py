@@ -165,24 +165,20 @@ def test_classify_a_trained_folder(qtbot, text_tab, tmp_path):
 
 
 def test_model_picker_fills_from_the_catalog_and_keeps_choices(qtbot, text_tab, main_window):
+    qtbot.waitUntil(lambda: main_window.store.scanned, timeout=120_000)
     zero = text_tab.select("zero_shot")
-    if not zero.picker._loaded:
-        with qtbot.waitSignal(zero.picker.loaded, timeout=60_000):
-            pass
     assert zero.picker.model_id() == "bundled/all-minilm-l6-v2"
     assert "bundled, offline" in zero.picker.combo.currentText()
     assert zero.picker.combo.findData("facebook/bart-large-mnli") >= 0  # NLI models are offered too
 
     classify = text_tab.select("Classify")
-    if not classify.picker._loaded:
-        with qtbot.waitSignal(classify.picker.loaded, timeout=60_000):
-            pass
     assert classify.picker.model_id() == ""  # nothing chosen yet: the user picks
     assert classify.picker.combo.findData("bundled/all-minilm-l6-v2") < 0  # no head: not offered
     classify.picker.combo.setEditText("someone/some-model")
     assert classify.picker.model_id() == "someone/some-model"
     classify.picker.remember()
-    assert main_window.settings.get_model("text-panel/classify") == "someone/some-model"
+    # One key per task: the one the Settings dialog edits and every picker of the task starts on.
+    assert main_window.settings.get_model("text-classification") == "someone/some-model"
 
 
 def test_building_the_panels_imports_no_torch(tmp_path):

@@ -154,33 +154,16 @@ def test_plot_smoothing_hover_toggle_and_exports(qtbot, tmp_path):
 
 
 def test_saved_model_refreshes_the_pickers_of_its_task(qtbot, worker, settings):
-    from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
-
     from playground.ui.train_tab import build
 
-    class Picker(QWidget):
-        def __init__(self, task):
-            super().__init__()
-            self.task = task
-            self.calls = 0
-
-        def refresh(self):
-            self.calls += 1
-
-    window = QMainWindow()
-    qtbot.addWidget(window)
-    body = QWidget()
-    layout = QVBoxLayout(body)
-    text_picker, image_picker = Picker("text-generation"), Picker("image-classification")
-    layout.addWidget(text_picker)
-    layout.addWidget(image_picker)
-    tab = build(AppContext(worker, settings, window))
-    layout.addWidget(tab)
-    window.setCentralWidget(body)
+    tab = build(AppContext(worker, settings, None))
+    qtbot.addWidget(tab)
+    calls = []
+    tab.ctx.store.refresh = lambda now=False: calls.append(now)
     saved = []
     tab.model_saved.connect(saved.append)
     tab._on_event(ev.DoneEvent("/m/gpt", "text-generation", "gpt", None, 1.0))
-    assert saved == ["/m/gpt"] and text_picker.calls == 1 and image_picker.calls == 0
+    assert saved == ["/m/gpt"] and calls == [True]  # the store rescans at once and tells every picker
     tab.shutdown()
 
 

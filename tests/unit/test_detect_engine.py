@@ -167,7 +167,9 @@ def test_torchvision_weights_loaded_from_the_cache(monkeypatch, tmp_path, random
     checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     torch.save(module.state_dict(), checkpoints / "ssdlite320_mobilenet_v3_large_coco-a79551df.pth")
-    choices = {c.id: c for c in detection.object_model_choices()}
+    from playground.core import tasks
+
+    choices = {c.id: c for c in tasks.models_for("object-detection")}
     assert choices["torchvision/ssdlite320_mobilenet_v3_large"].available
     assert not choices["torchvision/fasterrcnn_resnet50_fpn_v2"].available
     assert choices[detection.YOLO_ID].available

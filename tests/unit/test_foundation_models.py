@@ -24,7 +24,9 @@ def test_bundled_defaults_are_available_offline():
         assert entry.available, entry.unavailable_reason
         assert entry.size_bytes > 1_000_000
         assert entry.licence != "unknown"
-    assert models.default_model("speech-recognition") == "bundled/whisper-tiny.en"
+    from playground.core import tasks
+
+    assert tasks.default_model("speech-recognition") == "bundled/whisper-tiny.en"
 
 
 def test_missing_bundled_package_names_the_package(monkeypatch):

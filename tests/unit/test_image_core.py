@@ -15,8 +15,9 @@ from PIL import Image
 
 from playground.core import image, models
 from playground.core.errors import ModelError
-from playground.core.jobs import Job, JobContext, run_sync
+from playground.core.jobs import Job, JobContext
 
+from playground.core.runner import run_sync
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat", "lynx", "cougar"}
 COFFEE = {"espresso", "cup", "coffee mug"}
 
@@ -242,9 +243,11 @@ def test_torchvision_needs_weights_offline(monkeypatch, tmp_path):
     assert image.torchvision_name("google/vit-base-patch16-224") is None
     with pytest.raises(ModelError, match="not a torchvision classification model"):
         image.load_classifier("torchvision/not_a_model", device="cpu")
-    tv = [c for c in image.list_models() if c.source == "torchvision"]
+    from playground.core import tasks
+
+    tv = [c for c in tasks.models_for("image-classification") if c.source == "torchvision"]
     assert {c.id for c in tv} >= {"torchvision/resnet50", "torchvision/vit_b_16"}
-    assert not any(c.available for c in tv) and "network" in tv[0].note
+    assert not any(c.available for c in tv) and "network" in tv[0].unavailable_reason
 
 
 def test_torchvision_cnn_from_cached_weights(photos, monkeypatch, tmp_path):
@@ -315,8 +318,10 @@ def test_finetuned_folder_from_the_train_tab(photos, isolated_home):
     (folder / "playground_model.json").write_text(json.dumps({
         "task": "image-classification", "name": "My pets", "backbone": "mobilenetv3_small_050", "num_classes": 2,
         "labels": ["cat", "dog"], "image_size": 64, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}))
-    choices = {c.id: c for c in image.list_models()}
-    assert choices[str(folder)].source == "finetuned" and choices[str(folder)].name == "My pets"
+    from playground.core import tasks
+
+    choices = {c.id: c for c in tasks.models_for("image-classification")}
+    assert choices[str(folder)].source == "finetuned" and choices[str(folder)].display_name == "My pets"
     summary, _ = run([photos / "cat.jpg"], model=str(folder), top_k=5)
     result = summary.results[0]
     assert result.ok and [p.label for p in result.predictions] in (["cat", "dog"], ["dog", "cat"])

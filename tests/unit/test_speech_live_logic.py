@@ -117,7 +117,7 @@ def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
     path = tmp_path / "s.wav"
     sf.write(path, np.concatenate([quiet(0.5), speech_like(1.5), quiet(0.2)]), SR)
     rec = ScriptedRecognizer(["hello", "hello there"], "Hello there.")
-    monkeypatch.setattr(speech, "load_recognizer", lambda model=None, ctx=None: rec)
+    monkeypatch.setattr(speech, "load_recognizer", lambda model=None, ctx=None, trust_remote_code=False: rec)
     monkeypatch.setattr(speech, "load_vad", LoudnessVAD)
     source = streaming.FileSource(path, speed=0, tail_silence=1.0)
     events = []

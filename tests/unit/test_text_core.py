@@ -245,10 +245,13 @@ def test_summarize_with_a_causal_model(tiny_gpt2):
 
 def test_catalog_lists_fine_tuned_classifiers(tiny_classifier, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_MODELS_DIR", str(tiny_classifier.parent))
-    ids = [e.id for e in text.task_models("classify")]
+    from playground.core import tasks
+
+    ids = [e.id for e in tasks.models_for("text-classification")]
     assert str(tiny_classifier) in ids
     assert "bundled/all-minilm-l6-v2" not in ids
-    assert "bundled/all-minilm-l6-v2" in [e.id for e in text.task_models("zero-shot")]
+    zero = [e.id for e in tasks.models_for("zero-shot-classification")]
+    assert "bundled/all-minilm-l6-v2" in zero and str(tiny_classifier) not in zero  # no entailment label
 
 
 def test_cancel_stops_between_batches():

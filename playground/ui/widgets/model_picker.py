@@ -68,7 +68,8 @@ class ModelPicker(QWidget):
         self._last = None
 
         self._fill([])
-        self.set_model(self.saved() or self._default)
+        self._known_default = self.saved()  # the task's default as last seen: Settings changes it
+        self.set_model(self._known_default or self._default)
         self._last = self.model_id()
         store = self.store
         if store is not None:
@@ -76,6 +77,9 @@ class ModelPicker(QWidget):
             store.defaults_changed.connect(self._on_defaults_changed)
             if store.scanned:
                 self.refresh()
+        else:  # no app around it (a dialog or panel on its own): what the registry knows, without disk scans
+            self._fill(tasks.models_for(self.task, hub_cached=lambda _r: None, sources=False))
+            self.set_model(self.saved() or self._default)
 
     # -- the store -------------------------------------------------------------------------
     @property
@@ -123,9 +127,15 @@ class ModelPicker(QWidget):
         settings = getattr(self._ctx, "settings", None)
         if settings is not None and self._remember and self.model_id() and self.model_id() != self.saved():
             settings.set_model(self.task, self.model_id())
+            self._known_default = self.model_id()
 
     def _on_defaults_changed(self) -> None:
-        wanted = self.saved() or self._default
+        """Settings applied: follow the task's default if it changed (other choices stay as they are)."""
+        new = self.saved()
+        if new == self._known_default:
+            return
+        self._known_default = new
+        wanted = new or self._default
         if wanted != self.model_id():
             self.set_model(wanted)
             self._user_changed()
