@@ -70,8 +70,8 @@ def bench_device(device: str, files: list[Path], batch_size: int, repeats: int, 
 
     from playground.core import image
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     clf = image.load_classifier(image.DEFAULT_MODEL, device=device)
     model = clf.model  # the very same timm module the app uses
     pil = [image.load_image(str(p)) for p in files[:batch_size]]

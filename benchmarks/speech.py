@@ -108,8 +108,8 @@ def bench_file(path: Path, repeats: int) -> dict:
 def bench_live(path: Path, ends: list[float]) -> dict:
     from playground.core import streaming
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     from playground.core import speech
 
     rec = speech.load_recognizer()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from playground import cli
 from playground.core.jobs import Job
-
-
 from playground.core.runner import run_sync
+
+
 def register(tasks) -> None:
     p = tasks.add_parser("embed", help="sentence embeddings (bundled all-MiniLM-L6-v2 by default)")
     p.add_argument("texts", nargs="+", metavar="TEXT")

@@ -6,9 +6,9 @@ import sys
 
 from playground import cli
 from playground.core.jobs import Job, Progress
-
-
 from playground.core.runner import run_sync
+
+
 def register(tasks) -> None:
     p = tasks.add_parser("generate", help="generate text with a causal LM (streams to stdout)")
     p.add_argument("prompt", metavar="PROMPT", help="the prompt (use - to read it from stdin)")

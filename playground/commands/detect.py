@@ -63,8 +63,8 @@ def _finish(results, as_json: bool, to_dict, line) -> int:
 def cmd_detect_objects(args) -> int:
     from playground.core import detection
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     cancel = cli.cancel_on_sigint()
     job = Job(detection.detect_objects, (args.paths,),
               {"model": args.model, "min_score": args.threshold, "allow_pickle": args.allow_pickle,
@@ -82,8 +82,8 @@ def cmd_detect_objects(args) -> int:
 def cmd_detect_faces(args) -> int:
     from playground.core import detection
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     cancel = cli.cancel_on_sigint()
     floor = min(args.threshold, detection.FACE_FLOOR)
     job = Job(detection.detect_faces, (args.paths,),

@@ -36,8 +36,8 @@ def register(sub) -> None:
 def cmd_transcribe(args) -> int:
     from playground.core import speech, transcript
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     cancel = cli.cancel_on_sigint()
     show_progress = sys.stderr.isatty()
 
@@ -65,8 +65,8 @@ def cmd_transcribe(args) -> int:
 def cmd_listen(args) -> int:
     from playground.core import streaming
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     if args.list_devices:
         sd = streaming.load_sounddevice()
         found = streaming.list_input_devices(sd)

@@ -319,8 +319,8 @@ def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
 def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None) -> Transcript:
     """Convenience for the CLI and tests: run the generator job to the end on this thread."""
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     return run_sync(Job(transcribe_file, (path,), {"model": model}), sink, cancel_event)
 
 

@@ -15,8 +15,8 @@ import pytest
 from playground import cli
 from playground.core import answer, entities, generation, models, paths, translate
 from playground.core.jobs import Job, Progress
-
 from playground.core.runner import run_sync
+
 PROMPT = "Name three colours of the rainbow."
 
 

@@ -11,8 +11,8 @@ from PIL import Image
 from playground.core import detection
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import Job, JobContext, Progress
-
 from playground.core.runner import run_sync
+
 ORIENTATION = 0x0112
 
 

@@ -9,8 +9,8 @@ import pytest
 from playground.core import generation, models
 from playground.core.errors import InputError, ModelError, UnsafeModelError
 from playground.core.jobs import Job, JobContext
-
 from playground.core.runner import run_sync
+
 CHARS = list("abcdefghijklmnopqrstuvwxyz .,!?\n") + ["é", "ü"]
 
 

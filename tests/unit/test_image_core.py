@@ -16,8 +16,8 @@ from PIL import Image
 from playground.core import image, models
 from playground.core.errors import ModelError
 from playground.core.jobs import Job, JobContext
-
 from playground.core.runner import run_sync
+
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat", "lynx", "cougar"}
 COFFEE = {"espresso", "cup", "coffee mug"}
 

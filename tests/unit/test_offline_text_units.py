@@ -10,8 +10,8 @@ from playground import cli
 from playground.core import answer, entities, models, translate
 from playground.core.errors import InputError
 from playground.core.jobs import Job
-
 from playground.core.runner import run_sync
+
 WORDS = "the river nile flows through egypt and sudan it is about 6650 kilometres long how what who".split()
 
 

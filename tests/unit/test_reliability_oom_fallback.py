@@ -10,9 +10,9 @@ from PIL import Image
 
 from playground.core import image
 from playground.core.jobs import Job, Progress
-
-
 from playground.core.runner import run_sync
+
+
 @pytest.fixture(scope="module")
 def cpu_classifier():
     return image.load_classifier(None, device="cpu")

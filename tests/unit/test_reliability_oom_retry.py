@@ -9,9 +9,9 @@ import torch
 from playground.core import devices, models
 from playground.core.errors import friendly_message
 from playground.core.jobs import Job, Progress
-
-
 from playground.core.runner import run_sync
+
+
 @pytest.fixture
 def fake_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -112,8 +112,8 @@ def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
 
     from playground.core import speech
     from playground.core.jobs import Job
-
     from playground.core.runner import run_sync
+
     path = tmp_path / "s.wav"
     sf.write(path, np.concatenate([quiet(0.5), speech_like(1.5), quiet(0.2)]), SR)
     rec = ScriptedRecognizer(["hello", "hello there"], "Hello there.")

@@ -10,8 +10,8 @@ import pytest
 from playground.core import text
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import Job, JobContext
-
 from playground.core.runner import run_sync
+
 WORDS = ("good great fine happy love bad awful sad hate terrible the a movie film was is it this i "
          "very not food service day").split()
 
