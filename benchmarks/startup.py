@@ -1,7 +1,10 @@
-"""Start-up: process start to first paint of the main window vs a bare PySide6 window.
+"""Start-up: process start to first paint of the main window, on each tab, vs a bare PySide6 window.
 
-Both are measured in the same run, interleaved, several repeats; prints the
-median of each and their ratio (target: at most 2.0).
+One run measures, side by side and interleaved (the order shuffled every
+round), a bare PySide6 window (one label) and the app started with each tab
+(Text, Image, Speech, Train) as the last one open; the app's first paint shows
+that tab's content. Prints the median of each, and its ratio to the bare
+window (target: at most 1.5).
 
     uv run python benchmarks/startup.py [--repeats N]
 """
@@ -10,11 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TABS = ("Text", "Image", "Speech", "Train")
+TARGET = 1.5
 
 BARE = r"""
 import sys, time
@@ -37,36 +46,71 @@ w.show()
 app.exec()
 """
 
+# Writes the last tab through the same Settings() the app reads (whatever file PLAYGROUND_HOME maps it to).
+SET_LAST_TAB = ("import sys\nfrom playground.settings import Key, Settings\n"
+                "s = Settings()\ns.set(Key.LAST_TAB, int(sys.argv[1]))\ns.sync()\n")
 
-def first_paint_seconds(cmd: list[str], env: dict) -> float:
+
+def app_env(root: Path, tab: int) -> dict:
+    """A throw-away home whose settings have `tab` as the last tab open."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), HF_HUB_OFFLINE="1",
+               PLAYGROUND_STARTUP_STAMP="1", PLAYGROUND_HOME=str(root / "home"),
+               XDG_CONFIG_HOME=str(root / "config"))  # the native store too, should Settings() use it
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    subprocess.run([sys.executable, "-c", SET_LAST_TAB, str(tab)], env=env, check=True, timeout=60)
+    return env
+
+
+def first_paint(cmd: list[str], env: dict) -> tuple[float, str]:
+    """Seconds from process start to the first paint, and the app's report of what it painted."""
     t0 = time.time()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    stamp = state = None
     for line in out.stdout.splitlines():
         if line.startswith("first-paint "):
-            return float(line.split()[1]) - t0
-    raise RuntimeError(f"no paint reported by {cmd}: {out.stderr[-500:]}")
+            stamp = float(line.split()[1]) - t0
+        elif line.startswith("first-paint-state "):
+            state = line[len("first-paint-state "):]
+    if stamp is None or out.returncode != 0:
+        raise RuntimeError(f"no paint reported by {cmd} (exit {out.returncode}): {out.stderr[-800:]}")
+    return stamp, state or ""
 
 
-def main(argv: list[str] | None = None) -> float:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-               PLAYGROUND_STARTUP_STAMP="1", PLAYGROUND_HOME=tempfile.mkdtemp(prefix="pg-bench-"))
-    bare_cmd = [sys.executable, "-c", BARE]
+    root = Path(tempfile.mkdtemp(prefix="pg-bench-startup-"))
+    bare_env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     app_cmd = [sys.executable, "-m", "playground", "--quit-after-show"]
-    # one warm-up each: the first run pays for cold disk caches
-    first_paint_seconds(bare_cmd, env)
-    first_paint_seconds(app_cmd, env)
-    bare, app = [], []
+    runs = {"bare": ([sys.executable, "-c", BARE], bare_env)}
+    for i, title in enumerate(TABS):
+        runs[title] = (app_cmd, app_env(root / title.lower(), i))
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    states: dict[str, str] = {}
+    for name, (cmd, env) in runs.items():  # one warm-up each: the first run pays for cold disk caches
+        states[name] = first_paint(cmd, env)[1]
+    order = list(runs)
+    rng = random.Random(0)
     for _ in range(args.repeats):
-        bare.append(first_paint_seconds(bare_cmd, env))
-        app.append(first_paint_seconds(app_cmd, env))
-    b, a = statistics.median(bare), statistics.median(app)
-    print(f"bare PySide6 window : median {b * 1000:7.1f} ms  (min {min(bare) * 1000:.1f})")
-    print(f"Model Playground    : median {a * 1000:7.1f} ms  (min {min(app) * 1000:.1f})")
-    print(f"ratio app/bare      : {a / b:.2f}  (target <= 2.0)")
-    return a / b
+        rng.shuffle(order)
+        for name in order:
+            cmd, env = runs[name]
+            seconds, state = first_paint(cmd, env)
+            times[name].append(seconds)
+            states[name] = state
+    bare = statistics.median(times["bare"])
+    ratios = {}
+    print(f"{'first paint':22} {'median':>9} {'min':>9} {'ratio':>6}   (repeats {args.repeats}, "
+          f"target ratio <= {TARGET})")
+    for name, values in times.items():
+        med = statistics.median(values)
+        ratios[name] = med / bare
+        label = "bare PySide6 window" if name == "bare" else f"app, last tab {name}"
+        verdict = "" if name == "bare" else ("  ok" if med / bare <= TARGET else "  over")
+        print(f"{label:22} {med * 1000:7.1f}ms {min(values) * 1000:7.1f}ms {med / bare:6.2f}{verdict}"
+              + (f"   [{states[name]}]" if name != "bare" else ""))
+    return ratios
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Both take raw samples from the UI's timer and do only cheap numpy work per
 frame: a min/max envelope for the waveform, and one FFT per new 32 ms hop
-for the spectrogram (librosa's mel filter bank is computed once).
+for the spectrogram (a Slaney mel filter bank, the same as librosa's default,
+computed once here: importing librosa would cost the Speech tab about a second).
 """
 
 from __future__ import annotations
@@ -12,6 +13,36 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 SR = 16_000
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default, htk=False)."""
+    mels = hz / (200.0 / 3)
+    log = hz >= 1000.0
+    mels[log] = 15.0 + np.log(hz[log] / 1000.0) / (np.log(6.4) / 27.0)
+    return mels
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    hz = mels * (200.0 / 3)
+    log = mels >= 15.0
+    hz[log] = 1000.0 * np.exp(np.log(6.4) / 27.0 * (mels[log] - 15.0))
+    return hz
+
+
+def mel_filters(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) float32 triangles from 0 Hz to sr/2, Slaney-normalised:
+    `librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)`."""
+    fft_freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
+    top = _hz_to_mel(np.array([sr / 2.0]))[0]
+    mel_f = _mel_to_hz(np.linspace(0.0, top, n_mels + 2))  # the bands' edges and centres, in Hz
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    weights = np.zeros((n_mels, 1 + n_fft // 2), np.float32)
+    for i in range(n_mels):
+        weights[i] = np.maximum(0, np.minimum(-ramps[i] / fdiff[i], ramps[i + 2] / fdiff[i + 1]))
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, np.newaxis]
+    return weights
 
 
 class WaveformView(pg.PlotWidget):
@@ -60,9 +91,7 @@ class MelSpectrogramView(QWidget):
         self.setAccessibleName("Mel spectrogram")
         self.n_fft, self.hop, self.n_mels = n_fft, hop, n_mels
         self.columns = int(seconds * SR / hop)
-        import librosa
-
-        self._mel = librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels, fmax=SR / 2).astype(np.float32)
+        self._mel = mel_filters(SR, n_fft, n_mels)
         self._window = np.hanning(n_fft).astype(np.float32)
         self._pending = np.zeros(0, np.float32)
         self.image = np.full((self.columns, n_mels), -80.0, np.float32)
