@@ -50,8 +50,9 @@ def test_geometry_tab_theme_and_device_persist(qtbot, settings):
     first = MainWindow(settings)
     qtbot.addWidget(first)
     first.show()
-    size = QSize(700, 500).expandedTo(first.minimumSizeHint())
-    first.resize(size)
+    first.resize(950, 600)
+    size = first.size()  # no smaller than the tab's minimum
+    assert size != QSize(1100, 750)
     settings.set(Key.LAST_TAB, 0)  # closing writes the current tab back
     first.set_theme("dark")
     first.close()

@@ -23,6 +23,7 @@ class JobRow(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(True)
         self.progress.setAccessibleName(f"{handle.name} progress")
+        self.progress.setToolTip(f"Progress of {handle.name}")
         self.cancel_button = QToolButton()
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setText("\u2715")
