@@ -564,7 +564,7 @@ def classify(ctx: JobContext, sources: Sequence[str], model: str | None = None, 
     import torch
 
     items = expand_sources(ctx, sources)
-    clf = load_classifier(model, ctx, device, trust_remote_code)
+    clf = load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
     ctx.emit(ClassifyStarted(len(items), clf.name, clf.device))
     total = len(items)
     results: list[ImageResult] = []
@@ -689,7 +689,7 @@ def gradcam(ctx: JobContext, source: str, model: str | None = None, class_index:
     import torch.nn.functional as F
     from torchvision.transforms import functional as TF
 
-    clf = load_classifier(model, ctx, device, trust_remote_code)
+    clf = load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
     if not clf.cam_searched:
         clf.cam_layer = _find_cam_layer(clf)
         clf.cam_searched = True
