@@ -23,6 +23,18 @@ log = logging.getLogger(__name__)
 SETTINGS_ARGUMENTS = ("trust_remote_code",)
 
 
+def show_progress(bar, fraction, label=None, text: str = "") -> None:
+    """Render a job's progress on a QProgressBar: busy (no fraction yet) or a share of 1000; the text on a label."""
+    if fraction is None:
+        bar.setRange(0, 0)
+    else:
+        bar.setRange(0, 1000)
+        bar.setValue(int(fraction * 1000))
+    if text and label is not None:
+        label.setText(text)
+        label.setToolTip(text)
+
+
 def accepts(fn: Callable, name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters

@@ -18,6 +18,7 @@ from playground.core import model_store, tasks
 from playground.core.devices import format_bytes
 from playground.core.jobs import Job
 from playground.settings import Key, Settings
+from playground.ui.jobs import show_progress
 from playground.worker import JobHandle, Worker
 
 COLUMNS = ("Name", "Task", "Source", "Size", "Location")
@@ -327,13 +328,7 @@ class ModelManager(QDialog):
         return handle
 
     def _on_download_progress(self, fraction, text: str) -> None:
-        if fraction is None:
-            self.download_progress.setRange(0, 0)
-        else:
-            self.download_progress.setRange(0, 1000)
-            self.download_progress.setValue(int(fraction * 1000))
-        if text:
-            self.download_label.setText(text)
+        show_progress(self.download_progress, fraction, self.download_label, text)
 
     def _on_downloaded(self, entry) -> None:
         self.download_label.setText(f"Downloaded {entry.id} ({format_bytes(entry.size_bytes)}).")

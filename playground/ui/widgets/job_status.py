@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from playground.ui.jobs import show_progress
+
 MAX_ROWS = 3  # more than this shows as "+N more"; each row still cancels on its own from its tab
 
 
@@ -35,14 +37,7 @@ class JobRow(QWidget):
         handle.progress.connect(self.set_progress)
 
     def set_progress(self, fraction, text: str) -> None:
-        if fraction is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(fraction * 1000))
-        if text:
-            self.label.setText(text)
-            self.label.setToolTip(text)
+        show_progress(self.progress, fraction, self.label, text)
 
 
 class JobsStatus(QWidget):
