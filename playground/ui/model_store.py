@@ -117,6 +117,10 @@ class ModelStore(QObject):
         new = wanted - have
         if new:
             self._watcher.addPaths(sorted(new))
+            # A marker written between this scan's look and the watch on its folder would go
+            # unseen: one more look once the new folders are watched.
+            if have:
+                self.refresh()
 
 
 def _ids(entries) -> tuple:

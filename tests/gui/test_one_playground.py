@@ -169,6 +169,23 @@ def test_a_model_another_process_copies_in_appears_without_a_restart(main_window
     qtbot.waitUntil(lambda: str(target) not in gen.picker.ids(), timeout=5000)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_model_the_cli_trains_while_the_window_is_open_reaches_generate(main_window, qtbot, tmp_path):
+    gen = _tab(main_window, 0).select("Generate")
+    qtbot.waitUntil(lambda: main_window.store.scanned, timeout=120_000)
+    corpus = tmp_path / "poem.txt"
+    corpus.write_text("the cat sat on the mat. the dog sat on the log.\n" * 40)
+    proc = subprocess.Popen([sys.executable, "-m", "playground", "finetune", "charlm", str(corpus), "--name", "poem-gpt",
+                             "--steps", "30", "--layers", "1", "--heads", "2", "--embed", "32", "--block-size", "16",
+                             "--eval-every", "15", "--batch-size", "8", "--json"],
+                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "err.txt").open("w"))
+    qtbot.waitUntil(lambda: proc.poll() is not None, timeout=500_000)  # the window's event loop runs meanwhile
+    assert proc.returncode == 0, (tmp_path / "err.txt").read_text()
+    folder = str(paths.models_dir() / "poem-gpt")
+    qtbot.waitUntil(lambda: folder in gen.picker.ids(), timeout=5000)
+
+
 def test_esc_cancels_only_the_current_tabs_jobs(main_window, qtbot):
     import threading
 
