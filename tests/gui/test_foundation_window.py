@@ -50,7 +50,7 @@ def test_geometry_tab_theme_and_device_persist(qtbot, settings):
     first = MainWindow(settings)
     qtbot.addWidget(first)
     first.show()
-    first.resize(950, 600)
+    first.resize(700, 500)  # within the offscreen screen (800 x 800): a restored window is fitted to its screen
     size = first.size()  # no smaller than the tab's minimum
     assert size != QSize(1100, 750)
     settings.set(Key.LAST_TAB, 0)  # closing writes the current tab back
