@@ -1,9 +1,11 @@
 """Image tab: drop, paste or open images and folders; top-k bars, Grad-CAM, batch table.
 
 Modes: Classify (here) | Objects | Faces (`playground.ui.image_detect_panel`, loaded
-lazily). The thumbnail strip is shared by all modes. All model work runs on the
-worker as `playground.core.image` jobs; screen previews are decoded on a small
-thread pool so clicking a thumbnail never waits for a running batch.
+lazily). The thumbnail strip is shared by all modes. `ImageTab` is the view: the
+results, jobs, re-runs and Grad-CAM requests live in `ImageController`
+(`playground.ui.image_controller`, no widgets), whose signals it renders. Screen
+previews are decoded on a small thread pool so clicking a thumbnail never waits
+for a running batch.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import image, paths
 from playground.core.errors import PlaygroundError, friendly_message
-from playground.core.jobs import Job
+from playground.ui.image_controller import ImageController
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
 from playground.ui.widgets.image_thumbs import ThumbStrip
@@ -76,30 +78,58 @@ class ImageTab(QWidget):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        self.items: list[image.ImageResult] = []
-        self.selected = -1
         self.mode = "classify"
-        self.last_summary: image.BatchSummary | None = None
-        self.last_error = ""
-        self._handles: list = []
-        self._cam_handle = None
-        self._cam_key: tuple | None = None
+        self.controller = ImageController(ctx, self)
+        c = self.controller
+        c.rows_added.connect(self._on_rows_added)
+        c.rows_updated.connect(self._on_rows_updated)
+        c.started.connect(self._on_started)
+        c.progress.connect(self._on_progress)
+        c.busy_changed.connect(self._on_busy)
+        c.error.connect(self._on_error)
+        c.batch_finished.connect(self._on_batch_finished)
+        c.cam_ready.connect(self._on_cam)
+        c.cam_failed.connect(self._on_cam_error)
+        c.cleared.connect(self._on_cleared)
         self._preview_token = 0
         self._shown_token = -1
         self._preview: image.PreviewImage | None = None
-        self._pending: list[tuple[object, image.ImageResult]] = []
         self._mode_pages: dict[str, QWidget] = {}
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
         self._preview_signals = _PreviewSignals(self)
         self._preview_signals.done.connect(self._on_preview)
-        self._flush_timer = QTimer(self, singleShot=True, interval=40, timeout=self._flush)
         self._rerun_timer = QTimer(self, singleShot=True, interval=350, timeout=self.reclassify)
         self.setAcceptDrops(True)
         self._build()
+        self._sync_choice()
         QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, self.paste,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.jobs = ctx.runner("image", self)
+
+    # -- the controller's state, for the app, tests and benchmarks ----------------------
+    @property
+    def items(self) -> list[image.ImageResult]:
+        return self.controller.items
+
+    @property
+    def selected(self) -> int:
+        return self.controller.selected
+
+    @property
+    def last_summary(self) -> image.BatchSummary | None:
+        return self.controller.last_summary
+
+    @property
+    def last_error(self) -> str:
+        return self.controller.last_error
+
+    @property
+    def jobs(self):
+        return self.controller.runner
+
+    @property
+    def _handles(self) -> list:  # benchmarks/image.py checks that a drop started a job
+        return self.controller.handles
 
     # -- layout -------------------------------------------------------------------
     def _build(self) -> None:
@@ -366,8 +396,14 @@ class ImageTab(QWidget):
     def set_model(self, model_id: str) -> None:
         self.picker.select(model_id)
 
+    def _sync_choice(self) -> None:
+        """Hand the picker's model and the top-k to the controller (plain values)."""
+        self.controller.model = self.current_model()
+        self.controller.top_k = self.topk.value()
+
     def _model_changed(self) -> None:
         self.picker.remember()
+        self._sync_choice()
         idx = self.picker.combo.currentIndex()
         note = self.picker.combo.itemData(idx, Qt.ItemDataRole.ToolTipRole) if idx >= 0 else None
         entry = self.ctx.store.find(self.current_model()) if self.ctx.store is not None else None
@@ -380,83 +416,52 @@ class ImageTab(QWidget):
         self.model_note.setText(text)
         self.model_note.setVisible(bool(text))
 
-    # -- jobs --------------------------------------------------------------------------
-    def _run(self, job: Job, **handlers):
-        return self.jobs.submit(job, **handlers)
-
+    # -- jobs (run by the controller) ---------------------------------------------------
     def _classify(self, sources: list[str], rerun: bool) -> None:
-        if rerun:  # a newer model or top-k replaces an older re-run, never a batch still adding images
-            for h in self._handles:
-                if h.property("rerun"):
-                    h.cancel()
-        job = Job(image.classify, (list(sources),),
-                  {"model": self.current_model(), "top_k": self.topk.value(), "thumbnails": not rerun},
-                  name="classify images")
-        handle = self._run(job)
-        handle.setProperty("rerun", rerun)
-        self._handles.append(handle)
-        handle.event.connect(lambda ev, h=handle, r=rerun: self._on_event(h, r, ev))
-        handle.progress.connect(self._on_progress)
-        handle.result.connect(self._on_result)
-        handle.error.connect(self._on_error)
-        handle.finished.connect(lambda h=handle: self._on_finished(h))
-        self.batch_progress.setValue(0)
-        self.batch_progress.setRange(0, 0)
-        self.batch_progress.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.last_error = ""
+        self._sync_choice()
+        self.controller.classify(sources, rerun=rerun)
 
     def reclassify(self) -> None:
         """Run the current model and top-k again over every image in the strip."""
-        if self.items:
-            self._classify([r.path for r in self.items], rerun=True)
+        self._sync_choice()
+        self.controller.reclassify()
 
     def cancel(self) -> None:
-        for h in self._handles:
-            h.cancel()
+        self.controller.cancel()
 
-    def _on_event(self, handle, rerun: bool, event) -> None:
-        if isinstance(event, image.ClassifyStarted):
-            self.rate_label.setText(f"{event.total} images, {event.model} on {event.device}")
-            return
-        if isinstance(event, image.ImageResult):
-            self._pending.append((handle if rerun else None, event))
-            if not self._flush_timer.isActive():
-                self._flush_timer.start()
+    def _on_busy(self, busy: bool) -> None:
+        if busy:
+            self.batch_progress.setValue(0)
+            self.batch_progress.setRange(0, 0)
+        self.batch_progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
 
-    def _flush(self) -> None:
-        """Apply queued results in one go (a folder can send hundreds a second)."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
+    def _on_started(self, event: image.ClassifyStarted) -> None:
+        self.rate_label.setText(f"{event.total} images, {event.model} on {event.device}")
+
+    def _on_rows_added(self, indices: list[int]) -> None:
         self.table.setSortingEnabled(False)
         self.thumbs.setUpdatesEnabled(False)
-        first_new = len(self.items)
-        show_selected = False
-        for rerun_handle, result in pending:
-            if rerun_handle is not None:
-                if 0 <= result.index < len(self.items) and self.items[result.index].path == result.path:
-                    old = self.items[result.index]
-                    result.thumbnail = old.thumbnail
-                    self.items[result.index] = result
-                    self._update_row(result.index)
-                    show_selected |= result.index == self.selected
-                continue
-            index = len(self.items)
-            result.index = index
-            self.items.append(result)
+        for index in indices:
+            result = self.items[index]
             thumb = result.thumbnail
             qimg = qimage_from_rgb(thumb.width, thumb.height, thumb.rgb) if thumb is not None else None
             name = Path(result.path).name if not image.is_url(result.path) else result.path.rsplit("/", 1)[-1]
             self.thumbs.add(index, name, qimg, result.error or result.path, error=not result.ok)
-            result.thumbnail = None  # the strip holds its own copy; a big folder keeps less memory
             self._add_row(index)
         self.thumbs.setUpdatesEnabled(True)
         self.table.setSortingEnabled(True)
         self.export_button.setEnabled(bool(self.items))
-        if self.selected < 0 and first_new < len(self.items):
-            self.show_item(first_new)
-        elif show_selected:
+        if self.selected < 0 and indices:
+            self.show_item(indices[0])
+        self.results_changed.emit()
+
+    def _on_rows_updated(self, indices: list[int]) -> None:
+        self.table.setSortingEnabled(False)
+        for index in indices:
+            self._update_row(index)
+        self.table.setSortingEnabled(True)
+        if self.selected in indices:
             self.show_item(self.selected, keep_cam=False)
         self.results_changed.emit()
 
@@ -508,30 +513,19 @@ class ImageTab(QWidget):
         if text:
             self.rate_label.setText(text)
 
-    def _on_result(self, summary: image.BatchSummary) -> None:
-        self._flush()
-        self.last_summary = summary
-        n, bad = len(summary.results), len(summary.failed)
-        state = "cancelled after" if summary.cancelled else "done:"
-        self.rate_label.setText(f"{state} {n} images ({bad} failed), {summary.images_per_s:.1f} images/s, "
-                                f"{summary.model} on {summary.device}")
-        self.batch_finished.emit(summary)
-
     def _on_error(self, message: str) -> None:
-        self._flush()
-        self.last_error = message
         self.rate_label.setText("")
         self._set_note(message)
         if not self.items:
             self.bars.set_message(message)
-        self.batch_finished.emit(None)
 
-    def _on_finished(self, handle) -> None:
-        if handle in self._handles:
-            self._handles.remove(handle)
-        if not self._handles:
-            self.batch_progress.setVisible(False)
-            self.cancel_button.setVisible(False)
+    def _on_batch_finished(self, summary: image.BatchSummary | None) -> None:
+        if summary is not None:
+            n, bad = len(summary.results), len(summary.failed)
+            state = "cancelled after" if summary.cancelled else "done:"
+            self.rate_label.setText(f"{state} {n} images ({bad} failed), {summary.images_per_s:.1f} images/s, "
+                                    f"{summary.model} on {summary.device}")
+        self.batch_finished.emit(summary)
 
     # -- selection and the large view ------------------------------------------------
     def _on_table_selection(self) -> None:
@@ -544,8 +538,7 @@ class ImageTab(QWidget):
     def show_item(self, index: int, keep_cam: bool = False) -> None:
         if not 0 <= index < len(self.items):
             return
-        changed = index != self.selected
-        self.selected = index
+        changed = self.controller.select(index)
         result = self.items[index]
         self.thumbs.blockSignals(True)
         self.thumbs.setCurrentRow(index)
@@ -604,47 +597,29 @@ class ImageTab(QWidget):
 
     def _clear_cam(self) -> None:
         self.canvas.set_overlay(None)
-        self._cam_key = None
+        self.controller.clear_cam()
         self.cam_note.setText("")
 
     def _request_cam(self) -> None:
-        if not self.cam_check.isChecked() or self._preview is None or not 0 <= self.selected < len(self.items):
+        if not self.cam_check.isChecked() or self._preview is None:
             return
-        result = self.items[self.selected]
-        row = self.bars.current()
-        if not result.ok or not 0 <= row < len(result.predictions):
-            return
-        pred = result.predictions[row]
-        key = (result.path, pred.index, self.current_model())
-        if key == self._cam_key:
-            return
-        self._cam_key = key
-        if self._cam_handle is not None:
-            self._cam_handle.cancel()
-        self.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
-        job = Job(image.gradcam, (result.path,),
-                  {"model": key[2], "class_index": pred.index, "size": (self._preview.width, self._preview.height),
-                   "overlay": True}, name="grad-cam")
-        handle = self._run(job)
-        self._cam_handle = handle
-        handle.result.connect(lambda cam, k=key: self._on_cam(k, cam))
-        handle.error.connect(lambda msg, k=key: self._on_cam_error(k, msg))
+        self._sync_choice()
+        pred = self.controller.request_cam(self.bars.current(), (self._preview.width, self._preview.height))
+        if pred is not None:
+            self.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
 
-    def _on_cam(self, key: tuple, cam: image.GradCam) -> None:
-        if key != self._cam_key or cam.overlay is None:
-            return
+    def _on_cam(self, cam: image.GradCam) -> None:
         ov = cam.overlay
         self.canvas.set_overlay(qimage_from_rgb(ov.width, ov.height, ov.rgb, channels=4))
         self.cam_note.setText(f"Red: where the model sees '{cam.label}'.")
         self.cam_shown.emit()
 
-    def _on_cam_error(self, key: tuple, message: str) -> None:
-        if key == self._cam_key:
-            self.cam_note.setText(f"Grad-CAM: {message}")
+    def _on_cam_error(self, message: str) -> None:
+        self.cam_note.setText(f"Grad-CAM: {message}")
 
     # -- table export, clearing, shutdown ---------------------------------------------------
     def export_csv(self, target: str) -> Path:
-        return image.export_csv(target, self.items)
+        return self.controller.export_csv(target)
 
     def _export_dialog(self) -> None:
         target, _ = QFileDialog.getSaveFileName(self, "Export results", "image-results.csv", "CSV files (*.csv)")
@@ -658,10 +633,9 @@ class ImageTab(QWidget):
             self.ctx.show_status(f"Saved {len(self.items)} rows to {target}")
 
     def clear(self) -> None:
-        self.cancel()
-        self._pending.clear()
-        self.items.clear()
-        self.selected = -1
+        self.controller.clear()
+
+    def _on_cleared(self) -> None:
         self._preview = None
         self._preview_token += 1  # previews still loading belong to the cleared items
         self.thumbs.clear()
@@ -674,9 +648,7 @@ class ImageTab(QWidget):
         self.rate_label.setText("")
 
     def shutdown(self) -> None:
-        self.cancel()
-        if self._cam_handle is not None:
-            self._cam_handle.cancel()
+        self.controller.shutdown()
         for page in self._mode_pages.values():
             closer = getattr(page, "shutdown", None)
             if callable(closer):
