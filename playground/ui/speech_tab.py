@@ -1,19 +1,18 @@
-"""Speech tab: live microphone transcription and audio files to timed transcripts.
+"""Speech tab (the view): live microphone transcription and audio files to timed transcripts.
 
-The tab owns the audio source (microphone or file played live) and draws its
-level, waveform and mel spectrogram from the source's ring buffer on a 30 Hz
-timer; the recogniser runs as a core job on the worker (`streaming.listen`,
-`speech.transcribe_file`) and its events fill the transcript view.
+`SpeechController` (playground/ui/speech_controller.py) holds the logic: devices,
+the live and file jobs, segments, playback and export. This view renders its
+signals, and draws the source's level, waveform and mel spectrogram from its
+ring buffer on a timer.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
@@ -21,35 +20,26 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core import transcript
-from playground.core.errors import PlaygroundError
-from playground.core.jobs import Job
 from playground.core.transcript import Segment
+from playground.ui.speech_controller import FILE_SOURCE, SpeechController, audio, speech, streaming
 from playground.ui.widgets.audio_meter import AudioLevelMeter
-from playground.ui.widgets.deferred import Deferred, after_first_paint, lazy_module
+from playground.ui.widgets.deferred import Deferred, after_first_paint
 from playground.ui.widgets.model_picker import ModelPicker
 
 log = logging.getLogger(__name__)
-# numpy-backed engine modules, imported on first use: the tab paints before numpy loads.
-audio = lazy_module("playground.core.audio")
-speech = lazy_module("playground.core.speech")
-streaming = lazy_module("playground.core.streaming")
 
 TASK = "speech-recognition"
-FILE_SOURCE = "file"  # device-combo data for "play a file as if it were a microphone"
 SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON (*.json)"
+SEGMENT_INDEX = Qt.ItemDataRole.UserRole  # column 1: the segment's index in the controller's list
 
 
 class SpeechTab(QWidget):
-    """`source_factory(device_data) -> AudioSource` may be injected (tests, demos).
+    """The Speech tab's widgets over a `SpeechController` (`self.controller`), which holds the logic.
 
-    `devices_after_paint`: list the audio devices (PortAudio takes about 0.1 s to start) and load
-    soundfile just after the tab's first paint, or on the first recording if that comes sooner.
+    `source_factory(device_data) -> AudioSource` and `sounddevice_importer` go to the controller
+    (tests, demos). `devices_after_paint`: list the audio devices (PortAudio takes about 0.1 s to start)
+    and load soundfile just after the tab's first paint, or on the first recording if that comes sooner.
     """
-
-    # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
-    # its outcome comes back to the UI thread through these.
-    _playback_failed = Signal(str)
-    _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
 
     def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None, devices_after_paint: bool = False):
@@ -57,35 +47,29 @@ class SpeechTab(QWidget):
         self.ctx = ctx
         self.setObjectName("speechTab")
         self.setAcceptDrops(True)
-        self._source_factory = source_factory
-        self._live_worker = None  # JobRunner on the "live" lane, created on the first recording
-        self._jobs = None  # JobRunner on the Speech tab's lane (file transcription)
-        self._sd_importer = sounddevice_importer
-        self._sd = None
-        self.source: streaming.AudioSource | None = None
-        self.live_handle = None
-        self.file_handle = None
+        self.controller = SpeechController(ctx, source_factory, sounddevice_importer, parent=self)
         self._spec_pos = 0
-        self._partial_items: dict[int, QTreeWidgetItem] = {}
-        self._segments: list[Segment] = []  # final segments, in order of arrival
-        self._file_name = ""
-        self._file_path = ""
-        self._live_buffer: streaming.RingBuffer | None = None
-        self.playing = False
-        self._playback_id = 0
-        self._playback_failed.connect(self._on_playback_failed)
-        self._playback_done.connect(self._on_playback_done)
+        self._partial_items: dict[int, QTreeWidgetItem] = {}  # utterance -> its italic line
         self._build()
-        self._devices_listed = False
-        if devices_after_paint:
-            self.mic_problem = ""
-            after_first_paint(self, self._list_devices_once)
-        else:
-            self._list_devices_once()
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._tick = 0
         self._timer.timeout.connect(self._draw_audio)
+        c = self.controller
+        c.devices_changed.connect(self._show_devices)
+        c.status.connect(self.show_message)
+        c.recording_changed.connect(self._on_recording_changed)
+        c.state_changed.connect(self._update_buttons)
+        c.partial_text.connect(self._show_partial)
+        c.partial_dropped.connect(self._drop_partial)
+        c.segment_added.connect(self._show_segment)
+        c.realtime_changed.connect(self.rtf_label.setText)
+        c.autosaved.connect(self._show_autosave)
+        c.cleared.connect(self._on_cleared)
+        if devices_after_paint:
+            after_first_paint(self, self._list_devices_once)
+        else:
+            self._list_devices_once()
 
     # -- construction -------------------------------------------------------------
     def _build(self) -> None:
@@ -202,107 +186,91 @@ class SpeechTab(QWidget):
         """The rolling mel spectrogram (`audio_views.MelSpectrogramView`)."""
         return self._spectrogram_slot.widget()
 
-    # -- devices --------------------------------------------------------------------
-    def _list_devices_once(self) -> None:
-        if not self._devices_listed:
-            self._devices_listed = True
-            self.refresh_devices()
-            import soundfile  # noqa: F401 - loaded early, so the first Record or Open does not stall
-
-    def refresh_devices(self) -> None:
-        self.device_combo.clear()
-        self.mic_problem = ""
-        if self._source_factory is None:
-            try:
-                for d in streaming.list_input_devices(self._sounddevice()):
-                    self.device_combo.addItem(d.label, d.index)
-                    if d.is_default:
-                        self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
-            except PlaygroundError as exc:
-                self.mic_problem = str(exc)
-                self.show_message(f"{exc} You can still transcribe audio files.", error=True)
-        else:
-            self.device_combo.addItem("Injected source", "injected")
-        self.device_combo.addItem("A file played live (choose when recording)...", FILE_SOURCE)
-        self._update_buttons()
-
-    def _sounddevice(self):
-        """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
-        if self._sd is None:
-            self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
-                        else streaming.load_sounddevice())
-        return self._sd
-
-    # -- recording -------------------------------------------------------------------
+    # -- the controller's state, under the names the app, tests and benchmarks use -------------
     @property
     def recording(self) -> bool:
-        return self.live_handle is not None
+        return self.controller.recording
 
+    @property
+    def live_handle(self):
+        return self.controller.live_handle
+
+    @property
+    def file_handle(self):
+        return self.controller.file_handle
+
+    @property
+    def source(self) -> streaming.AudioSource | None:
+        return self.controller.source
+
+    @property
+    def playing(self) -> bool:
+        return self.controller.playing
+
+    @property
+    def mic_problem(self) -> str:
+        return self.controller.mic_problem
+
+    @property
+    def _devices_listed(self) -> bool:
+        return self.controller.devices_listed
+
+    @property
+    def _sd(self):
+        """The `sounddevice` module in use (a test may hand in a fake)."""
+        return self.controller._sd
+
+    @_sd.setter
+    def _sd(self, module) -> None:
+        self.controller._sd = module
+
+    # -- devices --------------------------------------------------------------------
+    def _list_devices_once(self) -> None:
+        self.controller.list_devices_once()
+
+    def refresh_devices(self) -> None:
+        self.controller.refresh_devices()
+
+    def _show_devices(self, choices: list, problem: str) -> None:
+        self.device_combo.clear()
+        for choice in choices:
+            self.device_combo.addItem(choice.label, choice.data)
+            if choice.is_default:
+                self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+
+    # -- recording -------------------------------------------------------------------
     def toggle_record(self) -> None:
         if self.recording:
             self.stop_recording()
         else:
             self.start_recording()
 
-    def _make_source(self, data) -> streaming.AudioSource | None:
-        if self._source_factory is not None and data != FILE_SOURCE:
-            return self._source_factory(data)
-        if data == FILE_SOURCE:
-            path, _ = QFileDialog.getOpenFileName(self, "Play a file as if it were a microphone", "",
-                                                  "Audio (*.wav *.flac *.mp3 *.ogg *.opus *.m4a);;All files (*)")
-            return streaming.FileSource(path) if path else None
-        if self._sd is None:
-            raise PlaygroundError(self.mic_problem or "The microphone is unavailable.")
-        return streaming.MicrophoneSource(self._sd, device=data)
-
     def start_recording(self, source: streaming.AudioSource | None = None) -> None:
-        if self.recording or self.file_handle is not None:
+        c = self.controller
+        if c.busy:
             return
-        self._list_devices_once()
-        try:
-            source = source or self._make_source(self.device_combo.currentData())
-            if source is None:
-                return
-            source.start()
-        except PlaygroundError as exc:
-            self.show_message(str(exc), error=True)
-            return
-        self.source = source
-        self._live_buffer = source.buffer  # segments of this session play from it
-        self._spec_pos = source.buffer.total
-        self.spectrogram.clear()
-        self.meter.reset()
-        model = self.model_id()
-        self.picker.remember()
-        self.live_handle = self._live_runner().submit(
-            Job(streaming.listen, (source,), {"model": model}, name="live transcription"))
-        self.live_handle.event.connect(self._on_live_event)
-        self.live_handle.result.connect(self._on_live_result)
-        self.live_handle.error.connect(self._on_live_error)
-        self.live_handle.finished.connect(self._on_live_finished)
-        self._timer.start()
-        self.show_message(f"Recording from {source.name}; loading {model}...")
-        self._update_buttons()
+        c.list_devices_once()
+        device, path = None, None
+        if source is None:
+            device = self.device_combo.currentData()
+            if device == FILE_SOURCE:
+                path, _ = QFileDialog.getOpenFileName(self, "Play a file as if it were a microphone", "",
+                                                      "Audio (*.wav *.flac *.mp3 *.ogg *.opus *.m4a);;All files (*)")
+                if not path:
+                    return
+        if c.start_recording(source, device, self.model_id(), path):
+            self.picker.remember()
 
     def stop_recording(self) -> None:
         """Stop capturing; what is already buffered is still transcribed and made final."""
-        if self.source is not None:
-            self.source.stop()
-        if self.recording:
-            self.show_message("Stopped: finishing the text of what was recorded...")
-        self._update_buttons()
+        self.controller.stop_recording()
 
-    def _live_runner(self):
-        """Live sessions have their own lane: a recording can last an hour and must neither
-        wait behind nor block the jobs of the other tabs."""
-        if self._live_worker is None:
-            self._live_worker = self.ctx.runner("live", self)
-        return self._live_worker
-
-    def _run(self, job: Job):
-        if self._jobs is None:
-            self._jobs = self.ctx.runner("speech", self)
-        return self._jobs.submit(job)
+    def _on_recording_changed(self, recording: bool) -> None:
+        if recording and self.source is not None:
+            self._spec_pos = self.source.buffer.total
+            self.spectrogram.clear()
+            self.meter.reset()
+            self._timer.start()
 
     def _draw_audio(self) -> None:
         src = self.source
@@ -325,17 +293,8 @@ class SpeechTab(QWidget):
             self._timer.stop()
             self.meter.reset()
 
-    def _on_live_event(self, event) -> None:
-        if isinstance(event, streaming.LiveText):
-            if event.kind == "partial":
-                self._show_partial(event)
-            else:
-                self._show_final(event)
-        elif isinstance(event, streaming.LiveStatus):
-            self._show_status(event)
-
-    def _show_partial(self, event: streaming.LiveText) -> None:
-        item = self._partial_items.get(event.utterance)
+    def _show_partial(self, utterance: int, start: float, text: str) -> None:
+        item = self._partial_items.get(utterance)
         if item is None:
             item = QTreeWidgetItem(["", ""])
             font = QFont(self.view.font())
@@ -344,73 +303,35 @@ class SpeechTab(QWidget):
             item.setForeground(1, QBrush(QColor("#7a7a7a")))
             item.setData(0, Qt.ItemDataRole.UserRole, None)
             self.view.addTopLevelItem(item)
-            self._partial_items[event.utterance] = item
-        item.setText(0, transcript.short_time(event.start))
-        item.setText(1, event.text + " \u2026")
+            self._partial_items[utterance] = item
+        item.setText(0, transcript.short_time(start))
+        item.setText(1, text + " \u2026")
         item.setToolTip(1, "Partial: may still change")
         self.view.scrollToItem(item)
 
-    def _show_final(self, event: streaming.LiveText) -> None:
-        item = self._partial_items.pop(event.utterance, None)
-        if not event.text:
-            if item is not None:
-                self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
-            return
-        seg = Segment(event.start, event.end, event.text)
+    def _drop_partial(self, utterance: int) -> None:
+        item = self._partial_items.pop(utterance, None)
+        if item is not None:
+            self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
+
+    def _show_segment(self, index: int, seg: Segment, utterance: int) -> None:
+        """A final segment: it replaces its utterance's partial line, or comes as a new line."""
+        item = self._partial_items.pop(utterance, None) if utterance >= 0 else None
         if item is None:
             item = QTreeWidgetItem()
             self.view.addTopLevelItem(item)
-        self._set_final_item(item, seg, ("live", self._live_buffer))
-        self.view.scrollToItem(item)
-
-    def _set_final_item(self, item: QTreeWidgetItem, seg: Segment, origin: tuple | None = None) -> None:
-        """`origin`: where the segment's audio can be played from: ("file", path) or ("live", ring buffer)."""
-        item.setData(1, Qt.ItemDataRole.UserRole, origin)
+        item.setData(1, SEGMENT_INDEX, index)
         item.setText(0, f"{transcript.short_time(seg.start)} \u2013 {transcript.short_time(seg.end)}")
         item.setText(1, seg.text)
         item.setFont(1, QFont(self.view.font()))
         item.setForeground(1, self.palette().text())
         item.setToolTip(1, "")
         item.setData(0, Qt.ItemDataRole.UserRole, seg)
-        self._segments.append(seg)
-        self._update_buttons()
+        self.view.scrollToItem(item)
 
-    def _show_status(self, status: streaming.LiveStatus) -> None:
-        if status.realtime_factor is None:
-            self.rtf_label.setText(f"{status.audio_seconds:.0f} s heard")
-            if self.message.text().startswith("Recording from"):
-                self.show_message(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
-            return
-        text = f"{status.audio_seconds:.0f} s heard, real-time factor {status.realtime_factor:.2f}"
-        if status.realtime_factor > 1.0:
-            text += (" (slower than real time: close busy programs)" if self.model_id() == speech.DEFAULT_MODEL
-                     else " (slower than real time: choose a smaller model)")
-        if status.lag_seconds > 2:
-            text += f", {status.lag_seconds:.0f} s behind"
-        self.rtf_label.setText(text)
-
-    def _on_live_result(self, result: streaming.LiveResult) -> None:
-        if result.autosave:
-            self.autosave_label.setText(f"Autosaved to {result.autosave}")
-            self.autosave_label.setToolTip(result.autosave)
-        if result.error:
-            self.show_message(result.error, error=True)
-        elif not result.segments:
-            self.show_message("No speech found in the recording.")
-        else:
-            self.show_message(f"Done: {len(result.segments)} segment(s) from {result.duration:.1f} s of audio.")
-
-    def _on_live_error(self, message: str) -> None:
-        self.show_message(message, error=True)
-
-    def _on_live_finished(self) -> None:
-        if self.source is not None:
-            self.source.stop()
-        for utt, item in list(self._partial_items.items()):  # a job that died mid-utterance
-            self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
-            del self._partial_items[utt]
-        self.live_handle = None
-        self._update_buttons()
+    def _show_autosave(self, path: str) -> None:
+        self.autosave_label.setText(f"Autosaved to {path}")
+        self.autosave_label.setToolTip(path)
 
     # -- files -------------------------------------------------------------------------
     def _open_dialog(self) -> None:
@@ -420,44 +341,11 @@ class SpeechTab(QWidget):
             self.open_paths([path])
 
     def open_paths(self, paths: list[str]) -> None:
-        audio_paths = [p for p in paths if audio.is_audio_path(p)] or list(paths)
-        if not audio_paths:
-            return
-        if self.recording or self.file_handle is not None:
-            self.show_message("Busy: stop the recording or wait for the file being transcribed.", error=True)
-            return
-        path = audio_paths[0]
-        if len(audio_paths) > 1:
-            self.ctx.show_status(f"Transcribing {Path(path).name}; drop the other files one at a time.")
-        self._file_name = Path(path).name
-        self._file_path = str(path)
-        model = self.model_id()
-        self.file_handle = self._run(Job(speech.transcribe_file, (path,), {"model": model},
-                                         name=f"transcribe {self._file_name}"))
-        self.file_handle.event.connect(self._on_file_event)
-        self.file_handle.result.connect(self._on_file_result)
-        self.file_handle.error.connect(lambda msg: self.show_message(msg, error=True))
-        self.file_handle.cancelled.connect(
-            lambda: self.show_message(f"Cancelled {self._file_name}; the segments so far are kept."))
-        self.file_handle.finished.connect(self._on_file_finished)
-        self.show_message(f"Transcribing {self._file_name}...")
-        self._update_buttons()
+        self.controller.open_paths(paths, self.model_id())
 
-    def _on_file_event(self, event) -> None:
-        if isinstance(event, speech.FileSegment):
-            item = QTreeWidgetItem()
-            self.view.addTopLevelItem(item)
-            self._set_final_item(item, event.segment, ("file", self._file_path))
-            self.view.scrollToItem(item)
-
-    def _on_file_result(self, result: transcript.Transcript) -> None:
-        rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
-        self.show_message(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
-                          f"{result.duration:.1f} s of audio{rtf}.")
-
-    def _on_file_finished(self) -> None:
-        self.file_handle = None
-        self._update_buttons()
+    def transcribe_file(self, path: str):
+        """Transcribe one audio file with the chosen model; its JobHandle (None when busy)."""
+        return self.controller.transcribe_file(path, self.model_id())
 
     # -- playback ---------------------------------------------------------------------------
     def _on_play_clicked(self) -> None:
@@ -470,70 +358,16 @@ class SpeechTab(QWidget):
 
     def play_segment(self, item: QTreeWidgetItem) -> None:
         """Play one final segment's audio through the default output device."""
-        seg = item.data(0, Qt.ItemDataRole.UserRole)
-        origin = item.data(1, Qt.ItemDataRole.UserRole)
-        if not isinstance(seg, Segment) or not origin:
-            return
-        sd = self._output_device()
-        if sd is None:
-            return
-        kind, where = origin
-        if kind == "live":
-            first = int(seg.start * streaming.SR)
-            if where is None or first < where.total - where.capacity:
-                self.show_message("That part of the recording is no longer in memory "
-                                  "(the last two minutes of a recording can be played).", error=True)
-                return
-        self.stop_playback()
-        self._playback_id += 1
-        self.playing = True
-        self._update_buttons()
-        self.ctx.show_status(f"Playing {transcript.short_time(seg.start)} - {transcript.short_time(seg.end)}")
-        threading.Thread(target=self._play, args=(sd, kind, where, seg, self._playback_id), name="segment playback",
-                         daemon=True).start()
-
-    def _play(self, sd, kind: str, where, seg: Segment, playback_id: int) -> None:
-        try:
-            if kind == "live":
-                first = int(seg.start * streaming.SR)
-                samples, _ = where.read(first, int((seg.end - seg.start) * streaming.SR))
-            else:
-                samples = audio.load_range(where, seg.start, seg.end)
-            if samples.size == 0:
-                raise PlaygroundError("The segment has no audio to play.")
-            sd.play(samples, streaming.SR, blocking=True)
-        except PlaygroundError as exc:
-            self._playback_failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - PortAudio errors: one sentence in the tab
-            self._playback_failed.emit(f"Cannot play the segment: {str(exc).strip() or type(exc).__name__}.")
-        finally:
-            self._playback_done.emit(playback_id)
-
-    def _output_device(self):
-        try:
-            return self._sounddevice()
-        except PlaygroundError as exc:
-            self.show_message(f"Cannot play audio: {exc}", error=True)
-            return None
+        index = item.data(1, SEGMENT_INDEX)
+        if isinstance(index, int):
+            self.controller.play_segment(index)
 
     def stop_playback(self) -> None:
-        if self.playing and self._sd is not None:
-            try:
-                self._sd.stop()  # ends the blocking play() on the playback thread
-            except Exception:  # noqa: BLE001 - nothing is playing any more
-                pass
-
-    def _on_playback_failed(self, message: str) -> None:
-        self.show_message(message, error=True)
-
-    def _on_playback_done(self, playback_id: int) -> None:
-        if playback_id == self._playback_id:
-            self.playing = False
-            self._update_buttons()
+        self.controller.stop_playback()
 
     # -- transcript actions ---------------------------------------------------------------
     def segments(self) -> list[Segment]:
-        return list(self._segments)
+        return self.controller.segments()
 
     def _selected_segments(self) -> list[Segment]:
         chosen = [it.data(0, Qt.ItemDataRole.UserRole) for it in self.view.selectedItems()]
@@ -549,18 +383,19 @@ class SpeechTab(QWidget):
                                  f"{s.end - s.start:.1f} s")
 
     def transcript_text(self) -> str:
-        return transcript.to_txt(self.segments())
+        return self.controller.transcript_text()
 
     def copy_text(self) -> None:
-        QGuiApplication.clipboard().setText(transcript.to_txt(self._selected_segments()))
+        QGuiApplication.clipboard().setText(self.controller.transcript_text(self._selected_segments()))
         self.ctx.show_status("Transcript copied.")
 
     def clear(self) -> None:
+        self.controller.clear()
+
+    def _on_cleared(self) -> None:
         self.view.clear()
-        self._segments.clear()
         self._partial_items.clear()
         self.autosave_label.setText("")
-        self._update_buttons()
 
     def _save_dialog(self) -> None:
         path, chosen = QFileDialog.getSaveFileName(self, "Save transcript", "transcript.txt", SAVE_FILTERS)
@@ -571,13 +406,8 @@ class SpeechTab(QWidget):
                 path = f"{path}.{fmt}"
             self.save(path, fmt)
 
-    def save(self, path: str, fmt: str | None = None) -> None:
-        try:
-            transcript.save(self.segments(), path, fmt)
-        except (OSError, PlaygroundError) as exc:
-            self.show_message(f"Could not save {Path(path).name}: {exc}", error=True)
-            return
-        self.ctx.show_status(f"Saved {path}")
+    def save(self, path: str, fmt: str | None = None) -> bool:
+        return self.controller.save(path, fmt)
 
     # -- state ----------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:
@@ -586,16 +416,15 @@ class SpeechTab(QWidget):
         self.message.setProperty("isError", error)
 
     def _update_buttons(self) -> None:
-        busy_file = self.file_handle is not None
-        self.record_button.setText("\u25a0 Stop" if self.recording else "\u25cf Record")
-        stopping = self.recording and self.source is not None and self.source.finished
-        self.record_button.setEnabled(not busy_file and not stopping and self.device_combo.count() > 0)
-        self.open_button.setEnabled(not self.recording and not busy_file)
-        self.device_combo.setEnabled(not self.recording)
-        self.model_combo.setEnabled(not self.recording and not busy_file)
-        has_text = bool(self._segments)
-        self.play_button.setText("\u25a0 Stop" if self.playing else "\u25b6 Play")
-        self.play_button.setEnabled(has_text or self.playing)
+        c = self.controller
+        self.record_button.setText("\u25a0 Stop" if c.recording else "\u25cf Record")
+        self.record_button.setEnabled(not c.file_busy and not c.stopping and self.device_combo.count() > 0)
+        self.open_button.setEnabled(not c.busy)
+        self.device_combo.setEnabled(not c.recording)
+        self.model_combo.setEnabled(not c.busy)
+        has_text = bool(c.segments())
+        self.play_button.setText("\u25a0 Stop" if c.playing else "\u25b6 Play")
+        self.play_button.setEnabled(has_text or c.playing)
         self.copy_button.setEnabled(has_text)
         self.save_button.setEnabled(has_text)
 
@@ -615,13 +444,7 @@ class SpeechTab(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
-        self.stop_playback()
-        if self.source is not None:
-            self.source.stop()
-        if self._live_worker is not None:  # stop capturing, then join the live lane (finals are kept)
-            self._live_worker.cancel()
-            self.ctx.lanes.worker("live").shutdown(timeout=5.0)
-
+        self.controller.shutdown()
 
 def _make_waveform() -> QWidget:
     from playground.ui.widgets.audio_views import WaveformView  # imports pyqtgraph and numpy

@@ -1,0 +1,421 @@
+"""The Speech tab's logic, without widgets: audio sources, live and file jobs, the transcript.
+
+`SpeechController` owns the input devices (the `sounddevice` module, or an
+injected source factory), runs live sessions on the "live" lane
+(`streaming.listen`) and file transcriptions on the "speech" lane
+(`speech.transcribe_file`), keeps the final segments and where their audio can
+be played from, plays a segment, exports the transcript, and formats what the
+view shows (messages, the real-time factor). `SpeechTab` renders its signals;
+tests drive it alone with an `AppContext` and a fake microphone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from playground.core import transcript
+from playground.core.errors import PlaygroundError
+from playground.core.jobs import Job
+from playground.core.transcript import Segment, Transcript
+from playground.ui.widgets.deferred import lazy_module
+
+log = logging.getLogger(__name__)
+# numpy-backed engine modules, imported on first use: the tab paints before numpy loads.
+audio = lazy_module("playground.core.audio")
+speech = lazy_module("playground.core.speech")
+streaming = lazy_module("playground.core.streaming")
+
+FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
+INJECTED_SOURCE = "injected"
+LIVE_LANE = "live"
+FILE_LANE = "speech"
+BUSY_MESSAGE = "Busy: stop the recording or wait for the file being transcribed."
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """One entry of the input list: what the user reads, and what `make_source` takes."""
+
+    label: str
+    data: object
+    is_default: bool = False
+
+
+def realtime_text(status: streaming.LiveStatus, model: str) -> str:
+    """The live status line; above a real-time factor of 1, what to do about it."""
+    if status.realtime_factor is None:
+        return f"{status.audio_seconds:.0f} s heard"
+    text = f"{status.audio_seconds:.0f} s heard, real-time factor {status.realtime_factor:.2f}"
+    if status.realtime_factor > 1.0:
+        text += (" (slower than real time: close busy programs)" if model == speech.DEFAULT_MODEL
+                 else " (slower than real time: choose a smaller model)")
+    if status.lag_seconds > 2:
+        text += f", {status.lag_seconds:.0f} s behind"
+    return text
+
+
+class SpeechController(QObject):
+    """`source_factory(device_data) -> AudioSource` and `sounddevice_importer(name) -> module` may be
+    injected (tests, demos). Every handler runs on the UI thread."""
+
+    devices_changed = Signal(list, str)  # [DeviceChoice], the microphone problem ("" when none)
+    status = Signal(str, bool)  # a one-sentence message, is it an error
+    recording_changed = Signal(bool)
+    file_busy_changed = Signal(bool)  # a file transcription started (True) or ended
+    state_changed = Signal()  # recording, stopping, file job, playback or segments changed
+    partial_text = Signal(int, float, str)  # utterance, start (s), text that may still change
+    partial_dropped = Signal(int)  # utterance: its partial line is gone (no speech, or the job ended)
+    segment_added = Signal(int, object, int)  # index in segments(), Segment, utterance (-1: from a file)
+    realtime_changed = Signal(str)  # the live status line (seconds heard, real-time factor, advice)
+    autosaved = Signal(str)  # path of the live session's autosaved transcript
+    transcript_done = Signal(object)  # Transcript of a finished file or live session
+    playback_changed = Signal(bool)  # playing
+    cleared = Signal()
+
+    # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
+    # its outcome comes back to the UI thread through these.
+    _playback_failed = Signal(str)
+    _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
+
+    def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
+                 sounddevice_importer: Callable[[str], object] | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self._source_factory = source_factory
+        self._sd_importer = sounddevice_importer
+        self._sd = None
+        self._live_runner = None  # JobRunner on the "live" lane, made on the first recording
+        self._file_runner = None  # JobRunner on the "speech" lane (file transcription)
+        self.source: streaming.AudioSource | None = None
+        self.live_handle = None
+        self.file_handle = None
+        self.live_model = ""
+        self.devices: list[DeviceChoice] = []
+        self.mic_problem = ""
+        self.devices_listed = False
+        self.message = ""
+        self.message_is_error = False
+        self.realtime = ""
+        self.autosave_path = ""
+        self._segments: list[Segment] = []  # final segments, in order of arrival
+        self._origins: list[tuple | None] = []  # ("file", path) or ("live", ring buffer), per segment
+        self._partials: dict[int, str] = {}  # utterance -> text that may still change
+        self._file_name = ""
+        self._file_path = ""
+        self._live_buffer: streaming.RingBuffer | None = None
+        self.playing = False
+        self._playback_id = 0
+        self._playback_failed.connect(lambda message: self._say(message, error=True))
+        self._playback_done.connect(self._on_playback_done)
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.live_handle is not None
+
+    @property
+    def stopping(self) -> bool:
+        """Capture stopped; the buffered audio is still being transcribed."""
+        return self.recording and self.source is not None and self.source.finished
+
+    @property
+    def file_busy(self) -> bool:
+        return self.file_handle is not None
+
+    @property
+    def busy(self) -> bool:
+        return self.recording or self.file_busy
+
+    def segments(self) -> list[Segment]:
+        return list(self._segments)
+
+    def segment(self, index: int) -> Segment | None:
+        return self._segments[index] if 0 <= index < len(self._segments) else None
+
+    def partials(self) -> dict[int, str]:
+        """Utterance -> its partial text, for the utterances not final yet."""
+        return dict(self._partials)
+
+    def transcript_text(self, segments: list[Segment] | None = None) -> str:
+        return transcript.to_txt(self.segments() if segments is None else segments)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message, self.message_is_error = text, error
+        self.status.emit(text, error)
+
+    # -- devices --------------------------------------------------------------------
+    def list_devices_once(self) -> None:
+        if not self.devices_listed:
+            self.devices_listed = True
+            self.refresh_devices()
+            import soundfile  # noqa: F401 - loaded early, so the first Record or Open does not stall
+
+    def refresh_devices(self) -> list[DeviceChoice]:
+        choices: list[DeviceChoice] = []
+        self.mic_problem = ""
+        if self._source_factory is None:
+            try:
+                choices = [DeviceChoice(d.label, d.index, d.is_default)
+                           for d in streaming.list_input_devices(self.sounddevice())]
+            except PlaygroundError as exc:
+                self.mic_problem = str(exc)
+        else:
+            choices = [DeviceChoice("Injected source", INJECTED_SOURCE)]
+        choices.append(DeviceChoice("A file played live (choose when recording)...", FILE_SOURCE))
+        self.devices = choices
+        self.devices_changed.emit(list(choices), self.mic_problem)
+        if self.mic_problem:
+            self._say(f"{self.mic_problem} You can still transcribe audio files.", error=True)
+        self.state_changed.emit()
+        return list(choices)
+
+    def sounddevice(self):
+        """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
+        if self._sd is None:
+            self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
+                        else streaming.load_sounddevice())
+        return self._sd
+
+    def make_source(self, device, file_path: str | None = None) -> streaming.AudioSource | None:
+        """The source for a device choice; FILE_SOURCE plays `file_path` live (None without one)."""
+        if device == FILE_SOURCE:
+            return streaming.FileSource(file_path) if file_path else None
+        if self._source_factory is not None:
+            return self._source_factory(device)
+        if self._sd is None:
+            raise PlaygroundError(self.mic_problem or "The microphone is unavailable.")
+        return streaming.MicrophoneSource(self._sd, device=device)
+
+    # -- live sessions -------------------------------------------------------------------
+    def start_recording(self, source: streaming.AudioSource | None = None, device=None, model: str | None = None,
+                        file_path: str | None = None) -> bool:
+        """Start a live session from `source` (else the one `device` names); False if none started."""
+        if self.busy:
+            return False
+        self.list_devices_once()
+        try:
+            if source is None:
+                source = self.make_source(device, file_path)
+            if source is None:
+                return False
+            source.start()
+        except PlaygroundError as exc:
+            self._say(str(exc), error=True)
+            return False
+        self.source = source
+        self._live_buffer = source.buffer  # segments of this session play from it
+        self.live_model = model or speech.DEFAULT_MODEL
+        self.realtime = ""
+        if self._live_runner is None:
+            # Live sessions have their own lane: a recording can last an hour and must neither
+            # wait behind nor block the jobs of the other tabs.
+            self._live_runner = self.ctx.runner(LIVE_LANE, self)
+        self.live_handle = self._live_runner.submit(
+            Job(streaming.listen, (source,), {"model": self.live_model}, name="live transcription"),
+            on_event=self._on_live_event, on_result=self._on_live_result,
+            on_error=lambda message: self._say(message, error=True), on_finished=self._on_live_finished)
+        self._say(f"Recording from {source.name}; loading {self.live_model}...")
+        self.recording_changed.emit(True)
+        self.state_changed.emit()
+        return True
+
+    def stop_recording(self) -> None:
+        """Stop capturing; what is already buffered is still transcribed and made final."""
+        if self.source is not None:
+            self.source.stop()
+        if self.recording:
+            self._say("Stopped: finishing the text of what was recorded...")
+        self.state_changed.emit()
+
+    def toggle_record(self, device=None, model: str | None = None) -> None:
+        if self.recording:
+            self.stop_recording()
+        else:
+            self.start_recording(device=device, model=model)
+
+    def _on_live_event(self, event) -> None:
+        if isinstance(event, streaming.LiveText):
+            if event.kind == "partial":
+                self._partials[event.utterance] = event.text
+                self.partial_text.emit(event.utterance, event.start, event.text)
+            else:
+                had_partial = self._partials.pop(event.utterance, None) is not None
+                if event.text:
+                    self._add_segment(Segment(event.start, event.end, event.text), ("live", self._live_buffer),
+                                      event.utterance)
+                elif had_partial:
+                    self.partial_dropped.emit(event.utterance)
+        elif isinstance(event, streaming.LiveStatus):
+            self.realtime = realtime_text(event, self.live_model)
+            self.realtime_changed.emit(self.realtime)
+            if event.realtime_factor is None and self.message.startswith("Recording from"):
+                self._say(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
+
+    def _on_live_result(self, result: streaming.LiveResult) -> None:
+        if result.autosave:
+            self.autosave_path = result.autosave
+            self.autosaved.emit(result.autosave)
+        if result.error:
+            self._say(result.error, error=True)
+        elif not result.segments:
+            self._say("No speech found in the recording.")
+        else:
+            self._say(f"Done: {len(result.segments)} segment(s) from {result.duration:.1f} s of audio.")
+        self.transcript_done.emit(Transcript(list(result.segments), result.duration, self.live_model))
+
+    def _on_live_finished(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+        for utterance in list(self._partials):  # a job that died mid-utterance
+            del self._partials[utterance]
+            self.partial_dropped.emit(utterance)
+        self.live_handle = None
+        self.recording_changed.emit(False)
+        self.state_changed.emit()
+
+    # -- files -------------------------------------------------------------------------
+    def open_paths(self, paths: list[str], model: str | None = None):
+        """Transcribe the first audio file of `paths` (a drop or the command line); its JobHandle or None."""
+        audio_paths = [p for p in paths if audio.is_audio_path(p)] or list(paths)
+        if not audio_paths:
+            return None
+        if self.busy:
+            self._say(BUSY_MESSAGE, error=True)
+            return None
+        if len(audio_paths) > 1:
+            self.ctx.show_status(f"Transcribing {Path(audio_paths[0]).name}; drop the other files one at a time.")
+        return self.transcribe_file(audio_paths[0], model)
+
+    def transcribe_file(self, path: str, model: str | None = None):
+        if self.busy:
+            self._say(BUSY_MESSAGE, error=True)
+            return None
+        self._file_name = Path(path).name
+        self._file_path = str(path)
+        name = self._file_name
+        if self._file_runner is None:
+            self._file_runner = self.ctx.runner(FILE_LANE, self)
+        self.file_handle = self._file_runner.submit(
+            Job(speech.transcribe_file, (path,), {"model": model or speech.DEFAULT_MODEL}, name=f"transcribe {name}"),
+            on_event=self._on_file_event, on_result=self._on_file_result,
+            on_error=lambda message: self._say(message, error=True),
+            on_cancelled=lambda: self._say(f"Cancelled {name}; the segments so far are kept."),
+            on_finished=self._on_file_finished)
+        self._say(f"Transcribing {name}...")
+        self.file_busy_changed.emit(True)
+        self.state_changed.emit()
+        return self.file_handle
+
+    def _on_file_event(self, event) -> None:
+        if isinstance(event, speech.FileSegment):
+            self._add_segment(event.segment, ("file", self._file_path), -1)
+
+    def _on_file_result(self, result: Transcript) -> None:
+        rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
+        self._say(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
+                  f"{result.duration:.1f} s of audio{rtf}.")
+        self.transcript_done.emit(result)
+
+    def _on_file_finished(self) -> None:
+        self.file_handle = None
+        self.file_busy_changed.emit(False)
+        self.state_changed.emit()
+
+    def _add_segment(self, seg: Segment, origin: tuple | None, utterance: int) -> None:
+        self._segments.append(seg)
+        self._origins.append(origin)
+        self.segment_added.emit(len(self._segments) - 1, seg, utterance)
+        self.state_changed.emit()
+
+    # -- playback ---------------------------------------------------------------------------
+    def play_segment(self, index: int) -> bool:
+        """Play final segment `index` through the default output device; False if it cannot start."""
+        seg = self.segment(index)
+        origin = self._origins[index] if seg is not None else None
+        if seg is None or not origin:
+            return False
+        try:
+            sd = self.sounddevice()
+        except PlaygroundError as exc:
+            self._say(f"Cannot play audio: {exc}", error=True)
+            return False
+        kind, where = origin
+        if kind == "live":
+            first = int(seg.start * streaming.SR)
+            if where is None or first < where.total - where.capacity:
+                self._say("That part of the recording is no longer in memory "
+                          "(the last two minutes of a recording can be played).", error=True)
+                return False
+        self.stop_playback()
+        self._playback_id += 1
+        self.playing = True
+        self.playback_changed.emit(True)
+        self.state_changed.emit()
+        self.ctx.show_status(f"Playing {transcript.short_time(seg.start)} - {transcript.short_time(seg.end)}")
+        threading.Thread(target=self._play, args=(sd, kind, where, seg, self._playback_id), name="segment playback",
+                         daemon=True).start()
+        return True
+
+    def _play(self, sd, kind: str, where, seg: Segment, playback_id: int) -> None:
+        try:
+            if kind == "live":
+                first = int(seg.start * streaming.SR)
+                samples, _ = where.read(first, int((seg.end - seg.start) * streaming.SR))
+            else:
+                samples = audio.load_range(where, seg.start, seg.end)
+            if samples.size == 0:
+                raise PlaygroundError("The segment has no audio to play.")
+            sd.play(samples, streaming.SR, blocking=True)
+        except PlaygroundError as exc:
+            self._playback_failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - PortAudio errors: one sentence in the tab
+            self._playback_failed.emit(f"Cannot play the segment: {str(exc).strip() or type(exc).__name__}.")
+        finally:
+            self._playback_done.emit(playback_id)
+
+    def stop_playback(self) -> None:
+        if self.playing and self._sd is not None:
+            try:
+                self._sd.stop()  # ends the blocking play() on the playback thread
+            except Exception:  # noqa: BLE001 - nothing is playing any more
+                pass
+
+    def _on_playback_done(self, playback_id: int) -> None:
+        if playback_id == self._playback_id:
+            self.playing = False
+            self.playback_changed.emit(False)
+            self.state_changed.emit()
+
+    # -- the transcript -------------------------------------------------------------------
+    def save(self, path: str, fmt: str | None = None, segments: list[Segment] | None = None) -> bool:
+        """Write the transcript (TXT, SRT, VTT or JSON, atomically); False, with the reason said, if it failed."""
+        try:
+            transcript.save(self.segments() if segments is None else segments, path, fmt)
+        except (OSError, PlaygroundError) as exc:
+            self._say(f"Could not save {Path(path).name}: {exc}", error=True)
+            return False
+        self.ctx.show_status(f"Saved {path}")
+        return True
+
+    def clear(self) -> None:
+        self._segments.clear()
+        self._origins.clear()
+        self._partials.clear()
+        self.autosave_path = ""
+        self.cleared.emit()
+        self.state_changed.emit()
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.stop_playback()
+        if self.source is not None:
+            self.source.stop()
+        if self._live_runner is not None:  # stop capturing, then join the live lane (finals are kept)
+            self._live_runner.cancel()
+            self.ctx.lanes.worker(LIVE_LANE).shutdown(timeout=5.0)
