@@ -79,8 +79,13 @@ def first_paint(cmd: list[str], env: dict) -> tuple[float, str]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--compile-each-time", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE (if set): every start compiles the app's sources again")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="pg-bench-startup-"))
+    if not args.compile_each_time:  # as installed: byte-code compiled once (in a throw-away folder here)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
     bare_env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     app_cmd = [sys.executable, "-m", "playground", "--quit-after-show"]
     runs = {"bare": ([sys.executable, "-c", BARE], bare_env)}
