@@ -256,8 +256,9 @@ class Worker(QObject):
             pass
 
 
-# A live recording can last an hour: even a tab tested alone with one worker gives it its own.
-SEPARATE_EVEN_IN_TESTS = ("live",)
+# A live recording can last an hour, and the model store's scan must never hold up a tab's jobs:
+# even a tab tested alone with one worker gives these lanes their own thread.
+SEPARATE_EVEN_IN_TESTS = ("live", "models")
 
 
 class Lanes(QObject):

@@ -137,11 +137,11 @@ TASKS: tuple[Task, ...] = (
     # -- Image tab ------------------------------------------------------------------------------
     Task("image-classification", "Classify images", "image", "images", "an image-classification model",
          "bundled/efficientnet-lite0", kinds=("image-classification",), architectures=("ForImageClassification",),
-         sources=("playground.core.image:torchvision_entries",),
+         sources=("playground.core.torchvision_weights:classifier_entries",),
          hub=(Hub("google/vit-base-patch16-224", "ViT base 224 (ImageNet)", "Apache-2.0"),)),
     Task("object-detection", "Objects", "image", "images", "an object-detection model", "bundled/yolov3-tiny",
          kinds=("object-detection",), architectures=("ForObjectDetection",),
-         sources=("playground.core.detection:torchvision_entries",),
+         sources=("playground.core.torchvision_weights:detector_entries",),
          hub=(Hub("facebook/detr-resnet-50", "DETR ResNet-50", "Apache-2.0"),)),
     Task("face-detection", "Faces", "image", "images", "a face detector", "bundled/mtcnn", kinds=("face-detection",)),
     # -- Speech tab -----------------------------------------------------------------------------

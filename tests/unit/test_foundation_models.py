@@ -171,3 +171,27 @@ def test_cache_sizes_torch_modules():
 
     layer = torch.nn.Linear(10, 10)  # 110 float32 parameters
     assert models.estimate_size(layer) == 440
+
+
+def test_suggested_torchvision_weights_match_torchvision():
+    """The pickers list torchvision models without importing it: the file names written down must be torchvision's."""
+    import torch
+    from torchvision.models import get_model_weights
+
+    from playground.core import torchvision_weights as tvw
+
+    for table in (tvw.CLASSIFIERS, tvw.DETECTORS):
+        for name, (_display, fname) in table.items():
+            assert get_model_weights(name).DEFAULT.url.rsplit("/", 1)[-1] == fname, name
+    assert tvw.hub_dir() == __import__("pathlib").Path(torch.hub.get_dir())
+
+
+def test_listing_models_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from playground.core import tasks; tasks.snapshot(); "
+            "print([m for m in ('torch', 'torchvision') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
