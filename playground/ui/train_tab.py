@@ -1,38 +1,26 @@
-"""Train tab: fine-tune an image or text classifier, or train a character-level GPT, with live curves.
+"""Train tab (the view): fine-tune an image or text classifier, or train a character-level GPT, with live curves.
 
-The tab only builds arguments and renders events: the jobs live in
-`playground.core.training` and run on the worker. Step events are appended to
-the plot's buffers as they arrive; the plot and the labels are redrawn by
-timers (at most 20 times a second), so the window stays responsive.
+The tab builds the widgets, turns their values into a `TrainOptions`, forwards the
+actions to its `TrainController` (playground.ui.train_controller: data checks, runs,
+pause/resume/cancel, events -> state, all on the "train" lane) and renders the
+controller's signals. Step events are appended to the plot's buffers as they
+arrive; the plot and the status line are redrawn by timers (at most 20 and 4
+times a second), so the window stays responsive.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel,
     QLineEdit, QMessageBox, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
-from playground.core.jobs import Job
-from playground.core.training import checkpoint as ckpt
 from playground.core.training import data as tdata
-from playground.core.training import events as ev
-from playground.core.training.loop import TrainControl
+from playground.ui.train_controller import DEFAULTS, KINDS, TrainController, TrainOptions, default_patience
 from playground.ui.widgets.deferred import Deferred
-
-KINDS = (("image", "Image classifier (folder of class sub-folders)"),
-         ("text", "Text classifier (CSV / TSV)"),
-         ("charlm", "Character-level GPT (text file)"))
-EVENT_INTERVAL_S = 0.05
-DEFAULTS = {  # epochs (or steps), batch size, learning rate
-    "image": (3, 32, 1e-3),
-    "text": (4, 16, 5e-5),
-    "charlm": (2000, 32, 2e-3),
-}
 
 
 class DropArea(QLabel):
@@ -68,17 +56,7 @@ class TrainTab(QWidget):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        self._jobs = None
-        self.handle = None
-        self.control: TrainControl | None = None
-        self.preview: tdata.DataPreview | None = None
-        self._data_path = ""  # the path the preview was made for
-        self._preview_handle = None
-        self.last_step: ev.StepEvent | None = None
-        self.last_result = None
-        self.messages: list[str] = []
-        self._status_dirty = False
-        self._run_started_at = 0.0
+        self.controller = c = TrainController(ctx, self)
         self.extra_options: dict = {}  # advanced job options (model size ...) merged into the job's arguments
 
         # -- data --------------------------------------------------------------------
@@ -154,7 +132,7 @@ class TrainTab(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("model name")
         self.name_edit.setAccessibleName("Model name")
-        self.name_edit.textChanged.connect(lambda _t: self._update_resume())
+        self.name_edit.textChanged.connect(c.set_name)
         self.resume_box = QCheckBox("Resume from the last checkpoint")
         self.resume_box.setEnabled(False)
 
@@ -219,17 +197,62 @@ class TrainTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 
-        self.status_timer = QTimer(self)
-        self.status_timer.setInterval(250)  # 4 status lines a second: each one relayouts the panel
-        self.status_timer.timeout.connect(self._refresh_status)
-        self.status_timer.start()
+        c.data_changed.connect(self._on_data_changed)
+        c.preview_started.connect(lambda: self.data_label.setText("Checking the data..."))
+        c.preview_ready.connect(self._on_preview)
+        c.preview_failed.connect(
+            lambda message: self.data_label.setText(f"<span style='color:#c00000'>{message}</span>"))
+        c.name_changed.connect(self.name_edit.setText)
+        c.resume_available.connect(self._on_resume_available)
+        c.running_changed.connect(self._set_running)
+        c.new_run.connect(lambda label: self.plot.start_run(label))
+        c.total_steps.connect(lambda n: self.plot.set_total_steps(n))
+        c.step.connect(lambda e: self.plot.add_step(e.step, e.loss, e.lr))
+        c.epoch.connect(lambda e: self.plot.add_epoch(e.epoch, e.step, e.val_loss, e.val_accuracy))
+        c.status.connect(self.status_label.setText)
+        c.failed.connect(lambda message: self.status_label.setText(
+            f"<span style='color:#c00000'>Training failed: {message}</span>"))
+        c.model_saved.connect(self.model_saved)
         self._on_kind_changed()
-        self._set_running(False)
+        self._set_running(False, False)
 
     @property
     def plot(self):
         """The live loss/accuracy plot (a `TrainPlot`; made on first use if the tab was not painted yet)."""
         return self._plot_slot.widget()
+
+    # -- the controller's state, under the tab's names ------------------------------------------
+    @property
+    def handle(self):
+        return self.controller.handle
+
+    @handle.setter
+    def handle(self, value) -> None:
+        self.controller.handle = value
+
+    @property
+    def control(self):
+        return self.controller.control
+
+    @property
+    def preview(self):
+        return self.controller.preview
+
+    @property
+    def last_step(self):
+        return self.controller.last_step
+
+    @property
+    def last_result(self):
+        return self.controller.last_result
+
+    @property
+    def messages(self) -> list[str]:
+        return self.controller.messages
+
+    @property
+    def status_timer(self):
+        return self.controller.status_timer
 
     # -- data ----------------------------------------------------------------------------
     @property
@@ -237,6 +260,13 @@ class TrainTab(QWidget):
         return self.kind_combo.currentData()
 
     def _on_kind_changed(self, *_):
+        self._apply_kind()
+        path = self.path_edit.text().strip()
+        if path and tdata.guess_kind(path) == self.kind:
+            self._check_data()
+
+    def _apply_kind(self) -> None:
+        """The kind's default options and the widgets it uses."""
         kind = self.kind
         epochs, batch, lr = DEFAULTS[kind]
         if kind == "charlm":
@@ -245,7 +275,7 @@ class TrainTab(QWidget):
             self.epochs.setValue(epochs)
         self.batch.setValue(batch)
         self.lr.setValue(lr)
-        self.patience.setValue(0 if kind == "charlm" else 3)
+        self.patience.setValue(default_patience(kind))
         for w in (self.epochs, self.epochs_label):
             w.setVisible(kind != "charlm")
         for w in (self.steps, self.steps_label):
@@ -255,9 +285,6 @@ class TrainTab(QWidget):
         for w in (self.text_col, self.label_col, self.text_col_label, self.label_col_label):
             w.setVisible(kind == "text")
         self.head_only.setVisible(kind != "charlm")
-        path = self.path_edit.text().strip()
-        if path and tdata.guess_kind(path) == kind:
-            self._check_data()
 
     def _browse(self) -> None:
         if self.kind == "image":
@@ -277,45 +304,29 @@ class TrainTab(QWidget):
         # editingFinished also fires on focus loss, e.g. when Start disables the field:
         # only a changed path is new data.
         path = self.path_edit.text().strip()
-        if path != self._data_path:
+        if path != self.controller.data_path:
             self.set_data(path)
 
     def set_data(self, path: str) -> None:
-        if not path:
-            return
-        if self.handle is not None:
-            self.status_label.setText("Training is running: cancel it before choosing other data.")
-            return
-        kind = tdata.guess_kind(path)
-        self._data_path = path
+        """New data (refused with a status line while a run goes on); `_on_data_changed` shows it."""
+        self.controller.set_data(path)
+
+    def _on_data_changed(self, path: str, kind: str) -> None:
         self.path_edit.setText(path)
         self.text_col.clear()
         self.label_col.clear()
-        self.name_edit.clear()
         index = next(i for i, (k, _) in enumerate(KINDS) if k == kind)
         if index != self.kind_combo.currentIndex():
-            self.kind_combo.setCurrentIndex(index)  # checks the data too
-        else:
-            self._check_data()
+            self.kind_combo.blockSignals(True)  # the controller checks the new data itself
+            self.kind_combo.setCurrentIndex(index)
+            self.kind_combo.blockSignals(False)
+            self._apply_kind()
 
     def _check_data(self) -> None:
-        path = self.path_edit.text().strip()
-        if not path:
-            return
-        self.preview = None
-        self.data_label.setText("Checking the data...")
-        self.start_button.setEnabled(False)
-        kwargs = {"text_column": self.text_col.currentText() or None,
-                  "label_column": self.label_col.currentText() or None}
-        handle = self._run(Job(tdata.preview, (self.kind, path), kwargs, name="check training data"), show=False)
-        self._preview_handle = handle
-        handle.result.connect(lambda p, h=handle: self._on_preview(h, p))
-        handle.error.connect(lambda msg, h=handle: self._on_preview_error(h, msg))
+        self.controller.check_data(self.kind, self.path_edit.text(), self.text_col.currentText() or None,
+                                   self.label_col.currentText() or None)
 
-    def _on_preview(self, handle, p: tdata.DataPreview) -> None:
-        if handle is not self._preview_handle:
-            return
-        self.preview = p
+    def _on_preview(self, p: tdata.DataPreview) -> None:
         if p.columns:
             for combo, value in ((self.text_col, p.text_column), (self.label_col, p.label_column)):
                 combo.blockSignals(True)
@@ -329,190 +340,63 @@ class TrainTab(QWidget):
             labels = f"<br>{shown}{' ...' if len(p.counts) > 12 else ''}"
         warnings = "".join(f"<br><span style='color:#b35900'>&#9888; {w}</span>" for w in p.warnings)
         self.data_label.setText(f"<b>{p.summary}</b>{labels}{warnings}")
-        if not self.name_edit.text():
-            base = p.suggested_name
-            name = base if ckpt.has_checkpoint(tdata.output_dir_for(base)) else tdata.unique_output_dir(base).name
-            self.name_edit.setText(name)
-        self._update_resume()
-        self._set_running(self.handle is not None)
-
-    def _on_preview_error(self, handle, message: str) -> None:
-        if handle is not self._preview_handle:
-            return
-        self.preview = None
-        self.data_label.setText(f"<span style='color:#c00000'>{message}</span>")
-        self._set_running(self.handle is not None)
 
     def output_dir(self) -> Path:
-        return tdata.output_dir_for(self.name_edit.text().strip() or "model")
+        return self.controller.output_dir()
 
     def _update_resume(self) -> None:
-        try:
-            has = ckpt.has_checkpoint(self.output_dir())
-        except Exception:
-            has = False
+        self.controller.update_resume()
+
+    def _on_resume_available(self, has: bool) -> None:
         self.resume_box.setEnabled(has)
         self.resume_box.setChecked(has)
         self.resume_box.setToolTip("A checkpoint of an interrupted run with this name exists" if has else
                                    "No checkpoint for this name")
 
     # -- running ---------------------------------------------------------------------------
-    def _run(self, job: Job, show: bool = True):
-        """Training and its data checks run in the "train" lane: the other tabs never wait for them."""
-        if self._jobs is None:
-            self._jobs = self.ctx.runner("train", self)
-        return self._jobs.submit(job, show=show)
+    def options(self) -> TrainOptions:
+        """The widgets' values, as the controller takes them."""
+        return TrainOptions(
+            kind=self.kind, path=self.path_edit.text().strip(), name=self.name_edit.text(),
+            epochs=self.epochs.value(), steps=self.steps.value(), batch_size=self.batch.value(),
+            lr=self.lr.value(), val_share=self.val_share.value(), patience=self.patience.value(),
+            image_size=self.image_size.value(), device=self.device_combo.currentData(),
+            head_only=self.head_only.isChecked(), resume=self.resume_box.isChecked(),
+            text_column=self.text_col.currentText() or None, label_column=self.label_col.currentText() or None,
+            extra=dict(self.extra_options))
 
     def job_arguments(self) -> tuple[tuple, dict]:
-        kind = self.kind
-        kwargs = {"name": self.name_edit.text().strip() or None, "resume": self.resume_box.isChecked(),
-                  "batch_size": self.batch.value(), "lr": self.lr.value(), "val_share": self.val_share.value(),
-                  "patience": self.patience.value(), "device": self.device_combo.currentData(),
-                  "control": self.control,
-                  # Every Qt signal emit costs the worker->UI hop (and, in PySide6 6.12.0, leaks a
-                  # reference to True): the plot needs at most ~20 points a second.
-                  "event_interval": EVENT_INTERVAL_S}
-        if kind == "image":
-            kwargs |= {"epochs": self.epochs.value(), "head_only": self.head_only.isChecked(),
-                       "image_size": self.image_size.value()}
-        elif kind == "text":
-            kwargs |= {"epochs": self.epochs.value(), "head_only": self.head_only.isChecked(),
-                       "text_column": self.text_col.currentText() or None,
-                       "label_column": self.label_col.currentText() or None}
-        else:
-            kwargs |= {"steps": self.steps.value()}
-        return (self.path_edit.text().strip(), None), kwargs | self.extra_options
+        return self.options().job_arguments(self.controller.control)
 
     def start(self) -> None:
-        if self.handle is not None:
-            return
-        if self.preview is None:
-            self.status_label.setText("Choose valid training data first.")
-            return
-        from playground.core.training import job_for
-
-        self.control = TrainControl()
-        args, kwargs = self.job_arguments()
-        name = kwargs["name"] or "model"
-        self.plot.start_run(f"{name}{' (resumed)' if kwargs['resume'] else ''}")
-        self.last_step = None
-        self.last_result = None
-        self._run_started_at = time.monotonic()
-        self.handle = self._run(Job(job_for(self.kind), args, kwargs, name=f"train {name}"))
-        self.handle.event.connect(self._on_event)
-        self.handle.result.connect(self._on_result)
-        self.handle.error.connect(self._on_error)
-        self.handle.cancelled.connect(self._on_cancelled)
-        self.handle.finished.connect(self._on_finished)
-        self.status_label.setText("Starting...")
-        self._set_running(True)
+        self.controller.start(self.options())
 
     def pause(self) -> None:
-        if self.control is not None and self.handle is not None:
-            self.control.pause()
-            self.status_label.setText("Pausing at the next step...")
-            self._set_running(True)
+        self.controller.pause()
 
     def resume(self) -> None:
-        if self.control is not None:
-            self.control.resume()
-            self._set_running(True)
+        self.controller.resume()
 
     def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            if self.control is not None:
-                self.control.resume()  # a paused job wakes up, sees the cancel and saves a checkpoint
-            self.status_label.setText("Cancelling: saving a checkpoint...")
+        self.controller.cancel()
 
-    def _set_running(self, running: bool) -> None:
-        paused = bool(running and self.control is not None and self.control.paused)
-        self.start_button.setEnabled(not running and self.preview is not None)
+    def _set_running(self, running: bool, paused: bool = False) -> None:
+        self.start_button.setEnabled(not running and self.controller.preview is not None)
         self.pause_button.setEnabled(running and not paused)
         self.resume_button.setEnabled(running and paused)
         self.cancel_button.setEnabled(running)
         for w in (self.kind_combo, self.path_edit, self.browse_button, self.drop, self.name_edit):
             w.setEnabled(not running)
 
-    # -- events (called for every event: keep them cheap) -----------------------------------
+    # -- events (tests and tools feed the controller through these) ------------------------------
     def _on_event(self, event) -> None:
-        if isinstance(event, ev.StepEvent):
-            self.plot.add_step(event.step, event.loss, event.lr)
-            self.last_step = event
-            self._status_dirty = True
-        elif isinstance(event, ev.EpochEvent):
-            self.plot.add_epoch(event.epoch, event.step, event.val_loss, event.val_accuracy)
-            acc = f", val accuracy {event.val_accuracy:.3f}" if event.val_accuracy is not None else ""
-            self.messages.append(f"Epoch {event.epoch}: val loss {event.val_loss:.4f}{acc}")
-            self._status_dirty = True
-        elif isinstance(event, ev.DataReport):
-            for w in event.warnings:
-                self.messages.append(f"Warning: {w}")
-            self._status_dirty = True
-        elif isinstance(event, ev.Paused):
-            self.status_label.setText(f"Paused at step {event.step}.")
-            self._set_running(True)
-        elif isinstance(event, ev.Resumed):
-            self._status_dirty = True
-            self._set_running(True)
-        elif isinstance(event, ev.EarlyStopped):
-            self.messages.append(f"Early stop after epoch {event.epoch} (best epoch {event.best_epoch}).")
-        elif isinstance(event, ev.RunStarted):
-            self.plot.set_total_steps(event.total_steps)
-        elif isinstance(event, ev.DeviceFallback):
-            self.messages.append(event.message)
-            self._status_dirty = True
-        elif isinstance(event, ev.DoneEvent):
-            self.model_saved.emit(event.model_dir)
-            self._refresh_pickers(event.task)
-
-    def _refresh_pickers(self, task: str) -> None:
-        """The new model appears at once in every model picker of its task (the store tells them)."""
-        store = getattr(self.ctx, "store", None)
-        if store is not None:
-            store.refresh(now=True)
+        self.controller.on_event(event)
 
     def _refresh_status(self) -> None:
-        if not self._status_dirty or self.handle is None:
-            return
-        self._status_dirty = False
-        if self.control is not None and self.control.paused:
-            return
-        s = self.last_step
-        parts = []
-        if s is not None:
-            left = _fmt_seconds(s.time_left_s) if s.time_left_s is not None else "?"
-            parts.append(f"Step {s.step}/{s.total_steps} (epoch {s.epoch}), loss {s.loss:.4f}, "
-                         f"{s.samples_per_s:.1f} samples/s, {left} left")
-        parts += self.messages[-3:]
-        self.status_label.setText("\n".join(parts) or "Preparing...")
+        self.controller.refresh_status()
 
     def _on_result(self, result) -> None:
-        # The outcome replaces the step line for good: the status timer may still fire before
-        # the job's finished signal arrives, and must not write the step line back.
-        self._status_dirty = False
-        self.last_result = result
-        metric = (f"val accuracy {result.val_accuracy:.3f}" if result.val_accuracy is not None
-                  and result.task != "text-generation" else f"val loss {result.val_loss:.4f}")
-        self.status_label.setText(f"Saved {result.model_dir} ({metric}). It is now in the model pickers.")
-        self.ctx.show_status(f"Model saved: {Path(result.model_dir).name}")
-
-    def _on_error(self, message: str) -> None:
-        self._status_dirty = False
-        self.status_label.setText(f"<span style='color:#c00000'>Training failed: {message}</span>")
-
-    def _on_cancelled(self) -> None:
-        self._status_dirty = False
-        self.status_label.setText("Cancelled. The last checkpoint is kept: press Start with "
-                                  "'Resume from the last checkpoint' ticked to continue.")
-
-    def _on_finished(self) -> None:
-        self.handle = None
-        self.control = None
-        self._set_running(False)
-        self._update_resume()
-        if self.last_result is not None:  # the next run gets a fresh name
-            self.name_edit.setText(tdata.unique_output_dir(self.name_edit.text().strip() or "model").name)
+        self.controller.on_result(result)
 
     # -- export ----------------------------------------------------------------------------
     def _export_csv(self) -> None:
@@ -533,9 +417,7 @@ class TrainTab(QWidget):
 
     def shutdown(self) -> None:
         """The window is closing: stop the run (its checkpoint is saved) and the timers."""
-        if self.handle is not None:
-            self.cancel()
-        self.status_timer.stop()
+        self.controller.shutdown()
         if self._plot_slot.is_built:
             self.plot.timer.stop()
 
@@ -544,15 +426,6 @@ def _make_plot() -> QWidget:
     from playground.ui.widgets.train_plot import TrainPlot  # imports pyqtgraph and numpy
 
     return TrainPlot()
-
-
-def _fmt_seconds(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds} s"
 
 
 def build(ctx) -> QWidget:
