@@ -34,7 +34,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.setAccessibleName("Settings")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(720)  # room for a model name beside each task
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._general_page(), "General")
