@@ -10,7 +10,6 @@ arguments and the formatted traceback.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import re
 import threading
 from pathlib import Path
@@ -28,9 +27,29 @@ MASK = "hf_***"
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _handler: logging.Handler | None = None
-_buffer: logging.handlers.MemoryHandler | None = None
+_buffer: _StartBuffer | None = None
 _level = logging.INFO
 _console = False
+
+
+class _StartBuffer(logging.Handler):
+    """Holds the records logged before the log file is open (logging.handlers, with socket and
+    pickle, would cost the first paint; the file handler comes after it)."""
+
+    def __init__(self, capacity: int = 100_000):
+        super().__init__()
+        self.capacity = capacity
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.capacity:
+            self.records.append(record)
+
+    def flush_to(self, target: logging.Handler) -> None:
+        for record in self.records:
+            if record.levelno >= target.level:
+                target.handle(record)
+        self.records.clear()
 
 
 def add_secret(value: str | None) -> None:
@@ -83,7 +102,7 @@ def start_buffering(level: int = logging.INFO, console: bool = False) -> None:
     global _buffer, _level, _console
     _level, _console = level, console
     if _buffer is None and _handler is None:
-        _buffer = logging.handlers.MemoryHandler(capacity=100_000, flushLevel=logging.CRITICAL + 100)
+        _buffer = _StartBuffer()
         root = logging.getLogger()
         root.addHandler(_buffer)
         if root.level == logging.NOTSET or root.level > level:
@@ -108,7 +127,9 @@ def setup_logging(level: int | None = None, console: bool | None = None) -> Path
     if _handler is not None:
         root.removeHandler(_handler)
         _handler.close()
-    handler = logging.handlers.RotatingFileHandler(target, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+    from logging.handlers import RotatingFileHandler
+
+    handler = RotatingFileHandler(target, maxBytes=MAX_BYTES, backupCount=BACKUPS,
                                                    encoding="utf-8", delay=False)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(SecretFilter())
@@ -138,9 +159,7 @@ def _flush_buffer(target: logging.Handler) -> None:
     global _buffer
     if _buffer is not None:
         logging.getLogger().removeHandler(_buffer)
-        _buffer.setTarget(target)
-        _buffer.flush()  # records logged before the file was open, through the file's filter
-        _buffer.setTarget(None)
+        _buffer.flush_to(target)  # records logged before the file was open, through the file's filter
         _buffer.close()
         _buffer = None
 

@@ -32,7 +32,8 @@ class AppContext:
             from playground.ui.model_store import ModelStore
 
             self.store = ModelStore(self, self.lanes)
-            self.store.refresh(now=True)
+            if self.window is None:  # a tab on its own; the main window scans just after its first paint
+                self.store.refresh(now=True)
 
     def runner(self, lane: str, parent=None, show: bool = True):
         """A `JobRunner` for one tab or panel (see playground.ui.jobs)."""
