@@ -53,6 +53,7 @@ class Task:
     # More model sources, as "module:function" returning ModelEntry lists: imported only when
     # the models are listed (torchvision weights), so the registry itself imports no torch.
     sources: tuple[str, ...] = ()
+    train: str = ""  # the Train tab's job that makes models for this task ("image", "text", "charlm")
 
     @property
     def settings_key(self) -> str:
@@ -67,7 +68,7 @@ class Task:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "label": self.label, "tab": self.tab, "input": self.input, "needs": self.needs,
-                "default": self.default, "settings_key": self.settings_key}
+                "default": self.default, "settings_key": self.settings_key, "train": self.train or None}
 
 
 def _labels(entry: models.ModelEntry) -> list[str]:
@@ -105,10 +106,11 @@ TASKS: tuple[Task, ...] = (
          models.DEFAULT_EMBEDDER, kinds=("text-embedding",)),
     Task("text-classification", "Classify", "text", "text", "a sequence-classification model", None,
          kinds=("text-classification",), accepts=_not_embedder_or_nli, architectures=("ForSequenceClassification",),
+         train="text",
          hub=(Hub("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "DistilBERT SST-2 sentiment",
                   "Apache-2.0"),)),
     Task("text-generation", "Generate", "text", "prompt or chat", "a causal language model (GPT-like) or a GGUF file",
-         "bundled/smollm2-135m-instruct", kinds=("text-generation",), architectures=DECODER,
+         "bundled/smollm2-135m-instruct", kinds=("text-generation",), architectures=DECODER, train="charlm",
          hub=(Hub("openai-community/gpt2", "GPT-2 (124M)", "MIT"),
               Hub("HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2-360M-Instruct", "Apache-2.0"))),
     Task("question-answering", "Answer", "text", "question + passage", "an extractive QA model or a chat model",
@@ -137,7 +139,7 @@ TASKS: tuple[Task, ...] = (
     # -- Image tab ------------------------------------------------------------------------------
     Task("image-classification", "Classify images", "image", "images", "an image-classification model",
          "bundled/efficientnet-lite0", kinds=("image-classification",), architectures=("ForImageClassification",),
-         sources=("playground.core.torchvision_weights:classifier_entries",),
+         sources=("playground.core.torchvision_weights:classifier_entries",), train="image",
          hub=(Hub("google/vit-base-patch16-224", "ViT base 224 (ImageNet)", "Apache-2.0"),)),
     Task("object-detection", "Objects", "image", "images", "an object-detection model", "bundled/yolov3-tiny",
          kinds=("object-detection",), architectures=("ForObjectDetection",),
@@ -182,6 +184,14 @@ def for_tab(tab: str) -> list[Task]:
 def hub_suggestions() -> list[tuple[str, str, str, str]]:
     """(repo id, task id, name, licence) of every suggested Hub model."""
     return [(h.id, t.id, h.name, h.licence) for t in TASKS for h in t.hub]
+
+
+def trained_by(kind: str) -> Task:
+    """The task whose models a Train tab job makes ("image", "text" or "charlm")."""
+    for t in TASKS:
+        if t.train == kind:
+            return t
+    raise InputError(f"Unknown training job '{kind}'.")
 
 
 def default_model(task_id: str) -> str | None:

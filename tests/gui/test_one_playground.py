@@ -235,6 +235,11 @@ def test_tasks_listing_names_every_task_the_tabs_offer():
         assert task in listed
         assert listed[task]["default"] and any(m["id"] == listed[task]["default"] and m["available"]
                                                for m in listed[task]["models"])
+    from playground.ui.train_controller import KINDS
+
+    for kind, _label in KINDS:  # what the Train tab trains, and which pickers get it
+        assert any(row["train"] == kind for row in listed.values()), kind
+        assert tasks.trained_by(kind).id in listed
     models_out = subprocess.run([sys.executable, "-m", "playground", "models", "--json"], capture_output=True,
                                 text=True, timeout=300)
     assert models_out.returncode == 0
