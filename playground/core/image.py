@@ -530,6 +530,10 @@ def load_classifier(model: str | None = None, ctx: JobContext | None = None, dev
 
     def loader() -> Classifier:
         ctx.progress(None, f"Loading {model_id}...")
+        if model_id.lower().endswith(".onnx"):  # an exported file: onnxruntime with its saved recipe
+            from playground.core import onnx_export
+
+            return onnx_export.load_image_classifier(model_id)
         tv = torchvision_name(model_id)
         if tv is not None:
             return _load_torchvision(model_id, tv, ctx, device)

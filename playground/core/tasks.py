@@ -139,7 +139,7 @@ TASKS: tuple[Task, ...] = (
     # -- Image tab ------------------------------------------------------------------------------
     Task("image-classification", "Classify images", "image", "images", "an image-classification model",
          "bundled/efficientnet-lite0", kinds=("image-classification",), architectures=("ForImageClassification",),
-         sources=("playground.core.torchvision_weights:classifier_entries",), train="image",
+         sources=("playground.core.torchvision_weights:classifier_entries", "playground.core.onnx_export:entries"), train="image",
          hub=(Hub("google/vit-base-patch16-224", "ViT base 224 (ImageNet)", "Apache-2.0"),)),
     Task("object-detection", "Objects", "image", "images", "an object-detection model", "bundled/yolov3-tiny",
          kinds=("object-detection",), architectures=("ForObjectDetection",),
