@@ -7,6 +7,7 @@ from OUT's last checkpoint.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -29,6 +30,15 @@ def _common(p, default_lr: float, default_batch: int, default_epochs: int | None
     p.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model in OUT")
     p.add_argument("--json", action="store_true", help="print one JSON object per line")
+    g = p.add_argument_group("several processes, GPUs or machines (data parallel, through torch.distributed.run)")
+    g.add_argument("--nproc", type=int, default=1, help="processes on this machine: one per GPU, or CPU processes")
+    g.add_argument("--nnodes", type=int, default=1, help="machines taking part (run the command on each)")
+    g.add_argument("--node-rank", type=int, default=0, help="this machine's number, 0 .. nnodes-1")
+    g.add_argument("--master-addr", default=None, help="address of machine 0 (default 127.0.0.1)")
+    g.add_argument("--master-port", type=int, default=None, help="a free port on machine 0 (default: any)")
+    g.add_argument("--print-launch", action="store_true",
+                   help="print the equivalent torchrun and accelerate launch commands and a Slurm script, and exit")
+    g.add_argument("--control-file", default=None, help=argparse.SUPPRESS)  # the Train tab: run / pause / cancel
 
 
 def register(sub) -> None:
@@ -45,7 +55,7 @@ def register(sub) -> None:
     p.add_argument("--head-only", action="store_true", help="train only the new classification head")
     p.add_argument("--no-augment", action="store_true", help="no random crops or colour jitter")
     p.add_argument("--flip", action="store_true", help="also flip images horizontally at random")
-    p.set_defaults(func=cmd_finetune)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p)
 
     p = kinds.add_parser("text", help="text classifier from a CSV or TSV file")
     p.add_argument("data", metavar="FILE", help="CSV/TSV file with a header row")
@@ -55,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("--model", default="bundled/all-minilm-l6-v2", help="encoder: bundled id, Hub id or folder")
     p.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
     p.add_argument("--head-only", action="store_true", help="train only the classification head")
-    p.set_defaults(func=cmd_finetune)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p)
 
     p = kinds.add_parser("charlm", help="character-level GPT from a text file, from scratch")
     p.add_argument("data", metavar="FILE", help="plain UTF-8 text file")
@@ -66,7 +76,7 @@ def register(sub) -> None:
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--embed", type=int, default=128, help="embedding size (default 128)")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps")
-    p.set_defaults(func=cmd_finetune)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p)
 
 
 def _positive(args, *names) -> None:
@@ -79,8 +89,9 @@ def _positive(args, *names) -> None:
 class _Printer:
     """Human-readable progress lines on stderr, or JSON lines on stdout."""
 
-    def __init__(self, as_json: bool):
+    def __init__(self, as_json: bool, world_size: int = 1):
         self.as_json = as_json
+        self.world_size = world_size
         self.last = 0.0
 
     def __call__(self, event) -> None:
@@ -91,7 +102,7 @@ class _Printer:
             return
         if self.as_json:
             if hasattr(event, "to_dict"):
-                cli.print_json_line(_clean(event.to_dict()))
+                cli.print_json_line(_clean(event.to_dict() | {"world_size": self.world_size}))
             return
         if isinstance(event, ev.StepEvent):
             now = time.monotonic()
@@ -112,7 +123,11 @@ class _Printer:
         elif isinstance(event, ev.RunStarted):
             where = f", resumed at step {event.start_step}" if event.start_step else ""
             amp = f", mixed precision {event.mixed_precision}" if event.mixed_precision else ""
-            sys.stderr.write(f"training on {event.device}{amp}: {event.total_steps} steps{where}\n")
+            ranks = (f" x {event.world_size} processes ({event.backend}), batch {event.per_rank_batch_size} each, "
+                     f"effective batch {event.effective_batch_size}"
+                     + (f", learning rate scaled x{event.lr_scale:.3g}" if event.lr_scale != 1.0 else "")
+                     if event.world_size > 1 else "")
+            sys.stderr.write(f"training on {event.device}{ranks}{amp}: {event.total_steps} steps{where}\n")
         elif isinstance(event, ev.CheckpointSaved) and event.reason == "cancel":
             sys.stderr.write(f"checkpoint saved at step {event.step}: continue with --resume\n")
         elif isinstance(event, ev.EarlyStopped):
@@ -129,13 +144,87 @@ def _clean(data: dict) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
 
 
+LAUNCH_OPTIONS = ("nproc", "nnodes", "node_rank", "master_addr", "master_port", "print_launch")
+
+
+def worker_argv(args) -> list[str]:
+    """This command again without the launch options: what every rank runs (`-m playground ...`)."""
+    argv = ["--device", args.device] if getattr(args, "device", None) else []
+    argv += ["finetune", args.finetune_kind]
+    for action in args.finetune_parser._actions:
+        dest = action.dest
+        if dest in ("help", *LAUNCH_OPTIONS) or not hasattr(args, dest):
+            continue
+        value = getattr(args, dest)
+        if not action.option_strings:
+            argv.append(str(value))
+        elif isinstance(action, argparse._StoreTrueAction):
+            if value:
+                argv.append(action.option_strings[0])
+        elif value is not None and value != action.default:
+            argv += [action.option_strings[0], str(value)]
+    return argv
+
+
+def _default_out(args):
+    """The model folder the job will write (for the launcher's messages)."""
+    from pathlib import Path
+
+    from playground.core.errors import PlaygroundError
+    from playground.core.training.data import output_dir_for
+
+    if args.out:
+        return Path(args.out).expanduser().resolve()
+    data = Path(args.data).expanduser()
+    default = f"{data.name if args.finetune_kind == 'image' else data.stem}-" \
+              f"{'charlm' if args.finetune_kind == 'charlm' else 'classifier'}"
+    try:
+        return output_dir_for(args.name or default)
+    except (OSError, ValueError, PlaygroundError):
+        return None
+
+
+def _launch(args) -> int:
+    """`--nproc N` / `--nnodes M`: the same command on N processes here, through torch.distributed.run."""
+    from playground.core import devices
+    from playground.core.errors import Cancelled
+    from playground.core.training import launch
+
+    plan = launch.Plan(args.nproc, args.nnodes, args.node_rank, args.master_addr, args.master_port)
+    if args.print_launch:
+        gpus = devices.choose_device().startswith("cuda") if args.device != "cpu" else False
+        found = launch.commands(plan, worker_argv(args), gpus)
+        if args.json:
+            cli.print_json(found)
+        else:
+            print(f"# torchrun (on each machine, with its --node-rank)\n{found['torchrun']}\n")
+            print(f"# accelerate launch (on each machine, with its --machine_rank)\n{found['accelerate']}\n")
+            print(f"# Slurm: save as finetune.sbatch, then: sbatch finetune.sbatch\n{found['sbatch']}")
+        return cli.EXIT_OK
+    try:
+        return launch.launch(plan, worker_argv(args), _default_out(args), args.json)
+    except Cancelled:
+        if args.json:
+            cli.print_json_line({"type": "cancelled", "world_size": plan.world_size})
+        raise
+    except launch.RankFailed as exc:
+        if args.json:
+            cli.print_json_line({"type": "error", "message": str(exc), "world_size": plan.world_size})
+        raise
+
+
 def cmd_finetune(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
-    from playground.core.training import job_for
+    from playground.core.training import distributed, job_for
 
     _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
-              "image_size", "max_length", "checkpoint_every")
+              "image_size", "max_length", "checkpoint_every", "nproc", "nnodes")
+    if not 0 <= args.node_rank < args.nnodes:
+        raise cli.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
+    ranks = distributed.from_env()
+    if args.print_launch or ((args.nproc > 1 or args.nnodes > 1) and not ranks.active):
+        return _launch(args)
     options = {"batch_size": args.batch_size, "lr": args.lr, "val_share": args.val_share, "patience": args.patience,
                "seed": args.seed, "checkpoint_every": args.checkpoint_every,
                "mixed_precision": not args.no_mixed_precision, "device": args.device}
@@ -150,12 +239,40 @@ def cmd_finetune(args) -> int:
         options |= {"steps": args.steps, "block_size": args.block_size, "layers": args.layers, "heads": args.heads,
                     "embed": args.embed, "eval_every": args.eval_every}
     options = {k: v for k, v in options.items() if v is not None}
+    control = None
+    if args.control_file:
+        control = distributed.FileControl(args.control_file)
     job = Job(job_for(kind), (args.data, args.out),
-              options | {"name": args.name, "resume": args.resume, "overwrite": args.overwrite}, name=f"finetune {kind}")
+              options | {"name": args.name, "resume": args.resume, "overwrite": args.overwrite, "control": control},
+              name=f"finetune {kind}")
     cancel = cli.cancel_on_sigint()
+    if ranks.active:
+        return _run_rank(job, args, ranks, cancel)
     result = run_sync(job, _Printer(args.json), cancel)
     if not args.json:
         metric = (f"validation accuracy {result.val_accuracy:.4f}" if result.val_accuracy is not None
                   and result.task != "text-generation" else f"validation loss {result.val_loss:.4f}")
         print(f"saved {result.model_dir} ({metric})")
+    return cli.EXIT_OK
+
+
+def _run_rank(job, args, ranks, cancel) -> int:
+    """One rank of a launched run: rank 0 prints the events; a cancel every rank agreed on exits
+    EXIT_CANCELLED (the launcher tells it from a failure); an error is left for the launcher's sentence."""
+    from playground.core.errors import Cancelled, friendly_message
+    from playground.core.runner import run_sync
+    from playground.core.training import distributed, launch
+
+    printer = _Printer(args.json, ranks.world_size) if ranks.main else None
+    try:
+        result = run_sync(job, printer, cancel)
+    except Cancelled:
+        return distributed.EXIT_CANCELLED
+    except Exception as exc:
+        launch.record_rank_error(str(exc) if isinstance(exc, cli.PlaygroundError) else friendly_message(exc))
+        raise
+    if ranks.main and not args.json:
+        metric = (f"validation accuracy {result.val_accuracy:.4f}" if result.val_accuracy is not None
+                  and result.task != "text-generation" else f"validation loss {result.val_loss:.4f}")
+        print(f"saved {result.model_dir} ({metric}, {ranks.world_size} processes)")
     return cli.EXIT_OK

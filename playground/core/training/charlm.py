@@ -13,6 +13,7 @@ from pathlib import Path
 from playground.core.errors import InputError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
+from playground.core.training import distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
@@ -82,6 +83,9 @@ class CharLMSpec(TrainSpec):
         n_windows = min(64, max(1, span))
         self.val_starts = torch.randint(0, max(1, span), (n_windows,), generator=g).tolist()
 
+    def shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size  # the step count does not depend on it
+
     def signature(self) -> dict:
         return {"vocab": "".join(k for k in self.vocab if k not in SPECIALS)} | self.arch | {"batch_size": self.batch_size}
 
@@ -98,8 +102,9 @@ class CharLMSpec(TrainSpec):
         for b in range(start, self.steps_per_epoch):
             step = epoch * self.steps_per_epoch + b
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-            starts = torch.randint(0, max(1, span), (self.batch_size,), generator=g).tolist()
-            yield self._windows(self.train_ids, starts, device)
+            per = self.rank_batch_size  # the step's global windows, the same on every rank; each takes its share
+            starts = torch.randint(0, max(1, span), (per * self.world_size,), generator=g).tolist()
+            yield self._windows(self.train_ids, starts[self.rank * per:(self.rank + 1) * per], device)
 
     def loss(self, batch):
         import torch.nn.functional as F
@@ -108,19 +113,20 @@ class CharLMSpec(TrainSpec):
         logits = self.model(input_ids=x).logits
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1)), int(x.shape[0])
 
-    def evaluate(self, device: str, autocast):
+    def eval_sums(self, device: str, autocast):
         import torch.nn.functional as F
 
         total, correct, n = 0.0, 0, 0
-        for b in range(0, len(self.val_starts), self.batch_size):
+        val_starts = distributed.shard(self.val_starts, self.rank, self.world_size)
+        for b in range(0, len(val_starts), self.batch_size):
             self.ctx.check_cancelled()
-            x, y = self._windows(self.val_ids, self.val_starts[b:b + self.batch_size], device)
+            x, y = self._windows(self.val_ids, val_starts[b:b + self.batch_size], device)
             with autocast():
                 logits = self.model(input_ids=x).logits.float()
             total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
             correct += int((logits.argmax(-1) == y).sum())
             n += y.numel()
-        return total / max(1, n), correct / max(1, n)
+        return total, correct, n
 
     def save(self, folder: Path) -> None:
         from transformers import GenerationConfig

@@ -151,6 +151,11 @@ def write_card(folder: Path, meta: dict, history: list[dict]) -> None:
         lines.append(f"- Labels: {shown}")
     lines.append(f"- Epochs: {meta.get('epochs')}, steps: {meta.get('steps')}, batch size {meta.get('batch_size')}, "
                  f"learning rate {meta.get('lr')}")
+    if int(meta.get("world_size") or 1) > 1:
+        scale = float(meta.get("lr_scale") or 1.0)
+        lines.append(f"- Data parallel: {meta['world_size']} processes, {meta.get('per_device_batch_size')} examples "
+                     f"each per step, effective batch size {meta.get('effective_batch_size')}, learning rate "
+                     + ("not scaled" if scale == 1.0 else f"scaled x{scale:.3g} (linear rule)"))
     metrics = meta.get("metrics", {})
     if metrics:
         lines.append("- Metrics: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"

@@ -39,6 +39,15 @@ class RunStarted(TrainEvent):
     total_steps: int
     start_step: int  # > 0 when resumed from a checkpoint
     mixed_precision: str | None = None  # "float16" / "bfloat16" on a GPU
+    world_size: int = 1  # processes training together (data parallel)
+    rank: int = 0  # the process that reports (always rank 0)
+    batch_size: int = 0  # the batch size asked for (all processes together)
+    per_rank_batch_size: int = 0  # examples each process takes of every batch
+    effective_batch_size: int = 0  # per_rank_batch_size * world_size
+    lr: float | None = None  # the peak learning rate used (the one asked, times lr_scale)
+    lr_scale: float = 1.0  # effective / asked batch size (1.0 when the processes split the batch evenly)
+    backend: str | None = None  # "gloo" (CPU) or "nccl" (GPUs) with several processes
+    resumed_world_size: int | None = None  # the processes of the run the checkpoint came from
     type: str = "start"
 
 
@@ -120,6 +129,7 @@ class DoneEvent(TrainEvent):
     epochs: int = 0
     steps: int = 0
     seconds: float = 0.0
+    world_size: int = 1
     type: str = "done"
 
     def to_dict(self) -> dict:

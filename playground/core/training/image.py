@@ -16,6 +16,7 @@ from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from playground.core.training import data as tdata
+from playground.core.training import distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
@@ -134,6 +135,10 @@ class ImageSpec(TrainSpec):
         self._mean = torch.tensor(self.recipe.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(self.recipe.std).view(1, 3, 1, 1)
 
+    def shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size
+        self.steps_per_epoch = distributed.rank_steps(len(self.train_idx), self.batch_size, world_size)
+
     def signature(self) -> dict:
         return {"labels": list(self.data.labels), "backbone": self.arch, "image_size": self.image_size,
                 "head_only": self.head_only, "batch_size": self.batch_size}
@@ -192,10 +197,9 @@ class ImageSpec(TrainSpec):
     def batches(self, epoch: int, start: int, device: str):
         import torch
 
-        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        order = torch.tensor(self.train_idx)[torch.randperm(len(self.train_idx), generator=g)].tolist()
+        batches = self.rank_batches(self.train_idx, epoch)
         for b in range(start, self.steps_per_epoch):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            idx = batches[b]
             x = self._pixels(idx).to(device, non_blocking=True).float().div_(255.0)
             if self.augment:
                 x = self._augment(x)
@@ -208,15 +212,15 @@ class ImageSpec(TrainSpec):
         x, y = batch
         return F.cross_entropy(self.model(x), y), int(y.shape[0])
 
-    def evaluate(self, device: str, autocast):
-        import torch
+    def eval_sums(self, device: str, autocast):
         import torch.nn.functional as F
 
         total_loss, correct, n = 0.0, 0, 0
         bs = self.batch_size * 2
-        for b in range(0, len(self.val_idx), bs):
+        val_idx = distributed.shard(self.val_idx, self.rank, self.world_size)
+        for b in range(0, len(val_idx), bs):
             self.ctx.check_cancelled()
-            idx = self.val_idx[b:b + bs]
+            idx = val_idx[b:b + bs]
             x = self.eval_inputs(idx, device)
             y = self.targets[idx].to(device)
             with autocast():
@@ -224,7 +228,7 @@ class ImageSpec(TrainSpec):
             total_loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
             correct += int((logits.argmax(1) == y).sum())
             n += len(idx)
-        return total_loss / max(1, n), correct / max(1, n)
+        return total_loss, correct, n
 
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file

@@ -23,6 +23,7 @@ from playground.core import devices
 from playground.core.errors import Cancelled
 from playground.core.jobs import JobContext
 from playground.core.training import checkpoint as ckpt
+from playground.core.training import distributed
 from playground.core.training.events import (
     CheckpointSaved, DeviceFallback, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
     TrainResult,
@@ -82,12 +83,40 @@ class TrainControl:
 
 
 class TrainSpec:
-    """What a job provides to `fit`. Subclasses fill these in."""
+    """What a job provides to `fit`. Subclasses fill these in.
+
+    Under a launcher (several ranks) `fit` calls `shard(rank, world_size)` first: `batches`
+    then yields this rank's share of each global batch, and `eval_sums` covers this rank's
+    share of the validation set (`fit` adds the ranks' sums up)."""
 
     task: str = ""
     model: Any = None
     steps_per_epoch: int = 1
-    batch_size: int = 1
+    batch_size: int = 1  # the global batch (all ranks together)
+    rank: int = 0
+    world_size: int = 1
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Train on rank `rank` of `world_size` (a spec that cannot is refused)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be trained on several processes")
+
+    @property
+    def rank_batch_size(self) -> int:
+        return distributed.batch_plan(self.batch_size, self.world_size)[0]
+
+    def rank_batches(self, train_idx: list[int], epoch: int) -> list[list[int]]:
+        """This rank's batches of `epoch` (example indices): a DistributedSampler, re-shuffled each epoch.
+
+        One rank: the batches of `randperm` seeded `seed * 100_003 + epoch`, as before sharding existed."""
+        order = distributed.rank_order(len(train_idx), epoch, int(getattr(self, "seed", 0)) * 100_003,
+                                       self.rank, self.world_size)
+        per = self.rank_batch_size
+        idx = [train_idx[i] for i in order]
+        return [idx[b * per:(b + 1) * per] for b in range(self.steps_per_epoch)]
+
+    def eval_sums(self, device: str, autocast) -> tuple[float, float | None, int]:
+        """(summed validation loss, correct predictions or None, examples) over this rank's share."""
+        raise NotImplementedError
 
     def signature(self) -> dict:
         """Facts a checkpoint must match to be resumed (labels, architecture ...)."""
@@ -112,7 +141,8 @@ class TrainSpec:
 
     def evaluate(self, device: str, autocast) -> tuple[float, float | None]:
         """(validation loss, validation accuracy or None)."""
-        raise NotImplementedError
+        total, correct, n = self.eval_sums(device, autocast)
+        return total / max(1, n), (None if correct is None else correct / max(1, n))
 
     def save(self, folder: Path) -> None:
         """Write the model files (not the marker) into `folder`."""
@@ -180,15 +210,69 @@ class _OnDevice:
         return next(self._it)
 
 
+class _RankContext:
+    """The job context as one rank of several sees it: only rank 0 reports, and a cancel
+    counts once every rank has agreed on it (`agreed`), so no rank leaves a collective alone."""
+
+    def __init__(self, inner: JobContext, main: bool):
+        self._inner = inner
+        self._main = main
+        self.agreed = False
+        self.events_emitted = 0
+
+    def emit(self, event: object) -> None:
+        if self._main:
+            self._inner.emit(event)
+
+    def progress(self, fraction: float | None, text: str = "") -> None:
+        if self._main:
+            self._inner.progress(fraction, text)
+
+    def cancel(self) -> None:
+        self._inner.cancel()
+
+    @property
+    def asked(self) -> bool:
+        return self._inner.cancelled
+
+    @property
+    def cancelled(self) -> bool:
+        return self.agreed
+
+    def check_cancelled(self) -> None:
+        if self.agreed:
+            raise Cancelled()
+
+
 def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, control: TrainControl | None = None,
         resume: bool = False, data_meta: dict | None = None) -> TrainResult:
     import torch
+    import torch.distributed as dist
 
+    owns_group = not (dist.is_available() and dist.is_initialized())
+    ranks, device = distributed.setup(cfg.device)
+    try:
+        return _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, torch)
+    finally:
+        if ranks.active and owns_group:
+            distributed.teardown()
+
+
+def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, torch) -> TrainResult:
     control = control or TrainControl()
     out_dir = Path(out_dir)
     t_start = time.perf_counter()
-    device = devices.choose_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    multi = ranks.active
+    per_rank, effective_batch, lr_scale = distributed.batch_plan(spec.batch_size, ranks.world_size)
+    base_lr = cfg.lr * lr_scale
+    if multi:
+        spec.shard(ranks.rank, ranks.world_size)
+        ctx = _RankContext(ctx, ranks.main)
+        if hasattr(spec, "ctx"):
+            spec.ctx = ctx
+        if not ranks.main:
+            control = TrainControl()  # rank 0 reads the controls; the others follow its decision
+    torch.manual_seed(cfg.seed + 1000 * ranks.rank)  # rank 0: the one-process seed; others: their own dropout
     spec.to(device)
     amp_dtype, use_scaler = precision_plan(device, cfg.mixed_precision)
     device_type = device.split(":")[0]
@@ -211,6 +295,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
     best = (math.inf, 0)
     bad_epochs = 0
     signature = spec.signature()
+    resumed_from = None  # the world size of the run the checkpoint came from
 
     if resume:
         state = ckpt.load_checkpoint(out_dir, spec.task, signature)
@@ -219,26 +304,46 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
+        old_spe = int(state.get("steps_per_epoch") or spe)
+        if old_spe != spe:  # another world size split the epoch differently: the same place in it
+            epoch_done, in_epoch = divmod(step, old_spe)
+            step = epoch_done * spe + min(spe, round(in_epoch * spe / old_spe))
         history = list(state.get("history", []))
         best = (float(state.get("best_val_loss", math.inf)), int(state.get("best_epoch", 0)))
         bad_epochs = int(state.get("bad_epochs", 0))
+        resumed_from = int(state.get("world_size", 1))
         total = max(total, step)
-    else:
+    elif ranks.main:
         ckpt.remove_checkpoints(out_dir)  # a stale best.pt must never end up in this run's model
 
+    raw_model = spec.model
+    ddp_model = distributed.wrap(raw_model, device) if multi else None
+
     def checkpoint(reason: str) -> None:
+        if not ranks.main:
+            return  # rank 0 alone writes; the weights are the same on every rank
         path = ckpt.save_checkpoint(out_dir, {
             "task": spec.task, "signature": signature, "step": step, "history": history,
-            "model": spec.model.state_dict(), "optimizer": optimizer.state_dict(),
+            "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else {},
             "best_val_loss": best[0], "best_epoch": best[1], "bad_epochs": bad_epochs, "config": cfg.to_dict(),
+            "world_size": ranks.world_size, "steps_per_epoch": spe,
         })
         ctx.emit(CheckpointSaved(str(path), step, step // spe + (1 if step % spe else 0), reason))
+
+    def forward_loss(batch):
+        if ddp_model is None:
+            return spec.loss(batch)
+        spec.model = ddp_model  # the forward through DDP: its backward averages the gradients over the ranks
+        try:
+            return spec.loss(batch)
+        finally:
+            spec.model = raw_model
 
     def train_step(batch) -> tuple[float, int]:
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            loss, n = spec.loss(batch)
+            loss, n = forward_loss(batch)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -278,7 +383,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
         try:
             return run()
         except Exception as exc:
-            if device == "cpu" or not devices.is_out_of_memory(exc):
+            if device == "cpu" or multi or not devices.is_out_of_memory(exc):
                 raise
         # Outside the except block: the error's traceback, which holds GPU tensors, is gone.
         fall_back_to_cpu()
@@ -286,14 +391,54 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
 
     def evaluate():
         with torch.inference_mode():
-            return spec.evaluate(device, autocast)
+            if not multi:
+                return spec.evaluate(device, autocast)
+            total_loss, correct, n = spec.eval_sums(device, autocast)
+            total_loss, correct_all, n = distributed.all_reduce(
+                [total_loss, 0.0 if correct is None else correct, n], device)  # the whole validation set
+            return total_loss / max(1, n), (None if correct is None else correct_all / max(1, n))
+
+    def agree(loss_value: float, n: int) -> tuple[float, int]:
+        """One small all-reduce per step: the global loss and samples, and every rank's cancel / pause
+        wish, so all ranks take the same decision at the same step."""
+        loss_sum, total_n, cancel, pause = distributed.all_reduce(
+            [loss_value * n, n, float(ctx.asked or bool(getattr(control, "cancel_requested", False))),
+             float(control.paused)], device)
+        if cancel:
+            ctx.agreed = True
+        elif pause:
+            wait_paused()
+        return loss_sum / max(1, total_n), int(total_n)
+
+    def wait_paused() -> None:
+        nonlocal paused_s
+        t0 = time.perf_counter()
+        ctx.emit(Paused(step))
+        while True:
+            time.sleep(0.05)
+            cancel, pause = distributed.all_reduce(
+                [float(ctx.asked or bool(getattr(control, "cancel_requested", False))), float(control.paused)],
+                device, op="max")
+            if cancel:
+                ctx.agreed = True
+                break
+            if not pause:
+                break
+        ctx.emit(Resumed(step))
+        paused_s += time.perf_counter() - t0
+
+    paused_s = 0.0
 
     # A resumed run whose last epoch finished training but not evaluation evaluates it first.
     start_epoch, start_batch = divmod(step, spe)
     if step and start_batch == 0 and len(history) < start_epoch:
         start_epoch, start_batch = start_epoch - 1, spe
     ctx.emit(RunStarted(spec.task, str(out_dir), device, cfg.epochs, spe, total, step,
-                        str(amp_dtype).replace("torch.", "") if amp_dtype is not None else None))
+                        str(amp_dtype).replace("torch.", "") if amp_dtype is not None else None,
+                        world_size=ranks.world_size, rank=ranks.rank, batch_size=spec.batch_size,
+                        per_rank_batch_size=per_rank, effective_batch_size=effective_batch, lr=base_lr,
+                        lr_scale=lr_scale, backend=("nccl" if device.startswith("cuda") else "gloo") if multi else None,
+                        resumed_world_size=resumed_from))
     rate = _Rate()
     last_emit = 0.0
     eval_seconds = 0.0
@@ -309,15 +454,19 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             t_step = time.perf_counter()
             for batch in batches:
                 ctx.check_cancelled()
-                paused = control.wait(ctx, step)
+                paused = 0.0 if multi else control.wait(ctx, step)  # several ranks: `agree` after each step
                 if paused:
                     ctx.check_cancelled()  # cancelled while paused: no extra step
                 t_step += paused
-                lr = lr_at(step, total, cfg.lr, cfg.warmup)
+                lr = lr_at(step, total, base_lr, cfg.warmup)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 value, n = or_on_cpu(lambda: train_step(batch),
                                      lambda: train_step(batches.restart(step - epoch * spe)))
+                if multi:
+                    paused_s = 0.0
+                    value, n = agree(value, n)
+                    t_step += paused_s
                 step += 1
                 losses.append(value)
                 now = time.perf_counter()
@@ -331,6 +480,8 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
                     ctx.emit(StepEvent(step, epoch + 1, value, lr, rate.samples_per_s,
                                        left_steps * rate.step_seconds + left_evals * per_eval, total))
                     ctx.progress(step / total, f"Training: epoch {epoch + 1}/{cfg.epochs}, step {step}/{total}")
+                if multi:
+                    ctx.check_cancelled()  # the cancel every rank agreed on, after the step it came with
                 if cfg.checkpoint_every and step - last_checkpoint_step >= cfg.checkpoint_every and step % spe:
                     checkpoint("steps")
                     last_checkpoint_step = step
@@ -352,8 +503,9 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             if val_loss < best[0] - 1e-6:
                 best = (val_loss, epoch + 1)
                 bad_epochs = 0
-                ckpt.save_state(ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE, {"model": spec.model.state_dict(),
-                                                                                 "epoch": epoch + 1})
+                if ranks.main:
+                    ckpt.save_state(ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE,
+                                    {"model": raw_model.state_dict(), "epoch": epoch + 1})
             else:
                 bad_epochs += 1
             checkpoint("epoch")
@@ -365,7 +517,16 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
     except Cancelled:
         if step > last_checkpoint_step:
             checkpoint("cancel")
+        if multi:
+            distributed.barrier(device)  # no rank leaves before rank 0's checkpoint is whole
         raise
+
+    parallel = {"world_size": ranks.world_size, "per_device_batch_size": per_rank,
+                "effective_batch_size": effective_batch, "lr_scale": lr_scale}
+    if not ranks.main:  # rank 0 alone writes the model
+        best_record = next((h for h in history if h["epoch"] == best[1]), history[-1] if history else {})
+        return TrainResult(str(out_dir), spec.task, history, best_record.get("val_accuracy"),
+                           best_record.get("val_loss"), stopped_early)
 
     # The final model: the weights of the best validation epoch.
     best_file = ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE
@@ -384,7 +545,7 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
             "name": cfg.name or out_dir.name, "metrics": metrics, "epochs": len(history), "best_epoch": best[1],
             "steps": step, "batch_size": spec.batch_size, "lr": cfg.lr, "device": device,
             "stopped_early": stopped_early, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        } | (data_meta or {})
+        } | parallel | (data_meta or {})
         ckpt.write_card(tmp, meta, history)
         ckpt.write_marker(tmp, meta)  # last: a folder without it is never listed
         ckpt.install(tmp, out_dir)
@@ -398,5 +559,5 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
     val_loss = best_record.get("val_loss")
     ctx.progress(1.0, f"Saved {meta['name']}")
     ctx.emit(DoneEvent(str(out_dir), spec.task, meta["name"], val_acc, val_loss, len(history), step,
-                       time.perf_counter() - t_start))
+                       time.perf_counter() - t_start, world_size=ranks.world_size))
     return TrainResult(str(out_dir), spec.task, history, val_acc, val_loss, stopped_early)

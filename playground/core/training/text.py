@@ -14,6 +14,7 @@ from playground.core import models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
+from playground.core.training import distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
@@ -88,6 +89,10 @@ class TextSpec(TrainSpec):
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.targets = torch.tensor(data.targets, dtype=torch.long)
 
+    def shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size
+        self.steps_per_epoch = distributed.rank_steps(len(self.train_idx), self.batch_size, world_size)
+
     def signature(self) -> dict:
         return {"labels": list(self.data.labels), "model": self.model_ref, "head_only": self.head_only,
                 "batch_size": self.batch_size, "max_length": self.max_length}
@@ -108,12 +113,9 @@ class TextSpec(TrainSpec):
         return ids.to(device), mask.to(device), self.targets[idx].to(device)
 
     def batches(self, epoch: int, start: int, device: str):
-        import torch
-
-        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        order = torch.tensor(self.train_idx)[torch.randperm(len(self.train_idx), generator=g)].tolist()
+        batches = self.rank_batches(self.train_idx, epoch)
         for b in range(start, self.steps_per_epoch):
-            yield self._collate(order[b * self.batch_size:(b + 1) * self.batch_size], device)
+            yield self._collate(batches[b], device)
 
     def loss(self, batch):
         import torch.nn.functional as F
@@ -122,20 +124,21 @@ class TextSpec(TrainSpec):
         logits = self.model(input_ids=ids, attention_mask=mask).logits
         return F.cross_entropy(logits.float(), y), int(y.shape[0])
 
-    def evaluate(self, device: str, autocast):
+    def eval_sums(self, device: str, autocast):
         import torch.nn.functional as F
 
         total, correct, n = 0.0, 0, 0
         bs = self.batch_size * 2
-        for b in range(0, len(self.val_idx), bs):
+        val_idx = distributed.shard(self.val_idx, self.rank, self.world_size)
+        for b in range(0, len(val_idx), bs):
             self.ctx.check_cancelled()
-            ids, mask, y = self._collate(self.val_idx[b:b + bs], device)
+            ids, mask, y = self._collate(val_idx[b:b + bs], device)
             with autocast():
                 logits = self.model(input_ids=ids, attention_mask=mask).logits
             total += float(F.cross_entropy(logits.float(), y, reduction="sum"))
             correct += int((logits.argmax(-1) == y).sum())
             n += int(y.shape[0])
-        return total / max(1, n), correct / max(1, n)
+        return total, correct, n
 
     def save(self, folder: Path) -> None:
         with quiet_transformers():
