@@ -57,6 +57,7 @@ class TrainOptions:
     resume: bool = False
     text_column: str | None = None
     label_column: str | None = None
+    processes: int = 1  # > 1: data parallel, the CLI's launcher (torch.distributed.run) in a subprocess
     extra: dict = field(default_factory=dict)  # advanced job options (model size ...), merged last
 
     def __post_init__(self) -> None:
@@ -244,8 +245,15 @@ class TrainController(QObject):
         self.last_step = None
         self.last_result = None
         self.started_at = time.monotonic()
+        if options.processes > 1:
+            from playground.core.training.launch import train_in_processes
+
+            job = Job(train_in_processes, (options.kind, *args), kwargs | {"processes": options.processes},
+                      name=f"train {name} ({options.processes} processes)")
+        else:
+            job = Job(job_for(options.kind), args, kwargs, name=f"train {name}")
         self.handle = self._runner.submit(
-            Job(job_for(options.kind), args, kwargs, name=f"train {name}"),
+            job,
             on_event=self.on_event, on_result=self.on_result, on_error=self.on_error,
             on_cancelled=self.on_cancelled, on_finished=self.on_finished)
         self._say("Starting...")

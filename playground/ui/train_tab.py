@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.training import data as tdata
+from playground.core.training.distributed import local_slots
 from playground.ui.train_controller import DEFAULTS, KINDS, TrainController, TrainOptions, default_patience
 from playground.ui.widgets.deferred import Deferred
 
@@ -127,6 +128,12 @@ class TrainTab(QWidget):
         for label, value in (("Default (Settings)", None), ("Best available", "auto"), ("CPU", "cpu"),
                              ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps")):
             self.device_combo.addItem(label, value)
+        self.processes = QSpinBox()
+        self.processes.setRange(1, max(1, local_slots()))
+        self.processes.setValue(1)
+        self.processes.setAccessibleName("Processes")
+        self.processes.setToolTip("Data-parallel training: this many processes share each batch (one per GPU, or "
+                                  "CPU processes). 1 trains inside the app; more run 'playground finetune --nproc N'.")
         self.head_only = QCheckBox("Train only the head")
         self.head_only.setToolTip("Freeze the pre-trained network; faster, needs less data")
         self.name_edit = QLineEdit()
@@ -149,6 +156,7 @@ class TrainTab(QWidget):
         opts.addRow("Early stopping patience", self.patience)
         opts.addRow(self.size_label, self.image_size)
         opts.addRow("Device", self.device_combo)
+        opts.addRow("Processes", self.processes)
         opts.addRow(self.head_only)
         opts.addRow("Save as", self.name_edit)
         opts.addRow(self.resume_box)
@@ -363,7 +371,7 @@ class TrainTab(QWidget):
             image_size=self.image_size.value(), device=self.device_combo.currentData(),
             head_only=self.head_only.isChecked(), resume=self.resume_box.isChecked(),
             text_column=self.text_col.currentText() or None, label_column=self.label_col.currentText() or None,
-            extra=dict(self.extra_options))
+            processes=self.processes.value(), extra=dict(self.extra_options))
 
     def job_arguments(self) -> tuple[tuple, dict]:
         return self.options().job_arguments(self.controller.control)
@@ -385,7 +393,7 @@ class TrainTab(QWidget):
         self.pause_button.setEnabled(running and not paused)
         self.resume_button.setEnabled(running and paused)
         self.cancel_button.setEnabled(running)
-        for w in (self.kind_combo, self.path_edit, self.browse_button, self.drop, self.name_edit):
+        for w in (self.kind_combo, self.path_edit, self.browse_button, self.drop, self.name_edit, self.processes):
             w.setEnabled(not running)
 
     # -- events (tests and tools feed the controller through these) ------------------------------

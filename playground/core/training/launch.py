@@ -241,6 +241,9 @@ def train_in_processes(ctx, kind: str, data: str, out: str | None = None, *, pro
     from playground.core import devices
 
     device = options.pop("device", None) or devices.get_preference()
+    interval = float(options.pop("event_interval", 0.0) or 0.0)
+    last_step_emit = 0.0
+    steps_per_epoch = 0
     folder = Path(tempfile.mkdtemp(prefix="playground-run-"))
     control_file = folder / "control"
     distributed.write_control(control_file, "run")
@@ -277,6 +280,14 @@ def train_in_processes(ctx, kind: str, data: str, out: str | None = None, *, pro
                 event = event_from_json(data_)
                 if event is None:
                     continue
+                if isinstance(event, ev.RunStarted):
+                    steps_per_epoch = event.steps_per_epoch
+                elif isinstance(event, ev.StepEvent) and interval > 0:
+                    now = time.monotonic()
+                    last_of_epoch = steps_per_epoch and event.step % steps_per_epoch == 0
+                    if now - last_step_emit < interval and not last_of_epoch and event.step != event.total_steps:
+                        continue
+                    last_step_emit = now
                 if isinstance(event, ev.EpochEvent):
                     history.append({"epoch": event.epoch, "step": event.step, "train_loss": event.train_loss,
                                     "val_loss": event.val_loss, "val_accuracy": event.val_accuracy})
