@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from playground.core.training import data as tdata
 from playground.core.training.distributed import local_slots
+from playground.ui.evaluation_panel import EvaluationPanel
 from playground.ui.train_controller import DEFAULTS, KINDS, TrainController, TrainOptions, default_patience
 from playground.ui.widgets.deferred import Deferred
 
@@ -198,9 +199,15 @@ class TrainTab(QWidget):
 
         # The plot (pyqtgraph, numpy) is made just after the tab's first paint, or when first needed.
         self._plot_slot = Deferred(_make_plot)
+        # Below the curves: the run's evaluation (confusion matrix, examples) and its ONNX export.
+        self.evaluation = EvaluationPanel(ctx, self)
+        self._last_options: TrainOptions | None = None
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self._plot_slot)
+        right.addWidget(self.evaluation)
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(self._plot_slot)
+        split.addWidget(right)
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(split)
@@ -221,6 +228,7 @@ class TrainTab(QWidget):
         c.failed.connect(lambda message: self.status_label.setText(
             f"<span style='color:#c00000'>Training failed: {message}</span>"))
         c.model_saved.connect(self.model_saved)
+        c.finished.connect(self._evaluate_run)
         self._on_kind_changed()
         self._set_running(False, False)
 
@@ -377,7 +385,13 @@ class TrainTab(QWidget):
         return self.options().job_arguments(self.controller.control)
 
     def start(self) -> None:
-        self.controller.start(self.options())
+        self._last_options = self.options()
+        self.controller.start(self._last_options)
+
+    def _evaluate_run(self, result) -> None:
+        """Every finished classifier run is evaluated on its validation split (the panel shows it)."""
+        if result is not None:
+            self.evaluation.evaluate_run(result, self._last_options)
 
     def pause(self) -> None:
         self.controller.pause()

@@ -1,0 +1,167 @@
+"""The Train tab's "Evaluation" panel: a trained model's scores, and its ONNX export.
+
+`EvaluationPanel` holds the model last trained (or chosen), evaluates it after every run
+(`evaluate_run`: the run's validation split) or on any labelled folder / CSV the user picks
+(Evaluate on data...), and exports it to ONNX (Export ONNX...), showing how often
+onnxruntime agrees with torch. Its jobs (`core.evaluate.evaluate`, `core.onnx_export.export`)
+run on the "train" lane through one `JobRunner`; `EvaluationView` renders the outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from playground.core.jobs import Job
+from playground.ui.widgets.evaluation_view import EvaluationView
+
+LANE = "train"
+EVAL_KEY = "evaluate"
+EXPORT_KEY = "export"
+CLASSIFIER_TASKS = ("image-classification", "text-classification")
+
+
+def export_message(result) -> str:
+    """One line on an `onnx_export.ExportResult` (also the model manager's)."""
+    size = f"{result.size_bytes / 1e6:.1f} MB"
+    if result.agreement is None:
+        return f"Exported {Path(result.path).name} ({size}); not checked."
+    what = {"validation": "validation examples", "data": "examples"}.get(result.check_source, "random inputs")
+    return (f"Exported {Path(result.path).name} ({size}): onnxruntime gives the same top-1 as torch on "
+            f"{result.agreement:.1%} of {result.checked} {what}.")
+
+
+def export_job(model: str, out: str) -> Job:
+    from playground.core import onnx_export
+
+    return Job(onnx_export.export, (model, out), {"format": "onnx"}, name=f"export {Path(model).name} to ONNX")
+
+
+class EvaluationPanel(QWidget):
+    evaluated = Signal(object)  # core.evaluate.Evaluation
+    exported = Signal(object)  # core.onnx_export.ExportResult
+    failed = Signal(str)
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self._runner = ctx.runner(LANE, self)
+        self.model: str | None = None
+        self.task: str | None = None
+        self.last_evaluation = None
+        self.last_export = None
+        self.title = QLabel("Evaluation: train a classifier, or evaluate one you trained on labelled data.")
+        self.title.setObjectName("evaluationTitle")
+        self.title.setWordWrap(True)
+        self.evaluate_button = QPushButton("Evaluate on data...")
+        self.evaluate_button.setAccessibleName("Evaluate the model on a labelled folder or table")
+        self.evaluate_button.clicked.connect(self._choose_data)
+        self.export_button = QPushButton("Export ONNX...")
+        self.export_button.setAccessibleName("Export the model to ONNX")
+        self.export_button.clicked.connect(self._choose_export)
+        self.status = QLabel("")
+        self.status.setObjectName("evaluationStatus")
+        self.status.setWordWrap(True)
+        self.view = EvaluationView()
+        row = QHBoxLayout()
+        row.addWidget(self.title, 1)
+        row.addWidget(self.evaluate_button)
+        row.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.view, 1)
+        self._update_buttons()
+
+    # -- the model ---------------------------------------------------------------------------
+    def set_model(self, model: str | None, task: str | None) -> None:
+        self.model, self.task = model, task
+        if model:
+            self.title.setText(f"Evaluation of <b>{Path(model).name}</b>")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self._runner.busy
+        fits = bool(self.model) and self.task in CLASSIFIER_TASKS
+        self.evaluate_button.setEnabled(fits and not busy)
+        self.export_button.setEnabled(fits and not busy)
+
+    def evaluate_run(self, result, options=None) -> bool:
+        """After a run (a `TrainResult`): its model on its validation split. False for a char-GPT."""
+        task = getattr(result, "task", None)
+        self.set_model(getattr(result, "model_dir", None), task)
+        if task not in CLASSIFIER_TASKS:
+            return False
+        from playground.core import models
+
+        meta = models.read_marker(Path(result.model_dir)) or {}
+        data = meta.get("data") or getattr(options, "path", None)
+        if not data:
+            return False
+        kwargs = {"split": "validation", "val_share": getattr(options, "val_share", None),
+                  "seed": int((getattr(options, "extra", None) or {}).get("seed", 0))}
+        if task == "text-classification":
+            kwargs |= {"text_column": meta.get("text_column"), "label_column": meta.get("label_column")}
+        self.evaluate(data, **kwargs)
+        return True
+
+    # -- jobs ------------------------------------------------------------------------------
+    def evaluate(self, data: str, **kwargs) -> None:
+        from playground.core import evaluate
+
+        if not self.model:
+            return
+        self.status.setText(f"Evaluating on {Path(data).name}...")
+        self._runner.submit(Job(evaluate.evaluate, (self.model, data), kwargs, name="evaluate a model"),
+                            on_result=self._on_evaluated, on_error=self._on_error,
+                            on_progress=lambda _f, text="": self.status.setText(text) if text else None,
+                            on_finished=self._update_buttons, key=EVAL_KEY)
+        self._update_buttons()
+
+    def export(self, out: str) -> None:
+        if not self.model:
+            return
+        self.status.setText(f"Exporting to {Path(out).name} and checking it with onnxruntime...")
+        self._runner.submit(export_job(self.model, out), on_result=self._on_exported, on_error=self._on_error,
+                            on_progress=lambda _f, text="": self.status.setText(text) if text else None,
+                            on_finished=self._update_buttons, key=EXPORT_KEY)
+        self._update_buttons()
+
+    def _on_evaluated(self, evaluation) -> None:
+        self.last_evaluation = evaluation
+        self.status.setText(f"Accuracy {evaluation.accuracy:.1%} on {evaluation.total} examples "
+                            f"({evaluation.seconds:.1f} s).")
+        self.view.show_evaluation(evaluation)
+        self.evaluated.emit(evaluation)
+
+    def _on_exported(self, result) -> None:
+        self.last_export = result
+        self.status.setText(export_message(result))
+        store = getattr(self.ctx, "store", None)
+        if store is not None:  # an .onnx in the models folder is a new picker entry
+            store.refresh(now=True)
+        self.exported.emit(result)
+
+    def _on_error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#c00000'>{message}</span>")
+        self.failed.emit(message)
+
+    # -- dialogs -------------------------------------------------------------------------------
+    def _choose_data(self) -> None:
+        if self.task == "image-classification":
+            path = QFileDialog.getExistingDirectory(self, "Labelled folder (one sub-folder per class)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Labelled table", "", "Tables (*.csv *.tsv *.tab)")
+        if path:
+            self.evaluate(path)
+
+    def _choose_export(self) -> None:
+        from playground.core import paths
+
+        start = str(paths.models_dir() / f"{Path(self.model or 'model').name}.onnx")
+        path, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", start, "ONNX (*.onnx)")
+        if path:
+            self.export(path if path.lower().endswith(".onnx") else f"{path}.onnx")

@@ -1,0 +1,163 @@
+"""An evaluation, shown: accuracy, per-class table, confusion heat map and the examples of a cell.
+
+`EvaluationView.show_evaluation(evaluation)` takes a `core.evaluate.Evaluation`. Clicking a
+matrix cell fills the gallery below with that cell's examples (thumbnails for images, rows
+for texts), each with its true and predicted label and the model's confidence; off the
+diagonal they are the misclassified examples, the most confident mistakes first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImageReader, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QStackedWidget,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from playground.ui.widgets.confusion_matrix import ConfusionMatrix
+
+THUMB = 72
+MAX_SHOWN = 300  # examples listed for one cell
+
+
+def _thumbnail(path: str, size: int = THUMB) -> QIcon:
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    s = reader.size()
+    if s.isValid() and max(s.width(), s.height()) > size:
+        reader.setScaledSize(s.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+    img = reader.read()
+    if img.isNull():
+        return QIcon()
+    return QIcon(QPixmap.fromImage(img).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+
+class EvaluationView(QWidget):
+    cell_shown = Signal(int, int, int)  # true, predicted, number of examples listed
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.evaluation = None
+        self.summary = QLabel("No evaluation yet.")
+        self.summary.setObjectName("evaluationSummary")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, 5)
+        self.table.setObjectName("evaluationPerClass")
+        self.table.setAccessibleName("Per-class precision, recall and F1")
+        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.matrix = ConfusionMatrix()
+        self.matrix.cell_clicked.connect(self.show_cell)
+        self.cell_title = QLabel("Click a cell of the matrix to see its examples.")
+        self.cell_title.setObjectName("evaluationCellTitle")
+        self.cell_title.setWordWrap(True)
+        self.gallery = QListWidget()
+        self.gallery.setObjectName("evaluationGallery")
+        self.gallery.setAccessibleName("Examples of the chosen cell")
+        self.gallery.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery.setMovement(QListView.Movement.Static)
+        self.gallery.setIconSize(QSize(THUMB, THUMB))
+        self.gallery.setGridSize(QSize(THUMB + 40, THUMB + 44))
+        self.gallery.setWordWrap(True)
+        self.texts = QTableWidget(0, 4)
+        self.texts.setObjectName("evaluationTexts")
+        self.texts.setAccessibleName("Examples of the chosen cell")
+        self.texts.setHorizontalHeaderLabels(["Text", "True", "Predicted", "Confidence"])
+        self.texts.verticalHeader().setVisible(False)
+        self.texts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.texts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.examples = QStackedWidget()
+        self.examples.addWidget(self.gallery)
+        self.examples.addWidget(self.texts)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.table)
+        top.addWidget(self.matrix)
+        top.setStretchFactor(1, 1)
+        below = QWidget()
+        bl = QVBoxLayout(below)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.cell_title)
+        bl.addWidget(self.examples, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(below)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+
+    def show_evaluation(self, evaluation) -> None:
+        self.evaluation = e = evaluation
+        wrong = len(e.misclassified)
+        where = "validation split of " if e.split == "validation" else ""
+        self.summary.setText(f"<b>Accuracy {e.accuracy:.1%}</b> on {e.total} examples ({where}"
+                             f"{Path(e.data).name}), {wrong} misclassified \u2014 {e.model}")
+        self.table.setRowCount(len(e.labels))
+        for r, label in enumerate(e.labels):
+            s = e.per_class[label]
+            cells = [label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support)]
+            for c, value in enumerate(cells):
+                item = QTableWidgetItem(value)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        self.matrix.set_data(e.labels, e.confusion)
+        self.examples.setCurrentWidget(self.gallery if e.kind == "image" else self.texts)
+        self.gallery.clear()
+        self.texts.setRowCount(0)
+        worst = _worst_cell(e.confusion)
+        if worst is not None:
+            self.matrix.select(*worst)  # the biggest confusion is shown at once
+        else:
+            self.cell_title.setText("No mistakes: click a diagonal cell to see its examples.")
+
+    def show_cell(self, true: int, predicted: int) -> None:
+        e = self.evaluation
+        if e is None:
+            return
+        examples = e.cell(true, predicted)
+        shown = examples[:MAX_SHOWN]
+        what = "correct" if true == predicted else "misclassified"
+        more = f" (the first {len(shown)} shown)" if len(shown) < len(examples) else ""
+        self.cell_title.setText(f"{len(examples)} {what}: true <b>{e.labels[true]}</b>, predicted "
+                                f"<b>{e.labels[predicted]}</b>{more}")
+        if e.kind == "image":
+            self.gallery.clear()
+            for x in shown:
+                item = QListWidgetItem(_thumbnail(x.source), f"{e.labels[x.true]} \u2192 {e.labels[x.predicted]}\n"
+                                                             f"{x.score:.0%}")
+                item.setToolTip(f"{x.source}\ntrue {e.labels[x.true]}, predicted {e.labels[x.predicted]} "
+                                f"({x.score:.1%})")
+                item.setData(Qt.ItemDataRole.UserRole, x.source)
+                self.gallery.addItem(item)
+        else:
+            self.texts.setRowCount(len(shown))
+            for r, x in enumerate(shown):
+                for c, value in enumerate((x.source, e.labels[x.true], e.labels[x.predicted], f"{x.score:.1%}")):
+                    item = QTableWidgetItem(value)
+                    item.setToolTip(x.source if c == 0 else value)
+                    self.texts.setItem(r, c, item)
+        self.cell_shown.emit(true, predicted, len(shown))
+
+    def shown_sources(self) -> list[str]:
+        """The paths or texts listed for the chosen cell (tests, accessibility)."""
+        if self.evaluation is not None and self.evaluation.kind == "image":
+            return [self.gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.gallery.count())]
+        return [self.texts.item(r, 0).text() for r in range(self.texts.rowCount())]
+
+
+def _worst_cell(confusion: list[list[int]]) -> tuple[int, int] | None:
+    best, where = 0, None
+    for i, row in enumerate(confusion):
+        for j, v in enumerate(row):
+            if i != j and v > best:
+                best, where = v, (i, j)
+    return where

@@ -1,0 +1,101 @@
+"""The evaluation view: the heat map's cells open their examples; the Train tab evaluates each run
+and exports it to ONNX."""
+
+from __future__ import annotations
+
+import pytest
+from train_support import write_digits
+
+from playground.core.evaluate import Evaluation, Example
+from playground.ui.context import AppContext
+
+
+def _image_evaluation(tmp_path):
+    from PIL import Image
+
+    paths = []
+    for i in range(7):
+        p = tmp_path / f"img{i}.png"
+        Image.new("RGB", (20, 20), (30 * i, 100, 200)).save(p)
+        paths.append(str(p))
+    # true, predicted: two "cat" called "dog", one "dog" called "bird"
+    pairs = [(0, 0), (0, 1), (0, 1), (1, 1), (1, 2), (2, 2), (2, 2)]
+    examples = [Example(p, t, q, 0.5 + k / 20) for k, (p, (t, q)) in enumerate(zip(paths, pairs, strict=True))]
+    return Evaluation("demo", "image", str(tmp_path), ["cat", "dog", "bird"], examples), paths
+
+
+def test_clicking_a_cell_shows_its_examples(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from playground.ui.widgets.evaluation_view import EvaluationView
+
+    evaluation, paths = _image_evaluation(tmp_path)
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    view.show_evaluation(evaluation)
+    assert evaluation.confusion == [[1, 2, 0], [0, 1, 1], [0, 0, 2]]
+    # The biggest confusion is opened at once: true cat, predicted dog, the most confident first.
+    assert view.shown_sources() == [paths[2], paths[1]]
+    assert "Accuracy" in view.summary.text() and view.table.rowCount() == 3
+    with qtbot.waitSignal(view.cell_shown) as shown:
+        qtbot.mouseClick(view.matrix, Qt.MouseButton.LeftButton, pos=view.matrix.cell_rect(1, 2).center())
+    assert shown.args == [1, 2, 1]
+    assert view.shown_sources() == [paths[4]]
+    assert "dog" in view.cell_title.text() and "bird" in view.cell_title.text()
+    assert view.gallery.item(0).text().startswith("dog \u2192 bird")
+    assert not view.gallery.item(0).icon().isNull()
+    qtbot.mouseClick(view.matrix, Qt.MouseButton.LeftButton, pos=view.matrix.cell_rect(2, 2).center())
+    assert sorted(view.shown_sources()) == sorted(paths[5:7])
+
+
+def test_text_examples_are_rows(qtbot):
+    from playground.ui.widgets.evaluation_view import EvaluationView
+
+    examples = [Example("good film", 0, 0, 0.9), Example("not bad at all", 1, 0, 0.8), Example("awful", 1, 1, 0.7)]
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.show_evaluation(Evaluation("s", "text", "r.csv", ["positive", "negative"], examples))
+    assert view.examples.currentWidget() is view.texts
+    assert view.shown_sources() == ["not bad at all"]
+    assert [view.texts.item(0, c).text() for c in (1, 2)] == ["negative", "positive"]
+
+
+@pytest.mark.timeout(600)
+def test_the_train_tab_evaluates_each_run_and_exports_it(qtbot, worker, settings, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from playground.ui.train_tab import build
+
+    tab = build(AppContext(worker, settings, None))
+    qtbot.addWidget(tab)
+    tab.resize(1200, 900)
+    tab.show()
+    try:
+        data = write_digits(tmp_path / "digits", size=32, per_class=15)
+        tab.open_paths([str(data)])
+        qtbot.waitUntil(lambda: tab.preview is not None, timeout=60_000)
+        tab.image_size.setValue(32)
+        tab.epochs.setValue(1)
+        tab.batch.setValue(32)
+        panel = tab.evaluation
+        with qtbot.waitSignal(panel.evaluated, timeout=300_000) as done:
+            tab.start_button.click()
+        evaluation = done.args[0]
+        assert evaluation.split == "validation"
+        assert evaluation.total == sum(map(sum, evaluation.confusion)) == 30  # 20% of 15 per class
+        assert abs(evaluation.accuracy - tab.last_result.val_accuracy) < 1e-9  # the run's own number
+        view = panel.view
+        i, j = next(((a, b) for a in range(10) for b in range(10) if evaluation.confusion[a][b]), (0, 0))
+        qtbot.mouseClick(view.matrix, Qt.MouseButton.LeftButton, pos=view.matrix.cell_rect(i, j).center())
+        assert len(view.shown_sources()) == evaluation.confusion[i][j]
+        assert panel.export_button.isEnabled()
+        out = tmp_path / "digits.onnx"
+        with qtbot.waitSignal(panel.exported, timeout=300_000) as exported:
+            panel.export(str(out))
+        result = exported.args[0]
+        assert out.is_file() and result.agreement >= 0.99 and result.checked == 30
+        assert "same top-1" in panel.status.text()
+    finally:
+        tab.shutdown()
