@@ -29,6 +29,7 @@ class ModelManager(QDialog):
     listed = Signal(list)  # the StoredModel rows after each refresh
     deleted = Signal(str)
     downloaded = Signal(object)
+    exported = Signal(object)  # onnx_export.ExportResult
 
     def __init__(self, settings: Settings, parent: QWidget | None = None, hub_cache: str | None = None):
         super().__init__(parent)
@@ -79,6 +80,10 @@ class ModelManager(QDialog):
         self.open_button = QPushButton("&Open folder")
         self.delete_button = QPushButton("&Delete...")
         self.delete_button.setObjectName("deleteModel")
+        self.export_button = QPushButton("E&xport ONNX...")
+        self.export_button.setAccessibleName("Export the selected classifier to ONNX")
+        self.export_button.setToolTip("Export the selected fine-tuned classifier to ONNX, checked with onnxruntime")
+        self.export_button.clicked.connect(self._choose_export)
         for button, name in ((self.refresh_button, "Refresh the model list"),
                              (self.add_button, "Add a local model folder"),
                              (self.open_button, "Open the selected model's folder"),
@@ -125,7 +130,7 @@ class ModelManager(QDialog):
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
         actions = QHBoxLayout()
-        for b in (self.refresh_button, self.add_button, self.open_button, self.delete_button):
+        for b in (self.refresh_button, self.add_button, self.open_button, self.delete_button, self.export_button):
             actions.addWidget(b)
         actions.addStretch(1)
         download = QHBoxLayout()
@@ -237,6 +242,7 @@ class ModelManager(QDialog):
     def _update_buttons(self) -> None:
         e = self.selected()
         self.open_button.setEnabled(bool(e and e.location))
+        self.export_button.setEnabled(self._exportable(e))
         self.delete_button.setEnabled(bool(e and (e.deletable or self._is_added_folder(e))))
         self.delete_button.setText("&Remove from list" if e and self._is_added_folder(e) and not e.deletable
                                    else "&Delete...")
@@ -251,6 +257,42 @@ class ModelManager(QDialog):
         if e.location:
             lines.append(f"Location: {e.location}")
         self.detail.setText("<br>".join(lines))
+
+    # -- export (issue 17) ------------------------------------------------------------
+    @staticmethod
+    def _exportable(e: model_store.StoredModel | None) -> bool:
+        from playground.ui.evaluation_panel import CLASSIFIER_TASKS
+
+        return bool(e and e.source == "finetuned" and e.task in CLASSIFIER_TASKS and e.location)
+
+    def _choose_export(self) -> None:
+        e = self.selected()
+        if not self._exportable(e):
+            return
+        from pathlib import Path
+
+        from playground.core import paths
+
+        start = str(paths.models_dir() / f"{Path(e.location).name}.onnx")
+        path, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", start, "ONNX (*.onnx)")
+        if path:
+            self.export_selected(path if path.lower().endswith(".onnx") else f"{path}.onnx")
+
+    def export_selected(self, out: str) -> JobHandle | None:
+        """Export the selected fine-tuned classifier to `out`; the agreement with torch is shown."""
+        from playground.ui.evaluation_panel import export_job, export_message
+
+        e = self.selected()
+        if not self._exportable(e):
+            return None
+        self.export_button.setEnabled(False)
+        self.download_label.setText(f"Exporting {e.name} to ONNX and checking it with onnxruntime...")
+        handle = self._submit(export_job(e.location, out))
+        handle.result.connect(lambda result: (self.download_label.setText(export_message(result)),
+                                              self.exported.emit(result), self.refresh()))
+        handle.error.connect(lambda msg: self.download_label.setText(f"Export failed: {msg}"))
+        handle.finished.connect(self._update_buttons)
+        return handle
 
     def _is_added_folder(self, e: model_store.StoredModel) -> bool:
         return e.source == "local" and e.id in self.settings.local_model_folders()

@@ -97,5 +97,19 @@ def test_the_train_tab_evaluates_each_run_and_exports_it(qtbot, worker, settings
         result = exported.args[0]
         assert out.is_file() and result.agreement >= 0.99 and result.checked == 30
         assert "same top-1" in panel.status.text()
+        # The model manager exports the same model (Export ONNX... on its row).
+        from playground.ui.model_manager import ModelManager
+
+        dialog = ModelManager(settings, hub_cache=str(tmp_path / "no-hub"))
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: any(e.location == tab.last_result.model_dir for e in dialog.entries), timeout=60_000)
+        assert not dialog.export_button.isEnabled()
+        assert dialog.select("finetuned", tab.last_result.model_dir) and dialog.export_button.isEnabled()
+        again = tmp_path / "from-manager.onnx"
+        with qtbot.waitSignal(dialog.exported, timeout=300_000) as from_manager:
+            dialog.export_selected(str(again))
+        assert again.is_file() and from_manager.args[0].agreement >= 0.99
+        assert "same top-1" in dialog.download_label.text()
+        dialog.close()
     finally:
         tab.shutdown()

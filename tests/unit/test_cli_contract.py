@@ -148,6 +148,11 @@ def _failure_cases(files: Path) -> dict[str, list[tuple[list[str], str]]]:
         "finetune image": [(["finetune", "image", MISSING], "missing-input")],
         "finetune text": [(["finetune", "text", MISSING + ".csv"], "missing-input.csv")],
         "finetune charlm": [(["finetune", "charlm", MISSING + ".txt"], "missing-input.txt")],
+        "evaluate": [(["evaluate", "--model", MISSING, str(files)], "missing-input"),
+                     (["evaluate", "--model", empty, str(files)], "empty-model"),
+                     (["evaluate", "--model", MISSING + ".onnx", str(files)], "missing-input.onnx")],
+        "export": [(["export", "--model", MISSING, "--out", str(files / "x.onnx")], "missing-input"),
+                   (["export", "--model", empty, "--out", str(files / "x.onnx")], "empty-model")],
     }
 
 
