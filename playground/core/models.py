@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -280,8 +279,8 @@ def hub_offline() -> bool:
     return value in ("1", "true", "yes", "on")
 
 
-def _progress_bar_class(ctx: JobContext, state: dict):
-    """A tqdm subclass that turns huggingface_hub's byte counts into job progress."""
+def _progress_bar_class(progress):
+    """A tqdm subclass that turns huggingface_hub's byte counts into job progress (`download.ByteProgress`)."""
     from tqdm.auto import tqdm
 
     class _Report(tqdm):  # type: ignore[misc, valid-type]
@@ -291,23 +290,10 @@ def _progress_bar_class(ctx: JobContext, state: dict):
             super().__init__(*args, **kwargs)
 
         def update(self, n=1):
-            if ctx.cancelled:
-                raise Cancelled("Download cancelled.")
-            state["done"] += n or 0
-            elapsed = max(time.monotonic() - state["t0"], 1e-6)
-            speed = state["done"] / elapsed
-            total = state["total"] or 1
-            left = (total - state["done"]) / speed if speed > 0 else 0
-            ctx.progress(state["done"] / total,
-                         f"Downloading {state['repo']}: {_mb(state['done'])} of {_mb(total)} MB, "
-                         f"{_mb(speed)} MB/s, {left:.0f} s left")
+            progress.add(n or 0)
             return super().update(n)
 
     return _Report
-
-
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f}"
 
 
 def hub_download(repo_id: str, ctx: JobContext | None = None, allow_patterns: Iterable[str] | None = None,
@@ -326,8 +312,9 @@ def hub_download(repo_id: str, ctx: JobContext | None = None, allow_patterns: It
         info = HfApi(token=token).model_info(repo_id, files_metadata=True)
         siblings = {s.rfilename: (s.size or 0) for s in info.siblings or []}
         files = _choose_hub_files(siblings, allow_patterns)
-        state = {"done": 0, "total": sum(siblings[f] for f in files), "t0": time.monotonic(), "repo": repo_id}
-        bar = _progress_bar_class(ctx, state)
+        from playground.core.download import ByteProgress
+
+        bar = _progress_bar_class(ByteProgress(ctx, repo_id, sum(siblings[f] for f in files)))
         for name in files:
             ctx.check_cancelled()
             hf_hub_download(repo_id, name, revision=info.sha, token=token, tqdm_class=bar)
