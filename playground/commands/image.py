@@ -48,7 +48,7 @@ def cmd_classify_image(args) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 100 + "\r")
     if args.json:
-        cli.print_json([r.to_json() for r in summary.results])
+        cli.print_json([r.to_dict() for r in summary.results])
     if summary.cancelled:
         return cli.fail("cancelled")
     return cli.EXIT_FAILURE if summary.failed else cli.EXIT_OK

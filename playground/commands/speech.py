@@ -1,4 +1,12 @@
-"""`playground transcribe FILE` and `playground listen`: speech to text from the command line."""
+"""`playground transcribe FILE...` and `playground listen`: speech to text from the command line.
+
+One file prints its transcript (or writes it to `--output`). Several files, or a
+folder (walked for audio files), are transcribed one after the other with one
+model: each success is printed under a `==> FILE <==` header (`--format json`:
+one array of `{"path", "text", "segments", "duration"}` or `{"path", "error"}`),
+or written into the `--output` folder as `<name>.<format>`; each failure is one
+line on stderr and the exit status is 1 if any failed.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,14 @@ from playground import cli
 
 
 def register(sub) -> None:
-    p = sub.add_parser("transcribe", help="transcribe an audio file (WAV, FLAC, MP3, OGG, ...)")
-    p.add_argument("file", help="audio file")
+    p = sub.add_parser("transcribe", help="transcribe audio files or folders (WAV, FLAC, MP3, OGG, ...)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files or folders (walked recursively)")
     p.add_argument("--model", default=None,
                    help="catalog id, faster-whisper/transformers Hub id or model folder (default: bundled Whisper tiny.en)")
     p.add_argument("--format", default="txt", choices=("txt", "srt", "vtt", "json"), help="output format (default txt)")
-    p.add_argument("--output", "-o", default=None, help="write to this file (atomically) instead of standard output")
+    p.add_argument("--output", "-o", default=None,
+                   help="write to this file (atomically) instead of standard output; with several files, "
+                        "a folder that gets one <name>.<format> per file")
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("listen", help="live transcription from a microphone or a file played at real-time pace")
@@ -34,7 +44,7 @@ def register(sub) -> None:
 
 
 def cmd_transcribe(args) -> int:
-    from playground.core import speech, transcript
+    from playground.core import speech
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
@@ -48,18 +58,62 @@ def cmd_transcribe(args) -> int:
             sys.stderr.write(f"\r{event.text[:100]:100}")
             sys.stderr.flush()
 
-    result = run_sync(Job(speech.transcribe_file, (args.file,), {"model": args.model}), sink, cancel)
+    run = run_sync(Job(speech.transcribe_files, (list(args.files),), {"model": args.model}), sink, cancel)
     if show_progress:
         sys.stderr.write("\r" + " " * 100 + "\r")
-    if cancel.is_set():
+    if run.cancelled or cancel.is_set():
         return cli.fail("cancelled")
-    text = transcript.render(result.segments, args.format, result.duration)
+    if len(args.files) == 1 and len(run.results) == 1 and not Path(args.files[0]).is_dir():
+        return _one_transcript(run.results[0], args)
+    return _many_transcripts(run.results, args)
+
+
+def _one_transcript(result, args) -> int:
+    from playground.core import transcript
+    from playground.core.errors import InputError
+
+    if result.error is not None:
+        raise InputError(result.error)  # one line, or the traceback with --debug, as for any command
+    t = result.transcript
     if args.output:
-        transcript.save(result.segments, Path(args.output), args.format)
+        transcript.save(t.segments, Path(args.output), args.format)
     else:
-        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
-        sys.stdout.flush()
+        _write(transcript.render(t.segments, args.format, t.duration))
     return cli.EXIT_OK
+
+
+def _many_transcripts(results, args) -> int:
+    from playground.core import transcript
+
+    done = [r for r in results if r.error is None]
+    if args.output:
+        folder = Path(args.output)
+        if folder.exists() and not folder.is_dir():
+            return cli.fail(f"{folder}: is a file; several transcripts need a folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
+        for r in done:
+            stem, n = Path(r.path).stem, 2
+            while stem in used:  # the same name in two folders
+                stem, n = f"{Path(r.path).stem}-{n}", n + 1
+            used.add(stem)
+            transcript.save(r.transcript.segments, folder / f"{stem}.{args.format}", args.format)
+    elif args.format == "json":
+        cli.print_json([r.to_dict() for r in results])
+    else:
+        for i, r in enumerate(done):
+            _write(("\n" if i else "") + f"==> {r.path} <==\n"
+                   + transcript.render(r.transcript.segments, args.format, r.transcript.duration))
+    for r in results:
+        if r.error is not None:
+            message = r.error if Path(r.path).name in r.error else f"{r.path}: {r.error}"
+            sys.stderr.write(f"playground: error: {message}\n")
+    return cli.EXIT_FAILURE if len(done) < len(results) else cli.EXIT_OK
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    sys.stdout.flush()
 
 
 def cmd_listen(args) -> int:
@@ -71,8 +125,7 @@ def cmd_listen(args) -> int:
         sd = streaming.load_sounddevice()
         found = streaming.list_input_devices(sd)
         if args.json:
-            cli.print_json([{"index": d.index, "name": d.name, "channels": d.channels, "samplerate": d.samplerate,
-                             "hostapi": d.hostapi, "default": d.is_default} for d in found])
+            cli.print_json([d.to_dict() for d in found])
         else:
             for d in found:
                 print(f"{'*' if d.is_default else ' '} {d.index:3} {d.label}")

@@ -10,6 +10,9 @@ Every box is [x0, y0, x1, y1] in pixels of the original image after its EXIF
 orientation is applied. Detectors keep everything above a low floor score so a
 viewer can re-filter with a threshold without running the model again.
 
+Inputs, per-file errors, cancel and progress are `core/batch.py`'s (the same as
+image classification and transcription); weights come through `core/download.py`.
+
 `blur_image` writes a copy of an image with face boxes blurred beyond
 recognition, every other pixel unchanged, same size and format, atomically and
 never over the original.
@@ -25,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import atomic, devices, imageio, models
-from playground.core.download import download_to
-from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError
+from playground.core import atomic, batch, devices, download, imageio, models
+from playground.core.errors import Cancelled, InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.results import item_dict
 
 YOLO_ID = "bundled/yolov3-tiny"
 MTCNN_ID = "bundled/mtcnn"
@@ -107,9 +110,7 @@ class ObjectResult:
         return [o for o in self.objects if o.score >= threshold]
 
     def to_dict(self, threshold: float = 0.0) -> dict:
-        if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        return {"path": self.path, "objects": [o.to_dict() for o in self.above(threshold)]}
+        return item_dict(self.path, self.error, lambda: {"objects": [o.to_dict() for o in self.above(threshold)]})
 
 
 @dataclass
@@ -127,25 +128,25 @@ class FaceResult:
         return [f for f in self.faces if f.score >= threshold]
 
     def to_dict(self, threshold: float = 0.0, landmarks: bool = False) -> dict:
-        if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        return {"path": self.path, "faces": [f.to_dict(landmarks) for f in self.above(threshold)],
-                "blurred": self.blurred}
+        return item_dict(self.path, self.error, lambda: {
+            "faces": [f.to_dict(landmarks) for f in self.above(threshold)], "blurred": self.blurred})
 
 
 # -- inputs ---------------------------------------------------------------------
 
 
+def _items(ctx: JobContext | None, sources: Iterable[str | Path]) -> list[batch.Item]:
+    """Files as given, folders expanded to their images; missing paths and empty folders are error rows."""
+    items = batch.expand(ctx, sources, imageio.is_image_path, what="images")
+    if not items:
+        raise InputError("No images given.")
+    return items
+
+
 def expand_sources(sources: Iterable[str | Path]) -> list[tuple[Path, Path | None]]:
     """Files as given, folders expanded to their images: (path, the folder it came from)."""
-    out: list[tuple[Path, Path | None]] = []
-    for src in sources:
-        p = Path(src)
-        if p.is_dir():
-            out.extend((img, p) for img in imageio.list_images(p))
-        else:
-            out.append((p, None))
-    return out
+    return [(item.path, item.root) for item in batch.expand(None, sources, imageio.is_image_path)
+            if not item.path.is_dir()]
 
 
 def _preview(img, max_side: int | None):
@@ -297,10 +298,8 @@ def _weights_for(name: str):
 
 def _fetch_url(url: str, ctx: JobContext, what: str, size_mb: float | None) -> Path:
     """A file from torch's hub cache, downloading it once with progress (atomic, hash-checked)."""
-    import torch
-
-    fname = url.rsplit("/", 1)[-1]
-    target = Path(torch.hub.get_dir()) / "checkpoints" / fname
+    target = download.torch_checkpoint(url)
+    fname = target.name
     if target.is_file():
         return target
     size = f", {size_mb:.0f} MB" if size_mb else ""
@@ -310,9 +309,8 @@ def _fetch_url(url: str, ctx: JobContext, what: str, size_mb: float | None) -> P
                          "and offline mode is on; use the bundled YOLOv3-tiny or connect once to download it.")
     import urllib.error
 
-    expected = re.search(r"-([a-f0-9]{6,})\.", fname)
     try:
-        download_to(url, target, ctx, fname, expected.group(1) if expected else None)
+        download.download_to(url, target, ctx, fname, download.checkpoint_sha256(fname))
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         raise ModelError(f"Cannot download {fname} for {what} from {host}: check the network connection.") from exc
     except OSError as exc:
@@ -615,36 +613,29 @@ def detect_objects(ctx: JobContext, sources: Sequence[str | Path], model: Any = 
     """Detect objects on each image (folders expand); one ObjectResult per image, emitted as it is done.
 
     `model` is a catalog id, `torchvision/<name>`, a Hub id, a local folder, or a detector object
-    with `.detect(pil_image, min_score)` and `.name` (tests, benchmarks).
+    with `.detect(pil_image, min_score)` and `.name` (tests, benchmarks). Cancel raises `Cancelled`
+    once the images done so far are emitted (a list cannot say it is partial).
     """
-    items = expand_sources(sources)
-    if not items:
-        raise InputError("No images given (the folders hold no image files).")
+    items = _items(ctx, sources)
     if isinstance(model, str):
         ctx.progress(None, f"Loading {model}")
         detector = load_object_detector(model, ctx, device, allow_pickle, trust_remote_code)
     else:
         detector = model
     name = getattr(detector, "name", type(detector).__name__)
-    results = []
-    t_start = time.perf_counter()
-    for i, (path, _root) in enumerate(items):
-        ctx.check_cancelled()
+
+    def work(item: batch.Item) -> ObjectResult:
         t0 = time.perf_counter()
-        try:
-            img = imageio.open_image(path)
-            found = detector.detect(img, min_score)
-            res = ObjectResult(str(path), name, img.width, img.height, found, seconds=time.perf_counter() - t0,
-                               preview=_preview(img, preview_size))
-        except PlaygroundError as exc:
-            if isinstance(exc, Cancelled):
-                raise
-            res = ObjectResult(str(path), name, error=str(exc))
-        results.append(res)
-        ctx.emit(res)
-        rate = (i + 1) / max(time.perf_counter() - t_start, 1e-6)
-        ctx.progress((i + 1) / len(items), f"Detected objects in {i + 1} of {len(items)} images ({rate:.1f} images/s)")
-    return results
+        img = imageio.open_image(item.path)
+        found = detector.detect(img, min_score)
+        return ObjectResult(str(item.path), name, img.width, img.height, found, seconds=time.perf_counter() - t0,
+                            preview=_preview(img, preview_size))
+
+    run = batch.for_each(ctx, items, work, lambda item, message: ObjectResult(str(item.path), name, error=message),
+                         progress_text="Detected objects in {done} of {total} images ({rate:.1f} images/s)")
+    if run.cancelled:
+        raise Cancelled()
+    return run.results
 
 
 def detect_faces(ctx: JobContext, sources: Sequence[str | Path], min_score: float = FACE_FLOOR,
@@ -654,51 +645,47 @@ def detect_faces(ctx: JobContext, sources: Sequence[str | Path], min_score: floa
     """Find faces on each image; with `blur_to`, also write a copy with the faces >= `blur_threshold` blurred.
 
     `known` maps a path to faces already found (the GUI's blur action does not detect twice).
+    Cancel raises `Cancelled` once the images done so far are emitted.
     """
-    items = expand_sources(sources)
-    if not items:
-        raise InputError("No images given (the folders hold no image files).")
+    items = _items(ctx, sources)
     out_dir = Path(blur_to) if blur_to is not None else None
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"{out_dir}: is a file; the blurred copies need a folder.")
         out_dir.mkdir(parents=True, exist_ok=True)
     known = known or {}
-    if detector is None and any(str(p) not in known for p, _ in items):
+    if detector is None and any(item.error is None and str(item.path) not in known for item in items):
         ctx.progress(None, "Loading the MTCNN face detector")
         detector = load_face_detector(device)
     used: set[Path] = set()
-    results = []
-    t_start = time.perf_counter()
-    for i, (path, root) in enumerate(items):
-        ctx.check_cancelled()
+
+    def work(item: batch.Item) -> FaceResult:
+        path = item.path
         t0 = time.perf_counter()
-        try:
-            img = imageio.open_image(path)
-            faces = known[str(path)] if str(path) in known else detector.detect(img, min_score)
-            res = FaceResult(str(path), img.width, img.height, faces, preview=_preview(img, preview_size))
-            if out_dir is not None:
-                target = blurred_copy_path(path, out_dir, root)
-                n = 2
-                while target.resolve() in used:  # same file name from two folders
-                    target = target.with_name(f"{Path(path).stem}-{n}{target.suffix}")
-                    n += 1
-                used.add(target.resolve())
+        img = imageio.open_image(path)
+        faces = known[str(path)] if str(path) in known else detector.detect(img, min_score)
+        res = FaceResult(str(path), img.width, img.height, faces, preview=_preview(img, preview_size))
+        if out_dir is not None:
+            target = blurred_copy_path(path, out_dir, item.root)
+            n = 2
+            while target.resolve() in used:  # same file name from two folders
+                target = target.with_name(f"{path.stem}-{n}{target.suffix}")
+                n += 1
+            used.add(target.resolve())
+            try:
                 blur_image(path, [f.box for f in res.above(blur_threshold)], target, checked=True)
-                res.blurred = str(target)
-            res.seconds = time.perf_counter() - t0
-        except PlaygroundError as exc:
-            if isinstance(exc, Cancelled):
-                raise
-            res = FaceResult(str(path), error=str(exc))
-        except OSError as exc:
-            res = FaceResult(str(path), error=f"{Path(path).name}: the blurred copy could not be written ({exc.strerror or exc}).")
-        results.append(res)
-        ctx.emit(res)
-        rate = (i + 1) / max(time.perf_counter() - t_start, 1e-6)
-        verb = "Blurred faces in" if out_dir is not None else "Looked for faces in"
-        ctx.progress((i + 1) / len(items), f"{verb} {i + 1} of {len(items)} images ({rate:.1f} images/s)")
-    return results
+            except OSError as exc:
+                raise InputError(f"{path.name}: the blurred copy could not be written ({exc.strerror or exc}).") from exc
+            res.blurred = str(target)
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    verb = "Blurred faces in" if out_dir is not None else "Looked for faces in"
+    run = batch.for_each(ctx, items, work, lambda item, message: FaceResult(str(item.path), error=message),
+                         progress_text=verb + " {done} of {total} images ({rate:.1f} images/s)")
+    if run.cancelled:
+        raise Cancelled()
+    return run.results
 
 
 def blur_faces(ctx: JobContext, sources: Sequence[str | Path], out_dir: str | Path,

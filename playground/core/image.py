@@ -7,7 +7,9 @@ folder, and the user's fine-tuned timm folders (`playground_model.json`).
 
 Jobs (run by the GUI worker, the CLI and the tests alike):
 - `classify(ctx, sources, model, top_k, batch_size)` emits one `ImageResult`
-  per input (errors are rows, the rest carry on) and returns a `BatchSummary`.
+  per input (errors are rows, the rest carry on) and returns a `BatchSummary`;
+  inputs and per-file errors, cancel and progress are `core/batch.py`'s, in chunks
+  of `batch_size` images per forward pass.
 - `gradcam(ctx, source, model, class_index)` returns a `GradCam` heatmap.
 
 A fine-tuned folder whose marker has "preprocess" (see `core/preprocess.py`) is
@@ -23,18 +25,19 @@ import hashlib
 import logging
 import os
 import threading
-import time
 import urllib.error
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import devices, imageio, models, paths
-from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError
+from playground.core import batch, devices, download, imageio, models, paths
+from playground.core.batch import is_url
+from playground.core.errors import InputError, ModelError, PlaygroundError
 from playground.core.jobs import JobContext
 from playground.core.preprocess import Preprocess
+from playground.core.results import item_dict
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,6 @@ TORCHVISION_PREFIX = "torchvision/"
 TORCHVISION_SUGGESTIONS = ("resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16")
 THUMB_SIZE = 128
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
-URL_SCHEMES = ("http://", "https://")
 
 
 # -- results ------------------------------------------------------------------
@@ -57,7 +59,7 @@ class Prediction:
     score: float
     index: int
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"label": self.label, "score": round(float(self.score), 6)}
 
 
@@ -90,10 +92,8 @@ class ImageResult:
     def top(self) -> Prediction | None:
         return self.predictions[0] if self.predictions else None
 
-    def to_json(self) -> dict:
-        if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        return {"path": self.path, "predictions": [p.to_json() for p in self.predictions]}
+    def to_dict(self) -> dict:
+        return item_dict(self.path, self.error, lambda: {"predictions": [p.to_dict() for p in self.predictions]})
 
 
 @dataclass(frozen=True)
@@ -137,10 +137,6 @@ class GradCam:
 # -- input ----------------------------------------------------------------------
 
 
-def is_url(text: str) -> bool:
-    return str(text).lower().startswith(URL_SCHEMES)
-
-
 def offline() -> bool:
     return models.hub_offline() or os.environ.get("PLAYGROUND_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -150,31 +146,11 @@ def expand_sources(ctx: JobContext | None, sources: Iterable[str | os.PathLike])
 
     A folder with no images stays in the list so that it gets its own error row.
     """
-    ctx = ctx or JobContext()
-    out: list[str] = []
-    for source in sources:
-        text = str(source)
-        if is_url(text) or not Path(text).is_dir():
-            out.append(text)
-            continue
-        found = []
-        ctx.progress(None, f"Looking for images in {Path(text).name}...")
-        for i, path in enumerate(_walk_images(Path(text))):
-            if i % 200 == 0:
-                ctx.check_cancelled()
-                if i:
-                    ctx.progress(None, f"Looking for images in {Path(text).name}: {i} found")
-            found.append(str(path))
-        out.extend(sorted(found) if found else [text])
-    return out
+    return [item.source for item in _items(ctx, sources)]
 
 
-def _walk_images(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and imageio.is_image_path(name):
-                yield Path(folder) / name
+def _items(ctx: JobContext | None, sources: Iterable[str | os.PathLike]) -> list[batch.Item]:
+    return batch.expand(ctx, sources, imageio.is_image_path, urls=True, what="images")
 
 
 def fetch_url(url: str, ctx: JobContext | None = None, timeout: float = 20.0) -> Path:
@@ -188,22 +164,9 @@ def fetch_url(url: str, ctx: JobContext | None = None, timeout: float = 20.0) ->
         return target
     if offline():
         raise InputError(f"{url}: cannot download the image while offline mode is on.")
-    from urllib.request import Request, urlopen  # here: with http, email and ssl it costs the Image tab ~30 ms
-
     try:
-        with urlopen(Request(url, headers={"User-Agent": "model-playground"}), timeout=timeout) as response:
-            from playground.core.atomic import atomic_path
-
-            with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-                done = 0
-                total = int(response.headers.get("Content-Length") or 0)
-                while chunk := response.read(256 * 1024):
-                    ctx.check_cancelled()
-                    done += len(chunk)
-                    if done > MAX_DOWNLOAD_BYTES:
-                        raise InputError(f"{url}: the download is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB, refused.")
-                    fh.write(chunk)
-                    ctx.progress(done / total if total else None, f"Downloading {parsed.netloc}: {done / 1e6:.1f} MB")
+        download.download_to(url, target, ctx, parsed.netloc, max_bytes=MAX_DOWNLOAD_BYTES,
+                             headers={"User-Agent": "model-playground"}, timeout=timeout)
     except PlaygroundError:
         raise
     except urllib.error.HTTPError as exc:
@@ -463,21 +426,18 @@ def torchvision_names() -> list[str]:
 
 def torchvision_checkpoint(name: str) -> tuple[str, Path]:
     """The URL of a torchvision model's default weights and where torch keeps them once downloaded."""
-    import torch
     from torchvision.models import get_model_weights
 
     url = get_model_weights(name).DEFAULT.url
-    return url, Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
+    return url, download.torch_checkpoint(url)
 
 
 def _download_checkpoint(name: str, url: str, target: Path, ctx: JobContext) -> None:
     if offline():
         raise ModelError(f"torchvision {name} needs its weights downloaded once from {url}, "
                          "and offline mode is on.")
-    from playground.core.download import download_to
-
     try:
-        download_to(url, target, ctx, f"torchvision {name}")
+        download.download_to(url, target, ctx, f"torchvision {name}")
     except PlaygroundError:
         raise
     except (urllib.error.URLError, OSError) as exc:
@@ -567,53 +527,42 @@ def classify(ctx: JobContext, sources: Sequence[str], model: str | None = None, 
     """Classify files, folders and URLs in batches; one `ImageResult` event per input."""
     import torch
 
-    items = expand_sources(ctx, sources)
+    items = _items(ctx, sources)
     clf = load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
     ctx.emit(ClassifyStarted(len(items), clf.name, clf.device))
     total = len(items)
-    results: list[ImageResult] = []
-    t0 = time.perf_counter()
-    done = 0
-    cancelled = False
-    batch_size = max(1, int(batch_size))
     side = 2 * max(clf.input_size)  # JPEGs decode at 1/2..1/8 scale when still twice the model's input
     draft = clf.recipe.draft if clf.recipe is not None else (side, side)  # a recipe: as training decoded
+    tensors: dict[int, Any] = {}  # item index -> preprocessed image, until its chunk's forward pass
+
+    def prepare(item: batch.Item) -> ImageResult:
+        row = ImageResult(item.source, index=item.index)
+        img = load_image(item.source, ctx, draft=draft)
+        row.width, row.height = full_size(img)
+        if thumbnails:
+            row.thumbnail = make_thumbnail(img)
+        # A saved recipe crops from the source box (no huge strips) exactly as in training.
+        tensors[item.index] = clf.preprocess(img if clf.recipe is not None else limit_aspect(img))
+        return row
+
+    def fail(item: batch.Item, message: str) -> ImageResult:
+        return ImageResult(item.source, error=message, index=item.index)
+
+    def predict(rows: list[ImageResult]) -> None:
+        nonlocal clf
+        ready = [row for row in rows if row.index in tensors]
+        if ready:
+            stacked = torch.stack([tensors.pop(row.index) for row in ready])
+            preds_list, clf = predict_with_fallback(ctx, clf, stacked, top_k)
+            for row, preds in zip(ready, preds_list):
+                row.predictions = preds
+
     ctx.progress(0.0 if total else 1.0, f"Classifying {total} images with {clf.name}")
-    try:
-        for start in range(0, total, batch_size):
-            tensors, pending = [], []
-            for i, source in enumerate(items[start:start + batch_size], start):
-                ctx.check_cancelled()
-                row = ImageResult(source, index=i)
-                try:
-                    if not is_url(source) and Path(source).is_dir():
-                        raise InputError(f"{Path(source).name}: no images in this folder.")
-                    img = load_image(source, ctx, draft=draft)
-                    row.width, row.height = full_size(img)
-                    if thumbnails:
-                        row.thumbnail = make_thumbnail(img)
-                    # A saved recipe crops from the source box (no huge strips) exactly as in training.
-                    tensors.append(clf.preprocess(img if clf.recipe is not None else limit_aspect(img)))
-                    pending.append(row)
-                except PlaygroundError as exc:
-                    row.error = str(exc)
-                except Exception as exc:  # a broken file must never stop the batch
-                    row.error = f"{Path(source).name}: cannot be prepared for the model ({type(exc).__name__})."
-                results.append(row)
-            ctx.check_cancelled()
-            if tensors:
-                preds_list, clf = predict_with_fallback(ctx, clf, torch.stack(tensors), top_k)
-                for row, preds in zip(pending, preds_list):
-                    row.predictions = preds
-            for row in results[start:]:
-                ctx.emit(row)
-            done = len(results)
-            rate = done / max(time.perf_counter() - t0, 1e-9)
-            ctx.progress(done / total, f"Classified {done} of {total} images, {rate:.1f} images/s")
-    except Cancelled:
-        cancelled = True  # keep what is done: the table shows the partial results
-    elapsed = time.perf_counter() - t0
-    return BatchSummary(results, clf.name, clf.device, elapsed, done / elapsed if elapsed > 0 else 0.0, cancelled)
+    run = batch.for_each(ctx, items, prepare, fail, chunk=batch_size, finish=predict,
+                         unexpected="cannot be prepared for the model",
+                         progress_text="Classified {done} of {total} images, {rate:.1f} images/s")
+    tensors.clear()  # a cancelled chunk's
+    return BatchSummary(run.results, clf.name, clf.device, run.elapsed, run.rate, run.cancelled)
 
 
 def predict_with_fallback(ctx: JobContext, clf: Classifier, batch, top_k: int):
@@ -751,23 +700,6 @@ def colorize(heat) -> Thumbnail:
     rgba = np.stack([r, g, b, np.ones_like(v)], axis=-1)
     rgba = np.ascontiguousarray((rgba * 255).astype(np.uint8))
     return Thumbnail(int(v.shape[1]), int(v.shape[0]), rgba.tobytes())
-
-
-def torchvision_entries() -> list[models.ModelEntry]:
-    """The torchvision classifiers the task registry offers for image classification."""
-    out = []
-    for name in TORCHVISION_SUGGESTIONS:
-        try:
-            _, target = torchvision_checkpoint(name)
-            cached = target.is_file()
-        except Exception:  # pragma: no cover - an older torchvision without the model
-            continue
-        out.append(models.ModelEntry(
-            TORCHVISION_PREFIX + name, TASK, f"torchvision {name}", "torchvision", "BSD-3-Clause (torchvision)",
-            "ImageNet-1k weights from download.pytorch.org", location=str(target) if cached else None,
-            available=cached, unavailable_reason="" if cached else "Weights not downloaded yet: needs a "
-                                                                   "network connection once."))
-    return out
 
 
 def results_csv(results: Iterable[ImageResult]) -> str:

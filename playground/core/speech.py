@@ -7,22 +7,26 @@ CTranslate2 Whisper model (a Hub id or a local folder) or any Hugging Face
 
 Long files are read in blocks and transcribed in windows of about 30 s cut at
 the quietest moment, so memory stays bounded whatever the file's length.
+`transcribe_files` runs several files (folders expand) through `core/batch.py`:
+per-file errors, cancel and progress as in image classification and detection.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from playground.core import audio, devices, models
+from playground.core import audio, batch, devices, models
 from playground.core.errors import InputError, ModelError
-from playground.core.jobs import JobContext
+from playground.core.jobs import Job, JobContext
+from playground.core.results import item_dict
 from playground.core.transcript import Segment, Transcript
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,22 @@ class FileSegment:
     segment: Segment
     processed: float  # seconds of audio done so far
     duration: float
+
+
+@dataclass
+class FileTranscript:
+    """One file's outcome in `transcribe_files`: its transcript, or one sentence saying why not."""
+
+    path: str
+    transcript: Transcript | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return item_dict(self.path, self.error, lambda: self.transcript.to_dict())
 
 
 # -- recognisers ------------------------------------------------------------------
@@ -316,9 +336,30 @@ def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
     return Transcript(segments, duration, recognizer.model_id, elapsed)
 
 
+def transcribe_files(ctx: JobContext, paths: Iterable[str | os.PathLike], model: str | None = None,
+                     **kwargs) -> batch.BatchRun[FileTranscript]:
+    """Job: `transcribe_file` on each file (folders expand to their audio files), one model for all.
+
+    Emits the FileSegment events as they come and one FileTranscript per file; a missing,
+    unreadable or silent file is its own error and the rest carry on. Files are checked
+    (their header read) first; the model loads once, before the first file, and only if
+    one of them is usable: a model that cannot load fails the job, not each file.
+    `kwargs` go to `transcribe_file` (window_seconds, trust_remote_code, ...).
+    Returns the `BatchRun` (`cancelled` when stopped: the files finished before are kept).
+    """
+    items = batch.expand(ctx, paths, audio.is_audio_path, what="audio files", check=audio.probe)
+    if any(item.error is None for item in items):
+        load_recognizer(model, ctx, kwargs.get("trust_remote_code", False))  # cached for every file
+
+    def work(item: batch.Item) -> FileTranscript:
+        return FileTranscript(str(item.path), Job(transcribe_file, (item.path,), {"model": model, **kwargs}).run(ctx))
+
+    return batch.for_each(ctx, items, work, lambda item, message: FileTranscript(str(item.path), error=message),
+                          progress_text="Transcribed {done} of {total} files")
+
+
 def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None) -> Transcript:
     """Convenience for the CLI and tests: run the generator job to the end on this thread."""
-    from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
     return run_sync(Job(transcribe_file, (path,), {"model": model}), sink, cancel_event)

@@ -218,6 +218,10 @@ class InputDevice:
     def label(self) -> str:
         return f"{self.name} ({self.hostapi})" + (" - default" if self.is_default else "")
 
+    def to_dict(self) -> dict:
+        return {"index": self.index, "name": self.name, "channels": self.channels, "samplerate": self.samplerate,
+                "hostapi": self.hostapi, "default": self.is_default}
+
 
 def load_sounddevice(importer: Callable[[str], object] = importlib.import_module):
     """The `sounddevice` module, or one clear sentence why the microphone cannot work here."""

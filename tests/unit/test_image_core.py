@@ -139,7 +139,7 @@ def test_bad_files_get_their_own_rows(photos, bundled, tmp_path):
     for r, name in zip(bad, names):
         assert not r.ok, name
         assert r.error.startswith(name) and r.error.endswith(".") and "\n" not in r.error, r.error
-        assert r.to_json() == {"path": r.path, "error": r.error}
+        assert r.to_dict() == {"path": r.path, "error": r.error}
     assert "too large" in rows[5].error  # the bomb is refused, not decoded
     assert "not found" in rows[6].error
     assert len(summary.failed) == 6 and len(summary.succeeded) == 1
