@@ -702,6 +702,23 @@ def colorize(heat) -> Thumbnail:
     return Thumbnail(int(v.shape[1]), int(v.shape[0]), rgba.tobytes())
 
 
+def torchvision_entries() -> list[models.ModelEntry]:
+    """The torchvision classifiers the task registry offers for image classification."""
+    out = []
+    for name in TORCHVISION_SUGGESTIONS:
+        try:
+            _, target = torchvision_checkpoint(name)
+            cached = target.is_file()
+        except Exception:  # pragma: no cover - an older torchvision without the model
+            continue
+        out.append(models.ModelEntry(
+            TORCHVISION_PREFIX + name, TASK, f"torchvision {name}", "torchvision", "BSD-3-Clause (torchvision)",
+            "ImageNet-1k weights from download.pytorch.org", location=str(target) if cached else None,
+            available=cached, unavailable_reason="" if cached else "Weights not downloaded yet: needs a "
+                                                                   "network connection once."))
+    return out
+
+
 def results_csv(results: Iterable[ImageResult]) -> str:
     """The batch table as CSV text: path, top-1 label, score, error."""
     import csv
