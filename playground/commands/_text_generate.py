@@ -95,10 +95,7 @@ def cmd_generate(args) -> int:
     if result.notice:
         sys.stderr.write(result.notice + "\n")
     if args.json:
-        cli.print_json({"text": result.text, "new_tokens": result.new_tokens,
-                        "tokens_per_s": round(result.tokens_per_s, 3),
-                        "time_to_first_token": result.time_to_first_token, "finish_reason": result.finish_reason,
-                        "seed": result.seed, "model": result.model_id})
+        cli.print_json(result.to_dict())
     else:
         sys.stdout.write("\n")
         sys.stdout.flush()
@@ -120,8 +117,7 @@ def cmd_answer(args) -> int:
         context = args.context
     result, _ = _run(Job(answer.answer, (context, args.question, args.model), _safety(args), name="answer"))
     if args.json:
-        cli.print_json({"question": result.question, "answer": result.answer, "start": result.start,
-                        "end": result.end, "score": result.score, "model": result.model_id})
+        cli.print_json(result.to_dict())
     else:
         print(result.answer)
     return cli.EXIT_OK
@@ -150,8 +146,7 @@ def cmd_translate(args) -> int:
     results, _ = _run(Job(translate.translate, (args.texts, args.target, args.source, args.model), _safety(args),
                           name="translate"))
     if args.json:
-        cli.print_json([{"text": r.text, "translation": r.translation, "source": r.source, "target": r.target}
-                        for r in results])
+        cli.print_json([r.to_dict() for r in results])
         return cli.EXIT_OK
     for r in results:
         print(r.translation)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from playground.core import generation, models
@@ -44,7 +44,8 @@ class Answer:
     model_id: str = BUNDLED_ID
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"question": self.question, "answer": self.answer, "start": self.start, "end": self.end,
+                "score": self.score, "model": self.model_id}
 
 
 def _user_message(context: str, question: str) -> str:

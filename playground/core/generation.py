@@ -64,6 +64,11 @@ class GenerationResult:
     prompt_tokens: int
     notice: str = ""  # e.g. the prompt was truncated to fit the model
 
+    def to_dict(self) -> dict:
+        return {"text": self.text, "new_tokens": self.new_tokens, "tokens_per_s": round(self.tokens_per_s, 3),
+                "time_to_first_token": self.time_to_first_token, "finish_reason": self.finish_reason,
+                "seed": self.seed, "model": self.model_id}
+
 
 @dataclass
 class Generator:

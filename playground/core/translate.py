@@ -8,7 +8,7 @@ translation model can be given for any pair.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from playground.core import models
 from playground.core.errors import InputError, ModelError
@@ -30,7 +30,7 @@ class Translation:
     model_id: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"text": self.text, "translation": self.translation, "source": self.source, "target": self.target}
 
 
 def _load_bergamot():
