@@ -1,4 +1,4 @@
-"""`playground finetune image|text|charlm ...`: the Train tab's jobs, headless.
+"""`playground finetune image|text|charlm|sound ...`: the Train tab's jobs, headless.
 
 With `--json`, one JSON object per line: step, epoch, checkpoint ... and a
 final `done` line. Ctrl+C saves a checkpoint and stops; `--resume` continues
@@ -76,6 +76,13 @@ def register(sub) -> None:
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--embed", type=int, default=128, help="embedding size (default 128)")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps")
+    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+
+    p = kinds.add_parser("sound", help="sound classes from a folder of class sub-folders of audio clips")
+    p.add_argument("data", metavar="DIR", help="folder with one sub-folder of audio clips per class")
+    _common(p, 2e-3, 16, default_epochs=60)
+    p.add_argument("--features", choices=("whisper", "logmel"), default="whisper",
+                   help="features: the bundled Whisper tiny.en encoder (default) or log-mel statistics")
     p.set_defaults(func=cmd_finetune, finetune_parser=p)
 
 
@@ -176,8 +183,8 @@ def _default_out(args):
     if args.out:
         return Path(args.out).expanduser().resolve()
     data = Path(args.data).expanduser()
-    default = f"{data.name if args.finetune_kind == 'image' else data.stem}-" \
-              f"{'charlm' if args.finetune_kind == 'charlm' else 'classifier'}"
+    default = f"{data.name if args.finetune_kind in ('image', 'sound') else data.stem}-" \
+              f"{ {'charlm': 'charlm', 'sound': 'sounds'}.get(args.finetune_kind, 'classifier')}"
     try:
         return output_dir_for(args.name or default)
     except (OSError, ValueError, PlaygroundError):
@@ -235,6 +242,8 @@ def cmd_finetune(args) -> int:
     elif kind == "text":
         options |= {"epochs": args.epochs, "text_column": args.text_column, "label_column": args.label_column,
                     "model": args.model, "max_length": args.max_length, "head_only": args.head_only}
+    elif kind == "sound":
+        options |= {"epochs": args.epochs, "features": args.features}
     else:
         options |= {"steps": args.steps, "block_size": args.block_size, "layers": args.layers, "heads": args.heads,
                     "embed": args.embed, "eval_every": args.eval_every}

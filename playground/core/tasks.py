@@ -151,6 +151,8 @@ TASKS: tuple[Task, ...] = (
          "bundled/whisper-tiny.en", kinds=("speech-recognition",), architectures=("ForSpeechSeq2Seq", "ForCTC"),
          hub=(Hub("Systran/faster-whisper-small.en", "Whisper small.en (faster-whisper)", "MIT"),
               Hub("openai/whisper-base.en", "Whisper base.en (transformers)", "Apache-2.0"))),
+    Task("audio-classification", "Sound classes", "speech", "audio", "a sound classifier trained in the Train tab",
+         None, kinds=("audio-classification",), train="sound"),
     # -- engine parts other tasks use -------------------------------------------------------------
     Task("text-embedding", "Sentence embeddings", "engine", "texts", "a sentence-embedding (encoder) model",
          models.DEFAULT_EMBEDDER, kinds=("text-embedding",)),

@@ -13,7 +13,7 @@ from playground.core.training.loop import TrainConfig, TrainControl  # noqa: F40
 
 
 def job_for(kind: str):
-    """The job function for "image", "text" or "charlm"."""
+    """The job function for "image", "text", "charlm" or "sound"."""
     if kind == "image":
         from playground.core.training.image import train_image_classifier
 
@@ -26,4 +26,8 @@ def job_for(kind: str):
         from playground.core.training.charlm import train_charlm
 
         return train_charlm
+    if kind == "sound":
+        from playground.core.training.sound import train_sound_classifier
+
+        return train_sound_classifier
     raise ValueError(f"unknown training kind '{kind}'")
