@@ -26,6 +26,12 @@ def register(sub) -> None:
     p.add_argument("--output", "-o", default=None,
                    help="write to this file (atomically) instead of standard output; with several files, "
                         "a folder that gets one <name>.<format> per file")
+    _language_args(p)
+    p.add_argument("--word-timestamps", action="store_true",
+                   help="time each word: a 'words' list (start, end, word, probability) in each JSON segment")
+    p.add_argument("--cues", default="segment", choices=("segment", "line", "word"),
+                   help="SRT/VTT: one cue per segment (default), per line of words or per word "
+                        "(line and word imply --word-timestamps)")
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("listen", help="live transcription from a microphone or a file played at real-time pace")
@@ -40,7 +46,22 @@ def register(sub) -> None:
                    help="one JSON object per line: type (partial|final), text, start, end, emitted_at")
     p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--no-autosave", action="store_true", help="do not keep the transcript in the data folder")
+    _language_args(p)
     p.set_defaults(func=cmd_listen)
+
+
+def _language_args(p) -> None:
+    p.add_argument("--language", default="auto", metavar="auto|CODE",
+                   help="spoken language: auto (detected; default) or a code such as en, fr, de, es")
+    p.add_argument("--task", default="transcribe", choices=("transcribe", "translate"),
+                   help="transcribe (default) or translate to English (multilingual models)")
+
+
+def _options(args):
+    from playground.core import speech
+
+    words = getattr(args, "word_timestamps", False) or getattr(args, "cues", "segment") != "segment"
+    return speech.SpeechOptions.parse(args.language, args.task, words)
 
 
 def cmd_transcribe(args) -> int:
@@ -58,7 +79,8 @@ def cmd_transcribe(args) -> int:
             sys.stderr.write(f"\r{event.text[:100]:100}")
             sys.stderr.flush()
 
-    run = run_sync(Job(speech.transcribe_files, (list(args.files),), {"model": args.model}), sink, cancel)
+    run = run_sync(Job(speech.transcribe_files, (list(args.files),), {"model": args.model, "options": _options(args)}),
+                   sink, cancel)
     if show_progress:
         sys.stderr.write("\r" + " " * 100 + "\r")
     if run.cancelled or cancel.is_set():
@@ -76,9 +98,9 @@ def _one_transcript(result, args) -> int:
         raise InputError(result.error)  # one line, or the traceback with --debug, as for any command
     t = result.transcript
     if args.output:
-        transcript.save(t.segments, Path(args.output), args.format)
+        transcript.save(t.segments, Path(args.output), args.format, args.cues, t)
     else:
-        _write(transcript.render(t.segments, args.format, t.duration))
+        _write(transcript.render(t.segments, args.format, t.duration, args.cues, t))
     return cli.EXIT_OK
 
 
@@ -97,13 +119,13 @@ def _many_transcripts(results, args) -> int:
             while stem in used:  # the same name in two folders
                 stem, n = f"{Path(r.path).stem}-{n}", n + 1
             used.add(stem)
-            transcript.save(r.transcript.segments, folder / f"{stem}.{args.format}", args.format)
+            transcript.save(r.transcript.segments, folder / f"{stem}.{args.format}", args.format, args.cues, r.transcript)
     elif args.format == "json":
         cli.print_json([r.to_dict() for r in results])
     else:
         for i, r in enumerate(done):
             _write(("\n" if i else "") + f"==> {r.path} <==\n"
-                   + transcript.render(r.transcript.segments, args.format, r.transcript.duration))
+                   + transcript.render(r.transcript.segments, args.format, r.transcript.duration, args.cues))
     for r in results:
         if r.error is not None:
             message = r.error if Path(r.path).name in r.error else f"{r.path}: {r.error}"
@@ -158,8 +180,8 @@ def cmd_listen(args) -> int:
                 sys.stderr.flush()
 
     # Ctrl+C behaves like Stop: recording ends, buffered audio is still transcribed.
-    result = run_sync(Job(streaming.listen, (source,), {"model": args.model, "autosave": not args.no_autosave}),
-                      sink, None)
+    result = run_sync(Job(streaming.listen, (source,), {"model": args.model, "autosave": not args.no_autosave,
+                                                        "speech_options": _options(args)}), sink, None)
     stop_event.done()
     if result.error:
         return cli.fail(result.error)

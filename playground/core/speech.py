@@ -27,11 +27,13 @@ from playground.core import audio, batch, devices, models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import Job, JobContext
 from playground.core.results import item_dict
-from playground.core.transcript import Segment, Transcript
+from playground.core.transcript import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "bundled/whisper-tiny.en"
+MULTILINGUAL_MODEL = "bundled/whisper-base"
+TASKS = ("transcribe", "translate")
 SR = audio.SAMPLE_RATE
 WINDOW_SECONDS = 30.0
 CUT_SEARCH_SECONDS = 10.0
@@ -45,12 +47,65 @@ class NoSpeechError(InputError):
 
 
 @dataclass(frozen=True)
+class SpeechOptions:
+    """What to ask the recogniser: the spoken language (None: detect it), the task, word times."""
+
+    language: str | None = None
+    task: str = "transcribe"  # or "translate": any language to English text
+    word_timestamps: bool = False
+
+    @classmethod
+    def parse(cls, language: str | None = None, task: str | None = None,
+              word_timestamps: bool = False) -> SpeechOptions:
+        """From user text: `language` "auto"/None/"" or a code such as "fr"; one sentence when unknown."""
+        code = (language or "").strip().lower()
+        code = None if code in ("", "auto") else code
+        if code is not None and code not in language_codes():
+            raise InputError(f"Unknown language '{language}': give a code such as en, fr, de, es (or auto).")
+        task = (task or "transcribe").strip().lower()
+        if task not in TASKS:
+            raise InputError(f"Unknown task '{task}': use transcribe or translate.")
+        return cls(code, task, bool(word_timestamps))
+
+
+def language_codes() -> tuple[str, ...]:
+    """The language codes multilingual Whisper knows (99)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return tuple(_LANGUAGE_CODES)
+
+
+def check_options(recognizer, options: SpeechOptions | None) -> None:
+    """One sentence when an English-only model is asked for another language or a translation."""
+    if options is None or getattr(recognizer, "multilingual", True):
+        return
+    name = recognizer.model_id.removeprefix("bundled/")
+    if options.language not in (None, "en"):
+        raise InputError(f"{name} understands English only: choose {MULTILINGUAL_MODEL} (multilingual) "
+                         f"to transcribe '{options.language}'.")
+    if options.task == "translate":
+        raise InputError(f"{name} understands English only and cannot translate: choose "
+                         f"{MULTILINGUAL_MODEL} (multilingual) to translate to English.")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decode's segments and the language the recogniser heard (or was told)."""
+
+    segments: list[Segment]
+    language: str | None = None
+    language_probability: float | None = None
+
+
+@dataclass(frozen=True)
 class FileSegment:
     """Event: one more segment of a file transcription (times in seconds of audio)."""
 
     segment: Segment
     processed: float  # seconds of audio done so far
     duration: float
+    language: str | None = None
+    language_probability: float | None = None
 
 
 @dataclass
@@ -81,9 +136,19 @@ class Recognizer:
         self.model_id = model_id
         self.device = device
 
+    multilingual = True
+
     def transcribe(self, samples: np.ndarray, offset: float = 0.0, beam_size: int = 5, vad: bool = False,
-                   prompt: str | None = None) -> list[Segment]:
-        raise NotImplementedError
+                   prompt: str | None = None, options: SpeechOptions | None = None) -> list[Segment]:
+        return self.decode(samples, offset, beam_size, vad, prompt, options).segments
+
+    def decode(self, samples: np.ndarray, offset: float = 0.0, beam_size: int = 5, vad: bool = False,
+               prompt: str | None = None, options: SpeechOptions | None = None) -> Decoded:
+        if type(self).transcribe is Recognizer.transcribe:
+            raise NotImplementedError
+        # A recogniser that only overrides transcribe() (the older protocol): no language, no options.
+        language = options.language if options is not None else None
+        return Decoded(self.transcribe(samples, offset=offset, beam_size=beam_size, vad=vad, prompt=prompt), language)
 
     def text(self, samples: np.ndarray, beam_size: int = 1) -> str:
         return " ".join(s.text.strip() for s in self.transcribe(samples, beam_size=beam_size) if s.text.strip())
@@ -113,20 +178,60 @@ class FasterWhisperRecognizer(Recognizer):
             raise ModelError(f"Cannot load the Whisper model in '{folder}': {exc}") from exc
         self.multilingual = bool(getattr(self.model.model, "is_multilingual", True))
 
-    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+    def decode(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
+        options = options or SpeechOptions()
+        check_options(self, options)
         if len(samples) < SR // 10:
-            return []
-        segments, _info = self.model.transcribe(
-            np.ascontiguousarray(samples, dtype=np.float32), language=None if self.multilingual else "en",
-            beam_size=beam_size, vad_filter=vad, condition_on_previous_text=False, initial_prompt=prompt)
+            return Decoded([], options.language)
+        language = options.language if self.multilingual else "en"
+        segments, info = self.model.transcribe(
+            np.ascontiguousarray(samples, dtype=np.float32), language=language,
+            task=options.task if self.multilingual else "transcribe", beam_size=beam_size, vad_filter=vad,
+            condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=options.word_timestamps)
         out = []
         for s in segments:
             if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
                 continue
             text = s.text.strip()
             if text:
-                out.append(Segment(round(offset + s.start, 3), round(offset + s.end, 3), text))
-        return out
+                start, end = round(offset + float(s.start), 3), round(offset + float(s.end), 3)
+                out.append(Segment(start, end, text, _words(s.words, offset, start, end)))
+        prob = 1.0 if language is not None else float(getattr(info, "language_probability", 0.0) or 0.0)
+        return Decoded(out, getattr(info, "language", None) or language, prob)
+
+
+def _words(words, offset: float, start: float, end: float) -> tuple[Word, ...]:
+    """faster-whisper's words in seconds of audio, kept inside their segment and never going back."""
+    out: list[Word] = []
+    last = start
+    for w in words or ():
+        if not w.word.strip():
+            continue
+        a = min(max(round(offset + float(w.start), 3), last), end)
+        b = min(max(round(offset + float(w.end), 3), a), end)
+        out.append(Word(a, b, w.word, round(float(w.probability), 4)))
+        last = a
+    return tuple(out)
+
+
+class WithOptions:
+    """A recogniser that always decodes with the same SpeechOptions (live sessions: LiveTranscriber
+    calls `transcribe(samples, offset=..., beam_size=...)`); it remembers the language last heard."""
+
+    def __init__(self, recognizer: Recognizer, options: SpeechOptions):
+        check_options(recognizer, options)
+        self.inner, self.options = recognizer, options
+        self.language: str | None = options.language
+        self.language_probability: float | None = 1.0 if options.language else None
+
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
+        decoded = self.inner.decode(samples, offset, beam_size, vad, prompt, options or self.options)
+        if decoded.segments and decoded.language:
+            self.language, self.language_probability = decoded.language, decoded.language_probability
+        return decoded.segments
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
 
 class TransformersRecognizer(Recognizer):
@@ -155,14 +260,24 @@ class TransformersRecognizer(Recognizer):
         return bool(get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(samples)), self._vad,
                                           sampling_rate=SR))
 
-    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+    def decode(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
+        options = options or SpeechOptions()
+        segments = self._segments(samples, offset, beam_size, vad, options)
+        return Decoded(segments, options.language, 1.0 if options.language else None)
+
+    def _segments(self, samples, offset, beam_size, vad, options: SpeechOptions) -> list[Segment]:
         if len(samples) < SR // 10:
             return []
         if vad and not self._has_speech(samples):
             return []
         kwargs = {"return_timestamps": True} if self.is_whisper else {}
-        if self.is_whisper and beam_size > 1:
-            kwargs["generate_kwargs"] = {"num_beams": beam_size}
+        generate = {"num_beams": beam_size} if self.is_whisper and beam_size > 1 else {}
+        if self.is_whisper and options.language:
+            generate["language"] = options.language
+        if self.is_whisper and options.task == "translate":
+            generate["task"] = "translate"
+        if generate:
+            kwargs["generate_kwargs"] = generate
         out = self.pipe({"raw": np.ascontiguousarray(samples, dtype=np.float32), "sampling_rate": SR}, **kwargs)
         duration = len(samples) / SR
         chunks = out.get("chunks") if isinstance(out, dict) else None
@@ -200,6 +315,8 @@ def _looks_faster_whisper(repo_id: str) -> bool:
 
 
 def _load(model_id: str, device: str, ctx: JobContext | None, trust_remote_code: bool = False) -> Recognizer:
+    if model_id.startswith("bundled/"):  # a model in parts is joined here, with progress, before resolving
+        models.bundled_path(model_id, progress=ctx.progress if ctx is not None else None)
     ref = models.resolve(model_id)
     if ref.kind == "bundled":
         return FasterWhisperRecognizer(model_id, ref.path, device)
@@ -279,7 +396,13 @@ def _cut_point(buf: np.ndarray, window: int, search: int) -> int:
 
 
 def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer,
-                       window_seconds: float = WINDOW_SECONDS) -> Iterator[FileSegment]:
+                       window_seconds: float = WINDOW_SECONDS,
+                       options: SpeechOptions | None = None) -> Iterator[FileSegment]:
+    """FileSegment events window by window. With auto-detect, the language heard in the first
+    window with speech is kept for the rest of the file (as Whisper does within one decode)."""
+    options = options or SpeechOptions()
+    check_options(recognizer, options)
+    language, probability = options.language, (1.0 if options.language else None)
     path = Path(path)
     info = audio.probe(path)
     duration = info.duration
@@ -301,8 +424,12 @@ def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer
             break
         cut = _cut_point(buf, window, search) if len(buf) >= window else len(buf)
         piece = buf[:cut]
-        for seg in recognizer.transcribe(piece, offset=offset / SR, vad=True):
-            yield FileSegment(seg, (offset + cut) / SR, max(duration, (offset + cut) / SR))
+        decoded = recognizer.decode(piece, offset=offset / SR, vad=True,
+                                    options=SpeechOptions(language, options.task, options.word_timestamps))
+        if language is None and decoded.segments and decoded.language:
+            language, probability = decoded.language, decoded.language_probability
+        for seg in decoded.segments:
+            yield FileSegment(seg, (offset + cut) / SR, max(duration, (offset + cut) / SR), language, probability)
         offset += cut
         buf = buf[cut:]
         total = max(duration, offset / SR)
@@ -311,11 +438,14 @@ def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer
 
 
 def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
-                    window_seconds: float = WINDOW_SECONDS, trust_remote_code: bool = False):
+                    window_seconds: float = WINDOW_SECONDS, trust_remote_code: bool = False,
+                    options: SpeechOptions | None = None):
     """Job (generator): yields FileSegment events, returns the Transcript.
 
+    `options`: the language (None: detected), the task (transcribe / translate to English), word times.
     Raises NoSpeechError when the whole file holds no speech.
     """
+    options = options or SpeechOptions()
     path = Path(path)
     audio.probe(path)  # a bad file fails before the model loads
     recognizer = load_recognizer(model, ctx, trust_remote_code)
@@ -323,9 +453,11 @@ def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
     t0 = time.perf_counter()
     segments: list[Segment] = []
     processed = 0.0
-    for event in iter_file_segments(ctx, path, recognizer, window_seconds):
+    language, probability = options.language, (1.0 if options.language else None)
+    for event in iter_file_segments(ctx, path, recognizer, window_seconds, options):
         segments.append(event.segment)
         processed = event.processed
+        language, probability = event.language, event.language_probability
         yield event
     elapsed = time.perf_counter() - t0
     info = audio.probe(path)
@@ -333,7 +465,7 @@ def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
     if not segments:
         raise NoSpeechError(f"No speech found in {path.name}.")
     ctx.progress(1.0, f"Transcribed {path.name}")
-    return Transcript(segments, duration, recognizer.model_id, elapsed)
+    return Transcript(segments, duration, recognizer.model_id, elapsed, language, probability, options.task)
 
 
 def transcribe_files(ctx: JobContext, paths: Iterable[str | os.PathLike], model: str | None = None,
@@ -358,11 +490,12 @@ def transcribe_files(ctx: JobContext, paths: Iterable[str | os.PathLike], model:
                           progress_text="Transcribed {done} of {total} files")
 
 
-def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None) -> Transcript:
+def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None,
+                         options: SpeechOptions | None = None) -> Transcript:
     """Convenience for the CLI and tests: run the generator job to the end on this thread."""
     from playground.core.runner import run_sync
 
-    return run_sync(Job(transcribe_file, (path,), {"model": model}), sink, cancel_event)
+    return run_sync(Job(transcribe_file, (path,), {"model": model, "options": options}), sink, cancel_event)
 
 
 # -- scoring --------------------------------------------------------------------
@@ -372,7 +505,7 @@ def normalise_words(text: str) -> list[str]:
     import re
 
     text = text.lower().replace("-", " ")
-    return re.findall(r"[a-z0-9']+", text)
+    return re.findall(r"[^\W_]+(?:'[^\W_]+)*", text)  # letters of any language (été, Straße), l'amour
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -609,8 +609,11 @@ class LiveTranscriber:
 
 
 def listen(ctx: JobContext, source: AudioSource, model: str | None = None, options: LiveOptions | None = None,
-           autosave: bool = True, trust_remote_code: bool = False):
+           autosave: bool = True, trust_remote_code: bool = False, speech_options=None):
     """Job (generator): transcribe `source` live until it stops; yields LiveText and LiveStatus events.
+
+    `speech_options`: a `speech.SpeechOptions` (language, or None to detect it per phrase; transcribe or
+    translate to English); an English-only model asked for another language fails at once.
 
     Returns a LiveResult. A device lost mid-way ends the job with its error in
     `LiveResult.error` (and the final text of everything heard before it).
@@ -618,6 +621,8 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     from playground.core import speech
 
     recognizer = speech.load_recognizer(model, ctx, trust_remote_code)
+    if speech_options is not None:
+        recognizer = speech.WithOptions(recognizer, speech_options)
     vad = speech.load_vad()
     saver = Autosaver() if autosave else None
     decode_seconds = 0.0

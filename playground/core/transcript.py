@@ -13,6 +13,23 @@ from playground.core.errors import InputError
 FORMATS = ("txt", "srt", "vtt", "json")
 
 
+CUES = ("segment", "line", "word")  # SRT/VTT: one cue per segment, per line of words, per word
+LINE_CHARS = 42  # the usual subtitle line length
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time (seconds of audio) and the recogniser's confidence."""
+
+    start: float
+    end: float
+    word: str
+    probability: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
 class Segment:
     """A piece of recognised speech; times are seconds of audio from the start."""
@@ -20,9 +37,13 @@ class Segment:
     start: float
     end: float
     text: str
+    words: tuple[Word, ...] = ()  # filled when word timestamps were asked for
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = {"start": self.start, "end": self.end, "text": self.text}
+        if self.words:
+            out["words"] = [w.to_dict() for w in self.words]
+        return out
 
 
 @dataclass
@@ -33,6 +54,9 @@ class Transcript:
     duration: float
     model: str = ""
     elapsed: float = 0.0  # wall seconds spent transcribing
+    language: str | None = None  # detected (or given) language code
+    language_probability: float | None = None  # the detector's confidence; 1.0 when the language was given
+    task: str = "transcribe"  # or "translate" (to English)
 
     @property
     def text(self) -> str:
@@ -43,7 +67,10 @@ class Transcript:
         return self.elapsed / self.duration if self.duration > 0 else None
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "segments": [s.to_dict() for s in self.segments], "duration": round(self.duration, 3)}
+        prob = self.language_probability
+        return {"text": self.text, "segments": [s.to_dict() for s in self.segments],
+                "duration": round(self.duration, 3), "language": self.language,
+                "language_probability": None if prob is None else round(prob, 4)}
 
 
 def join_text(segments: Iterable[Segment]) -> str:
@@ -83,42 +110,80 @@ def to_txt(segments: Sequence[Segment]) -> str:
     return "".join(f"{s.text.strip()}\n" for s in segments if s.text.strip())
 
 
-def to_srt(segments: Sequence[Segment]) -> str:
+def cues(segments: Sequence[Segment], per: str = "segment", line_chars: int = LINE_CHARS) -> list[Segment]:
+    """Subtitle cues: the segments, or one per word, or lines of at most `line_chars` characters
+    cut between words (never across segments). Segments without word times stay whole."""
+    if per not in CUES:
+        raise InputError(f"Unknown cue layout '{per}': use one of {', '.join(CUES)}.")
+    if per == "segment":
+        return list(segments)
+    out: list[Segment] = []
+    for s in segments:
+        if not s.words:
+            out.append(s)
+            continue
+        if per == "word":
+            out += [Segment(w.start, w.end, w.word.strip(), (w,)) for w in s.words if w.word.strip()]
+            continue
+        line: list[Word] = []
+        for w in s.words:
+            text = "".join(x.word for x in line + [w]).strip()
+            if line and len(text) > line_chars:
+                out.append(Segment(line[0].start, line[-1].end, "".join(x.word for x in line).strip(), tuple(line)))
+                line = []
+            line.append(w)
+        if line:
+            out.append(Segment(line[0].start, line[-1].end, "".join(x.word for x in line).strip(), tuple(line)))
+    return out
+
+
+def to_srt(segments: Sequence[Segment], per: str = "segment") -> str:
     blocks = []
-    for i, s in enumerate((s for s in segments if s.text.strip()), 1):
+    for i, s in enumerate((s for s in cues(segments, per) if s.text.strip()), 1):
         blocks.append(f"{i}\n{srt_time(s.start)} --> {srt_time(max(s.end, s.start))}\n{_cue_text(s.text)}\n")
     return "\n".join(blocks)
 
 
-def to_vtt(segments: Sequence[Segment]) -> str:
+def to_vtt(segments: Sequence[Segment], per: str = "segment") -> str:
     blocks = ["WEBVTT\n"]
-    for s in segments:
+    for s in cues(segments, per):
         if s.text.strip():
             blocks.append(f"{vtt_time(s.start)} --> {vtt_time(max(s.end, s.start))}\n{_cue_text(s.text)}\n")
     return "\n".join(blocks)
 
 
-def render(segments: Sequence[Segment], fmt: str, duration: float | None = None) -> str:
+def render(segments: Sequence[Segment], fmt: str, duration: float | None = None, per: str = "segment",
+           transcript: Transcript | None = None) -> str:
+    """The text of one format; `per` lays out SRT/VTT cues (see `cues`); JSON takes the language
+    (and the other fields) from `transcript` when given."""
     fmt = fmt.lower().lstrip(".")
     if fmt == "txt":
         return to_txt(segments)
     if fmt == "srt":
-        return to_srt(segments)
+        return to_srt(segments, per)
     if fmt == "vtt":
-        return to_vtt(segments)
+        return to_vtt(segments, per)
     if fmt == "json":
         import json
 
         end = duration if duration is not None else max((s.end for s in segments), default=0.0)
-        return json.dumps(Transcript(list(segments), end).to_dict(), ensure_ascii=False) + "\n"
+        t = transcript or Transcript(list(segments), end)
+        data = Transcript(list(segments), end, language=t.language, language_probability=t.language_probability)
+        return json.dumps(data.to_dict(), ensure_ascii=False) + "\n"
     raise InputError(f"Unknown transcript format '{fmt}': use one of {', '.join(FORMATS)}.")
 
 
-def save(segments: Sequence[Segment], target: str | Path, fmt: str | None = None) -> Path:
+def render_transcript(t: Transcript, fmt: str, per: str = "segment") -> str:
+    return render(t.segments, fmt, t.duration, per, t)
+
+
+def save(segments: Sequence[Segment], target: str | Path, fmt: str | None = None, per: str = "segment",
+         transcript: Transcript | None = None) -> Path:
     """Write atomically; the format comes from `fmt` or the file's suffix."""
     target = Path(target)
     fmt = (fmt or target.suffix.lstrip(".") or "txt").lower()
-    atomic.write_text(target, render(segments, fmt))
+    duration = transcript.duration if transcript is not None else None
+    atomic.write_text(target, render(segments, fmt, duration, per, transcript))
     return target
 
 

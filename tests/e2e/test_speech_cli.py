@@ -41,7 +41,8 @@ def test_transcribe_formats(capsys, phrase, tmp_path):
     code, out, err = run(capsys, "transcribe", str(phrase), "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"text", "segments", "duration"}
+    assert set(data) == {"text", "segments", "duration", "language", "language_probability"}
+    assert data["language"] == "en"  # tiny.en: English, given
     assert word_error_rate(PHRASES[2], data["text"]) < 0.3
     assert data["duration"] == pytest.approx(audio.probe(phrase).duration, abs=0.01)
     assert all(set(s) == {"start", "end", "text"} for s in data["segments"])
