@@ -77,7 +77,7 @@ def test_print_launch_gives_torchrun_accelerate_and_sbatch(tmp_path, capsys):
                          "--master-port 29400 -m playground finetune image ")
     assert "--epochs 5" in tr and "--head-only" in tr and "--nproc " not in tr and "--print-launch" not in tr
     acc = found["accelerate"]
-    assert acc.startswith("accelerate launch ") and "--num_processes 8" in acc and "--machine_rank 1" in acc
+    assert acc.startswith("accelerate launch --multi_gpu ") and "--num_processes 8" in acc and "--machine_rank 1" in acc
     assert "--main_process_ip 10.0.0.7" in acc and "-m playground finetune image" in acc
     sb = found["sbatch"]
     assert sb.startswith("#!/bin/bash") and "#SBATCH --nodes=2" in sb and "srun torchrun" in sb

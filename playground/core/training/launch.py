@@ -71,7 +71,9 @@ def commands(plan: Plan, worker: list[str], gpus: bool) -> dict[str, str]:
     port = plan.master_port or 29500
     tr = ["torchrun", "--nnodes", str(plan.nnodes), "--node-rank", str(plan.node_rank), "--nproc-per-node",
           str(plan.nproc), "--master-addr", addr, "--master-port", str(port), "-m", "playground", *worker]
-    acc = ["accelerate", "launch", "--multi_gpu" if gpus else "--cpu", "--num_machines", str(plan.nnodes),
+    # --multi_gpu is accelerate's torchrun-style launcher; with no GPU the ranks run on the CPU (gloo)
+    # (its --cpu flag would start a single process).
+    acc = ["accelerate", "launch", "--multi_gpu", "--num_machines", str(plan.nnodes),
            "--machine_rank", str(plan.node_rank), "--num_processes", str(plan.world_size),
            "--main_process_ip", addr, "--main_process_port", str(port), "-m", "playground", *worker]
     per_node = [f"#SBATCH --gpus-per-node={plan.nproc}"] if gpus else [f"#SBATCH --cpus-per-task={max(2, plan.nproc)}"]
