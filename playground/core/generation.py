@@ -52,7 +52,9 @@ class TokenEvent:
 class GenerationResult:
     text: str  # the generated text only (not the prompt)
     new_tokens: int
-    tokens_per_s: float  # new tokens / seconds from the start of generation to the last token
+    # new tokens / seconds from the start to the last token: *with* the prompt's processing
+    # (`overall_tokens_per_s` names it; kept under this name for older readers)
+    tokens_per_s: float
     time_to_first_token: float | None  # seconds, None when no token was produced
     seconds: float
     stopped: bool  # True when the user stopped it
@@ -63,9 +65,20 @@ class GenerationResult:
     model_id: str
     prompt_tokens: int
     notice: str = ""  # e.g. the prompt was truncated to fit the model
+    # tokens after the first / seconds from the first token to the last: generation alone, as the
+    # live figure counts it (the prompt's processing is in time_to_first_token)
+    decode_tokens_per_s: float = 0.0
+    window: int | None = None  # the trained context a char-GPT generated in, sliding (None: not slid)
+
+    @property
+    def overall_tokens_per_s(self) -> float:
+        """New tokens / seconds from the start, the prompt's processing included."""
+        return self.tokens_per_s
 
     def to_dict(self) -> dict:
         return {"text": self.text, "new_tokens": self.new_tokens, "tokens_per_s": round(self.tokens_per_s, 3),
+                "overall_tokens_per_s": round(self.tokens_per_s, 3),
+                "decode_tokens_per_s": round(self.decode_tokens_per_s, 3),
                 "time_to_first_token": self.time_to_first_token, "finish_reason": self.finish_reason,
                 "seed": self.seed, "model": self.model_id}
 
@@ -81,6 +94,10 @@ class Generator:
     max_length: int | None
     has_chat_template: bool
     extra: dict = field(default_factory=dict)
+    # The context it was trained on, when shorter than its position table (a char-GPT trained on
+    # 128-character windows has 1024 positions): generation slides a window of this many tokens,
+    # so no token ever sits on an untrained position.
+    context: int | None = None
 
 
 # -- the bundled model ------------------------------------------------------------
@@ -236,7 +253,21 @@ def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_c
     model.to(device)
     model.eval()
     has_template = bool(getattr(tokenizer, "chat_template", None))
-    return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer), has_template)
+    max_length = _max_length(model, tokenizer)
+    return Generator(model, tokenizer, model_id, device, max_length, has_template,
+                     context=_trained_context(folder, max_length))
+
+
+def _trained_context(folder: Path, max_length: int | None) -> int | None:
+    """The training context from a char-GPT's marker, when shorter than the model's positions."""
+    meta = models.read_marker(folder) or {}
+    try:
+        context = int(meta.get("context") or 0) if meta.get("kind") == "charlm" else 0
+    except (TypeError, ValueError):
+        context = 0
+    if context < 2 or (max_length is not None and context >= max_length):
+        return None
+    return context
 
 
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "LMHead", "ForConditionalGeneration")
@@ -407,7 +438,15 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
         if bos is None:
             raise InputError("The prompt gives no tokens for this model's tokenizer.")
         ids = torch.tensor([[bos]])
-    if gen.max_length:
+    window = gen.context
+    if window:
+        keep = window - max(1, window // 4)  # each round: `keep` tokens of context, then a quarter window new
+        if ids.shape[1] > keep:
+            dropped = ids.shape[1] - keep
+            ids = ids[:, -keep:]
+            notice = (f"The prompt was cut to its last {keep} tokens ({dropped} dropped): the model was trained "
+                      f"on a context of {window}, and generation slides within it.")
+    elif gen.max_length:
         if max_new_tokens >= gen.max_length:
             max_new_tokens = gen.max_length - 1
             notice = f"Max new tokens lowered to {max_new_tokens} (the model's limit is {gen.max_length} tokens)."
@@ -441,12 +480,16 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
             if gen.device.startswith("cuda"):
                 torch.cuda.manual_seed_all(seed)
         with torch.inference_mode():
-            gen.model.generate(ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                               stopping_criteria=_stopping_criteria(ctx), pad_token_id=pad, **kwargs)
+            if window:
+                _generate_sliding(gen, ids, window, streamer, ctx, pad, kwargs)
+            else:
+                gen.model.generate(ids, attention_mask=torch.ones_like(ids), streamer=streamer,
+                                   stopping_criteria=_stopping_criteria(ctx), pad_token_id=pad, **kwargs)
     streamer.end()
     t_end = streamer.last_token_at or time.perf_counter()
     n = len(streamer.tokens)
     elapsed = max(t_end - t0, 1e-9)
+    decoding = (t_end - streamer.first_token_at) if streamer.first_token_at else 0.0
     stopped = ctx.cancelled
     finish = "stopped" if stopped else ("eos" if streamer.saw_eos else "length")
     return GenerationResult(
@@ -454,4 +497,28 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
         time_to_first_token=(streamer.first_token_at - t0) if streamer.first_token_at else None,
         seconds=time.perf_counter() - t0, stopped=stopped, finish_reason=finish, seed=seed if sampling else None,
         chat=chat_used, has_chat_template=gen.has_chat_template, model_id=gen.model_id,
-        prompt_tokens=int(ids.shape[1]), notice=notice)
+        prompt_tokens=int(ids.shape[1]), notice=notice,
+        decode_tokens_per_s=(n - 1) / decoding if n > 1 and decoding > 0 else 0.0, window=window)
+
+
+def _generate_sliding(gen: Generator, ids, window: int, streamer: _Streamer, ctx: JobContext, pad, kwargs) -> None:
+    """Generate in rounds that never pass `window` positions: each round sees the last
+    `window - window // 4` tokens and adds up to a quarter window (one `generate` call each,
+    so sampling, top-p and the repetition penalty work as in one call)."""
+    import torch
+
+    keep = window - max(1, window // 4)
+    remaining = int(kwargs["max_new_tokens"])
+    text = ids
+    while remaining > 0 and not ctx.cancelled and not streamer.saw_eos:
+        inp = text[:, -keep:] if text.shape[1] > keep else text
+        step = min(remaining, window - inp.shape[1])
+        streamer.prompt_seen = False  # each round's first call to the streamer carries its input
+        out = gen.model.generate(inp, attention_mask=torch.ones_like(inp), streamer=streamer,
+                                 stopping_criteria=_stopping_criteria(ctx), pad_token_id=pad,
+                                 **(kwargs | {"max_new_tokens": step}))
+        new = out[:, inp.shape[1]:]
+        text = torch.cat([text, new], dim=1)
+        remaining -= int(new.shape[1])
+        if new.shape[1] < step:
+            break  # end of text, or stopped

@@ -196,7 +196,7 @@ class GeneratePanel(TextPanel):
         if self._first_at is not None and self._live:
             elapsed = max(time.perf_counter() - self._first_at, 1e-6)
             rate = (self._tokens - 1) / elapsed if self._tokens > 1 else 0.0
-            self.stats.setText(f"{self._tokens} tokens, {rate:.1f} tokens/s, first token after "
+            self.stats.setText(f"{self._tokens} tokens, {rate:.1f} tokens/s generating, first token after "
                                f"{self._first_at - self._started_at:.2f} s")
 
     def _on_finished(self) -> None:
@@ -223,7 +223,9 @@ class GeneratePanel(TextPanel):
             self.chat.setEnabled(False)
             self.chat.setToolTip("This model has no chat template: prompts are continued as plain text")
         ttft = f"{result.time_to_first_token:.2f} s" if result.time_to_first_token is not None else "-"
-        parts = [f"{result.new_tokens} tokens", f"{result.tokens_per_s:.1f} tokens/s", f"first token after {ttft}",
+        # Both rates, named: the live figure's (generation alone) and the one with the prompt's processing.
+        parts = [f"{result.new_tokens} tokens", f"{result.decode_tokens_per_s:.1f} tokens/s generating",
+                 f"{result.overall_tokens_per_s:.1f} tokens/s with the prompt", f"first token after {ttft}",
                  {"eos": "finished", "length": "reached max new tokens", "stopped": "stopped"}[result.finish_reason]]
         if result.seed is not None:
             parts.append(f"seed {result.seed}")
