@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import transcript
 from playground.core.transcript import Segment
+from playground.ui.sound_panel import SoundPanel
 from playground.ui.speech_controller import FILE_SOURCE, SpeechController, audio, speech, streaming
 from playground.ui.widgets.audio_meter import AudioLevelMeter
 from playground.ui.widgets.deferred import Deferred, after_first_paint
@@ -170,6 +171,9 @@ class SpeechTab(QWidget):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 3)
+        # Live sound classes (a classifier from the Train tab), over the same input.
+        self.sound_panel = SoundPanel(self.ctx, self.controller, lambda: self.device_combo.currentData())
+        split.addWidget(self.sound_panel)
         root.addWidget(split, 1)
         self._update_buttons()
 
@@ -444,6 +448,7 @@ class SpeechTab(QWidget):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        self.sound_panel.shutdown()
         self.controller.shutdown()
 
 def _make_waveform() -> QWidget:
