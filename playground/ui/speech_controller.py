@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from playground.core import transcript
 from playground.core.errors import PlaygroundError
@@ -36,6 +37,66 @@ INJECTED_SOURCE = "injected"
 LIVE_LANE = "live"
 FILE_LANE = "speech"
 BUSY_MESSAGE = "Busy: stop the recording or wait for the file being transcribed."
+MULTILINGUAL_MODEL = "bundled/whisper-base"
+SMALLER = {MULTILINGUAL_MODEL: "bundled/whisper-tiny.en"}  # the smaller bundled model to suggest
+# The languages the picker lists first (any of Whisper's 99 codes can be typed); None: detect it.
+LANGUAGES: tuple[tuple[str | None, str], ...] = (
+    (None, "Auto-detect"), ("en", "English"), ("fr", "French"), ("de", "German"), ("es", "Spanish"),
+    ("it", "Italian"), ("pt", "Portuguese"), ("nl", "Dutch"), ("pl", "Polish"), ("ru", "Russian"),
+    ("uk", "Ukrainian"), ("tr", "Turkish"), ("ar", "Arabic"), ("hi", "Hindi"), ("zh", "Chinese"),
+    ("ja", "Japanese"), ("ko", "Korean"), ("sv", "Swedish"), ("lv", "Latvian"),
+)
+LANGUAGE_NAMES = {code: name for code, name in LANGUAGES if code}
+
+
+def english_only(model: str) -> bool:
+    """What the id says (the bundled tiny.en, *.en Hub ids); the engine checks the loaded model too."""
+    return model.rstrip("/").lower().endswith(".en")
+
+
+def options_problem(model: str, language: str | None, task: str) -> str:
+    """One sentence when an English-only model is asked for another language or a translation ("" if fine)."""
+    if not english_only(model):
+        return ""
+    name = model.removeprefix("bundled/")
+    if language not in (None, "en"):
+        lang = LANGUAGE_NAMES.get(language, language)
+        return f"{name} understands English only: choose Whisper base (multilingual) to transcribe {lang}."
+    if task == "translate":
+        return f"{name} understands English only and cannot translate: choose Whisper base (multilingual)."
+    return ""
+
+
+def language_text(language: str | None, probability: float | None) -> str:
+    """"Language: French (fr), 93 %" for the view."""
+    if not language:
+        return ""
+    name = LANGUAGE_NAMES.get(language, language)
+    if probability is None or probability >= 1.0:
+        return f"Language: {name} ({language})"
+    return f"Language: {name} ({language}) detected, {probability:.0%} sure"
+
+
+def rtf_advice(model: str, rtf: float | None) -> str:
+    """Above a real-time factor of 1: the smaller model to choose (DESIGN section 6); "" otherwise."""
+    if rtf is None or rtf <= 1.0:
+        return ""
+    smaller = SMALLER.get(model)
+    if smaller:
+        return f"slower than real time: choose {smaller.removeprefix('bundled/')}, the smaller model"
+    return ("slower than real time: close busy programs" if model == speech.DEFAULT_MODEL
+            else "slower than real time: choose a smaller model")
+
+
+def word_index(seg: Segment, position: float) -> int:
+    """The word being spoken at `position` (seconds of audio): the last one started; -1 before the first."""
+    found = -1
+    for i, w in enumerate(seg.words):
+        if w.start <= position + 1e-3:
+            found = i
+        else:
+            break
+    return found
 
 
 @dataclass(frozen=True)
@@ -52,9 +113,9 @@ def realtime_text(status: streaming.LiveStatus, model: str) -> str:
     if status.realtime_factor is None:
         return f"{status.audio_seconds:.0f} s heard"
     text = f"{status.audio_seconds:.0f} s heard, real-time factor {status.realtime_factor:.2f}"
-    if status.realtime_factor > 1.0:
-        text += (" (slower than real time: close busy programs)" if model == speech.DEFAULT_MODEL
-                 else " (slower than real time: choose a smaller model)")
+    advice = rtf_advice(model, status.realtime_factor)
+    if advice:
+        text += f" ({advice})"
     if status.lag_seconds > 2:
         text += f", {status.lag_seconds:.0f} s behind"
     return text
@@ -76,6 +137,9 @@ class SpeechController(QObject):
     autosaved = Signal(str)  # path of the live session's autosaved transcript
     transcript_done = Signal(object)  # Transcript of a finished file or live session
     playback_changed = Signal(bool)  # playing
+    playback_position = Signal(int, float)  # segment index, seconds of audio being played (every 50 ms)
+    language_changed = Signal(str)  # "Language: French (fr), detected, 93 % sure" ("" when unknown)
+    model_rtf_changed = Signal(str)  # the measured real-time factors line (with advice above 1)
     cleared = Signal()
 
     # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
@@ -111,6 +175,14 @@ class SpeechController(QObject):
         self._live_buffer: streaming.RingBuffer | None = None
         self.playing = False
         self._playback_id = 0
+        self.language: str | None = None  # None: detect it
+        self.task = "transcribe"  # or "translate" (to English)
+        self.detected = ""  # language_text() of the last transcript
+        self.model_rtf: dict[str, float] = {}  # real-time factor measured here, per model
+        self._play_from: tuple[int, float, float] | None = None  # segment index, audio start, monotonic start
+        self._position_timer = QTimer(self)
+        self._position_timer.setInterval(50)
+        self._position_timer.timeout.connect(self._emit_position)
         self._playback_failed.connect(lambda message: self._say(message, error=True))
         self._playback_done.connect(self._on_playback_done)
 
@@ -144,6 +216,38 @@ class SpeechController(QObject):
 
     def transcript_text(self, segments: list[Segment] | None = None) -> str:
         return transcript.to_txt(self.segments() if segments is None else segments)
+
+    # -- language, task, measured speed ----------------------------------------------------
+    def set_language(self, language: str | None) -> None:
+        code = (language or "").strip().lower()
+        self.language = None if code in ("", "auto") else code
+
+    def set_task(self, task: str) -> None:
+        self.task = "translate" if task == "translate" else "transcribe"
+
+    def speech_options(self, words: bool = False):
+        return speech.SpeechOptions(self.language, self.task, words)
+
+    def _check_options(self, model: str) -> bool:
+        problem = options_problem(model, self.language, self.task)
+        if problem:
+            self._say(problem, error=True)
+        return not problem
+
+    def measured(self, model: str, rtf: float | None) -> None:
+        """Remember a real-time factor measured with `model` and show every model's."""
+        if rtf is None:
+            return
+        self.model_rtf[model] = rtf
+        self.model_rtf_changed.emit(self.rtf_summary(model))
+
+    def rtf_summary(self, current: str | None = None) -> str:
+        if not self.model_rtf:
+            return ""
+        parts = [f"{m.removeprefix('bundled/')} {r:.2f}" for m, r in sorted(self.model_rtf.items())]
+        text = "Real-time factor measured here: " + ", ".join(parts)
+        advice = rtf_advice(current, self.model_rtf.get(current)) if current else ""
+        return f"{text} ({advice})" if advice else text
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message, self.message_is_error = text, error
@@ -198,6 +302,8 @@ class SpeechController(QObject):
         """Start a live session from `source` (else the one `device` names); False if none started."""
         if self.busy:
             return False
+        if not self._check_options(model or speech.DEFAULT_MODEL):
+            return False
         self.list_devices_once()
         try:
             if source is None:
@@ -217,7 +323,8 @@ class SpeechController(QObject):
             # wait behind nor block the jobs of the other tabs.
             self._live_runner = self.ctx.runner(LIVE_LANE, self)
         self.live_handle = self._live_runner.submit(
-            Job(streaming.listen, (source,), {"model": self.live_model}, name="live transcription"),
+            Job(streaming.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options()},
+                name="live transcription"),
             on_event=self._on_live_event, on_result=self._on_live_result,
             on_error=lambda message: self._say(message, error=True), on_finished=self._on_live_finished)
         self._say(f"Recording from {source.name}; loading {self.live_model}...")
@@ -254,6 +361,8 @@ class SpeechController(QObject):
         elif isinstance(event, streaming.LiveStatus):
             self.realtime = realtime_text(event, self.live_model)
             self.realtime_changed.emit(self.realtime)
+            if event.realtime_factor is not None:
+                self.measured(self.live_model, event.realtime_factor)
             if event.realtime_factor is None and self.message.startswith("Recording from"):
                 self._say(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
 
@@ -296,13 +405,17 @@ class SpeechController(QObject):
         if self.busy:
             self._say(BUSY_MESSAGE, error=True)
             return None
+        if not self._check_options(model or speech.DEFAULT_MODEL):
+            return None
         self._file_name = Path(path).name
         self._file_path = str(path)
         name = self._file_name
         if self._file_runner is None:
             self._file_runner = self.ctx.runner(FILE_LANE, self)
         self.file_handle = self._file_runner.submit(
-            Job(speech.transcribe_file, (path,), {"model": model or speech.DEFAULT_MODEL}, name=f"transcribe {name}"),
+            Job(speech.transcribe_file, (path,), {"model": model or speech.DEFAULT_MODEL,
+                                                  "options": self.speech_options(words=True)},
+                name=f"transcribe {name}"),
             on_event=self._on_file_event, on_result=self._on_file_result,
             on_error=lambda message: self._say(message, error=True),
             on_cancelled=lambda: self._say(f"Cancelled {name}; the segments so far are kept."),
@@ -314,12 +427,20 @@ class SpeechController(QObject):
 
     def _on_file_event(self, event) -> None:
         if isinstance(event, speech.FileSegment):
+            text = language_text(event.language, event.language_probability)
+            if text and text != self.detected:
+                self.detected = text
+                self.language_changed.emit(text)
             self._add_segment(event.segment, ("file", self._file_path), -1)
 
     def _on_file_result(self, result: Transcript) -> None:
         rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
+        self.detected = language_text(result.language, result.language_probability)
+        self.language_changed.emit(self.detected)
+        lang = f", {self.detected[len('Language: '):]}" if self.detected else ""
         self._say(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
-                  f"{result.duration:.1f} s of audio{rtf}.")
+                  f"{result.duration:.1f} s of audio{rtf}{lang}.")
+        self.measured(result.model, result.realtime_factor)
         self.transcript_done.emit(result)
 
     def _on_file_finished(self) -> None:
@@ -334,12 +455,22 @@ class SpeechController(QObject):
         self.state_changed.emit()
 
     # -- playback ---------------------------------------------------------------------------
-    def play_segment(self, index: int) -> bool:
-        """Play final segment `index` through the default output device; False if it cannot start."""
+    def play_word(self, index: int, word: int) -> bool:
+        """Play segment `index` from its word `word` to the segment's end (clicking a word)."""
+        seg = self.segment(index)
+        if seg is None or not 0 <= word < len(seg.words):
+            return False
+        return self.play_segment(index, seg.words[word].start)
+
+    def play_segment(self, index: int, start: float | None = None) -> bool:
+        """Play final segment `index` (from `start`, seconds of audio, when given) through the default
+        output device; False if it cannot start. `playback_position` follows it every 50 ms."""
         seg = self.segment(index)
         origin = self._origins[index] if seg is not None else None
         if seg is None or not origin:
             return False
+        if start is not None and seg.start <= start < seg.end:
+            seg = Segment(start, seg.end, seg.text, seg.words)
         try:
             sd = self.sounddevice()
         except PlaygroundError as exc:
@@ -360,7 +491,16 @@ class SpeechController(QObject):
         self.ctx.show_status(f"Playing {transcript.short_time(seg.start)} - {transcript.short_time(seg.end)}")
         threading.Thread(target=self._play, args=(sd, kind, where, seg, self._playback_id), name="segment playback",
                          daemon=True).start()
+        self._play_from = (index, seg.start, time.monotonic())
+        self._position_timer.start()
         return True
+
+    def _emit_position(self) -> None:
+        if self._play_from is None or not self.playing:
+            self._position_timer.stop()
+            return
+        index, start, t0 = self._play_from
+        self.playback_position.emit(index, start + time.monotonic() - t0)
 
     def _play(self, sd, kind: str, where, seg: Segment, playback_id: int) -> None:
         try:
@@ -388,6 +528,8 @@ class SpeechController(QObject):
 
     def _on_playback_done(self, playback_id: int) -> None:
         if playback_id == self._playback_id:
+            self._position_timer.stop()
+            self._play_from = None
             self.playing = False
             self.playback_changed.emit(False)
             self.state_changed.emit()

@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
 from playground.core import transcript
 from playground.core.transcript import Segment
 from playground.ui.sound_panel import SoundPanel
-from playground.ui.speech_controller import FILE_SOURCE, SpeechController, audio, speech, streaming
+from playground.ui.speech_controller import (
+    FILE_SOURCE, LANGUAGES, SpeechController, audio, speech, streaming, word_index,
+)
 from playground.ui.widgets.audio_meter import AudioLevelMeter
 from playground.ui.widgets.deferred import Deferred, after_first_paint
 from playground.ui.widgets.model_picker import ModelPicker
@@ -67,6 +69,10 @@ class SpeechTab(QWidget):
         c.realtime_changed.connect(self.rtf_label.setText)
         c.autosaved.connect(self._show_autosave)
         c.cleared.connect(self._on_cleared)
+        c.language_changed.connect(self.language_label.setText)
+        c.model_rtf_changed.connect(self.model_rtf_label.setText)
+        c.playback_position.connect(self._show_playing)
+        c.playback_changed.connect(lambda playing: None if playing else self._show_words(self._words_index))
         if devices_after_paint:
             after_first_paint(self, self._list_devices_once)
         else:
@@ -104,6 +110,39 @@ class SpeechTab(QWidget):
         self.model_combo = self.picker.combo
         top.addWidget(self.picker, 1)
         root.addLayout(top)
+
+        # Language and task, for files and live sessions; what was detected; each model's measured speed.
+        options = QHBoxLayout()
+        options.addWidget(QLabel("Language:"))
+        self.language_combo = QComboBox()
+        self.language_combo.setObjectName("speechLanguage")
+        self.language_combo.setAccessibleName("Spoken language")
+        for code, name in LANGUAGES:
+            self.language_combo.addItem(name if code is None else f"{name} ({code})", code)
+        self.language_combo.setToolTip("Auto-detect, or the language spoken (multilingual models; "
+                                       "Whisper tiny.en knows English only)")
+        self.language_combo.currentIndexChanged.connect(
+            lambda _i: self.controller.set_language(self.language_combo.currentData()))
+        options.addWidget(self.language_combo)
+        options.addWidget(QLabel("Task:"))
+        self.task_combo = QComboBox()
+        self.task_combo.setObjectName("speechTask")
+        self.task_combo.setAccessibleName("Task")
+        self.task_combo.addItem("Transcribe", "transcribe")
+        self.task_combo.addItem("Translate to English", "translate")
+        self.task_combo.currentIndexChanged.connect(
+            lambda _i: self.controller.set_task(self.task_combo.currentData()))
+        options.addWidget(self.task_combo)
+        self.language_label = QLabel("")
+        self.language_label.setObjectName("speechDetectedLanguage")
+        options.addWidget(self.language_label)
+        options.addStretch(1)
+        self.model_rtf_label = QLabel("")
+        self.model_rtf_label.setObjectName("speechModelRtf")
+        self.model_rtf_label.setToolTip("Seconds of work per second of audio, measured on this machine for each "
+                                        "model used; above 1 the smaller model keeps up")
+        options.addWidget(self.model_rtf_label)
+        root.addLayout(options)
 
         meter_row = QHBoxLayout()
         meter_row.addWidget(QLabel("Level:"))
@@ -147,6 +186,17 @@ class SpeechTab(QWidget):
         self.view.itemSelectionChanged.connect(self._on_selection)
         self.view.itemDoubleClicked.connect(lambda item, _col: self.play_segment(item))
         col.addWidget(self.view, 1)
+        # The selected (or playing) segment word by word: the word being played is highlighted,
+        # clicking a word plays from it.
+        self.words_label = QLabel("")
+        self.words_label.setObjectName("speechWords")
+        self.words_label.setWordWrap(True)
+        self.words_label.setTextFormat(Qt.TextFormat.RichText)
+        self.words_label.setToolTip("Click a word to play from it")
+        self.words_label.linkActivated.connect(self._on_word_clicked)
+        self._words_index = -1  # the segment shown word by word
+        self._words_playing = -1  # its word being played
+        col.addWidget(self.words_label)
         buttons = QHBoxLayout()
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("speechPlay")
@@ -385,6 +435,42 @@ class SpeechTab(QWidget):
             s = segs[0]
             self.ctx.show_status(f"Segment {transcript.short_time(s.start)} - {transcript.short_time(s.end)}: "
                                  f"{s.end - s.start:.1f} s")
+            items = self.view.selectedItems()
+            index = items[0].data(1, SEGMENT_INDEX) if items else None
+            if isinstance(index, int):
+                self._show_words(index)
+
+    # -- words ------------------------------------------------------------------------------
+    def _show_words(self, index: int, playing: int = -1) -> None:
+        """Segment `index` word by word as links; word `playing` highlighted."""
+        seg = self.controller.segment(index)
+        self._words_index, self._words_playing = index, playing
+        if seg is None or not seg.words:
+            self.words_label.setText("")
+            return
+        import html
+
+        parts = []
+        for i, w in enumerate(seg.words):
+            style = "text-decoration: none;" + (" background-color: #f7dc6f; color: black;" if i == playing else "")
+            parts.append(f'<a href="word:{index}:{i}" style="{style}">{html.escape(w.word.strip())}</a>')
+        self.words_label.setText(" ".join(parts))
+
+    def _show_playing(self, index: int, position: float) -> None:
+        seg = self.controller.segment(index)
+        if seg is None or not seg.words:
+            return
+        playing = word_index(seg, position)
+        if (index, playing) != (self._words_index, self._words_playing):
+            self._show_words(index, playing)
+
+    def _on_word_clicked(self, link: str) -> None:
+        _, index, word = link.split(":")
+        self.controller.play_word(int(index), int(word))
+
+    def playing_word(self) -> int:
+        """The word highlighted as being played (-1: none)."""
+        return self._words_playing
 
     def transcript_text(self) -> str:
         return self.controller.transcript_text()
@@ -399,6 +485,7 @@ class SpeechTab(QWidget):
     def _on_cleared(self) -> None:
         self.view.clear()
         self._partial_items.clear()
+        self._show_words(-1)
         self.autosave_label.setText("")
 
     def _save_dialog(self) -> None:
@@ -426,6 +513,8 @@ class SpeechTab(QWidget):
         self.open_button.setEnabled(not c.busy)
         self.device_combo.setEnabled(not c.recording)
         self.model_combo.setEnabled(not c.busy)
+        self.language_combo.setEnabled(not c.busy)
+        self.task_combo.setEnabled(not c.busy)
         has_text = bool(c.segments())
         self.play_button.setText("\u25a0 Stop" if c.playing else "\u25b6 Play")
         self.play_button.setEnabled(has_text or c.playing)
