@@ -170,7 +170,12 @@ def validation_share(model: str, given: float | None) -> float:
     """The run's validation share: given, or inferred from the marker's n_train / n_val."""
     if given is not None:
         return float(given)
-    meta = models.read_marker(Path(model).expanduser()) if Path(model).expanduser().is_dir() else None
+    path = Path(model).expanduser()
+    if path.suffix.lower() == ".onnx" and path.is_file():  # an export: the model it was made from
+        from playground.core import onnx_export
+
+        path = Path(str(onnx_export.read_metadata(path).get("source_model") or path))
+    meta = models.read_marker(path) if path.is_dir() else None
     meta = meta or {}
     try:
         n_val, n_train = int(meta["n_val"]), int(meta["n_train"])
