@@ -6,6 +6,10 @@
    versus bare `faster_whisper.WhisperModel.transcribe` on the same file with
    the same decoding options, interleaved repeats; ratio = bare time / engine
    time (target >= 0.95).
+1b. The bundled multilingual Whisper base against tiny.en on the same audio
+   (real-time factor of each through the engine, language auto-detected for
+   base), and base through the engine versus bare faster-whisper base with the
+   same options (target >= 0.95), interleaved in one run.
 2. Live latency: a file fed at real-time pace through `streaming.listen` (once
    per repeat); for each phrase, seconds from the end of the phrase's audio to
    its final text (target < 1.5 s with tiny.en on 2 CPU cores).
@@ -103,6 +107,50 @@ def bench_file(path: Path, repeats: int) -> dict:
         "ratio_same": med["bare_same_options"] / med["engine"],
         "ratio_defaults": med["bare_defaults"] / med["engine"],
     }
+
+
+def bench_base(path: Path, repeats: int) -> dict:
+    """tiny.en vs base through the engine, and base: engine vs bare faster-whisper, interleaved."""
+    from faster_whisper import WhisperModel
+
+    from playground.core import audio, models, speech
+
+    duration = audio.probe(path).duration
+    t0 = time.perf_counter()
+    folder = models.bundled_path(speech.MULTILINGUAL_MODEL)  # joins the two parts the first time
+    join_s = time.perf_counter() - t0
+    speech.load_recognizer(speech.MULTILINGUAL_MODEL)
+    bare = WhisperModel(str(folder), device="cpu", compute_type="int8")
+    info = {}
+
+    def tiny() -> str:
+        return speech.transcribe_file_sync(path).text
+
+    def base() -> str:
+        t = speech.transcribe_file_sync(path, speech.MULTILINGUAL_MODEL)
+        info["language"], info["probability"] = t.language, t.language_probability
+        return t.text
+
+    def bare_base() -> str:  # the options the engine uses (auto-detect: language=None)
+        segs, _ = bare.transcribe(str(path), beam_size=5, vad_filter=True, condition_on_previous_text=False)
+        return " ".join(s.text.strip() for s in segs)
+
+    runs = {"tiny.en engine": tiny, "base engine": base, "base bare": bare_base}
+    for fn in runs.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    texts = {}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            t1 = time.perf_counter()
+            texts[name] = fn()
+            times[name].append(time.perf_counter() - t1)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ref = " ".join(PHRASES)
+    return {"duration": duration, "join_s": join_s, "rtf": {k: v / duration for k, v in med.items()},
+            "wer": {k: speech.word_error_rate(ref, t) for k, t in texts.items()},
+            "base_over_tiny": med["base engine"] / med["tiny.en engine"],
+            "ratio_base": med["base bare"] / med["base engine"], **info}
 
 
 def bench_live(path: Path, ends: list[float]) -> dict:
@@ -239,6 +287,15 @@ def main() -> int:
             print(f"   {k:18} real-time factor {v:.3f}   WER {f['wer'][k]:.2f}")
         print(f"   ratio bare/engine, same options: {f['ratio_same']:.2f}  (target >= 0.95)")
         print(f"   ratio bare defaults/engine:      {f['ratio_defaults']:.2f}")
+
+        b = bench_base(path, repeats)
+        print(f"\n1b. Whisper base (multilingual) vs tiny.en, same {b['duration']:.1f} s of audio, median of {repeats}"
+              f" (first use joined base's parts in {b['join_s']:.2f} s)")
+        for k, v in b["rtf"].items():
+            print(f"   {k:18} real-time factor {v:.3f}   WER {b['wer'][k]:.2f}")
+        print(f"   base detected '{b.get('language')}' ({b.get('probability') or 0:.2f}); "
+              f"base takes {b['base_over_tiny']:.2f}x tiny.en's time")
+        print(f"   ratio bare/engine for base, same options: {b['ratio_base']:.2f}  (target >= 0.95)")
 
         runs = [bench_live(path, ends) for _ in range(repeats)]
         live = runs[-1]
