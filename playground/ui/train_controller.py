@@ -22,19 +22,21 @@ from playground.core.training.loop import TrainControl
 
 KINDS = (("image", "Image classifier (folder of class sub-folders)"),
          ("text", "Text classifier (CSV / TSV)"),
-         ("charlm", "Character-level GPT (text file)"))
+         ("charlm", "Character-level GPT (text file)"),
+         ("sound", "Sound classes (record clips, or a folder of class sub-folders)"))
 EVENT_INTERVAL_S = 0.05
 DEFAULTS = {  # epochs (or steps), batch size, learning rate
     "image": (3, 32, 1e-3),
     "text": (4, 16, 5e-5),
     "charlm": (2000, 32, 2e-3),
+    "sound": (60, 16, 2e-3),
 }
 STATUS_INTERVAL_MS = 250  # 4 status lines a second: each one relayouts the panel
 PREVIEW_KEY = "preview"  # a new data check replaces the previous one (its late outcome is dropped)
 
 
 def default_patience(kind: str) -> int:
-    return 0 if kind == "charlm" else 3
+    return {"charlm": 0, "sound": 15}.get(kind, 3)
 
 
 @dataclass
@@ -88,6 +90,8 @@ class TrainOptions:
         elif self.kind == "text":
             kwargs |= {"epochs": self.epochs, "head_only": self.head_only,
                        "text_column": self.text_column or None, "label_column": self.label_column or None}
+        elif self.kind == "sound":
+            kwargs |= {"epochs": self.epochs}
         else:
             kwargs |= {"steps": self.steps}
         return (self.path.strip(), None), kwargs | dict(self.extra)

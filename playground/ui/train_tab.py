@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from playground.core.training import data as tdata
 from playground.core.training.distributed import local_slots
 from playground.ui.evaluation_panel import EvaluationPanel
+from playground.ui.sound_recorder import SoundRecorder
 from playground.ui.train_controller import DEFAULTS, KINDS, TrainController, TrainOptions, default_patience
 from playground.ui.widgets.deferred import Deferred
 
@@ -99,6 +100,11 @@ class TrainTab(QWidget):
         form.addRow(self.text_col_label, self.text_col)
         form.addRow(self.label_col_label, self.label_col)
         form.addRow(self.data_label)
+        # Sound classes: hold a button to record one-second clips into a class (shown for that job).
+        self.sound_recorder = SoundRecorder(parent=self)
+        self.sound_recorder.recorded.connect(self.set_data)
+        self.sound_recorder.status.connect(lambda text: self.data_label.setText(text))
+        form.addRow(self.sound_recorder)
 
         # -- options -------------------------------------------------------------------
         self.epochs = QSpinBox()
@@ -300,10 +306,11 @@ class TrainTab(QWidget):
             w.setVisible(kind == "image")
         for w in (self.text_col, self.label_col, self.text_col_label, self.label_col_label):
             w.setVisible(kind == "text")
-        self.head_only.setVisible(kind != "charlm")
+        self.head_only.setVisible(kind in ("image", "text"))
+        self.sound_recorder.setVisible(kind == "sound")
 
     def _browse(self) -> None:
-        if self.kind == "image":
+        if self.kind in ("image", "sound"):
             path = QFileDialog.getExistingDirectory(self, "Folder of class sub-folders")
         else:
             filt = "Tables (*.csv *.tsv *.tab)" if self.kind == "text" else "Text (*.txt *.md *.*)"
@@ -440,6 +447,7 @@ class TrainTab(QWidget):
     def shutdown(self) -> None:
         """The window is closing: stop the run (its checkpoint is saved) and the timers."""
         self.controller.shutdown()
+        self.sound_recorder.shutdown()
         if self._plot_slot.is_built:
             self.plot.timer.stop()
 

@@ -371,7 +371,7 @@ def read_text_file(path: str | Path, min_chars: int = 200) -> str:
 
 @dataclass
 class DataPreview:
-    kind: str  # "image" | "text" | "charlm"
+    kind: str  # "image" | "text" | "charlm" | "sound"
     path: str
     summary: str
     labels: list[str] = field(default_factory=list)
@@ -386,16 +386,39 @@ class DataPreview:
 def guess_kind(path: str | Path) -> str:
     p = Path(path)
     if p.is_dir():
-        return "image"
+        return "sound" if _looks_like_sound_folder(p) else "image"
     if p.suffix.lower() in (".csv", ".tsv", ".tab"):
         return "text"
     return "charlm"
+
+
+def _looks_like_sound_folder(root: Path, per_class: int = 20) -> bool:
+    """Class sub-folders whose first files are audio and none an image (a quick look, no decoding)."""
+    from playground.core.audio import is_audio_path
+
+    sounds = images = 0
+    try:
+        for d in (q for q in root.iterdir() if q.is_dir() and not q.name.startswith(".")):
+            for i, f in enumerate(d.iterdir()):
+                if i >= per_class:
+                    break
+                sounds += is_audio_path(f)
+                images += is_image_path(f)
+    except OSError:
+        return False
+    return sounds > 0 and images == 0
 
 
 def preview(ctx, kind: str, path: str | Path, text_column: str | None = None,
             label_column: str | None = None) -> DataPreview:
     """The data checks the job will run, without loading a model (a job: runs on the worker)."""
     p = Path(path).expanduser()
+    if kind == "sound":
+        from playground.core.sound import scan_sound_folder
+
+        d = scan_sound_folder(p)
+        return DataPreview(kind, str(p), f"{len(d.files)} audio clips in {len(d.labels)} classes", list(d.labels),
+                           d.counts, list(d.warnings), suggested_name=f"{safe_model_name(p.name)}-sounds")
     if kind == "image":
         d = scan_image_folder(p)
         return DataPreview(kind, str(p), f"{len(d.files)} images in {len(d.labels)} classes", list(d.labels),
