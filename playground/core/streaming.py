@@ -390,6 +390,8 @@ class LiveStatus:
     lag_seconds: float  # audio waiting in the buffer
     realtime_factor: float | None  # recogniser seconds per second of audio (last utterances)
     speaking: bool
+    language: str | None = None  # the language last heard (or the one given), with speech_options
+    language_probability: float | None = None
 
 
 @dataclass
@@ -660,7 +662,9 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
             now = time.monotonic()
             if now - last_status >= 1.0:
                 last_status = now
-                yield LiveStatus(pos / SR, (buf.total - pos) / SR, live.realtime_factor, live.in_speech)
+                yield LiveStatus(pos / SR, (buf.total - pos) / SR, live.realtime_factor, live.in_speech,
+                                 getattr(recognizer, "language", None),
+                                 getattr(recognizer, "language_probability", None))
             if buf.closed and pos >= buf.total:
                 break
         if not ctx.cancelled:

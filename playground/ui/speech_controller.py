@@ -178,6 +178,7 @@ class SpeechController(QObject):
         self.language: str | None = None  # None: detect it
         self.task = "transcribe"  # or "translate" (to English)
         self.detected = ""  # language_text() of the last transcript
+        self._language: tuple[str | None, float | None] = (None, None)  # for JSON exports
         self.model_rtf: dict[str, float] = {}  # real-time factor measured here, per model
         self._play_from: tuple[int, float, float] | None = None  # segment index, audio start, monotonic start
         self._position_timer = QTimer(self)
@@ -363,6 +364,10 @@ class SpeechController(QObject):
             self.realtime_changed.emit(self.realtime)
             if event.realtime_factor is not None:
                 self.measured(self.live_model, event.realtime_factor)
+            text = language_text(event.language, event.language_probability)
+            if text and text != self.detected:
+                self.detected = text
+                self.language_changed.emit(text)
             if event.realtime_factor is None and self.message.startswith("Recording from"):
                 self._say(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
 
@@ -436,6 +441,7 @@ class SpeechController(QObject):
     def _on_file_result(self, result: Transcript) -> None:
         rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
         self.detected = language_text(result.language, result.language_probability)
+        self._language = (result.language, result.language_probability)
         self.language_changed.emit(self.detected)
         lang = f", {self.detected[len('Language: '):]}" if self.detected else ""
         self._say(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
@@ -535,10 +541,18 @@ class SpeechController(QObject):
             self.state_changed.emit()
 
     # -- the transcript -------------------------------------------------------------------
-    def save(self, path: str, fmt: str | None = None, segments: list[Segment] | None = None) -> bool:
-        """Write the transcript (TXT, SRT, VTT or JSON, atomically); False, with the reason said, if it failed."""
+    def save(self, path: str, fmt: str | None = None, segments: list[Segment] | None = None,
+             per: str = "segment") -> bool:
+        """Write the transcript (TXT, SRT, VTT or JSON, atomically); False, with the reason said, if it failed.
+
+        `per`: SRT/VTT cues per segment, per line of words or per word (segments with word times);
+        JSON carries the language last detected and each segment's words."""
         try:
-            transcript.save(self.segments() if segments is None else segments, path, fmt)
+            segs = self.segments() if segments is None else segments
+            language, probability = self._language
+            info = Transcript(segs, max((s.end for s in segs), default=0.0), language=language,
+                              language_probability=probability)
+            transcript.save(segs, path, fmt, per, info)
         except (OSError, PlaygroundError) as exc:
             self._say(f"Could not save {Path(path).name}: {exc}", error=True)
             return False

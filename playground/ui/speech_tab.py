@@ -210,10 +210,17 @@ class SpeechTab(QWidget):
         self.save_button = QPushButton("Save as...")
         self.save_button.setToolTip("Save as TXT, SRT or VTT")
         self.save_button.clicked.connect(self._save_dialog)
+        self.cues_combo = QComboBox()
+        self.cues_combo.setObjectName("speechCues")
+        self.cues_combo.setAccessibleName("Subtitle cues")
+        self.cues_combo.setToolTip("SRT/VTT subtitles: one cue per segment, per line of words or per word "
+                                   "(lines and words need word times: files have them)")
+        for per, label in (("segment", "Cue per segment"), ("line", "Cue per line"), ("word", "Cue per word")):
+            self.cues_combo.addItem(label, per)
         self.autosave_label = QLabel("")
         self.autosave_label.setObjectName("speechAutosave")
         self.autosave_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        for b in (self.play_button, self.copy_button, self.clear_button, self.save_button):
+        for b in (self.play_button, self.copy_button, self.clear_button, self.save_button, self.cues_combo):
             buttons.addWidget(b)
         buttons.addWidget(self.autosave_label, 1)
         col.addLayout(buttons)
@@ -498,7 +505,7 @@ class SpeechTab(QWidget):
             self.save(path, fmt)
 
     def save(self, path: str, fmt: str | None = None) -> bool:
-        return self.controller.save(path, fmt)
+        return self.controller.save(path, fmt, per=self.cues_combo.currentData() or "segment")
 
     # -- state ----------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:

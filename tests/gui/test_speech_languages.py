@@ -82,6 +82,12 @@ def test_english_only_model_refuses_another_language_in_one_sentence(controller,
     c.set_language("auto")
     c.set_task("translate")
     assert c.transcribe_file(str(spanish)) is None and "cannot translate" in c.message
+    # A live session's status carries the language heard.
+    from playground.core import streaming
+
+    c.live_model = BASE
+    c._on_live_event(streaming.LiveStatus(3.0, 0.0, 0.4, True, "fr", 0.8))
+    assert c.detected == "Language: French (fr) detected, 80% sure" and c.model_rtf[BASE] == 0.4
 
 
 @pytest.mark.slow
@@ -98,6 +104,17 @@ def test_base_detects_the_language_words_play_and_the_played_word_is_highlighted
     assert BASE in c.model_rtf and "whisper-base" in c.rtf_summary(BASE)
     seg = c.segment(0)
     assert seg is not None and len(seg.words) >= 3
+
+    # Exports: JSON carries the language and the words; SRT one cue per word.
+    import json
+
+    target = Path(str(spanish)).with_name("out.json")
+    assert c.save(str(target))
+    data = json.loads(target.read_text())
+    assert data["language"] == "es" and data["segments"][0]["words"][0]["word"].strip()
+    srt = target.with_suffix(".srt")
+    assert c.save(str(srt), per="word")
+    assert srt.read_text().count(" --> ") == sum(len(s.words) for s in c.segments())
 
     # Clicking word 2 plays from its start to the segment's end.
     qtbot.waitUntil(lambda: c.file_handle is None, timeout=10_000)
