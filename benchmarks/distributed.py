@@ -33,11 +33,11 @@ CORPUS = ("It was the best of times, it was the worst of times, it was the age o
 GPT = ["--block-size", "64", "--layers", "2", "--heads", "4", "--embed", "128", "--batch-size", "32"]
 
 
-def run_cli(args: list[str], env: dict | None = None) -> tuple[list[dict], float]:
+def run_cli(args: list[str], env: dict | None = None, unset: tuple = ()) -> tuple[list[dict], float]:
+    run_env = {k: v for k, v in os.environ.items() if k not in unset} | (env or {})
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "playground", *args, "--json"], check=False, capture_output=True,
-                          text=True,
-                          env=dict(os.environ, **(env or {})), cwd=ROOT, timeout=1800)
+                          text=True, env=run_env, cwd=ROOT, timeout=1800)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{proc.stderr[-3000:]}")
@@ -78,7 +78,8 @@ def gpt_parameters() -> int:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     vocab = len(set(CORPUS)) + 3
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=1024, n_embd=128, n_layer=2, n_head=4))
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=1024, n_embd=128, n_layer=2, n_head=4,
+                                                bos_token_id=0, eos_token_id=0))
     return sum(p.numel() for p in model.parameters())
 
 
@@ -115,13 +116,19 @@ def main() -> int:
                              "--epochs", str(epochs), "--batch-size", "32", "--patience", "0"],
         }
         print("\nCPU, gloo (samples/s: the whole run, every process's share; median of the second half of the steps)")
-        print(f"{'job':62} {'1 process':>12} {f'{n} processes':>13} {'ratio':>7}   wall 1 / {n}")
-        for name, make in jobs.items():
-            one, wall1 = run_cli(["--device", "cpu", *make(tmp / "one")])
-            many, walln = run_cli(["--device", "cpu", *make(tmp / "many"), "--nproc", str(n)])
+        print("one process as torch sets it up (a thread per core), one process with one thread, "
+              f"and {n} processes (the launcher gives each cores / {n} threads)")
+        print(f"{'job':62} {'1 proc':>8} {'1 proc 1 thr':>13} {f'{n} procs':>9} {'ratio':>7}  wall 1 / 1x1 / {n}")
+        for i, (name, make) in enumerate(jobs.items()):
+            one, wall1 = run_cli(["--device", "cpu", *make(tmp / f"one-{i}")], unset=("OMP_NUM_THREADS",))
+            single, wall_s = run_cli(["--device", "cpu", *make(tmp / f"single-{i}")], env={"OMP_NUM_THREADS": "1"})
+            many, walln = run_cli(["--device", "cpu", *make(tmp / f"many-{i}"), "--nproc", str(n)],
+                                  unset=("OMP_NUM_THREADS",))
             assert all(e["world_size"] == n for e in many)
-            r1, rn = rate(one), rate(many)
-            print(f"{name:62} {r1:12.1f} {rn:13.1f} {rn / r1:7.2f}x   {wall1:.1f} s / {walln:.1f} s")
+            r1, rs, rn = rate(one), rate(single), rate(many)
+            print(f"{name:62} {r1:8.1f} {rs:13.1f} {rn:9.1f} {rn / max(r1, rs):7.2f}x  "
+                  f"{wall1:.0f} s / {wall_s:.0f} s / {walln:.0f} s")
+        print(f"(ratio: {n} processes over the better of the two single-process runs)")
 
         numel = gpt_parameters()
         proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
@@ -142,10 +149,10 @@ def main() -> int:
             gpus = torch.cuda.device_count()
             print(f"\nGPU: 1 GPU vs all {gpus} (NCCL)")
             for name, make in jobs.items():
-                one, _ = run_cli(["--device", "cuda", *make(tmp / "g1")])
+                one, _ = run_cli(["--device", "cuda", *make(tmp / f"g1-{name[:4]}")])
                 line = f"{name:62} {rate(one):12.1f}"
                 if gpus > 1:
-                    many, _ = run_cli(["--device", "cuda", *make(tmp / "gn"), "--nproc", str(gpus)])
+                    many, _ = run_cli(["--device", "cuda", *make(tmp / f"gn-{name[:4]}"), "--nproc", str(gpus)])
                     line += f" {rate(many):13.1f} {rate(many) / rate(one):7.2f}x"
                 print(line)
         else:

@@ -305,13 +305,14 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
             scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
         old_spe = int(state.get("steps_per_epoch") or spe)
-        if old_spe != spe:  # another world size split the epoch differently: the same place in it
+        resumed_from = int(state.get("world_size", 1))
+        if old_spe != spe and resumed_from != ranks.world_size and getattr(spec, "train_idx", None) is not None:
+            # another world size split the data's epoch into other steps (an uneven batch): the same place in it
             epoch_done, in_epoch = divmod(step, old_spe)
             step = epoch_done * spe + min(spe, round(in_epoch * spe / old_spe))
         history = list(state.get("history", []))
         best = (float(state.get("best_val_loss", math.inf)), int(state.get("best_epoch", 0)))
         bad_epochs = int(state.get("bad_epochs", 0))
-        resumed_from = int(state.get("world_size", 1))
         total = max(total, step)
     elif ranks.main:
         ckpt.remove_checkpoints(out_dir)  # a stale best.pt must never end up in this run's model
