@@ -113,3 +113,55 @@ def test_the_train_tab_evaluates_each_run_and_exports_it(qtbot, worker, settings
         dialog.close()
     finally:
         tab.shutdown()
+
+
+def _tiny_finetuned(folder):
+    """A fine-tuned-style image folder (random weights, 3 classes, 32 px recipe): enough to export."""
+    import json
+
+    import timm
+    from safetensors.torch import save_file
+
+    from playground.core import models
+    from playground.core.preprocess import Preprocess
+
+    folder.mkdir(parents=True)
+    net = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=3)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
+    meta = {"task": "image-classification", "name": "tiny", "backbone": "efficientnet_lite0", "num_classes": 3,
+            "labels": ["red", "green", "blue"], "preprocess": Preprocess.square(32).to_dict()}
+    (folder / models.FINETUNED_MARKER).write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.mark.timeout(300)
+def test_an_exported_file_in_the_models_folder_is_in_the_image_pickers_and_runs(qtbot, worker, settings, tmp_path):
+    from PIL import Image
+
+    from playground.core import onnx_export, paths
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
+    from playground.ui.image_controller import ImageController
+    from playground.ui.widgets.model_picker import ModelPicker
+
+    source = _tiny_finetuned(tmp_path / "tiny")
+    out = paths.models_dir() / "tiny.onnx"
+    result = run_sync(Job(onnx_export.export, (str(source), out)))
+    assert result.check_source == "synthetic" and result.agreement >= 0.99 and result.warnings
+    ctx = AppContext(worker, settings, None)
+    picker = ModelPicker(ctx, "image-classification")
+    qtbot.addWidget(picker)
+    ctx.store.refresh(now=True)
+    qtbot.waitUntil(lambda: str(out) in picker.ids(), timeout=60_000)
+    picker.select(str(out))
+    assert picker.model_id() == str(out)
+    controller = ImageController(ctx)
+    controller.model = picker.model_id()
+    Image.new("RGB", (40, 30), (200, 20, 20)).save(tmp_path / "red.png")
+    with qtbot.waitSignal(controller.batch_finished, timeout=120_000) as done:
+        controller.classify([str(tmp_path / "red.png")])
+    summary = done.args[0]
+    assert summary is not None and summary.results[0].ok
+    assert {p.label for p in summary.results[0].predictions} == {"red", "green", "blue"}
+    assert summary.model == "tiny (ONNX)"
+    controller.shutdown()
