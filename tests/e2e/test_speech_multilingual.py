@@ -98,3 +98,16 @@ def test_cli_language_task_words_and_cues(capsys, clips):
     code = cli.main(["transcribe", str(clips["fr"]), "--language", "fr"])
     _, err = capsys.readouterr()
     assert code != 0 and "English only" in err and err.count("\n") == 1
+
+
+def test_listen_takes_model_language_and_task(capsys, clips):
+    code = cli.main(["listen", "--from-file", str(clips["fr"]), "--model", BASE, "--task", "translate", "--json",
+                     "--no-autosave", "--speed", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    finals = [e for e in map(json.loads, out.splitlines()) if e.get("type") == "final" and e.get("text")]
+    words = set(speech.normalise_words(" ".join(e["text"] for e in finals)))
+    assert words & {"thank", "you", "very", "much", "happy", "see", "tonight"}, finals
+    code = cli.main(["listen", "--from-file", str(clips["fr"]), "--language", "fr", "--no-autosave", "--speed", "0"])
+    _, err = capsys.readouterr()
+    assert code != 0 and "English only" in err
