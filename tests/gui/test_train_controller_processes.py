@@ -121,3 +121,19 @@ def test_a_rank_that_dies_ends_the_run_with_one_sentence(qtbot, ctrl, tmp_path):
         os.kill(rank1.pid, signal.SIGKILL)
     assert len(failed) == 1 and failed[0].startswith("Rank 1 of 2 (process ") and "killed by SIGKILL" in failed[0]
     assert failed[0].count(". ") == 0  # one sentence
+
+
+def test_the_tab_offers_processes_up_to_the_devices_found(qtbot, worker, settings):
+    from playground.core.training.distributed import local_slots
+    from playground.ui.train_tab import build
+
+    tab = build(AppContext(worker, settings, None))
+    qtbot.addWidget(tab)
+    assert tab.processes.minimum() == 1 and tab.processes.maximum() == max(1, local_slots())
+    assert tab.processes.value() == 1 and tab.options().processes == 1
+    tab.processes.setValue(tab.processes.maximum())
+    assert tab.options().processes == tab.processes.maximum()
+    tab._set_running(True)
+    assert not tab.processes.isEnabled()
+    tab._set_running(False)
+    tab.shutdown()
