@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core import atomic, batch, devices, download, imageio, models
+from playground.core import torchvision_weights as tvw
 from playground.core.errors import Cancelled, InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.results import item_dict
@@ -42,21 +43,9 @@ FACE_FLOOR = 0.5
 NMS_IOU = 0.45
 PREVIEW_MAX = 1600  # longest side of the display copy the GUI gets
 
-# torchvision COCO detectors offered in the picker (weights downloaded once).
-TORCHVISION_DETECTORS: tuple[tuple[str, str], ...] = (
-    ("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN MobileNetV3 320 (torchvision, fast)"),
-    ("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN MobileNetV3 (torchvision)"),
-    ("ssdlite320_mobilenet_v3_large", "SSDlite 320 MobileNetV3 (torchvision, smallest)"),
-    ("fasterrcnn_resnet50_fpn_v2", "Faster R-CNN ResNet-50 v2 (torchvision, accurate)"),
-    ("retinanet_resnet50_fpn_v2", "RetinaNet ResNet-50 v2 (torchvision)"),
-    ("fcos_resnet50_fpn", "FCOS ResNet-50 (torchvision)"),
-    ("ssd300_vgg16", "SSD300 VGG16 (torchvision)"),
-)
-TORCHVISION_PREFIX = "torchvision/"
-# Download sizes of their COCO weights (MB), shown before anything is downloaded.
-TORCHVISION_SIZES_MB = {"fasterrcnn_mobilenet_v3_large_320_fpn": 74, "fasterrcnn_mobilenet_v3_large_fpn": 74,
-                        "ssdlite320_mobilenet_v3_large": 13, "fasterrcnn_resnet50_fpn_v2": 167,
-                        "retinanet_resnet50_fpn_v2": 146, "fcos_resnet50_fpn": 124, "ssd300_vgg16": 136}
+# The torchvision COCO detectors the picker offers (weights downloaded once): one table, in torchvision_weights.
+TORCHVISION_DETECTORS: tuple[tuple[str, str], ...] = tuple((n, d) for n, (d, _f) in tvw.DETECTORS.items())
+TORCHVISION_PREFIX = tvw.PREFIX
 
 
 # -- results ------------------------------------------------------------------
@@ -374,27 +363,6 @@ class HFDetector:
 
 
 # -- choosing and loading a detector ----------------------------------------------------------
-
-
-def torchvision_entries() -> list[models.ModelEntry]:
-    """The torchvision COCO detectors the task registry offers for object detection."""
-    import torch
-
-    out = []
-    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-    for name, display in TORCHVISION_DETECTORS:
-        try:
-            fname = _weights_for(name).url.rsplit("/", 1)[-1]
-        except Exception:
-            continue
-        cached = (checkpoints / fname).is_file()
-        size = TORCHVISION_SIZES_MB.get(name)
-        out.append(models.ModelEntry(
-            TORCHVISION_PREFIX + name, "object-detection", display, "torchvision", "BSD-3-Clause (torchvision)",
-            "COCO weights from download.pytorch.org" + (f" ({size} MB)" if size else ""),
-            location=str(checkpoints / fname) if cached else None, available=cached,
-            unavailable_reason="" if cached else f"Needs {fname} from download.pytorch.org (once)."))
-    return out
 
 
 def _is_torchvision(model_id: str) -> str | None:

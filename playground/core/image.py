@@ -15,7 +15,6 @@ Jobs (run by the GUI worker, the CLI and the tests alike):
 A fine-tuned folder whose marker has "preprocess" (see `core/preprocess.py`) is
 fed exactly what its training evaluated on: same resize, crop, interpolation and
 normalisation, aspect ratio kept. Older folders keep their square resize.
-- `torchvision_entries()` is the registry's source of torchvision classifiers.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ TASK = "image-classification"
 DEFAULT_MODEL = "bundled/efficientnet-lite0"
 TORCHVISION_PREFIX = "torchvision/"
 # The torchvision classifiers the picker offers by default (any other torchvision name works too).
-TORCHVISION_SUGGESTIONS = ("resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16")
 THUMB_SIZE = 128
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 
@@ -700,23 +698,6 @@ def colorize(heat) -> Thumbnail:
     rgba = np.stack([r, g, b, np.ones_like(v)], axis=-1)
     rgba = np.ascontiguousarray((rgba * 255).astype(np.uint8))
     return Thumbnail(int(v.shape[1]), int(v.shape[0]), rgba.tobytes())
-
-
-def torchvision_entries() -> list[models.ModelEntry]:
-    """The torchvision classifiers the task registry offers for image classification."""
-    out = []
-    for name in TORCHVISION_SUGGESTIONS:
-        try:
-            _, target = torchvision_checkpoint(name)
-            cached = target.is_file()
-        except Exception:  # pragma: no cover - an older torchvision without the model
-            continue
-        out.append(models.ModelEntry(
-            TORCHVISION_PREFIX + name, TASK, f"torchvision {name}", "torchvision", "BSD-3-Clause (torchvision)",
-            "ImageNet-1k weights from download.pytorch.org", location=str(target) if cached else None,
-            available=cached, unavailable_reason="" if cached else "Weights not downloaded yet: needs a "
-                                                                   "network connection once."))
-    return out
 
 
 def results_csv(results: Iterable[ImageResult]) -> str:
