@@ -97,8 +97,9 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return _META_CACHE[key]
 
 
-def entries() -> list[models.ModelEntry]:
+def entries(kind: str = "image") -> list[models.ModelEntry]:
     """Exported image classifiers (`*.onnx`) in the models folder, for the pickers (registry source)."""
+    task = f"{kind}-classification"
     try:
         files = sorted(p for p in paths.models_dir().glob("*.onnx") if p.is_file())
     except OSError:
@@ -109,13 +110,18 @@ def entries() -> list[models.ModelEntry]:
             meta = read_metadata(f)
         except ModelError:
             continue
-        if meta.get("kind", "image") != "image":
+        if meta.get("kind", "image") != kind:
             continue
-        out.append(models.ModelEntry(str(f), "image-classification", f"{meta.get('name') or f.stem} (ONNX)",
-                                     "local", "yours", "An exported ONNX image classifier (onnxruntime)",
+        out.append(models.ModelEntry(str(f), task, f"{meta.get('name') or f.stem} (ONNX)",
+                                     "local", "yours", f"An exported ONNX {kind} classifier (onnxruntime)",
                                      location=str(f), size_bytes=f.stat().st_size, available=True,
                                      extra={"labels": meta.get("labels", []), "format": "onnx"}))
     return out
+
+
+def text_entries() -> list[models.ModelEntry]:
+    """Exported text classifiers in the models folder (the Text tab's Classify picker)."""
+    return entries("text")
 
 
 # -- running an exported file ---------------------------------------------------------------------

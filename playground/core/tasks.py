@@ -106,6 +106,7 @@ TASKS: tuple[Task, ...] = (
          models.DEFAULT_EMBEDDER, kinds=("text-embedding",)),
     Task("text-classification", "Classify", "text", "text", "a sequence-classification model", None,
          kinds=("text-classification",), accepts=_not_embedder_or_nli, architectures=("ForSequenceClassification",),
+         sources=("playground.core.onnx_export:text_entries",),
          train="text",
          hub=(Hub("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "DistilBERT SST-2 sentiment",
                   "Apache-2.0"),)),

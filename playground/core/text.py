@@ -597,6 +597,12 @@ def classify(ctx: JobContext, texts, model: str, allow_pickle: bool = False,
     texts = clean_texts(texts)
     if not (model or "").strip():
         raise InputError("Pick a text-classification model (a Hub id, a folder or one you trained).")
+    if model.strip().lower().endswith(".onnx"):  # an exported classifier: onnxruntime and its own tokenizer
+        from playground.core import onnx_export
+
+        t0 = time.perf_counter()
+        items, _labels, _name = onnx_export.classify_texts(ctx, model.strip(), texts)
+        return ScoresResult(items, model.strip(), "classifier", None, time.perf_counter() - t0)
     src = model_source(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     config = check_fit(src, "text-classification")
     tokenizer = load_tokenizer(src)

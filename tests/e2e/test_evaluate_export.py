@@ -33,7 +33,7 @@ def sentiment(tmp_path_factory):
     root = tmp_path_factory.mktemp("sentiment")
     table = write_sentiment_csv(root / "reviews.csv")
     result = run_sync(Job(train_text_classifier, (table, root / "model"),
-                          {"epochs": 2, "lr": 1e-4, "batch_size": 16, "val_share": 0.25, "max_length": 32}))
+                          {"epochs": 1, "lr": 2e-4, "batch_size": 16, "val_share": 0.25, "max_length": 32}))
     return table, Path(result.model_dir), result
 
 
@@ -147,11 +147,19 @@ def test_sentiment_evaluation_and_export(sentiment, tmp_path):
     assert [s.scores[0].label for s in direct.items] == [whole.labels[x.predicted] for x in whole.examples[:10]]
     assert set(whole.to_dict()["misclassified"][0]) == {"text", "true", "predicted", "score"} \
         if whole.misclassified else True
-    out = tmp_path / "sentiment.onnx"
+    from playground.core import paths, tasks
+
+    out = paths.models_dir() / "sentiment.onnx"
     result = run_sync(Job(onnx_export.export, (str(model), out)))
     assert result.kind == "text" and result.agreement >= 0.99 and result.checked == 12
     on_onnx = run_sync(Job(evaluate.evaluate, (str(out), str(table))))
     assert on_onnx.confusion == whole.confusion
+    # Back in the app: the Text tab's Classify picker lists it, and `text classify` runs it.
+    assert any(e.id == str(out) for e in tasks.models_for("text-classification"))
+    assert not any(e.id == str(out) for e in tasks.models_for("image-classification"))
+    texts = [x.source for x in whole.examples[:10]]
+    again = run_sync(Job(text.classify, (texts, str(out))))
+    assert [s.scores[0].label for s in again.items] == [s.scores[0].label for s in direct.items]
 
 
 def test_export_refuses_what_it_cannot_export(tmp_path, digits):
