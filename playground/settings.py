@@ -28,6 +28,7 @@ class Key(enum.Enum):
     OFFLINE = ("hub/offline", False)
     TRUST_REMOTE_CODE = ("models/trust_remote_code", False)
     LOCAL_MODEL_FOLDERS = ("models/local_folders", "")  # JSON list of folders added in the model manager
+    SPEECH_REALTIME_FACTORS = ("speech/realtime_factors", "")  # JSON {model id: real-time factor measured here}
 
     @property
     def path(self) -> str:

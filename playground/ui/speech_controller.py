@@ -179,7 +179,7 @@ class SpeechController(QObject):
         self.task = "transcribe"  # or "translate" (to English)
         self.detected = ""  # language_text() of the last transcript
         self._language: tuple[str | None, float | None] = (None, None)  # for JSON exports
-        self.model_rtf: dict[str, float] = {}  # real-time factor measured here, per model
+        self.model_rtf: dict[str, float] = self._load_rtf()  # real-time factor measured here, per model
         self._play_from: tuple[int, float, float] | None = None  # segment index, audio start, monotonic start
         self._position_timer = QTimer(self)
         self._position_timer.setInterval(50)
@@ -241,6 +241,28 @@ class SpeechController(QObject):
             return
         self.model_rtf[model] = rtf
         self.model_rtf_changed.emit(self.rtf_summary(model))
+
+    def _load_rtf(self) -> dict[str, float]:
+        """The factors measured in earlier sessions (settings), so both models show theirs at once."""
+        import json
+
+        from playground.settings import Key
+
+        settings = getattr(self.ctx, "settings", None)
+        try:
+            data = json.loads(settings.get(Key.SPEECH_REALTIME_FACTORS) or "{}") if settings is not None else {}
+        except (TypeError, ValueError):
+            return {}
+        return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)} if isinstance(data, dict) else {}
+
+    def _save_rtf(self) -> None:
+        import json
+
+        from playground.settings import Key
+
+        settings = getattr(self.ctx, "settings", None)
+        if settings is not None and self.model_rtf:
+            settings.set(Key.SPEECH_REALTIME_FACTORS, json.dumps({k: round(v, 3) for k, v in self.model_rtf.items()}))
 
     def rtf_summary(self, current: str | None = None) -> str:
         if not self.model_rtf:
@@ -381,6 +403,7 @@ class SpeechController(QObject):
             self._say("No speech found in the recording.")
         else:
             self._say(f"Done: {len(result.segments)} segment(s) from {result.duration:.1f} s of audio.")
+        self._save_rtf()
         self.transcript_done.emit(Transcript(list(result.segments), result.duration, self.live_model))
 
     def _on_live_finished(self) -> None:
@@ -447,6 +470,7 @@ class SpeechController(QObject):
         self._say(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
                   f"{result.duration:.1f} s of audio{rtf}{lang}.")
         self.measured(result.model, result.realtime_factor)
+        self._save_rtf()
         self.transcript_done.emit(result)
 
     def _on_file_finished(self) -> None:

@@ -72,6 +72,8 @@ class SpeechTab(QWidget):
         c.language_changed.connect(self.language_label.setText)
         c.model_rtf_changed.connect(self.model_rtf_label.setText)
         c.playback_position.connect(self._show_playing)
+        self.model_rtf_label.setText(c.rtf_summary(self.model_id()))
+        self.picker.changed.connect(lambda model: self.model_rtf_label.setText(c.rtf_summary(self.model_id())))
         c.playback_changed.connect(lambda playing: None if playing else self._show_words(self._words_index))
         if devices_after_paint:
             after_first_paint(self, self._list_devices_once)

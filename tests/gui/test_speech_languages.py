@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speech_support import FakeSoundDevice, speak  # noqa: E402
+from speech_support import FakeSoundDevice, speak
 
-from playground.core import audio  # noqa: E402
-from playground.core.transcript import Segment, Word  # noqa: E402
+from playground.core import audio
+from playground.core.transcript import Segment, Word
 
 TIMEOUT = 120_000
 BASE = "bundled/whisper-base"
@@ -58,7 +58,12 @@ def controller(worker, settings):
 
 
 def test_pure_helpers():
-    from playground.ui.speech_controller import language_text, options_problem, rtf_advice, word_index
+    from playground.ui.speech_controller import (
+        language_text,
+        options_problem,
+        rtf_advice,
+        word_index,
+    )
 
     assert options_problem("bundled/whisper-tiny.en", "fr", "transcribe").endswith("to transcribe French.")
     assert "cannot translate" in options_problem("bundled/whisper-tiny.en", None, "translate")
@@ -127,10 +132,15 @@ def test_base_detects_the_language_words_play_and_the_played_word_is_highlighted
     assert positions and positions[0][0] == 0 and positions[0][1] >= seg.words[2].start
     assert [t for _, t in positions] == sorted(t for _, t in positions)
 
-    # The tab: language and task pickers, the detected language, word links, the highlight.
+    # The tab: the factors measured before (kept in the settings), language and task pickers,
+    # the detected language, word links, the highlight.
+    c.measured("bundled/whisper-tiny.en", 0.1)
+    c._save_rtf()
     tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd)
     qtbot.addWidget(tab)
     try:
+        shown = tab.model_rtf_label.text()
+        assert "whisper-base" in shown and "whisper-tiny.en 0.10" in shown
         tab.language_combo.setCurrentIndex(tab.language_combo.findData("es"))
         tab.task_combo.setCurrentIndex(tab.task_combo.findData("translate"))
         assert tab.controller.language == "es" and tab.controller.task == "translate"
