@@ -35,6 +35,7 @@ from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 
 FORMATS = ("onnx",)
+TASKS = ("image-classification", "text-classification")  # what can be exported
 OPSET = 17
 MIN_AGREEMENT = 0.99
 CHECK_LIMIT = 2000  # validation examples compared at most
@@ -283,6 +284,8 @@ def export(ctx: JobContext, model: str, out: str | os.PathLike, format: str = "o
         raise ModelError(f"Model folder not found: {model}" if not folder.exists() else
                          f"'{folder.name}' is a file; export takes a fine-tuned model folder.")
     kind = evaluate.model_kind(str(folder))
+    if kind not in ("image", "text"):
+        raise ModelError(f"'{folder.name}' is a {kind} classifier; ONNX export takes an image or text classifier.")
     t0 = time.perf_counter()
     from playground.core import atomic
 

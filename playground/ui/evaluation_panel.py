@@ -87,7 +87,9 @@ class EvaluationPanel(QWidget):
         busy = self._runner.busy
         fits = bool(self.model) and self.task in CLASSIFIER_TASKS
         self.evaluate_button.setEnabled(fits and not busy)
-        self.export_button.setEnabled(fits and not busy)
+        from playground.core.onnx_export import TASKS as EXPORTABLE
+
+        self.export_button.setEnabled(fits and not busy and self.task in EXPORTABLE)
 
     def evaluate_run(self, result, options=None) -> bool:
         """After a run (a `TrainResult`): its model on its validation split. False for a char-GPT."""

@@ -261,9 +261,9 @@ class ModelManager(QDialog):
     # -- export (issue 17) ------------------------------------------------------------
     @staticmethod
     def _exportable(e: model_store.StoredModel | None) -> bool:
-        from playground.ui.evaluation_panel import CLASSIFIER_TASKS
+        from playground.core.onnx_export import TASKS
 
-        return bool(e and e.source == "finetuned" and e.task in CLASSIFIER_TASKS and e.location)
+        return bool(e and e.source == "finetuned" and e.task in TASKS and e.location)
 
     def _choose_export(self) -> None:
         e = self.selected()
