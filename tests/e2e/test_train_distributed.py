@@ -83,10 +83,22 @@ class Cli:
         return rc
 
     def kill(self) -> None:
+        """The launcher's group and its ranks (torchrun gives each rank a session of its own)."""
+        import psutil
+
+        try:
+            ranks = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            ranks = []
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for p in ranks:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
 
 
 @pytest.fixture
@@ -238,3 +250,16 @@ def test_resume_with_another_number_of_processes(tmp_path, launch, corpus, first
     assert steps == list(range(at + 1, 41))
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
     assert events[-1]["type"] == "done" and events[-1]["steps"] == 40 and events[-1]["world_size"] == then
+
+
+def test_ctrl_c_reaches_every_rank_and_keeps_a_checkpoint(tmp_path, launch, corpus):
+    """torchrun gives each rank its own session: the launcher hands Ctrl+C on; the ranks agree and stop."""
+    out = tmp_path / "gpt-ctrl-c"
+    run = launch(*charlm(corpus, out, "--steps", "5000", "--nproc", "2"))
+    run.wait_for(lambda e: e.get("type") == "step" and e["step"] >= 3, 120)
+    run.proc.send_signal(signal.SIGINT)
+    assert run.finish(timeout=60) == 1
+    assert run.err.strip().splitlines()[-1] == "playground: error: cancelled"
+    events = run.events
+    assert events[-1] == {"type": "cancelled", "world_size": 2}
+    assert events[-2]["type"] == "checkpoint" and events[-2]["reason"] == "cancel"

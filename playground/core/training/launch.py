@@ -106,14 +106,14 @@ def launch(plan: Plan, worker: list[str], out_dir: Path | None = None, as_json: 
 
     # Ctrl+C reaches every rank (same terminal): they agree on it, checkpoint and stop themselves;
     # the launcher must not kill them first. SIGTERM still stops all at once.
-    os.environ.setdefault("TORCHELASTIC_SIGNALS_TO_HANDLE", "SIGTERM,SIGHUP,SIGQUIT")
     if "OMP_NUM_THREADS" not in os.environ:  # the cores shared out, not oversubscribed
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, plan.nproc)))
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *_: None)
+        signal.signal(signal.SIGINT, _forward_interrupt)
     errors = Path(tempfile.mkdtemp(prefix="playground-ranks-"))
     os.environ["PLAYGROUND_RANK_ERRORS"] = str(errors)
-    argv = [*torchrun_options(plan), "--monitor-interval", "0.1", "-m", "playground", *worker]
+    argv = [*torchrun_options(plan), "--monitor-interval", "0.1", "--signals-to-handle", "SIGTERM,SIGHUP,SIGQUIT",
+            "-m", "playground", *worker]
     try:
         run(parse_args(argv))
         return 0
@@ -126,6 +126,26 @@ def launch(plan: Plan, worker: list[str], out_dir: Path | None = None, as_json: 
         import shutil
 
         shutil.rmtree(errors, ignore_errors=True)
+
+
+_interrupts = [0]
+
+
+def _forward_interrupt(signum, frame) -> None:
+    """Ctrl+C: torchrun starts each rank in its own session, so the terminal's SIGINT reaches the
+    launcher alone. The first one is handed to the ranks (they agree on it, checkpoint and stop);
+    a second one stops them at once (SIGTERM: the launcher's own shutdown)."""
+    import psutil
+
+    _interrupts[0] += 1
+    if _interrupts[0] > 1:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.send_signal(signal.SIGINT)
+        except psutil.Error:
+            pass
 
 
 def _failure_sentence(rank: int, failure, plan: Plan, errors: Path, out_dir: Path | None) -> str:
@@ -263,6 +283,7 @@ def train_in_processes(ctx, kind: str, data: str, out: str | None = None, *, pro
     done: ev.DoneEvent | None = None
     error_line: str | None = None
     cancel_sent = None
+    killed = False
     stopped_early = False
     state = "run"
     lines: list[str] = []
@@ -308,8 +329,9 @@ def train_in_processes(ctx, kind: str, data: str, out: str | None = None, *, pro
                 if wanted != state:
                     distributed.write_control(control_file, wanted)
                     state = wanted
-            if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
+            if cancel_sent is not None and not killed and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
                 _kill_group(proc)
+                killed = True
             time.sleep(0.02)
     finally:
         if proc.poll() is None:
@@ -345,19 +367,32 @@ def _last_error(text: str) -> str | None:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the launcher and every rank (one process group), then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, KILL_WAIT_S), (signal.SIGKILL, 5.0)):
+    """SIGTERM to the launcher's group (the launcher stops its ranks), then SIGKILL to whatever is left:
+    the launcher's group and every rank (torchrun starts each rank in a session of its own)."""
+    import psutil
+
+    try:
+        ranks = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        ranks = []
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(KILL_WAIT_S)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for p in ranks:
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            # the launcher is gone; its ranks may linger a moment: make sure of them too
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            p.kill()
+        except psutil.Error:
+            pass
+    try:
+        proc.wait(5.0)
+    except subprocess.TimeoutExpired:
+        pass
