@@ -112,8 +112,10 @@ def launch(plan: Plan, worker: list[str], out_dir: Path | None = None, as_json: 
         signal.signal(signal.SIGINT, _forward_interrupt)
     errors = Path(tempfile.mkdtemp(prefix="playground-ranks-"))
     os.environ["PLAYGROUND_RANK_ERRORS"] = str(errors)
+    # A frozen app (PyInstaller) is its own interpreter: its binary is the command every rank runs.
+    entry = ["--no-python", sys.executable] if getattr(sys, "frozen", False) else ["-m", "playground"]
     argv = [*torchrun_options(plan), "--monitor-interval", "0.1", "--signals-to-handle", "SIGTERM,SIGHUP,SIGQUIT",
-            "-m", "playground", *worker]
+            *entry, *worker]
     try:
         run(parse_args(argv))
         return 0
@@ -269,7 +271,7 @@ def train_in_processes(ctx, kind: str, data: str, out: str | None = None, *, pro
     folder = Path(tempfile.mkdtemp(prefix="playground-run-"))
     control_file = folder / "control"
     distributed.write_control(control_file, "run")
-    argv = [python or sys.executable, "-m", "playground"]
+    argv = [python or sys.executable] + ([] if getattr(sys, "frozen", False) and python is None else ["-m", "playground"])
     if device and device != "auto":
         argv += ["--device", device]
     argv += worker_command(kind, data, out, options) + ["--nproc", str(int(processes)),
