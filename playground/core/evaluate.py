@@ -52,7 +52,7 @@ class Example:
 @dataclass
 class Evaluation:
     model: str
-    kind: str  # "image" | "text"
+    kind: str  # "image" | "text" | "sound"
     data: str
     labels: list[str]
     examples: list[Example]
@@ -76,7 +76,7 @@ class Evaluation:
 
     @property
     def source_key(self) -> str:
-        return "path" if self.kind == "image" else "text"
+        return "text" if self.kind == "text" else "path"
 
     @property
     def misclassified(self) -> list[Example]:
@@ -142,6 +142,8 @@ def model_kind(model: str) -> str:
             return "text"
         if task == "image-classification":
             return "image"
+        if task == "audio-classification":
+            return "sound"  # sound classes: evaluated by playground.core.sound
         if task:
             raise ModelError(f"'{path.name}' is a {task} model; evaluation takes an image or text classifier.")
         from playground.core import tasks
@@ -161,6 +163,8 @@ def _check_data(kind: str, data: str) -> Path:
         raise InputError(f"{path.name or data}: not found.")
     if kind == "image" and not path.is_dir():
         raise InputError(f"{path.name}: an image classifier is evaluated on a folder of class sub-folders.")
+    if kind == "sound" and not path.is_dir():
+        raise InputError(f"{path.name}: a sound classifier is evaluated on a folder of class sub-folders of audio.")
     if kind == "text" and path.is_dir():
         raise InputError(f"{path.name}: a text classifier is evaluated on a labelled CSV/TSV table.")
     return path
@@ -211,6 +215,10 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
     t0 = time.perf_counter()
     if kind == "image":
         result = _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, device, trust_remote_code)
+    elif kind == "sound":
+        from playground.core import sound
+
+        result = sound.evaluate_folder(ctx, model, path, split, validation_share(model, val_share), seed)
     else:
         result = _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label_column,
                                  trust_remote_code)

@@ -281,6 +281,34 @@ def classify_files(ctx: JobContext, paths: list[str], model: str, top_k: int | N
     return out
 
 
+def evaluate_folder(ctx: JobContext, model: str, path: Path, split: str, val_share: float, seed: int):
+    """`playground evaluate` for sound classes: every clip of a class-folder set (or the run's
+    validation split), predicted as `classify-sound` does; an `evaluate.Evaluation`."""
+    from playground.core import evaluate as ev
+
+    data = scan_sound_folder(path)
+    chosen = ev.select(data.targets, split, val_share, seed)
+    clf = load_classifier(model, ctx)
+    labels = ev._label_order(list(clf.labels), list(data.labels))
+    index = {label: i for i, label in enumerate(labels)}
+    examples = []
+    for n, i in enumerate(chosen):
+        ctx.check_cancelled()
+        try:
+            probs = clf.scores([load_clip(data.files[i])])[0]
+        except InputError:
+            continue  # an unreadable clip is no example (training skipped it too)
+        top = int(np.argmax(probs))
+        examples.append(ev.Example(str(data.files[i]), index[data.labels[data.targets[i]]], index[clf.labels[top]],
+                                   float(probs[top])))
+        if n % 10 == 0:
+            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {len(chosen)} clips")
+    if not examples:
+        raise InputError(f"{path.name}: no readable audio clip to evaluate.")
+    return ev.Evaluation(str(clf.meta.get("name") or clf.folder.name), "sound", str(path), labels, examples,
+                         split=split)
+
+
 # -- live ---------------------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from playground.ui.widgets.evaluation_view import EvaluationView
 LANE = "train"
 EVAL_KEY = "evaluate"
 EXPORT_KEY = "export"
-CLASSIFIER_TASKS = ("image-classification", "text-classification")
+CLASSIFIER_TASKS = ("image-classification", "text-classification", "audio-classification")
 
 
 def export_message(result) -> str:

@@ -77,3 +77,24 @@ def test_a_folder_without_classes_and_a_wrong_model_say_why(tmp_path, capsys):
         sound.scan_sound_folder(tmp_path / "empty")
     code = cli.main(["classify-sound", "--model", str(tmp_path / "empty"), "x.wav", "--json"])
     assert code == cli.EXIT_FAILURE and "not a sound classifier" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_and_the_picker_take_a_sound_classifier(trained, capsys):
+    from playground.core import models, tasks
+
+    result, held = trained
+    code = cli.main(["evaluate", "--model", result.model_dir, str(held), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == cli.EXIT_OK and out["accuracy"] >= 0.9
+    n = sum(sum(row) for row in out["confusion"])
+    assert n == len(ss.labelled_files(held)) == sum(c["support"] for c in out["per_class"].values())
+    assert len(out["misclassified"]) == n - sum(out["confusion"][i][i] for i in range(len(out["labels"])))
+    assert all("path" in m for m in out["misclassified"])
+    import shutil
+
+    from playground.core import paths
+
+    shutil.copytree(result.model_dir, paths.models_dir() / "words-sounds")
+    served = tasks.models_for("audio-classification", models.catalog(include_hub=False))
+    assert [e.source for e in served] == ["finetuned"] and served[0].location.endswith("words-sounds")
