@@ -140,8 +140,12 @@ def bench_base(path: Path, repeats: int) -> dict:
         fn()
     times: dict[str, list[float]] = {k: [] for k in runs}
     texts = {}
-    for _ in range(repeats):
-        for name, fn in runs.items():
+    names = list(runs)
+    for r in range(repeats):
+        # The order turns each repeat: no run always follows the same one (a model's worker threads
+        # still spinning after its decode slow whatever comes next on 2 cores).
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = runs[name]
             t1 = time.perf_counter()
             texts[name] = fn()
             times[name].append(time.perf_counter() - t1)
