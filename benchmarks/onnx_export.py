@@ -39,7 +39,7 @@ def train_digits(root: Path, size: int, quick: bool) -> Path:
 
     data = write_digits(root / "digits", size=size, per_class=30 if quick else 80)
     result = run_sync(Job(train_image_classifier, (data, root / "digits-model"),
-                          {"image_size": size, "epochs": 1 if quick else 2, "lr": 2e-3, "batch_size": 32}))
+                          {"image_size": size, "epochs": 2, "lr": 2e-3, "batch_size": 32}))
     print(f"trained a digit model: val accuracy {result.val_accuracy:.3f}")
     return Path(result.model_dir)
 
