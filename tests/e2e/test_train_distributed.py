@@ -238,18 +238,20 @@ def test_resume_with_another_number_of_processes(tmp_path, launch, corpus, first
     from playground.core.training import checkpoint as ckpt
 
     out = tmp_path / f"gpt-{first}-{then}"
-    args = charlm(corpus, out, "--steps", "40")
+    args = charlm(corpus, out, "--steps", "100")  # 5 evaluation rounds of 20 steps
     at = _interrupt(launch, [*args, "--nproc", first], tmp_path / "control", 8)
-    assert 8 <= at < 20 and ckpt.load_checkpoint(out, "text-generation", {})["world_size"] == first
+    state = ckpt.load_checkpoint(out, "text-generation", {})
+    assert 8 <= at < 100 and state["step"] == at and state["world_size"] == first
+    evaluated = len(state["history"])  # the resumed run evaluates the rounds after these
     run = launch(*args, "--resume", "--nproc", then)
     assert run.finish() == 0, run.err[-3000:]
     events = run.events
     start = next(e for e in events if e["type"] == "start")
     assert start["start_step"] == at and start["world_size"] == then and start["resumed_world_size"] == first
     steps = [e["step"] for e in events if e["type"] == "step"]
-    assert steps == list(range(at + 1, 41))
-    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
-    assert events[-1]["type"] == "done" and events[-1]["steps"] == 40 and events[-1]["world_size"] == then
+    assert steps == list(range(at + 1, 101))
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == list(range(evaluated + 1, 6))
+    assert events[-1]["type"] == "done" and events[-1]["steps"] == 100 and events[-1]["world_size"] == then
 
 
 def test_ctrl_c_reaches_every_rank_and_keeps_a_checkpoint(tmp_path, launch, corpus):
