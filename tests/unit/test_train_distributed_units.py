@@ -127,3 +127,11 @@ def test_process_slots_need_no_torch(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 6)
     assert distributed.local_slots("cpu") == 6
     assert distributed.local_slots("auto") >= 1
+
+
+def test_the_ranks_validation_shares_cover_the_whole_set_once():
+    """Each rank evaluates every N-th validation example; their sums (all-reduced) are the whole set's."""
+    val = list(range(50, 83))
+    for world in (1, 2, 3, 4):
+        parts = [distributed.shard(val, r, world) for r in range(world)]
+        assert sorted(x for part in parts for x in part) == val
