@@ -90,7 +90,8 @@ def test_the_train_tab_evaluates_each_run_and_exports_it(qtbot, worker, settings
         i, j = next(((a, b) for a in range(10) for b in range(10) if evaluation.confusion[a][b]), (0, 0))
         qtbot.mouseClick(view.matrix, Qt.MouseButton.LeftButton, pos=view.matrix.cell_rect(i, j).center())
         assert len(view.shown_sources()) == evaluation.confusion[i][j]
-        assert panel.export_button.isEnabled()
+        # The buttons come back with the job's finished signal, queued just after its result.
+        qtbot.waitUntil(panel.export_button.isEnabled, timeout=10_000)
         out = tmp_path / "digits.onnx"
         with qtbot.waitSignal(panel.exported, timeout=300_000) as exported:
             panel.export(str(out))
