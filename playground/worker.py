@@ -167,17 +167,27 @@ class Worker(QObject):
             handle.cancel()
 
     def shutdown(self, timeout: float = 5.0) -> bool:
-        """Cancel everything and join the thread; True if it ended in time."""
-        if not self._thread.isRunning():
-            return True
-        self._stopping = True
-        self.cancel_all()
-        self._flush()  # they run as cancelled, so their finished signals still fire
-        self._queue.put(None)
-        ended = self._thread.wait(int(timeout * 1000))
-        if not ended:
-            log.error("worker did not stop within %.1f s (job: %s)", timeout, self.current and self.current.name)
-            _orphans.append(self._thread)
+        """Cancel everything and join the thread; True if it ended in time.
+
+        Lanes made on top of this worker (a tab tested alone gives its live and model-listing
+        lanes threads of their own) are joined too: a thread left running aborts at exit.
+        """
+        deadline = time.monotonic() + timeout
+        others = self.findChildren(Worker)
+        for w in others:
+            w.cancel_all()
+        ended = True
+        if self._thread.isRunning():
+            self._stopping = True
+            self.cancel_all()
+            self._flush()  # they run as cancelled, so their finished signals still fire
+            self._queue.put(None)
+            ended = self._thread.wait(int(timeout * 1000))
+            if not ended:
+                log.error("worker did not stop within %.1f s (job: %s)", timeout, self.current and self.current.name)
+                _orphans.append(self._thread)
+        for w in others:
+            ended = w.shutdown(max(0.1, deadline - time.monotonic())) and ended
         return bool(ended)
 
     def _abandon(self) -> None:
