@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QMessageBox, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget,
+    QLineEdit, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
 from playground.core.training import data as tdata
@@ -204,15 +204,26 @@ class TrainTab(QWidget):
         left.setMaximumWidth(460)
 
         # The plot (pyqtgraph, numpy) is made just after the tab's first paint, or when first needed.
-        self._plot_slot = Deferred(_make_plot)
+        self._plot_slot = Deferred(_make_plot, QSize(640, 420), QSize(320, 240))
         # Below the curves: the run's evaluation (confusion matrix, examples) and its ONNX export.
         self.evaluation = EvaluationPanel(ctx, self)
         self._last_options: TrainOptions | None = None
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._plot_slot)
         right.addWidget(self.evaluation)
+        right.setChildrenCollapsible(False)  # the live curves never vanish behind the evaluation
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        # The options scroll on a short screen instead of making the whole window taller than it.
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.minimumWidth() + 16)
+        scroll.setMaximumWidth(left.maximumWidth() + 16)
         split = QSplitter()
-        split.addWidget(left)
+        split.addWidget(scroll)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)

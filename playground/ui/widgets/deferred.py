@@ -40,6 +40,8 @@ class Deferred(QWidget):
         if self._widget is None:
             self._widget = self._factory()
             self.layout().addWidget(self._widget)
+            if self.isVisible():  # a layout shows a new child only on the next event-loop turn
+                self._widget.show()
             self.built.emit(self._widget)
         return self._widget
 
