@@ -240,7 +240,7 @@ def test_cli_export_to_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
 
     sf.write(wav, np.zeros(16000, np.float32), 16000)
     monkeypatch.setattr(speech, "transcribe_file",
-                        lambda ctx, path, model=None: Transcript(_segments(), 3.0, "fake", 0.1))
+                        lambda ctx, path, model=None, **_options: Transcript(_segments(), 3.0, "fake", 0.1))
 
     def full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
