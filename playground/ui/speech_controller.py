@@ -24,6 +24,7 @@ from playground.core import transcript
 from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
 from playground.core.transcript import Segment, Transcript
+from playground.core.transcript_store import StoredTranscript, TranscriptStore, live_name
 from playground.ui.widgets.deferred import lazy_module
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 audio = lazy_module("playground.core.audio")
 speech = lazy_module("playground.core.speech")
 streaming = lazy_module("playground.core.streaming")
+audio_sources = lazy_module("playground.core.audio_sources")
 
 FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
 INJECTED_SOURCE = "injected"
@@ -141,6 +143,9 @@ class SpeechController(QObject):
     language_changed = Signal(str)  # "Language: French (fr), detected, 93 % sure" ("" when unknown)
     model_rtf_changed = Signal(str)  # the measured real-time factors line (with advice above 1)
     cleared = Signal()
+    system_audio_problem = Signal(str)  # why what the computer plays cannot be recorded ("" when it can)
+    transcripts_changed = Signal(list)  # [StoredTranscript], oldest first
+    current_changed = Signal(str)  # the id of the transcript shown ("" when none)
 
     # Playback runs on a short-lived thread (decoding a slice of a long file takes a moment):
     # its outcome comes back to the UI thread through these.
@@ -148,11 +153,21 @@ class SpeechController(QObject):
     _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
 
     def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
-                 sounddevice_importer: Callable[[str], object] | None = None, parent: QObject | None = None):
+                 sounddevice_importer: Callable[[str], object] | None = None, parent: QObject | None = None,
+                 system_lister: Callable[[], list] | None = None, store: TranscriptStore | None = None):
+        """`system_lister() -> [audio_sources.SystemSource]` (DeviceError: the reason there are none) replaces
+        the PulseAudio monitor listing; `store` the transcripts folder (default: the user's data folder)."""
         super().__init__(parent)
         self.ctx = ctx
         self._source_factory = source_factory
         self._sd_importer = sounddevice_importer
+        self._system_lister = system_lister
+        self.system_problem = ""
+        self.store = store or TranscriptStore()
+        self._transcripts: list[StoredTranscript] = []  # oldest first
+        self._current: StoredTranscript | None = None  # the transcript shown
+        self._active: StoredTranscript | None = None  # the one the running job fills
+        self._buffers: dict[str, object] = {}  # live transcript id -> its ring buffer (playback)
         self._sd = None
         self._live_runner = None  # JobRunner on the "live" lane, made on the first recording
         self._file_runner = None  # JobRunner on the "speech" lane (file transcription)
@@ -186,6 +201,7 @@ class SpeechController(QObject):
         self._position_timer.timeout.connect(self._emit_position)
         self._playback_failed.connect(lambda message: self._say(message, error=True))
         self._playback_done.connect(self._on_playback_done)
+        self._load_transcripts()
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -286,17 +302,24 @@ class SpeechController(QObject):
     def refresh_devices(self) -> list[DeviceChoice]:
         choices: list[DeviceChoice] = []
         self.mic_problem = ""
+        self.system_problem = ""
         if self._source_factory is None:
+            mics = []
             try:
-                choices = [DeviceChoice(d.label, d.index, d.is_default)
-                           for d in streaming.list_input_devices(self.sounddevice())]
+                mics = streaming.list_input_devices(self.sounddevice())
             except PlaygroundError as exc:
                 self.mic_problem = str(exc)
+            lister = self._system_lister or audio_sources.pulse_monitors
+            system, self.system_problem = audio_sources.system_sources(mics, self.mic_problem, monitors=lister)
+            loopback = {s.device for s in system if not s.pulse_source}
+            choices = [DeviceChoice(d.label, d.index, d.is_default) for d in mics if d.index not in loopback]
+            choices += [DeviceChoice(s.label, s) for s in system]  # what the computer plays
         else:
             choices = [DeviceChoice("Injected source", INJECTED_SOURCE)]
         choices.append(DeviceChoice("A file played live (choose when recording)...", FILE_SOURCE))
         self.devices = choices
         self.devices_changed.emit(list(choices), self.mic_problem)
+        self.system_audio_problem.emit(self.system_problem)
         if self.mic_problem:
             self._say(f"{self.mic_problem} You can still transcribe audio files.", error=True)
         self.state_changed.emit()
@@ -317,6 +340,8 @@ class SpeechController(QObject):
             return self._source_factory(device)
         if self._sd is None:
             raise PlaygroundError(self.mic_problem or "The microphone is unavailable.")
+        if isinstance(device, audio_sources.SystemSource):
+            return audio_sources.SystemAudioSource(device, self._sd)
         return streaming.MicrophoneSource(self._sd, device=device)
 
     # -- live sessions -------------------------------------------------------------------
@@ -340,6 +365,14 @@ class SpeechController(QObject):
         self.source = source
         self._live_buffer = source.buffer  # segments of this session play from it
         self.live_model = model or speech.DEFAULT_MODEL
+        # One transcript per recording: shown at once, on disk from its first final segment.
+        item = self.store.new(live_name(), "live", source.name)
+        item.transcript.model, item.transcript.task = self.live_model, self.task
+        self._buffers[item.id] = source.buffer
+        self._active = item
+        self._transcripts.append(item)
+        self.transcripts_changed.emit(self.transcripts())
+        self.select(item.id)
         self.realtime = ""
         if self._live_runner is None:
             # Live sessions have their own lane: a recording can last an hour and must neither
@@ -373,7 +406,8 @@ class SpeechController(QObject):
         if isinstance(event, streaming.LiveText):
             if event.kind == "partial":
                 self._partials[event.utterance] = event.text
-                self.partial_text.emit(event.utterance, event.start, event.text)
+                if self._active is None or self._active is self._current:
+                    self.partial_text.emit(event.utterance, event.start, event.text)
             else:
                 had_partial = self._partials.pop(event.utterance, None) is not None
                 if event.text:
@@ -394,6 +428,11 @@ class SpeechController(QObject):
                 self._say(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
 
     def _on_live_result(self, result: streaming.LiveResult) -> None:
+        item = self._active
+        if item is not None and item.kind == "live":
+            item.transcript.duration = result.duration
+            if item.transcript.segments:
+                self._store_save(item)
         if result.autosave:
             self.autosave_path = result.autosave
             self.autosaved.emit(result.autosave)
@@ -413,6 +452,9 @@ class SpeechController(QObject):
             del self._partials[utterance]
             self.partial_dropped.emit(utterance)
         self.live_handle = None
+        item, self._active = self._active, None
+        if item is not None and not item.transcript.segments:  # nothing was said: no transcript
+            self._forget(item.id)
         self.recording_changed.emit(False)
         self.state_changed.emit()
 
@@ -437,6 +479,7 @@ class SpeechController(QObject):
             return None
         self._file_name = Path(path).name
         self._file_path = str(path)
+        self._active = None
         name = self._file_name
         if self._file_runner is None:
             self._file_runner = self.ctx.runner(FILE_LANE, self)
@@ -459,9 +502,20 @@ class SpeechController(QObject):
             if text and text != self.detected:
                 self.detected = text
                 self.language_changed.emit(text)
+            if self._active is None:  # one transcript per file, from its first segment
+                item = self.store.new(self._file_name, "file", self._file_path)
+                self._active = item
+                self._transcripts.append(item)
+                self.transcripts_changed.emit(self.transcripts())
+                self.select(item.id)
             self._add_segment(event.segment, ("file", self._file_path), -1)
 
     def _on_file_result(self, result: Transcript) -> None:
+        item = self._active
+        if item is not None and item.kind == "file":
+            item.transcript = Transcript(list(item.transcript.segments), result.duration, result.model,
+                                         result.elapsed, result.language, result.language_probability, result.task)
+            self._store_save(item)
         rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
         self.detected = language_text(result.language, result.language_probability)
         self._language = (result.language, result.language_probability)
@@ -475,10 +529,18 @@ class SpeechController(QObject):
 
     def _on_file_finished(self) -> None:
         self.file_handle = None
+        self._active = None
         self.file_busy_changed.emit(False)
         self.state_changed.emit()
 
     def _add_segment(self, seg: Segment, origin: tuple | None, utterance: int) -> None:
+        item = self._active
+        if item is not None:
+            item.transcript.segments.append(seg)
+            item.transcript.duration = max(item.transcript.duration, seg.end)
+            self._store_save(item)  # autosaved atomically with every final segment
+            if item is not self._current:  # another transcript is shown: this one fills quietly
+                return
         self._segments.append(seg)
         self._origins.append(origin)
         self.segment_added.emit(len(self._segments) - 1, seg, utterance)
@@ -497,6 +559,10 @@ class SpeechController(QObject):
         output device; False if it cannot start. `playback_position` follows it every 50 ms."""
         seg = self.segment(index)
         origin = self._origins[index] if seg is not None else None
+        if seg is not None and not origin and self._current is not None:  # a transcript kept from before
+            self._say("The audio of this live recording is no longer in memory (it is kept while the app runs)."
+                      if self._current.kind == "live" else
+                      f"The audio file {self._current.source or self._current.name} is no longer there.", error=True)
         if seg is None or not origin:
             return False
         if start is not None and seg.start <= start < seg.end:
@@ -584,12 +650,117 @@ class SpeechController(QObject):
         return True
 
     def clear(self) -> None:
+        """Empty the view (no transcript shown); the transcripts stay in the list and on disk."""
+        self._current = None
         self._segments.clear()
         self._origins.clear()
         self._partials.clear()
         self.autosave_path = ""
         self.cleared.emit()
+        self.current_changed.emit("")
         self.state_changed.emit()
+
+    # -- one transcript per recording or file ---------------------------------------------
+    def transcripts(self) -> list[StoredTranscript]:
+        return list(self._transcripts)
+
+    @property
+    def current(self) -> StoredTranscript | None:
+        """The transcript shown (None: an empty view)."""
+        return self._current
+
+    def find(self, transcript_id: str) -> StoredTranscript | None:
+        return next((t for t in self._transcripts if t.id == transcript_id), None)
+
+    def _load_transcripts(self) -> None:
+        try:
+            self._transcripts = self.store.list()
+        except OSError as exc:
+            log.warning("listing the saved transcripts failed: %s", exc)
+            self._transcripts = []
+
+    def _store_save(self, item: StoredTranscript) -> None:
+        try:
+            self.store.save(item)
+        except OSError as exc:  # a full or read-only disk must not stop a recording
+            log.warning("saving transcript %s failed: %s", item.id, exc)
+            self._say(f"The transcript could not be saved to {self.store.folder} ({exc.strerror or exc}); "
+                      "it is kept in the window: export it elsewhere.", error=True)
+
+    def _origin(self, item: StoredTranscript) -> tuple | None:
+        if item.kind == "file":
+            return ("file", item.source) if item.source and Path(item.source).is_file() else None
+        buffer = self._buffers.get(item.id)
+        return ("live", buffer) if buffer is not None else None
+
+    def audio_file(self, item: StoredTranscript | None = None) -> str:
+        """The audio file behind a file transcript (the shown one by default), "" when none is at hand."""
+        item = item or self._current
+        origin = self._origin(item) if item is not None else None
+        return origin[1] if origin and origin[0] == "file" else ""
+
+    def select(self, transcript_id: str) -> bool:
+        """Show one transcript: its own timeline (segments), language and audio; False if unknown."""
+        item = self.find(transcript_id)
+        if item is None:
+            return False
+        self._current = item
+        origin = self._origin(item)
+        self._segments = list(item.transcript.segments)
+        self._origins = [origin] * len(self._segments)
+        self._language = (item.transcript.language, item.transcript.language_probability)
+        self.cleared.emit()
+        for i, seg in enumerate(self._segments):
+            self.segment_added.emit(i, seg, -1)
+        if item is self._active:
+            for utterance, text in self._partials.items():
+                self.partial_text.emit(utterance, 0.0, text)
+        self.current_changed.emit(item.id)
+        self.state_changed.emit()
+        return True
+
+    def text_of(self, transcript_id: str) -> str:
+        item = self.find(transcript_id)
+        return transcript.to_txt(item.transcript.segments) if item is not None else ""
+
+    def export(self, transcript_id: str, path: str, fmt: str | None = None, per: str = "segment") -> bool:
+        """Write one transcript (TXT, SRT, VTT or JSON, atomically); False, with the reason said, if it failed."""
+        item = self.find(transcript_id)
+        if item is None:
+            return False
+        try:
+            transcript.save(item.transcript.segments, path, fmt, per, item.transcript)
+        except (OSError, PlaygroundError) as exc:
+            self._say(f"Could not save {Path(path).name}: {exc}", error=True)
+            return False
+        self.ctx.show_status(f"Saved {path}")
+        return True
+
+    def delete(self, transcript_id: str) -> bool:
+        """Remove a transcript from the list and its file from disk (not the one a running job fills)."""
+        item = self.find(transcript_id)
+        if item is None:
+            return False
+        if item is self._active:
+            self._say("That transcript is still being written: stop the recording or wait for the file first.",
+                      error=True)
+            return False
+        try:
+            self.store.delete(item.id)
+        except OSError as exc:
+            self._say(f"Could not delete {item.name}: {exc.strerror or exc}.", error=True)
+            return False
+        self._forget(item.id)
+        self.ctx.show_status(f"Deleted the transcript {item.name}.")
+        return True
+
+    def _forget(self, transcript_id: str) -> None:
+        self._transcripts = [t for t in self._transcripts if t.id != transcript_id]
+        self._buffers.pop(transcript_id, None)
+        shown = self._current is not None and self._current.id == transcript_id
+        self.transcripts_changed.emit(self.transcripts())
+        if shown:
+            self.clear()
 
     # -- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -9,14 +9,15 @@ ring buffer on a timer.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
-    QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
+    QMenu, QPushButton, QSizePolicy, QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from playground.core import transcript
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 TASK = "speech-recognition"
 SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON (*.json)"
 SEGMENT_INDEX = Qt.ItemDataRole.UserRole  # column 1: the segment's index in the controller's list
+TRANSCRIPT_ID = Qt.ItemDataRole.UserRole  # the transcripts list: each row's transcript id
+FILE_AUDIO_SECONDS = 1800.0  # a file's waveform and spectrogram show at most its first half hour
 
 
 class SpeechTab(QWidget):
@@ -44,13 +47,19 @@ class SpeechTab(QWidget):
     and load soundfile just after the tab's first paint, or on the first recording if that comes sooner.
     """
 
+    _file_audio = Signal(str, object)  # path, its samples (loaded on a short-lived thread)
+
     def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
-                 sounddevice_importer: Callable[[str], object] | None = None, devices_after_paint: bool = False):
+                 sounddevice_importer: Callable[[str], object] | None = None, devices_after_paint: bool = False,
+                 system_lister: Callable[[], list] | None = None):
         super().__init__()
         self.ctx = ctx
         self.setObjectName("speechTab")
         self.setAcceptDrops(True)
-        self.controller = SpeechController(ctx, source_factory, sounddevice_importer, parent=self)
+        self.controller = SpeechController(ctx, source_factory, sounddevice_importer, parent=self,
+                                           system_lister=system_lister)
+        self.file_audio_path = ""  # the file drawn in the waveform and spectrogram ("" when none)
+        self._file_audio_wanted = ""
         self._spec_pos = 0
         self._partial_items: dict[int, QTreeWidgetItem] = {}  # utterance -> its italic line
         self._build()
@@ -72,6 +81,12 @@ class SpeechTab(QWidget):
         c.language_changed.connect(self.language_label.setText)
         c.model_rtf_changed.connect(self.model_rtf_label.setText)
         c.playback_position.connect(self._show_playing)
+        c.system_audio_problem.connect(self._show_system_problem)
+        c.transcripts_changed.connect(self._show_transcripts)
+        c.current_changed.connect(self._on_current_changed)
+        c.file_busy_changed.connect(lambda busy: self._draw_file(c._file_path) if busy else None)
+        self._file_audio.connect(self._on_file_audio)
+        self._show_transcripts(c.transcripts())
         self.model_rtf_label.setText(c.rtf_summary(self.model_id()))
         self.picker.changed.connect(lambda model: self.model_rtf_label.setText(c.rtf_summary(self.model_id())))
         c.playback_changed.connect(lambda playing: None if playing else self._show_words(self._words_index))
@@ -112,6 +127,13 @@ class SpeechTab(QWidget):
         self.model_combo = self.picker.combo
         top.addWidget(self.picker, 1)
         root.addLayout(top)
+        # Why what the computer plays is not in the input list (no PulseAudio, no loopback), when it is not.
+        self.system_label = QLabel("")
+        self.system_label.setObjectName("speechSystemAudio")
+        self.system_label.setWordWrap(True)
+        self.system_label.setStyleSheet("color: #7a7a7a;")
+        self.system_label.setVisible(False)
+        root.addWidget(self.system_label)
 
         # Language and task, for files and live sessions; what was detected; each model's measured speed.
         options = QHBoxLayout()
@@ -187,7 +209,31 @@ class SpeechTab(QWidget):
         self.view.header().setStretchLastSection(True)
         self.view.itemSelectionChanged.connect(self._on_selection)
         self.view.itemDoubleClicked.connect(lambda item, _col: self.play_segment(item))
-        col.addWidget(self.view, 1)
+        # One transcript per recording or file (kept on disk), each with its own timeline.
+        lists = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        left_col = QVBoxLayout(left)
+        left_col.setContentsMargins(0, 0, 0, 0)
+        left_col.addWidget(QLabel("Transcripts:"))
+        self.transcript_list = QListWidget()
+        self.transcript_list.setObjectName("speechTranscripts")
+        self.transcript_list.setAccessibleName("Transcripts")
+        self.transcript_list.setToolTip("One transcript per recording or file, kept between sessions; "
+                                        "right-click to copy, export or delete one")
+        self.transcript_list.currentItemChanged.connect(self._on_transcript_chosen)
+        self.transcript_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.transcript_list.customContextMenuRequested.connect(self._transcript_menu)
+        left_col.addWidget(self.transcript_list, 1)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setObjectName("speechDeleteTranscript")
+        self.delete_button.setToolTip("Delete the selected transcript (its file in the data folder too)")
+        self.delete_button.clicked.connect(self.delete_current)
+        left_col.addWidget(self.delete_button)
+        lists.addWidget(left)
+        lists.addWidget(self.view)
+        lists.setStretchFactor(0, 1)
+        lists.setStretchFactor(1, 3)
+        col.addWidget(lists, 1)
         # The selected (or playing) segment word by word: the word being played is highlighted,
         # clicking a word plays from it.
         self.words_label = QLabel("")
@@ -208,6 +254,7 @@ class SpeechTab(QWidget):
         self.copy_button.setToolTip("Copy the selected segments (or all of them) as text")
         self.copy_button.clicked.connect(self.copy_text)
         self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Empty the view (the transcripts stay in the list; Delete removes one)")
         self.clear_button.clicked.connect(self.clear)
         self.save_button = QPushButton("Save as...")
         self.save_button.setToolTip("Save as TXT, SRT or VTT")
@@ -294,6 +341,10 @@ class SpeechTab(QWidget):
     def refresh_devices(self) -> None:
         self.controller.refresh_devices()
 
+    def _show_system_problem(self, problem: str) -> None:
+        self.system_label.setText(problem)
+        self.system_label.setVisible(bool(problem))
+
     def _show_devices(self, choices: list, problem: str) -> None:
         self.device_combo.clear()
         for choice in choices:
@@ -329,6 +380,8 @@ class SpeechTab(QWidget):
         self.controller.stop_recording()
 
     def _on_recording_changed(self, recording: bool) -> None:
+        if recording:
+            self.file_audio_path = self._file_audio_wanted = ""
         if recording and self.source is not None:
             self._spec_pos = self.source.buffer.total
             self.spectrogram.clear()
@@ -509,6 +562,118 @@ class SpeechTab(QWidget):
     def save(self, path: str, fmt: str | None = None) -> bool:
         return self.controller.save(path, fmt, per=self.cues_combo.currentData() or "segment")
 
+    # -- the transcripts list ---------------------------------------------------------------
+    def _show_transcripts(self, items: list) -> None:
+        current = self.controller.current
+        self.transcript_list.blockSignals(True)
+        try:
+            self.transcript_list.clear()
+            for t in reversed(items):  # newest first
+                row = QListWidgetItem(t.name)
+                row.setData(TRANSCRIPT_ID, t.id)
+                row.setToolTip(t.source or t.name)
+                self.transcript_list.addItem(row)
+                if current is not None and t.id == current.id:
+                    self.transcript_list.setCurrentItem(row)
+        finally:
+            self.transcript_list.blockSignals(False)
+        self._update_buttons()
+
+    def transcript_names(self) -> list[str]:
+        """The list's rows, top (newest) first."""
+        return [self.transcript_list.item(i).text() for i in range(self.transcript_list.count())]
+
+    def select_transcript(self, name_or_id: str) -> bool:
+        for i in range(self.transcript_list.count()):
+            row = self.transcript_list.item(i)
+            if name_or_id in (row.text(), row.data(TRANSCRIPT_ID)):
+                self.transcript_list.setCurrentItem(row)
+                return self.controller.current is not None and self.controller.current.id == row.data(TRANSCRIPT_ID)
+        return False
+
+    def _on_transcript_chosen(self, row, _previous=None) -> None:
+        if row is not None:
+            self.controller.select(row.data(TRANSCRIPT_ID))
+
+    def _on_current_changed(self, transcript_id: str) -> None:
+        self.transcript_list.blockSignals(True)
+        try:
+            for i in range(self.transcript_list.count()):
+                row = self.transcript_list.item(i)
+                if row.data(TRANSCRIPT_ID) == transcript_id:
+                    self.transcript_list.setCurrentItem(row)
+                    break
+            else:
+                self.transcript_list.setCurrentItem(None)
+        finally:
+            self.transcript_list.blockSignals(False)
+        if not self.recording:
+            self._draw_file(self.controller.audio_file())
+        self._update_buttons()
+
+    def _transcript_menu(self, pos) -> None:
+        row = self.transcript_list.itemAt(pos)
+        if row is None:
+            return
+        tid = row.data(TRANSCRIPT_ID)
+        menu = QMenu(self)
+        menu.addAction("Copy", lambda: self._copy_transcript(tid))
+        menu.addAction("Export...", lambda: self._export_dialog(tid))
+        menu.addAction("Delete", lambda: self.controller.delete(tid))
+        menu.exec(self.transcript_list.viewport().mapToGlobal(pos))
+
+    def _copy_transcript(self, transcript_id: str) -> None:
+        QGuiApplication.clipboard().setText(self.controller.text_of(transcript_id))
+        self.ctx.show_status("Transcript copied.")
+
+    def _export_dialog(self, transcript_id: str) -> None:
+        item = self.controller.find(transcript_id)
+        if item is None:
+            return
+        stem = Path(item.name).stem if item.kind == "file" else "".join(
+            ch if ch.isalnum() else "-" for ch in item.name).strip("-")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export transcript", f"{stem}.txt", SAVE_FILTERS)
+        if path:
+            fmt = Path(path).suffix.lstrip(".").lower()
+            if fmt not in transcript.FORMATS:
+                fmt = chosen.split("(*.")[1].rstrip(")") if "(*." in chosen else "txt"
+                path = f"{path}.{fmt}"
+            self.controller.export(transcript_id, path, fmt, per=self.cues_combo.currentData() or "segment")
+
+    def delete_current(self) -> bool:
+        current = self.controller.current
+        return current is not None and self.controller.delete(current.id)
+
+    # -- a file's waveform and spectrogram ------------------------------------------------------
+    def _draw_file(self, path: str) -> None:
+        """Draw the whole file into the waveform and spectrogram (decoded on a short-lived thread)."""
+        if not path or path == self.file_audio_path or path == self._file_audio_wanted:
+            return
+        self._file_audio_wanted = path
+
+        def load() -> None:
+            try:
+                samples = audio.load(path, max_seconds=FILE_AUDIO_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - a file that cannot be drawn is still transcribed
+                log.debug("drawing %s failed: %s", path, exc)
+                samples = None
+            try:
+                self._file_audio.emit(path, samples)
+            except RuntimeError:  # the tab was closed meanwhile
+                pass
+
+        threading.Thread(target=load, name="file waveform", daemon=True).start()
+
+    def _on_file_audio(self, path: str, samples) -> None:
+        if path != self._file_audio_wanted:
+            return
+        self._file_audio_wanted = ""
+        if samples is None or self.recording:
+            return
+        self.waveform.set_overview(samples)
+        self.spectrogram.set_overview(samples)
+        self.file_audio_path = path
+
     # -- state ----------------------------------------------------------------------------
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
@@ -529,6 +694,7 @@ class SpeechTab(QWidget):
         self.play_button.setEnabled(has_text or c.playing)
         self.copy_button.setEnabled(has_text)
         self.save_button.setEnabled(has_text)
+        self.delete_button.setEnabled(c.current is not None)
 
     # -- drag and drop, shutdown ----------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)

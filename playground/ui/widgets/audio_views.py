@@ -63,8 +63,30 @@ class WaveformView(pg.PlotWidget):
         self.curve = self.plot(pen=pg.mkPen("#2f80ed", width=1))
         self.setMinimumHeight(90)
         self.frames = 0
+        self._overview = False  # showing a whole file (set_overview) rather than the last seconds
+
+    def set_overview(self, samples: np.ndarray) -> None:
+        """A whole file's envelope, its time axis from 0 to its end (seconds)."""
+        samples = np.asarray(samples, np.float32)
+        n = len(samples)
+        self._overview = True
+        if n == 0:
+            self.curve.setData([], [])
+            return
+        per = max(1, n // 800)
+        usable = (n // per) * per
+        blocks = samples[:usable].reshape(-1, per)
+        y = np.empty(len(blocks) * 2, np.float32)
+        y[0::2], y[1::2] = blocks.min(axis=1), blocks.max(axis=1)
+        t = np.repeat(np.arange(len(blocks)), 2) * per / SR
+        self.setXRange(0, max(usable / SR, 0.1), padding=0)
+        self.curve.setData(t, y)
+        self.frames += 1
 
     def set_samples(self, samples: np.ndarray) -> None:
+        if self._overview:  # back to the last `seconds` of a live source
+            self._overview = False
+            self.setXRange(-self.seconds, 0, padding=0)
         n = len(samples)
         if n == 0:
             self.curve.setData([], [])
@@ -136,6 +158,21 @@ class MelSpectrogramView(QWidget):
         mel = power @ self._mel.T
         self._pending = data[start + count * self.hop:].copy()
         return (10.0 * np.log10(np.maximum(mel, 1e-10))).astype(np.float32)
+
+    def set_overview(self, samples: np.ndarray) -> None:
+        """A whole file: at most `columns` log-mel columns spread evenly over it, from the left."""
+        samples = np.asarray(samples, np.float32)
+        self._pending = np.zeros(0, np.float32)
+        self.image.fill(-80.0)
+        n = len(samples)
+        if n >= self.n_fft:
+            count = min(self.columns, (n - self.n_fft) // self.hop + 1)
+            starts = np.linspace(0, n - self.n_fft, count).astype(np.int64)
+            frames = samples[starts[:, None] + np.arange(self.n_fft)[None, :]] * self._window
+            mel = (np.abs(np.fft.rfft(frames, axis=1)) ** 2) @ self._mel.T
+            self.image[:count] = 10.0 * np.log10(np.maximum(mel, 1e-10))
+        self._draw()
+        self.frames += 1
 
     def append(self, samples: np.ndarray) -> None:
         cols = self.mel_columns(np.asarray(samples, np.float32))

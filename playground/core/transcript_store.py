@@ -1,0 +1,135 @@
+"""One transcript per recording or file, kept on disk: list, save, load, delete (no Qt).
+
+Each transcript is one JSON file in `<data>/transcripts/` (`paths.data_dir()`),
+written atomically through `core/atomic.py`: a crash or a full disk leaves the
+previous complete version, never a half file under the transcript's name, and
+the temporary files (`.NAME.json.*.part`) are never listed. A file that does
+not parse as a transcript (damaged, or written by something else) is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.core import atomic
+from playground.core.transcript import Segment, Transcript, Word, transcripts_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT = "playground-transcript"
+VERSION = 1
+
+
+@dataclass
+class StoredTranscript:
+    """A transcript with what it came from: `kind` "file" (`source` is its path) or "live" (the input's name)."""
+
+    id: str
+    name: str  # what the list shows: the file's name or "Live, 14:02"
+    kind: str
+    source: str
+    created: float  # seconds since the epoch
+    transcript: Transcript = field(default_factory=lambda: Transcript([], 0.0))
+
+    @property
+    def segments(self) -> list[Segment]:
+        return self.transcript.segments
+
+    def to_dict(self) -> dict:
+        t = self.transcript
+        return {"format": FORMAT, "version": VERSION, "id": self.id, "name": self.name, "kind": self.kind,
+                "source": self.source, "created": self.created, "model": t.model, "task": t.task,
+                "language": t.language, "language_probability": t.language_probability,
+                "duration": t.duration, "elapsed": t.elapsed, "segments": [s.to_dict() for s in t.segments]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StoredTranscript:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not a transcript")
+        segments = [Segment(float(s["start"]), float(s["end"]), str(s["text"]),
+                            tuple(Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"]))
+                                  for w in s.get("words", ())))
+                    for s in data["segments"]]
+        prob = data.get("language_probability")
+        t = Transcript(segments, float(data.get("duration") or 0.0), str(data.get("model") or ""),
+                       float(data.get("elapsed") or 0.0), data.get("language"),
+                       None if prob is None else float(prob), str(data.get("task") or "transcribe"))
+        return cls(str(data["id"]), str(data["name"]), str(data["kind"]), str(data.get("source") or ""),
+                   float(data["created"]), t)
+
+
+def live_name(when: float | None = None) -> str:
+    """"Live, 14:02" (local time)."""
+    return time.strftime("Live, %H:%M", time.localtime(time.time() if when is None else when))
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class TranscriptStore:
+    """The transcripts folder: one `<id>.json` per transcript."""
+
+    def __init__(self, folder: str | Path | None = None):
+        self._folder = Path(folder) if folder is not None else None
+
+    @property
+    def folder(self) -> Path:
+        if self._folder is None:
+            self._folder = transcripts_dir()
+        self._folder.mkdir(parents=True, exist_ok=True)
+        return self._folder
+
+    def path(self, transcript_id: str) -> Path:
+        if not _ID.match(transcript_id) or transcript_id.startswith("."):
+            raise ValueError(f"bad transcript id {transcript_id!r}")
+        return self.folder / f"{transcript_id}.json"
+
+    def new(self, name: str, kind: str, source: str = "", transcript: Transcript | None = None,
+            created: float | None = None) -> StoredTranscript:
+        """A new transcript (not saved yet) with an id no other one has."""
+        created = time.time() if created is None else created
+        stem = _SAFE.sub("-", Path(name).stem if kind == "file" else "live").strip("-.")[:40] or "transcript"
+        tid = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(created))}-{stem}-{uuid.uuid4().hex[:6]}"
+        return StoredTranscript(tid, name, kind, source, created, transcript or Transcript([], 0.0))
+
+    def save(self, item: StoredTranscript) -> Path:
+        """Write atomically (temporary file, fsync, rename)."""
+        target = self.path(item.id)
+        atomic.write_text(target, json.dumps(item.to_dict(), ensure_ascii=False))
+        return target
+
+    def load(self, transcript_id: str) -> StoredTranscript:
+        """ValueError/OSError when the file is missing or is not a whole transcript."""
+        data = json.loads(self.path(transcript_id).read_text(encoding="utf-8"))
+        item = StoredTranscript.from_dict(data)
+        if item.id != transcript_id:
+            raise ValueError("the file's id does not match its name")
+        return item
+
+    def list(self) -> list[StoredTranscript]:
+        """Every whole transcript, oldest first; damaged or half-written files are skipped."""
+        out = []
+        for p in self.folder.glob("*.json"):
+            if p.name.startswith("."):
+                continue
+            try:
+                out.append(self.load(p.stem))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("skipping %s: not a whole transcript (%s)", p, exc)
+        return sorted(out, key=lambda t: (t.created, t.id))
+
+    def delete(self, transcript_id: str) -> bool:
+        """Remove the transcript's file; False if there was none."""
+        p = self.path(transcript_id)
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            return False
+        return True

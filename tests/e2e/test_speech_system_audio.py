@@ -1,0 +1,118 @@
+"""What the computer plays (issue 15, item 4), through a real PulseAudio server: two null sinks
+("Speakers" and "Headphones"), the default source set to the Headphones' monitor, espeak speech
+played into Speakers with `paplay`; the Speakers' monitor, chosen in the source list, records it
+(PULSE_SOURCE picks it for the ALSA `pulse` device) and the live transcript says the phrase.
+
+The test starts its own daemon (runtime folder in tmp) and kills it by its pid at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speech_support import PHRASES, speak  # noqa: E402
+
+from playground.core import audio_sources, speech, streaming  # noqa: E402
+from playground.core.jobs import Job  # noqa: E402
+from playground.core.runner import run_sync  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pulse(tmp_path, monkeypatch):
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("the 'pulseaudio' and 'pactl' binaries are absent (Debian packages pulseaudio, "
+                    "pulseaudio-utils, libasound2-plugins); CI installs them")
+    runtime = tmp_path / "pulse"
+    runtime.mkdir()
+    monkeypatch.setenv("PULSE_RUNTIME_PATH", str(runtime))
+    monkeypatch.setenv("PULSE_STATE_PATH", str(runtime))
+    monkeypatch.delenv("PULSE_SOURCE", raising=False)
+    monkeypatch.delenv("PULSE_SERVER", raising=False)
+    env = os.environ.copy()
+    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes"],
+                   env=env, check=True, capture_output=True, timeout=30)
+    pid_file = runtime / "pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text().strip())
+    try:
+        for sink, desc in (("vmic", "Speakers"), ("other", "Headphones")):
+            subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={sink}",
+                            f"sink_properties=device.description={desc}"], env=env, check=True,
+                           capture_output=True, timeout=30)
+        # The default source is the *other* monitor: recording the Speakers' needs the app's choice.
+        subprocess.run(["pactl", "set-default-source", "other.monitor"], env=env, check=True, capture_output=True,
+                       timeout=30)
+        yield env
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+
+
+def test_the_speakers_monitor_records_what_paplay_plays(pulse, tmp_path):
+    wav = speak(PHRASES[2], tmp_path / "phrase.wav")
+    sd = streaming.load_sounddevice()
+    sd._terminate()  # noqa: SLF001 - PortAudio lists devices once per initialisation
+    sd._initialize()  # noqa: SLF001
+    listed = audio_sources.list_sources(sd)
+    assert listed.system_problem == "", listed.system_problem
+    labels = [s.label for s in listed.system]
+    assert "What the computer plays: Monitor of Speakers" in labels, labels
+    assert "What the computer plays: Monitor of Headphones" in labels, labels
+    monitor = next(s for s in listed.system if s.pulse_source == "vmic.monitor")
+
+    speech.load_recognizer()
+    source = audio_sources.SystemAudioSource(monitor, sd, stall_seconds=15)
+    assert source.name == "What the computer plays: Monitor of Speakers"
+
+    def play_then_stop():
+        time.sleep(0.3)
+        subprocess.run(["paplay", "--device=vmic", str(wav)], env=pulse, check=True, timeout=60)
+        time.sleep(1.2)
+        source.stop()
+
+    player = threading.Thread(target=play_then_stop)
+    events = []
+    source.start()
+    assert "PULSE_SOURCE" not in os.environ  # set only while the stream opened
+    player.start()
+    result = run_sync(Job(streaming.listen, (source,), {"autosave": False}), events.append)
+    player.join()
+    assert result.error is None
+    finals = " ".join(e.text for e in events if isinstance(e, streaming.LiveText) and e.kind == "final")
+    assert speech.word_error_rate(PHRASES[2], finals) < 0.3, finals
+
+
+def test_the_controller_lists_the_monitors_beside_the_microphones(pulse, worker, settings):
+    from playground.ui.context import AppContext
+    from playground.ui.speech_controller import SpeechController
+
+    sd = streaming.load_sounddevice()
+    sd._terminate()  # noqa: SLF001
+    sd._initialize()  # noqa: SLF001
+    c = SpeechController(AppContext(worker, settings, None))
+    try:
+        labels = [d.label for d in c.refresh_devices()]
+        assert any(label.startswith("pulse") for label in labels)  # the microphones are still there
+        assert "What the computer plays: Monitor of Speakers" in labels and c.system_problem == ""
+    finally:
+        c.shutdown()

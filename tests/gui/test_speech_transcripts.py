@@ -1,0 +1,156 @@
+"""Speech tab and controller (issue 15, items 4-5): the source picker lists what the computer plays (or says
+why not); one transcript per recording or file, each with its own timeline, export, copy and delete,
+kept across a restart; a file's waveform and spectrogram."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speech_support import PHRASES, FakeSoundDevice, speak  # noqa: E402
+
+from playground.core import audio_sources, streaming  # noqa: E402
+from playground.core.errors import DeviceError  # noqa: E402
+from playground.core.speech import word_error_rate  # noqa: E402
+
+TIMEOUT = 120_000
+PULSE_DEVICES = [
+    {"name": "Fake microphone", "index": 0, "hostapi": 0, "max_input_channels": 1, "default_samplerate": 16000.0},
+    {"name": "pulse", "index": 1, "hostapi": 0, "max_input_channels": 32, "default_samplerate": 16000.0},
+]
+MONITOR = audio_sources.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor")
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("transcripts")
+    return {"p0": speak(PHRASES[0], d / "first.wav"), "p2": speak(PHRASES[2], d / "second.wav")}
+
+
+@pytest.fixture
+def made(worker, settings):
+    from playground.ui.context import AppContext
+    from playground.ui.speech_controller import SpeechController
+
+    controllers = []
+
+    def make(**kwargs):
+        controllers.append(SpeechController(AppContext(worker, settings, None), **kwargs))
+        return controllers[-1]
+
+    yield make
+    for c in controllers:
+        c.shutdown()
+
+
+def test_the_picker_lists_microphones_and_what_the_computer_plays(qtbot, made):
+    from playground.ui.speech_tab import FILE_SOURCE, SpeechTab
+
+    sd = FakeSoundDevice(devices=PULSE_DEVICES)
+    c = made(sounddevice_importer=lambda name: sd, system_lister=lambda: [MONITOR])
+    choices = c.refresh_devices()
+    assert [d.label for d in choices] == ["Fake microphone (Fake API)", "pulse (Fake API) - default",
+                                          "What the computer plays: Monitor of Speakers",
+                                          "A file played live (choose when recording)..."]
+    assert c.system_problem == ""
+    source = c.make_source(choices[2].data)
+    assert isinstance(source, audio_sources.SystemAudioSource) and source.system == MONITOR
+
+    def no_server():
+        raise DeviceError(audio_sources.NO_PULSE)
+
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd, system_lister=no_server)
+    qtbot.addWidget(tab)
+    try:
+        items = [tab.device_combo.itemText(i) for i in range(tab.device_combo.count())]
+        assert not any(i.startswith("What the computer plays") for i in items)
+        assert tab.device_combo.itemData(tab.device_combo.count() - 1) == FILE_SOURCE
+        assert tab.system_label.text() == audio_sources.NO_PULSE and not tab.system_label.isHidden()
+        assert not tab.message.property("isError")  # the microphones still work: no error
+    finally:
+        tab.shutdown()
+
+
+@pytest.mark.slow
+def test_two_files_give_two_transcripts_that_survive_a_restart(qtbot, made, wavs, isolated_home, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    from playground.ui.speech_tab import SpeechTab
+
+    sd = FakeSoundDevice()
+    c = made(sounddevice_importer=lambda name: sd)
+    for key in ("p0", "p2"):
+        with qtbot.waitSignal(c.transcript_done, timeout=TIMEOUT):
+            c.transcribe_file(str(wavs[key]))
+        qtbot.waitUntil(lambda: c.file_handle is None, timeout=10_000)
+    first, second = c.transcripts()
+    assert (first.name, second.name) == ("first.wav", "second.wav") and first.kind == second.kind == "file"
+    assert c.current is second and c.segments() == second.segments  # the newest is shown
+    assert word_error_rate(PHRASES[0], c.text_of(first.id)) < 0.3
+    assert word_error_rate(PHRASES[2], c.text_of(second.id)) < 0.3
+    assert c.select(first.id) and c.segments() == first.segments  # each has its own timeline
+    assert word_error_rate(PHRASES[0], c.transcript_text()) < 0.3
+
+    folder = isolated_home / "data" / "transcripts"
+    saved = {p.stem for p in folder.glob("*.json")}
+    assert saved == {first.id, second.id}
+    assert json.loads((folder / f"{first.id}.json").read_text())["name"] == "first.wav"
+    # A half-written transcript (a writer killed before the atomic rename) never appears.
+    text = (folder / f"{second.id}.json").read_text()
+    (folder / "20261201-000000-cut-000000.json").write_text(text[: len(text) // 3])
+    (folder / f".{second.id}.json.abcd.part").write_text(text[:10])
+
+    # A restart: a new controller and a new tab on the same PLAYGROUND_HOME list them again.
+    again = made(sounddevice_importer=lambda name: sd)
+    assert [(t.id, t.name) for t in again.transcripts()] == [(first.id, "first.wav"), (second.id, "second.wav")]
+    assert again.transcripts()[0].segments == first.segments
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd)
+    qtbot.addWidget(tab)
+    try:
+        assert tab.transcript_names() == ["second.wav", "first.wav"]  # newest first
+        assert tab.view.topLevelItemCount() == 0 and not tab.delete_button.isEnabled()
+        assert tab.select_transcript("first.wav")
+        assert tab.view.topLevelItemCount() == len(first.segments)
+        assert word_error_rate(PHRASES[0], tab.transcript_text()) < 0.3
+        # The file's waveform and spectrogram, drawn when its transcript is selected.
+        qtbot.waitUntil(lambda: tab.file_audio_path == str(wavs["p0"]), timeout=10_000)
+        assert tab.waveform.frames >= 1 and tab.spectrogram.frames >= 1 and tab.spectrogram.image.max() > -60
+        # Export and copy act on the transcript shown; the other keeps its own.
+        out = tmp_path / "first.srt"
+        assert tab.save(str(out)) and out.read_text().startswith("1\n00:00:0")
+        assert word_error_rate(PHRASES[0], out.read_text().split("\n", 2)[2]) < 0.5
+        assert tab.controller.export(second.id, str(tmp_path / "second.txt"))
+        assert word_error_rate(PHRASES[2], (tmp_path / "second.txt").read_text()) < 0.3
+        tab.copy_text()
+        assert QGuiApplication.clipboard().text() == tab.controller.text_of(first.id)
+        # Delete removes the transcript and its file.
+        assert tab.delete_current()
+        assert tab.transcript_names() == ["second.wav"] and tab.view.topLevelItemCount() == 0
+        assert not (folder / f"{first.id}.json").exists() and (folder / f"{second.id}.json").exists()
+    finally:
+        tab.shutdown()
+    assert [t.name for t in made(sounddevice_importer=lambda name: sd).transcripts()] == ["second.wav"]
+
+
+@pytest.mark.slow
+def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home):
+    c = made(source_factory=lambda data: streaming.FileSource(wavs["p0"], speed=3.0))
+    with qtbot.waitSignal(c.transcript_done, timeout=TIMEOUT):
+        c.transcribe_file(str(wavs["p2"]))
+    qtbot.waitUntil(lambda: c.file_handle is None, timeout=10_000)
+    assert c.start_recording(device="injected")
+    (file_t, live_t) = c.transcripts()
+    assert live_t.kind == "live" and live_t.name.startswith("Live, ") and c.current is live_t
+    assert c.delete(live_t.id) is False and c.message_is_error  # still being written
+    assert c.select(file_t.id)  # look at the other one while recording: its timeline stays its own
+    qtbot.waitUntil(lambda: not c.recording, timeout=TIMEOUT)
+    assert c.segments() == file_t.segments
+    assert word_error_rate(PHRASES[0], c.text_of(live_t.id)) < 0.3
+    assert c.select(live_t.id) and c.segments() == live_t.segments
+    again = made(source_factory=lambda data: None)
+    assert [t.name for t in again.transcripts()] == [file_t.name, live_t.name]
+    assert word_error_rate(PHRASES[0], again.text_of(live_t.id)) < 0.3
