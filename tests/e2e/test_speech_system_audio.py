@@ -102,17 +102,33 @@ def test_the_speakers_monitor_records_what_paplay_plays(pulse, tmp_path):
     assert speech.word_error_rate(PHRASES[2], finals) < 0.3, finals
 
 
-def test_the_controller_lists_the_monitors_beside_the_microphones(pulse, worker, settings):
+def test_the_controller_records_the_chosen_monitor_into_its_own_transcript(pulse, qtbot, worker, settings,
+                                                                           tmp_path):
     from playground.ui.context import AppContext
     from playground.ui.speech_controller import SpeechController
 
+    wav = speak(PHRASES[0], tmp_path / "phrase.wav")
     sd = streaming.load_sounddevice()
     sd._terminate()  # noqa: SLF001
     sd._initialize()  # noqa: SLF001
     c = SpeechController(AppContext(worker, settings, None))
     try:
-        labels = [d.label for d in c.refresh_devices()]
+        choices = c.refresh_devices()
+        labels = [d.label for d in choices]
         assert any(label.startswith("pulse") for label in labels)  # the microphones are still there
         assert "What the computer plays: Monitor of Speakers" in labels and c.system_problem == ""
+        chosen = next(d for d in choices if d.label == "What the computer plays: Monitor of Speakers")
+        source = c.make_source(chosen.data)
+        source.stall_seconds = 15  # a CPU-starved PulseAudio can pause delivery for seconds
+        speech.load_recognizer()
+        assert c.start_recording(source=source)
+        time.sleep(0.3)
+        subprocess.run(["paplay", "--device=vmic", str(wav)], env=pulse, check=True, timeout=60)
+        time.sleep(1.2)
+        c.stop_recording()
+        qtbot.waitUntil(lambda: not c.recording, timeout=120_000)
+        assert speech.word_error_rate(PHRASES[0], c.transcript_text()) < 0.3, c.transcript_text()
+        (live,) = c.transcripts()
+        assert live.kind == "live" and live.source == chosen.label and live.name.startswith("Live, ")
     finally:
         c.shutdown()
