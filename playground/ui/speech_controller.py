@@ -168,6 +168,7 @@ class SpeechController(QObject):
         self._current: StoredTranscript | None = None  # the transcript shown
         self._active: StoredTranscript | None = None  # the one the running job fills
         self._buffers: dict[str, object] = {}  # live transcript id -> its ring buffer (playback)
+        self._partial_starts: dict[int, float] = {}  # utterance -> its partial's start (seconds)
         self._sd = None
         self._live_runner = None  # JobRunner on the "live" lane, made on the first recording
         self._file_runner = None  # JobRunner on the "speech" lane (file transcription)
@@ -406,6 +407,7 @@ class SpeechController(QObject):
         if isinstance(event, streaming.LiveText):
             if event.kind == "partial":
                 self._partials[event.utterance] = event.text
+                self._partial_starts[event.utterance] = event.start
                 if self._active is None or self._active is self._current:
                     self.partial_text.emit(event.utterance, event.start, event.text)
             else:
@@ -714,7 +716,7 @@ class SpeechController(QObject):
             self.segment_added.emit(i, seg, -1)
         if item is self._active:
             for utterance, text in self._partials.items():
-                self.partial_text.emit(utterance, 0.0, text)
+                self.partial_text.emit(utterance, self._partial_starts.get(utterance, 0.0), text)
         self.current_changed.emit(item.id)
         self.state_changed.emit()
         return True

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speech_support import PHRASES, FakeSoundDevice, speak  # noqa: E402
+from speech_support import PHRASES, FakeSoundDevice, silence, speak  # noqa: E402
 
 from playground.core import audio_sources, streaming  # noqa: E402
 from playground.core.errors import DeviceError  # noqa: E402
@@ -28,7 +28,8 @@ MONITOR = audio_sources.SystemSource("Monitor of Speakers", "pulse", "vmic.monit
 @pytest.fixture(scope="module")
 def wavs(tmp_path_factory):
     d = tmp_path_factory.mktemp("transcripts")
-    return {"p0": speak(PHRASES[0], d / "first.wav"), "p2": speak(PHRASES[2], d / "second.wav")}
+    return {"p0": speak(PHRASES[0], d / "first.wav"), "p2": speak(PHRASES[2], d / "second.wav"),
+            "quiet": silence(d / "quiet.wav", 1.5)}
 
 
 @pytest.fixture
@@ -151,6 +152,11 @@ def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home
     assert c.segments() == file_t.segments
     assert word_error_rate(PHRASES[0], c.text_of(live_t.id)) < 0.3
     assert c.select(live_t.id) and c.segments() == live_t.segments
-    again = made(source_factory=lambda data: None)
+    again = made(source_factory=lambda data: streaming.FileSource(wavs["quiet"], speed=4.0))
     assert [t.name for t in again.transcripts()] == [file_t.name, live_t.name]
     assert word_error_rate(PHRASES[0], again.text_of(live_t.id)) < 0.3
+    # A recording in which nothing was said leaves no transcript behind.
+    assert again.start_recording(device="injected") and len(again.transcripts()) == 3
+    qtbot.waitUntil(lambda: not again.recording, timeout=TIMEOUT)
+    assert [t.id for t in again.transcripts()] == [file_t.id, live_t.id] and again.current is None
+    assert len(list((isolated_home / "data" / "transcripts").glob("*.json"))) == 2
