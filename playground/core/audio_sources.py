@@ -61,6 +61,9 @@ def _run_pactl(args: list[str], env=None) -> str:
     exe = shutil.which("pactl")
     if exe is None:
         raise FileNotFoundError("pactl")
+    env = dict(os.environ if env is None else env)
+    # Listing must not start a sound server: libpulse's autospawn runs PULSE_BINARY, here one that fails.
+    env["PULSE_BINARY"] = shutil.which("false") or "/nonexistent/pulseaudio"
     done = subprocess.run([exe, *args], capture_output=True, text=True, timeout=5, env=env)
     if done.returncode != 0:
         raise RuntimeError((done.stderr or done.stdout).strip() or f"pactl exited with {done.returncode}")
