@@ -412,6 +412,10 @@ class LiveOptions:
     partial_budget: float = 0.4  # share of real time partial decodes may take, so finals rarely queue
     final_tail: float = 0.1  # seconds of the silence after speech kept in the final decode
     max_utterance: float = 20.0  # an utterance this long is cut and finalised
+    # A phrase that runs on: once an utterance is `soft_max_utterance` seconds long, a pause of only
+    # `soft_min_silence` ends it (a comma, a breath), so no final waits for the speaker to stop for good.
+    soft_max_utterance: float = 5.0
+    soft_min_silence: float = 0.15
     final_beam: int = 5
     partial_beam: int = 1
     partial_max_lag: float = 0.6  # seconds of unread audio above which partial hypotheses are skipped
@@ -508,6 +512,9 @@ class LiveTranscriber:
                     self._speculation = None  # the pause was not the end: its decode is stale
                 if self._silence >= self.opt.min_silence * SR:
                     events.extend(self._finalise())
+                elif (self._silence >= self.opt.soft_min_silence * SR
+                      and self._utt_len - self._silence >= self.opt.soft_max_utterance * SR):
+                    events.extend(self._finalise())  # a run-on phrase: cut at this short pause
                 elif self._utt_len >= self.opt.max_utterance * SR:
                     events.extend(self._finalise())
                 elif (self._speculation is None and self._silence >= self.opt.final_tail * SR

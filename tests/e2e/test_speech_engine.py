@@ -234,3 +234,25 @@ def test_job_context_cancel_ends_listening(recognizer, data):
         assert result.duration < 3
     source.join(2)
     assert source.finished
+
+
+def test_a_run_on_phrase_is_cut_at_a_short_pause(recognizer, tmp_path):
+    """Real VAD and Whisper: a long clause, a 0.4 s breath (shorter than min_silence), more words:
+    the first final comes at the breath, not when the speaker stops for good."""
+    first = "The old lighthouse stood at the end of the harbour where the road turned to sand and the boats came in"
+    second = "and every evening the keeper climbed the stairs"
+    def trimmed(x):  # espeak's own leading and trailing silence off: the breath is the only pause
+        loud = np.flatnonzero(np.abs(x) > 0.01)
+        return x[loud[0]:loud[-1] + 1]
+
+    clause = trimmed(audio.load(speak(first, tmp_path / "a.wav")))
+    rest = trimmed(audio.load(speak(second, tmp_path / "b.wav")))
+    assert len(clause) / 16000 > 5.5
+    breath = np.zeros(int(0.4 * 16000), np.float32)  # min_silence is 0.5 s
+    live = streaming.LiveTranscriber(recognizer, speech.load_vad(), LIVE_OPTIONS)
+    events = [e for e in live.feed(np.concatenate([clause, breath])) if e.kind == "final"]
+    assert len(events) == 1  # cut at the breath
+    events += [e for e in live.feed(np.concatenate([rest, np.zeros(16000, np.float32)])) + live.flush()
+               if e.kind == "final"]
+    assert len(events) == 2
+    assert speech.word_error_rate(first + " " + second, " ".join(e.text for e in events)) < 0.35

@@ -181,3 +181,35 @@ def test_partials_are_spaced_by_what_a_decode_costs(monkeypatch):
     slow = partial_ends(SlowRecognizer(["a"] * 20, "a"), partial_budget=0.04)  # 0.05 s decodes: every 1.25 s
     assert len(fast) >= 10 and len(slow) == 5
     assert all(b - a >= 1.25 for a, b in zip(slow, slow[1:], strict=False))
+
+
+def test_a_run_on_phrase_is_cut_at_its_next_short_pause():
+    """Past `soft_max_utterance`, a pause shorter than `min_silence` (a comma, a breath) ends the
+    utterance there: its final does not wait for the speaker to stop for good."""
+    rec = ScriptedRecognizer([], "words")
+    opts = streaming.LiveOptions(partial_interval=100, min_silence=0.5, soft_max_utterance=5.0,
+                                 soft_min_silence=0.2, final_tail=0.1)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    # 3 s of speech, a short pause (too early to cut), 3 s more, a short pause (cut here), 2 s more
+    assert feed(live, np.concatenate([quiet(0.5), speech_like(3.0), quiet(0.25), speech_like(3.0)]), step=512) == []
+    events = feed(live, quiet(0.25), step=512)
+    assert [e.kind for e in events] == ["final"] and events[0].text == "words"
+    # the utterance up to the pause (pre-roll + 3 + 0.25 + 3 s + 0.1 s of tail), decoded once, at the pause
+    assert [c[2] for c in rec.calls].count(5) == 2  # the first pause speculated, in vain
+    assert abs(rec.calls[-1][0] - (0.3 + 3.0 + 0.25 + 3.0 + 0.1)) < 0.1
+    events = feed(live, np.concatenate([speech_like(2.0), quiet(1.0)]), step=512)
+    assert [e.kind for e in events] == ["final"]  # the rest, a new utterance, ended by the silence
+    assert events[0].start > 6.5 and live.utterance == 2
+
+
+def test_a_short_phrase_is_not_cut_at_a_short_pause():
+    rec = ScriptedRecognizer([], "one phrase")
+    opts = streaming.LiveOptions(partial_interval=100, min_silence=0.5, soft_max_utterance=5.0,
+                                 soft_min_silence=0.2)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    audio = np.concatenate([quiet(0.5), speech_like(2.0), quiet(0.3), speech_like(2.0), quiet(0.3),
+                            speech_like(0.5), quiet(1.0)])
+    events = feed(live, audio, step=512)
+    # 4.8 s of speech with two short pauses: one utterance, ended by `min_silence` only
+    assert [e.kind for e in events] == ["final"] and live.utterance == 1
+    assert abs(rec.calls[-1][0] - (0.3 + 2.0 + 0.3 + 2.0 + 0.3 + 0.5 + 0.1)) < 0.1
