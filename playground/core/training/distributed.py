@@ -138,6 +138,23 @@ def all_reduce(values: list[float], device: str, op: str = "sum") -> list[float]
     return t.tolist()
 
 
+def average_tensors(tensors: list, device: str) -> None:
+    """Each tensor (in place) replaced by its mean over the ranks."""
+    import torch
+    import torch.distributed as dist
+
+    if not tensors:
+        return
+    flat = torch.cat([t.detach().reshape(-1).to(collective_device(device), torch.float64) for t in tensors])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= dist.get_world_size()
+    offset = 0
+    for t in tensors:
+        n = t.numel()
+        t.copy_(flat[offset:offset + n].view_as(t).to(t.device, t.dtype))
+        offset += n
+
+
 def barrier(device: str) -> None:
     import torch.distributed as dist
 

@@ -174,6 +174,12 @@ class ImageSpec(TrainSpec):
         x = self._normalize(self._pixels(idx).to(device).float().div_(255.0))
         return x.contiguous(memory_format=torch.channels_last)
 
+    def calibration_inputs(self, device: str):
+        """This rank's training images, shuffled the same way every time (every class in the first
+        batches, however the folder is ordered), prepared as evaluation prepares them."""
+        for idx in self.rank_batches(self.train_idx, 0):
+            yield self.eval_inputs(idx, device)
+
     def _augment(self, x):
         import torch
         import torch.nn.functional as F

@@ -22,10 +22,18 @@ from typing import Any
 from playground.core import devices
 from playground.core.errors import Cancelled
 from playground.core.jobs import JobContext
+from playground.core.training import batchnorm, distributed
 from playground.core.training import checkpoint as ckpt
-from playground.core.training import distributed
 from playground.core.training.events import (
-    CheckpointSaved, DeviceFallback, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
+    CheckpointSaved,
+    DeviceFallback,
+    DoneEvent,
+    EarlyStopped,
+    EpochEvent,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepEvent,
     TrainResult,
 )
 
@@ -113,6 +121,11 @@ class TrainSpec:
         per = self.rank_batch_size
         idx = [train_idx[i] for i in order]
         return [idx[b * per:(b + 1) * per] for b in range(self.steps_per_epoch)]
+
+    def calibration_inputs(self, device: str) -> Iterable:
+        """Model inputs from this rank's training share, as evaluation prepares them, for
+        `batchnorm.recalibrate` before each evaluation; none: the model's statistics stay as trained."""
+        return ()
 
     def eval_sums(self, device: str, autocast) -> tuple[float, float | None, int]:
         """(summed validation loss, correct predictions or None, examples) over this rank's share."""
@@ -391,6 +404,9 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
         return again()
 
     def evaluate():
+        with autocast():
+            batchnorm.recalibrate(raw_model, spec.calibration_inputs(device),
+                                  (lambda ts: distributed.average_tensors(ts, device)) if multi else None)
         with torch.inference_mode():
             if not multi:
                 return spec.evaluate(device, autocast)
