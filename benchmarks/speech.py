@@ -19,6 +19,12 @@
    its final text (target p90 <= 1.0 s), and from the pause each final was
    cut at (a phrase that runs on is cut at a short pause).
    `--reading-only` runs just this; `--soft-max-utterance 0` turns the cut off.
+2c. `--recording FILE.wav --stm FILE.stm`: the same measurement on a real recording, with the
+   phrase times from its NIST STM transcript (`file channel speaker start end words...`, as
+   speech test suites ship them, e.g. pyannote.audio's `sample/`). A phrase end counts when at
+   least 0.3 s passes before the next phrase starts (speakers who run on give no end to wait
+   for); WER of the finals against the STM words is printed too. Runs alone, like
+   `--reading-only`.
 3. The longest gap between ticks of a 10 ms QTimer in the main window while
    the Speech tab transcribes live (target < 50 ms).
 
@@ -30,6 +36,7 @@ With a CUDA GPU, also a transformers Whisper model in fp16 if one is cached
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import statistics
@@ -383,6 +390,60 @@ def reading_section(folder: Path, repeats: int, soft_max: float | None) -> None:
         print(f"   recogniser real-time factor while live: {rtf:.2f}")
 
 
+def read_stm(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, words) of each phrase in a NIST STM file, in time order."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 5 or line.startswith(";;"):
+            continue
+        rows.append((float(parts[3]), float(parts[4]), " ".join(parts[5:])))
+    return sorted(rows)
+
+
+def recording_section(path: Path, stm: Path, repeats: int, soft_max: float | None, verbose: bool = False) -> None:
+    from playground.core import streaming
+
+    options = None
+    if soft_max is not None:
+        off = soft_max <= 0
+        options = streaming.LiveOptions(soft_max_utterance=streaming.LiveOptions.max_utterance if off else soft_max)
+    rows = read_stm(stm)
+    ends, inner = [], []
+    for i, (_, end, _) in enumerate(rows):
+        nxt = rows[i + 1][0] if i + 1 < len(rows) else math.inf
+        (ends if nxt - end >= 0.3 else inner).append(end)
+    runs = [bench_reading(path, ends, inner, options) for _ in range(repeats)]
+    lat = [x for r in runs for x in r["latencies"]]
+    per_final = [x for r in runs for x in r["per_final"]]
+    every = []  # each phrase end, paused after or not -> the first final that holds it
+    for r in runs:
+        for end in sorted(ends + inner):
+            holding = [f for f in r["final_events"] if f.start <= end <= f.end + 0.6 and f.emitted_at >= end]
+            if holding:
+                every.append(holding[0].emitted_at - end)
+    reference = " ".join(r[2] for r in rows)
+    hypothesis = " ".join(f.text for f in runs[-1]["final_events"])
+    opts = options or streaming.LiveOptions()
+    print(f"\n2c. Live latency on a recording: {path.name}, {rows[-1][1]:.0f} s, {len(rows)} phrases "
+          f"({len(ends)} followed by a pause of 0.3 s or more), {repeats} run(s); soft cut after "
+          f"{opts.soft_max_utterance:g} s at a {opts.soft_min_silence:g} s pause")
+    print(f"   phrase end -> final text:      {percentiles(lat)}  (target p90 <= 1.0 s); "
+          f"{sum(r['missed'] for r in runs)} phrase end(s) without a final")
+    print(f"   every phrase end (run-on ones too) -> the final holding it: {percentiles(every)}")
+    print(f"   every final, from the pause it ends at: {percentiles(per_final)}; "
+          f"{sum(r['finals'] for r in runs)} finals")
+    if verbose:
+        for f in runs[-1]["final_events"]:
+            print(f"     [{f.start:6.2f} - {f.end:6.2f}] at {f.emitted_at:6.2f}: {f.text}")
+    from playground.core import speech
+
+    print(f"   WER of the finals against the transcript: {speech.word_error_rate(reference, hypothesis):.2f}")
+    rtf = runs[-1]["rtf"]
+    if rtf is not None:
+        print(f"   recogniser real-time factor while live: {rtf:.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one repeat, skip the UI measurement")
@@ -391,8 +452,16 @@ def main() -> int:
     ap.add_argument("--reading-only", action="store_true", help="only the live latency on the read paragraph")
     ap.add_argument("--soft-max-utterance", type=float, default=None,
                     help="LiveOptions.soft_max_utterance for the reading (0: no soft cut, as before it existed)")
+    ap.add_argument("--recording", type=Path, help="a real recording (WAV/FLAC) for 2c; needs --stm")
+    ap.add_argument("--verbose", action="store_true", help="2c: print each final with its times")
+    ap.add_argument("--stm", type=Path, help="the recording's NIST STM transcript (phrase times and words)")
     args = ap.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
+    if args.recording:
+        if not args.stm:
+            ap.error("--recording needs --stm (the phrase times)")
+        recording_section(args.recording, args.stm, repeats, args.soft_max_utterance, args.verbose)
+        return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"speech benchmark: {cores} CPU cores, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:

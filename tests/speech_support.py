@@ -5,7 +5,10 @@ Imported by tests/*/test_speech*.py (they put this folder on sys.path).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -162,3 +165,43 @@ class FakeSoundDevice:
 
     def stop(self):
         pass
+
+
+@contextlib.contextmanager
+def pulse_server(tmp_path, monkeypatch, sinks: dict[str, str], default_source: str):
+    """A PulseAudio daemon of this test's own (runtime folder in tmp, killed by its pid at the end)
+    with a null sink per `sinks` item (name: description); yields the environment to run pactl/paplay in."""
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("the 'pulseaudio' and 'pactl' binaries are absent (Debian packages pulseaudio, "
+                    "pulseaudio-utils, libasound2-plugins); CI installs them")
+    runtime = tmp_path / "pulse"
+    runtime.mkdir()
+    monkeypatch.setenv("PULSE_RUNTIME_PATH", str(runtime))
+    monkeypatch.setenv("PULSE_STATE_PATH", str(runtime))
+    monkeypatch.delenv("PULSE_SOURCE", raising=False)
+    monkeypatch.delenv("PULSE_SERVER", raising=False)
+    env = os.environ.copy()
+    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes"],
+                   env=env, check=True, capture_output=True, timeout=30)
+    pid_file = runtime / "pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text().strip())
+    try:
+        for sink, desc in sinks.items():
+            subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={sink}",
+                            f"sink_properties=device.description={desc}"], env=env, check=True,
+                           capture_output=True, timeout=30)
+        subprocess.run(["pactl", "set-default-source", default_source], env=env, check=True, capture_output=True,
+                       timeout=30)
+        yield env
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)

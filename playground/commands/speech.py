@@ -40,10 +40,15 @@ def register(sub) -> None:
                      help="input device index or name (default: the system's default input)")
     src.add_argument("--from-file", default=None, metavar="FILE",
                      help="play FILE at real-time pace as if it were a microphone, then 1 s of silence")
-    src.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    src.add_argument("--system", nargs="?", const="", default=None, metavar="NAME",
+                     help="record what the computer plays (a monitor of an output; NAME: part of its name "
+                          "as --list-devices shows it; default: the first)")
+    src.add_argument("--list-devices", action="store_true",
+                     help="list the microphones and what the computer plays, and exit")
     p.add_argument("--model", default=None, help="speech model (default: bundled Whisper tiny.en)")
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per line: type (partial|final), text, start, end, emitted_at")
+                   help="one JSON object per line: type (partial|final), text, start, end, emitted_at; "
+                        "finals add language and language_probability")
     p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--no-autosave", action="store_true", help="do not keep the transcript in the data folder")
     _language_args(p)
@@ -144,18 +149,15 @@ def cmd_listen(args) -> int:
     from playground.core.runner import run_sync
 
     if args.list_devices:
-        sd = streaming.load_sounddevice()
-        found = streaming.list_input_devices(sd)
-        if args.json:
-            cli.print_json([d.to_dict() for d in found])
-        else:
-            for d in found:
-                print(f"{'*' if d.is_default else ' '} {d.index:3} {d.label}")
-        return cli.EXIT_OK
+        return _list_sources(args)
     if args.speed < 0:
         raise cli.UsageError("--speed must be >= 0")
     if args.from_file:
         source = streaming.FileSource(args.from_file, speed=args.speed, tail_silence=1.0)
+    elif args.system is not None:
+        source = _system_source(args.system)
+        if not args.json:
+            sys.stderr.write(f"Listening to '{source.name}'; press Ctrl+C to stop.\n")
     else:
         device = args.input_device
         if device is not None and device.isdigit():
@@ -188,6 +190,43 @@ def cmd_listen(args) -> int:
     if source.error is not None:
         return cli.fail(str(source.error))
     return cli.EXIT_OK
+
+
+def _list_sources(args) -> int:
+    """Microphones (PortAudio index) and what the computer plays (--system NAME), as the Speech tab lists them."""
+    from playground.core import audio_sources
+
+    found = audio_sources.list_sources()
+    if found.mic_problem and not found.system:
+        return cli.fail(found.mic_problem)
+    if args.json:
+        cli.print_json([{"kind": "microphone", **d.to_dict()} for d in found.microphones]
+                       + [{"kind": "system", **s.to_dict()} for s in found.system])
+        return cli.EXIT_OK
+    for d in found.microphones:
+        print(f"{'*' if d.is_default else ' '} {d.index:3} {d.label}")
+    if found.mic_problem:
+        print(f"  microphones: {found.mic_problem}")
+    for s in found.system:
+        print(f"  --system '{s.name}'  {audio_sources.SYSTEM_PREFIX}{s.name}")
+    if found.system_problem:
+        print(f"  {found.system_problem}")
+    return cli.EXIT_OK
+
+
+def _system_source(name: str):
+    """The monitor whose name or description holds `name` (the first with ""); UsageError names the others."""
+    from playground.core import audio_sources
+
+    found = audio_sources.list_sources()
+    if not found.system:
+        raise cli.UsageError(found.system_problem or "no output whose sound can be recorded was found")
+    wanted = name.strip().lower()
+    matches = [s for s in found.system if wanted in s.name.lower() or wanted in s.pulse_source.lower()]
+    if not matches:
+        names = ", ".join(f"'{s.name}'" for s in found.system)
+        raise cli.UsageError(f"no output named '{name}' (there is {names})")
+    return audio_sources.SystemAudioSource(matches[0])
 
 
 class _StopOnCancel:

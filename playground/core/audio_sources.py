@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -148,10 +149,14 @@ def list_sources(sd=None, platform: str | None = None,
 
 
 class SystemAudioSource(streaming.MicrophoneSource):
-    """Records what the computer plays: a PortAudio input, with PULSE_SOURCE set while a Pulse monitor opens."""
+    """Records what the computer plays: a PortAudio input, with PULSE_SOURCE set while a Pulse monitor opens.
+
+    No audio for a while is not a lost device here: the sound server suspends an output that
+    plays nothing (PulseAudio's suspend-on-idle), and its monitor then delivers nothing until the
+    next sound. A stream that really ends is still reported (PortAudio's finished callback)."""
 
     def __init__(self, source: SystemSource, sd=None, buffer: streaming.RingBuffer | None = None,
-                 stall_seconds: float = 2.0, block_seconds: float = 0.02):
+                 stall_seconds: float = math.inf, block_seconds: float = 0.02):
         super().__init__(sd, device=source.device, buffer=buffer, stall_seconds=stall_seconds,
                          block_seconds=block_seconds)
         self.system = source

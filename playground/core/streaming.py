@@ -376,10 +376,17 @@ class LiveText:
     emitted_at: float  # wall seconds since the stream started
     utterance: int
     stable: str = ""  # partial only: the prefix two hypotheses agreed on
+    language: str | None = None  # final only: the language the recogniser heard (or was given)
+    language_probability: float | None = None
 
     def to_dict(self) -> dict:
-        return {"type": self.kind, "text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
-                "emitted_at": round(self.emitted_at, 3)}
+        out = {"type": self.kind, "text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
+               "emitted_at": round(self.emitted_at, 3)}
+        if self.kind == "final" and self.language:
+            out["language"] = self.language
+            p = self.language_probability
+            out["language_probability"] = None if p is None else round(float(p), 4)
+        return out
 
 
 @dataclass(frozen=True)
@@ -416,6 +423,10 @@ class LiveOptions:
     # `soft_min_silence` ends it (a comma, a breath), so no final waits for the speaker to stop for good.
     soft_max_utterance: float = 5.0
     soft_min_silence: float = 0.15
+    # Speakers who run phrases together (a conversation, a fast reader over noise) may give the VAD
+    # no pause at all; the recogniser's own segment boundary ends the phrase once LocalAgreement has
+    # confirmed every word before it (the agreed text is the final; the rest starts a new utterance).
+    segment_cut: bool = True
     final_beam: int = 5
     partial_beam: int = 1
     partial_max_lag: float = 0.6  # seconds of unread audio above which partial hypotheses are skipped
@@ -571,12 +582,57 @@ class LiveTranscriber:
         if agreed > n and common_prefix(self._committed, words) == n:
             self._committed = self._committed + words[n:agreed]
         self._prev_words = words
+        cut = self._segment_boundary(segments)
+        if cut is not None:
+            return self._finalise_head(segments[:-1], cut)
         shown = self._committed + words[len(self._committed):]
         if not shown:
             return []
         end = (self._utt_start + self._utt_len) / SR
         return [LiveText("partial", " ".join(shown), self._utt_start / SR, end, self.clock(), self.utterance,
                          " ".join(self._committed))]
+
+    def _segment_boundary(self, segments: list[Segment]) -> int | None:
+        """Samples into the utterance at which its last segment starts, when the segments before it
+        can be final: every word agreed (two hypotheses in a row), or the utterance has run past
+        `soft_max_utterance`; else None."""
+        if not self.opt.segment_cut or len(segments) < 2:
+            return None
+        cut = int(round(segments[-1].start * SR)) - self._utt_start
+        if cut < self.opt.min_speech * SR or cut > self._utt_len - int(0.3 * SR):
+            return None  # a boundary at either edge is not one to trust
+        n = sum(len(s.text.split()) for s in segments[:-1])
+        agreed = n > 0 and len(self._committed) >= n
+        if not agreed and self._utt_len < self.opt.soft_max_utterance * SR:
+            return None
+        return cut
+
+    def _finalise_head(self, head: list[Segment], cut: int) -> list[LiveText]:
+        """The audio before `cut` becomes this utterance's final, the rest a new utterance. Agreed
+        words are final as they are; otherwise the head is decoded again as a final is."""
+        audio = self._utt_audio()
+        n = sum(len(s.text.split()) for s in head)
+        if len(self._committed) < n:
+            head = self._recognise(audio[:cut], self.opt.final_beam) or head
+        text = " ".join(s.text.strip() for s in head if s.text.strip())
+        start, end = head[0].start, max(head[-1].end, head[0].start)
+        utt = self.utterance
+        self.utterance += 1
+        rest = audio[cut:]
+        self._utt, self._utt_len = [rest], len(rest)
+        self._utt_start += cut
+        self._speech = len(rest)
+        self._last_partial_len = 0
+        self._speculation = None
+        self._prev_words, self._committed = [], []
+        self.segments.append(Segment(start, end, text))
+        return [self._final(text, start, end, utt)]
+
+    def _final(self, text: str, start: float, end: float, utt: int) -> LiveText:
+        """A final event, with the language the recogniser last heard (when it tells)."""
+        return LiveText("final", text, start, end, self.clock(), utt,
+                        language=getattr(self.rec, "language", None),
+                        language_probability=getattr(self.rec, "language_probability", None))
 
     def _finalise(self) -> list[LiveText]:
         samples = self._final_audio()
@@ -603,7 +659,7 @@ class LiveTranscriber:
         if not text and not was_partial:
             return []
         # An empty final tells the UI to drop the partial line of an utterance that held no words.
-        return [LiveText("final", text, start, end, self.clock(), utt)]
+        return [self._final(text, start, end, utt)]
 
     def flush(self) -> list[LiveText]:
         """The stream ended: whatever is buffered becomes final."""

@@ -8,9 +8,6 @@ MicrophoneSource, and kills the daemon by its pid at the end.
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speech_support import PHRASES, speak  # noqa: E402
+from speech_support import PHRASES, pulse_server, speak  # noqa: E402
 
 from playground.core import speech, streaming  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
@@ -31,36 +28,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pulse(tmp_path, monkeypatch):
-    if shutil.which("pulseaudio") is None:
-        pytest.skip("the 'pulseaudio' binary is absent (Debian packages pulseaudio, pulseaudio-utils, "
-                    "libasound2-plugins); CI installs them")
-    runtime = tmp_path / "pulse"
-    runtime.mkdir()
-    monkeypatch.setenv("PULSE_RUNTIME_PATH", str(runtime))
-    monkeypatch.setenv("PULSE_STATE_PATH", str(runtime))
-    env = os.environ.copy()
-    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes"],
-                   env=env, check=True, capture_output=True, timeout=30)
-    pid_file = runtime / "pid"
-    deadline = time.monotonic() + 10
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = int(pid_file.read_text().strip())
-    try:
-        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=vmic"], env=env, check=True,
-                       capture_output=True, timeout=30)
-        subprocess.run(["pactl", "set-default-source", "vmic.monitor"], env=env, check=True, capture_output=True,
-                       timeout=30)
+    with pulse_server(tmp_path, monkeypatch, {"vmic": "Speakers"}, "vmic.monitor") as env:
         yield env
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
 
 
 def test_pulseaudio_null_sink_recorded_through_sounddevice(pulse, tmp_path):

