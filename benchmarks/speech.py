@@ -365,13 +365,23 @@ def bench_hf_gpu(path: Path, model_id: str) -> dict | None:
             "text": " ".join(s.text for s in segs)}
 
 
-def reading_section(folder: Path, repeats: int, soft_max: float | None) -> None:
+def live_options(soft_max: float | None, segment_cut: bool = True):
+    """LiveOptions for an A/B run: `soft_max` 0 turns the soft cut off; `segment_cut` False, no cut at
+    the recogniser's segment boundary."""
     from playground.core import streaming
 
-    options = None
-    if soft_max is not None:
-        off = soft_max <= 0
-        options = streaming.LiveOptions(soft_max_utterance=streaming.LiveOptions.max_utterance if off else soft_max)
+    if soft_max is None and segment_cut:
+        return None
+    defaults = streaming.LiveOptions()
+    soft = defaults.soft_max_utterance if soft_max is None else (defaults.max_utterance if soft_max <= 0 else soft_max)
+    return streaming.LiveOptions(soft_max_utterance=soft,
+                                 segment_cut_after=defaults.segment_cut_after if segment_cut else None)
+
+
+def reading_section(folder: Path, repeats: int, soft_max: float | None, segment_cut: bool = True) -> None:
+    from playground.core import streaming
+
+    options = live_options(soft_max, segment_cut)
     path, sentence_ends, inner = make_reading(folder)
     runs = [bench_reading(path, sentence_ends, inner, options) for _ in range(repeats)]
     lat = [x for r in runs for x in r["latencies"]]
@@ -402,46 +412,43 @@ def read_stm(path: Path) -> list[tuple[float, float, str]]:
 
 
 def recording_section(path: Path, stm: Path, repeats: int, soft_max: float | None, verbose: bool = False) -> None:
-    from playground.core import streaming
+    """2c: segment cut on and off, interleaved repeats on the same recording."""
+    from playground.core import speech, streaming
 
-    options = None
-    if soft_max is not None:
-        off = soft_max <= 0
-        options = streaming.LiveOptions(soft_max_utterance=streaming.LiveOptions.max_utterance if off else soft_max)
     rows = read_stm(stm)
     ends, inner = [], []
     for i, (_, end, _) in enumerate(rows):
         nxt = rows[i + 1][0] if i + 1 < len(rows) else math.inf
         (ends if nxt - end >= 0.3 else inner).append(end)
-    runs = [bench_reading(path, ends, inner, options) for _ in range(repeats)]
-    lat = [x for r in runs for x in r["latencies"]]
-    per_final = [x for r in runs for x in r["per_final"]]
-    every = []  # each phrase end, paused after or not -> the first final that holds it
-    for r in runs:
-        for end in sorted(ends + inner):
-            holding = [f for f in r["final_events"] if f.start <= end <= f.end + 0.6 and f.emitted_at >= end]
-            if holding:
-                every.append(holding[0].emitted_at - end)
-    reference = " ".join(r[2] for r in rows)
-    hypothesis = " ".join(f.text for f in runs[-1]["final_events"])
-    opts = options or streaming.LiveOptions()
+    variants = {True: [], False: []}
+    for _ in range(repeats):
+        for cut in variants:
+            variants[cut].append(bench_reading(path, ends, inner, live_options(soft_max, cut)))
+    opts = live_options(soft_max) or streaming.LiveOptions()
     print(f"\n2c. Live latency on a recording: {path.name}, {rows[-1][1]:.0f} s, {len(rows)} phrases "
-          f"({len(ends)} followed by a pause of 0.3 s or more), {repeats} run(s); soft cut after "
+          f"({len(ends)} followed by a pause of 0.3 s or more), {repeats} interleaved run(s) each; soft cut after "
           f"{opts.soft_max_utterance:g} s at a {opts.soft_min_silence:g} s pause")
-    print(f"   phrase end -> final text:      {percentiles(lat)}  (target p90 <= 1.0 s); "
-          f"{sum(r['missed'] for r in runs)} phrase end(s) without a final")
-    print(f"   every phrase end (run-on ones too) -> the final holding it: {percentiles(every)}")
-    print(f"   every final, from the pause it ends at: {percentiles(per_final)}; "
-          f"{sum(r['finals'] for r in runs)} finals")
-    if verbose:
-        for f in runs[-1]["final_events"]:
-            print(f"     [{f.start:6.2f} - {f.end:6.2f}] at {f.emitted_at:6.2f}: {f.text}")
-    from playground.core import speech
-
-    print(f"   WER of the finals against the transcript: {speech.word_error_rate(reference, hypothesis):.2f}")
-    rtf = runs[-1]["rtf"]
-    if rtf is not None:
-        print(f"   recogniser real-time factor while live: {rtf:.2f}")
+    reference = " ".join(r[2] for r in rows)
+    for cut, runs in variants.items():
+        lat = [x for r in runs for x in r["latencies"]]
+        per_final = [x for r in runs for x in r["per_final"]]
+        every = []  # each phrase end, paused after or not -> the first final that holds it
+        for r in runs:
+            for end in sorted(ends + inner):
+                holding = [f for f in r["final_events"] if f.start <= end <= f.end + 0.6 and f.emitted_at >= end]
+                if holding:
+                    every.append(holding[0].emitted_at - end)
+        wers = [speech.word_error_rate(reference, " ".join(f.text for f in r["final_events"])) for r in runs]
+        print(f"   segment cut {'on ' if cut else 'off'}:")
+        print(f"     phrase end (pause after) -> final: {percentiles(lat)}  (target p90 <= 1.0 s); "
+              f"{sum(r['missed'] for r in runs)} without a final")
+        print(f"     every phrase end -> the final holding it: {percentiles(every)}")
+        print(f"     every final, from the pause it ends at: {percentiles(per_final)}; "
+              f"{sum(r['finals'] for r in runs)} finals; WER {statistics.mean(wers):.2f}; "
+              f"real-time factor {runs[-1]['rtf'] or 0:.2f}")
+        if verbose:
+            for f in runs[-1]["final_events"]:
+                print(f"       [{f.start:6.2f} - {f.end:6.2f}] at {f.emitted_at:6.2f}: {f.text}")
 
 
 def main() -> int:
@@ -453,6 +460,8 @@ def main() -> int:
     ap.add_argument("--soft-max-utterance", type=float, default=None,
                     help="LiveOptions.soft_max_utterance for the reading (0: no soft cut, as before it existed)")
     ap.add_argument("--recording", type=Path, help="a real recording (WAV/FLAC) for 2c; needs --stm")
+    ap.add_argument("--no-segment-cut", action="store_true",
+                    help="2b: LiveOptions.segment_cut_after None (no cut at the recogniser's segment boundary; 2c runs both)")
     ap.add_argument("--verbose", action="store_true", help="2c: print each final with its times")
     ap.add_argument("--stm", type=Path, help="the recording's NIST STM transcript (phrase times and words)")
     args = ap.parse_args()
@@ -467,7 +476,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path, ends = make_speech(Path(tmp), gap=1.5)
         if args.reading_only:
-            reading_section(Path(tmp), repeats, args.soft_max_utterance)
+            reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut)
             return 0
         f = bench_file(path, repeats)
         print(f"\n1. File transcription ({f['duration']:.1f} s of speech, {repeats} interleaved repeats, median)")
@@ -502,7 +511,7 @@ def main() -> int:
         if live["rtf"] is not None:
             print(f"   recogniser real-time factor while live: {live['rtf']:.2f}")
 
-        reading_section(Path(tmp), repeats, args.soft_max_utterance)
+        reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut)
 
         if not args.quick:
             ui = bench_ui(path)

@@ -423,10 +423,11 @@ class LiveOptions:
     # `soft_min_silence` ends it (a comma, a breath), so no final waits for the speaker to stop for good.
     soft_max_utterance: float = 5.0
     soft_min_silence: float = 0.15
-    # Speakers who run phrases together (a conversation, a fast reader over noise) may give the VAD
-    # no pause at all; the recogniser's own segment boundary ends the phrase once LocalAgreement has
-    # confirmed every word before it (the agreed text is the final; the rest starts a new utterance).
-    segment_cut: bool = True
+    # Speakers who run phrases together (a conversation, a talk over noise) may give the VAD no pause
+    # at all: past `segment_cut_after` seconds the utterance is cut between two words at the
+    # recogniser's own segment boundary (None: never). Later than the soft cut, which serves readings
+    # better (a cut without a pause costs a decode with word times, and read speech pauses soon).
+    segment_cut_after: float | None = 8.0
     final_beam: int = 5
     partial_beam: int = 1
     partial_max_lag: float = 0.6  # seconds of unread audio above which partial hypotheses are skipped
@@ -468,6 +469,7 @@ class LiveTranscriber:
         self._partial_cost = decode_seconds  # seconds the last partial decode took
         self._last_decode = 0.0  # seconds the last decode of any kind took
         self._speculation: tuple[int, list[Segment]] | None = None  # (samples decoded, segments)
+        self._no_cut_before = 0  # utterance length (samples) before which no segment cut is tried
         self._prev_words: list[str] = []
         self._committed: list[str] = []
         self.utterance = 0
@@ -511,6 +513,7 @@ class LiveTranscriber:
                     self._speech = VAD_FRAME
                     self._last_partial_len = 0
                     self._speculation = None
+                    self._no_cut_before = 0
                     self._prev_words, self._committed = [], []
             else:
                 self._utt.append(frame)
@@ -544,9 +547,19 @@ class LiveTranscriber:
     def _utt_audio(self) -> np.ndarray:
         return np.concatenate(self._utt) if self._utt else np.zeros(0, np.float32)
 
-    def _recognise(self, samples: np.ndarray, beam: int) -> list[Segment]:
+    def _recognise(self, samples: np.ndarray, beam: int, words: bool = False) -> list[Segment]:
+        """Decode `samples` of the utterance; `words`: with word times (faster-whisper's alignment)."""
         t0 = time.perf_counter()
-        segs = self.rec.transcribe(samples, offset=self._utt_start / SR, beam_size=beam)
+        offset = self._utt_start / SR
+        if words:
+            from dataclasses import replace
+
+            from playground.core.speech import SpeechOptions
+
+            options = replace(getattr(self.rec, "options", None) or SpeechOptions(), word_timestamps=True)
+            segs = self.rec.transcribe(samples, offset=offset, beam_size=beam, options=options)
+        else:
+            segs = self.rec.transcribe(samples, offset=offset, beam_size=beam)
         self._last_decode = time.perf_counter() - t0
         self._asr_seconds += self._last_decode
         self._asr_audio += len(samples) / SR
@@ -582,9 +595,10 @@ class LiveTranscriber:
         if agreed > n and common_prefix(self._committed, words) == n:
             self._committed = self._committed + words[n:agreed]
         self._prev_words = words
-        cut = self._segment_boundary(segments)
-        if cut is not None:
-            return self._finalise_head(segments[:-1], cut)
+        if self._wants_cut(segments):
+            events = self._cut_at_segment()
+            if events:
+                return events
         shown = self._committed + words[len(self._committed):]
         if not shown:
             return []
@@ -592,28 +606,28 @@ class LiveTranscriber:
         return [LiveText("partial", " ".join(shown), self._utt_start / SR, end, self.clock(), self.utterance,
                          " ".join(self._committed))]
 
-    def _segment_boundary(self, segments: list[Segment]) -> int | None:
-        """Samples into the utterance at which its last segment starts, when the segments before it
-        can be final: every word agreed (two hypotheses in a row), or the utterance has run past
-        `soft_max_utterance`; else None."""
-        if not self.opt.segment_cut or len(segments) < 2:
-            return None
-        cut = int(round(segments[-1].start * SR)) - self._utt_start
-        if cut < self.opt.min_speech * SR or cut > self._utt_len - int(0.3 * SR):
-            return None  # a boundary at either edge is not one to trust
-        n = sum(len(s.text.split()) for s in segments[:-1])
-        agreed = n > 0 and len(self._committed) >= n
-        if not agreed and self._utt_len < self.opt.soft_max_utterance * SR:
-            return None
-        return cut
+    def _wants_cut(self, segments: list[Segment]) -> bool:
+        """The utterance has run past `segment_cut_after` with no pause to end it, and the partial
+        shows a finished segment before the one being spoken."""
+        after = self.opt.segment_cut_after
+        return (after is not None and len(segments) >= 2 and self._utt_len >= after * SR
+                and self._utt_len >= self._no_cut_before)
 
-    def _finalise_head(self, head: list[Segment], cut: int) -> list[LiveText]:
-        """The audio before `cut` becomes this utterance's final, the rest a new utterance. Agreed
-        words are final as they are; otherwise the head is decoded again as a final is."""
+    def _cut_at_segment(self) -> list[LiveText]:
+        """Decode the utterance as a final is decoded, with word times; the segments before the last
+        become this utterance's final, cut between two words, and the rest goes on as a new utterance.
+        (A partial's segment times are too rough to cut at: words at the boundary were lost.)"""
         audio = self._utt_audio()
-        n = sum(len(s.text.split()) for s in head)
-        if len(self._committed) < n:
-            head = self._recognise(audio[:cut], self.opt.final_beam) or head
+        segs = self._recognise(audio, self.opt.final_beam, words=True)
+        cut = None
+        if len(segs) >= 2:
+            head, tail = segs[:-1], segs[-1]
+            last = head[-1].words[-1].end if head[-1].words else head[-1].end
+            first = tail.words[0].start if tail.words else tail.start
+            cut = int(round((last + max(first, last)) / 2 * SR)) - self._utt_start
+        if cut is None or cut < self.opt.min_speech * SR or cut > self._utt_len - int(0.3 * SR):
+            self._no_cut_before = self._utt_len + 2 * SR  # no boundary yet: look again 2 s later
+            return []
         text = " ".join(s.text.strip() for s in head if s.text.strip())
         start, end = head[0].start, max(head[-1].end, head[0].start)
         utt = self.utterance
@@ -623,6 +637,7 @@ class LiveTranscriber:
         self._utt_start += cut
         self._speech = len(rest)
         self._last_partial_len = 0
+        self._no_cut_before = 0
         self._speculation = None
         self._prev_words, self._committed = [], []
         self.segments.append(Segment(start, end, text))

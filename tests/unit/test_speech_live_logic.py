@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from playground.core import streaming
-from playground.core.transcript import Segment
+from playground.core.transcript import Segment, Word
 
 SR = 16000
 
@@ -216,58 +216,73 @@ def test_a_short_phrase_is_not_cut_at_a_short_pause():
 
 
 class SegmentedRecognizer:
-    """Partials: the speech heard so far as two segments split at `boundary` (absolute seconds);
-    the head's words change between the first hypotheses when `unstable`. Finals: one segment."""
+    """Speech split in two segments at `boundary` (absolute seconds) once heard past it. Partials
+    (beam 1): segment times only, the head's words changing between hypotheses when `unstable`.
+    Finals with word times: the head's last word ends 0.1 s before the boundary, the tail's first
+    starts 0.1 s after it. Other finals: one segment."""
 
     def __init__(self, boundary, unstable=False):
         self.boundary, self.unstable = boundary, unstable
         self.calls = []
 
-    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
-        self.calls.append((len(samples) / SR, offset, beam_size))
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
+        words = bool(options and options.word_timestamps)
+        self.calls.append((len(samples) / SR, offset, beam_size, words))
         end = offset + len(samples) / SR
-        if beam_size > 1:
+        b = self.boundary
+        if beam_size > 1 and not words:
             return [Segment(offset, end, f"final {len(self.calls)}")]
-        if end <= self.boundary + 0.5:
+        if end <= b + 0.5:
             return [Segment(offset, end, "hello there")]
+        if words:
+            return [Segment(offset, b, "hello there friend", (Word(offset, b - 0.3, "hello", 0.9),
+                                                               Word(b - 0.3, b - 0.1, "friend", 0.9))),
+                    Segment(b, end, "how are you", (Word(b + 0.1, end, "how", 0.9),))]
         head = f"hello there {len(self.calls)}" if self.unstable else "hello there friend"
-        return [Segment(offset, self.boundary, head), Segment(self.boundary, end, "how are you")]
+        return [Segment(offset, b + 0.4, head), Segment(b + 0.4, end, "how are you")]  # rough times
 
 
-def test_a_phrase_run_into_the_next_is_final_once_its_words_are_agreed():
-    """No pause for the VAD: the recogniser's segment boundary ends the first phrase as soon as two
-    hypotheses agree on its words; the rest goes on as a new utterance, with its own final."""
+def test_a_phrase_run_into_the_next_is_cut_between_two_words_past_segment_cut_after():
+    """No pause for the VAD: past `segment_cut_after` the utterance is decoded as a final with word
+    times and cut between the two words at the recogniser's segment boundary (not at the partial's
+    rougher segment time); the rest goes on as a new utterance."""
     rec = SegmentedRecognizer(boundary=2.5)
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5))
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.0)]), step=800)
-    finals = [e for e in events if e.kind == "final"]
-    assert [f.text for f in finals] == ["hello there friend"]  # the agreed words, not decoded again
-    assert finals[0].end == 2.5 and all(c[2] == 1 for c in rec.calls)
-    cut_at = next(i for i, e in enumerate(events) if e.kind == "final")
-    assert all(e.utterance == finals[0].utterance + 1 for e in events[cut_at + 1:])
-    assert live._utt_start == int(2.5 * SR)  # the rest starts where the second segment does
-    events = feed(live, quiet(1.0), step=800)
-    assert [e.kind for e in events] == ["final"] and events[0].start >= 2.5
-    assert rec.calls[-1][1] == 2.5  # the final decode holds only the rest of the speech
-    assert [s.end for s in live.segments][0] == 2.5 and len(live.segments) == 2
-
-
-def test_an_unagreed_head_is_cut_past_soft_max_and_decoded_as_a_final():
-    rec = SegmentedRecognizer(boundary=3.0, unstable=True)
-    opts = streaming.LiveOptions(partial_interval=0.5, soft_max_utterance=5.0)
+    opts = streaming.LiveOptions(partial_interval=0.5, segment_cut_after=3.5)
     live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.0)]), step=800)
-    assert not [e for e in events if e.kind == "final"]  # the words never agree, and 5 s have not passed
+    events = feed(live, np.concatenate([quiet(0.5), speech_like(3.0)]), step=800)
+    assert not [e for e in events if e.kind == "final"]  # two segments, but 3.5 s have not passed
     events = feed(live, speech_like(1.5), step=800)
     finals = [e for e in events if e.kind == "final"]
-    assert len(finals) == 1 and finals[0].text.startswith("final")
-    head = [c for c in rec.calls if c[2] == 5]
-    assert len(head) == 1 and abs(head[0][0] - (3.0 - 0.2)) < 0.05  # pre-roll start (0.2 s) to the boundary
+    assert [f.text for f in finals] == ["hello there friend"]
+    assert finals[0].end == 2.5
+    assert [c[2:] for c in rec.calls].count((5, True)) == 1  # one final decode, with word times
+    cut_at = next(i for i, e in enumerate(events) if e.kind == "final")
+    assert all(e.utterance == finals[0].utterance + 1 for e in events[cut_at + 1:])
+    assert live._utt_start == int(2.5 * SR)  # between "friend" (ends 2.4) and "how" (starts 2.6)
+    events = feed(live, quiet(1.0), step=800)
+    assert [e.kind for e in events] == ["final"] and events[0].start >= 2.5
+    assert rec.calls[-1][1] == 2.5  # the last final decode holds only the rest of the speech
+    assert live.segments[0].end == 2.5 and len(live.segments) == 2
+
+
+def test_no_boundary_in_the_final_decode_means_no_cut_for_two_more_seconds():
+    class OneSegmentFinal(SegmentedRecognizer):
+        def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
+            out = super().transcribe(samples, offset, beam_size, vad, prompt, options)
+            return out[:1] if beam_size > 1 else out
+
+    rec = OneSegmentFinal(boundary=2.5)
+    opts = streaming.LiveOptions(partial_interval=0.5, segment_cut_after=3.0)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.5)]), step=800)
+    assert not [e for e in events if e.kind == "final"]
+    tries = [c for c in rec.calls if c[2:] == (5, True)]
+    assert len(tries) == 1  # tried once; the partials that followed within 2 s did not try again
 
 
 def test_segment_cut_can_be_turned_off():
     rec = SegmentedRecognizer(boundary=2.5)
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5,
-                                                                               segment_cut=False))
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.0)]), step=800)
+    opts = streaming.LiveOptions(partial_interval=0.5, segment_cut_after=None)
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
+    events = feed(live, np.concatenate([quiet(0.5), speech_like(6.0)]), step=800)
     assert not [e for e in events if e.kind == "final"]
