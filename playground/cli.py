@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from playground import __version__
-from playground.core import devices
 from playground.core.errors import Cancelled, PlaygroundError, friendly_message
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -152,6 +151,8 @@ def cancel_on_sigint() -> threading.Event:
 
 
 def cmd_devices(args) -> int:
+    from playground.core import devices
+
     found = devices.list_devices()
     if args.json:
         print_json([d.to_dict() for d in found])
@@ -166,6 +167,7 @@ def cmd_devices(args) -> int:
 
 def cmd_models(args) -> int:
     from playground.core import models, tasks
+    from playground.core.devices import format_bytes
 
     if args.task and args.task not in tasks.ids():
         raise UsageError(f"unknown task '{args.task}'; tasks: {', '.join(tasks.ids())}")
@@ -175,7 +177,7 @@ def cmd_models(args) -> int:
         return EXIT_OK
     for e in entries:
         state = "available" if e.available else f"not available ({e.unavailable_reason})"
-        size = devices.format_bytes(e.size_bytes) if e.size_bytes else "-"
+        size = format_bytes(e.size_bytes) if e.size_bytes else "-"
         print(f"{e.task:22} {e.id:58} {e.source:9} {size:>9}  {e.licence}  {state}")
     return EXIT_OK
 
@@ -190,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
         logsetup.setup_logging(logging.DEBUG)
     try:
         if args.device:
+            from playground.core import devices
+
             devices.set_preference(args.device)
             devices.choose_device()  # validate early: one clear line if unavailable
         return int(args.func(args) or 0)

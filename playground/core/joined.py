@@ -19,14 +19,11 @@ A join killed half-way leaves only a `.tmp-*` folder, removed by the next join.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +108,8 @@ def _record_hash(source: Source) -> str | None:
 
 
 def _b64(digest: bytes) -> str:
+    import base64
+
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
@@ -182,6 +181,9 @@ def ensure_joined(spec: JoinSpec, root: Path | None = None, progress=None) -> Pa
 
 
 def _join(spec: JoinSpec, root: Path, progress) -> Path:
+    import hashlib  # here, not at the top: the window's start-up imports this module, and joins are rare
+    import uuid
+
     sources = source_paths(spec)
     parts = sources[:len(spec.parts)]
     total = sum(p.stat().st_size for _, p in parts)
