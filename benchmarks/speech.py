@@ -133,6 +133,15 @@ def make_reading(folder: Path, noise: float = 0.003) -> tuple[Path, list[float],
     return out, [e + shift for e in sentence_ends], [e + shift for e in inner]
 
 
+def transcribe_sync(path, model=None):
+    """The engine's file job (`speech.transcribe_file`) run to the end on this thread."""
+    from playground.core import speech
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
+
+    return run_sync(Job(speech.transcribe_file, (path,), {"model": model}))
+
+
 def percentiles(values: list[float]) -> str:
     if not values:
         return "none"
@@ -165,7 +174,7 @@ def bench_file(path: Path, repeats: int) -> dict:
     bare = WhisperModel(str(models.bundled_path(speech.DEFAULT_MODEL)), device="cpu", compute_type="int8")
 
     def engine() -> str:
-        return speech.transcribe_file_sync(path).text
+        return transcribe_sync(path).text
 
     def bare_same() -> str:  # the options the engine uses
         segs, _ = bare.transcribe(str(path), language="en", beam_size=5, vad_filter=True,
@@ -212,10 +221,10 @@ def bench_base(path: Path, repeats: int) -> dict:
     info = {}
 
     def tiny() -> str:
-        return speech.transcribe_file_sync(path).text
+        return transcribe_sync(path).text
 
     def base() -> str:
-        t = speech.transcribe_file_sync(path, speech.MULTILINGUAL_MODEL)
+        t = transcribe_sync(path, speech.MULTILINGUAL_MODEL)
         info["language"], info["probability"] = t.language, t.language_probability
         return t.text
 

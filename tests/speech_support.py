@@ -205,3 +205,12 @@ def pulse_server(tmp_path, monkeypatch, sinks: dict[str, str], default_source: s
             except ProcessLookupError:
                 break
             time.sleep(0.05)
+
+
+def transcribe(path, model=None, sink=None, cancel_event=None, options=None):
+    """`speech.transcribe_file` run to the end on this thread: its Transcript."""
+    from playground.core import speech
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
+
+    return run_sync(Job(speech.transcribe_file, (path,), {"model": model, "options": options}), sink, cancel_event)

@@ -490,14 +490,6 @@ def transcribe_files(ctx: JobContext, paths: Iterable[str | os.PathLike], model:
                           progress_text="Transcribed {done} of {total} files")
 
 
-def transcribe_file_sync(path: str | Path, model: str | None = None, sink=None, cancel_event=None,
-                         options: SpeechOptions | None = None) -> Transcript:
-    """Convenience for the CLI and tests: run the generator job to the end on this thread."""
-    from playground.core.runner import run_sync
-
-    return run_sync(Job(transcribe_file, (path,), {"model": model, "options": options}), sink, cancel_event)
-
-
 # -- scoring --------------------------------------------------------------------
 
 

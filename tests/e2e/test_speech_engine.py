@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speech_support import PHRASES, FakeSoundDevice, concat, silence, speak  # noqa: E402
+from speech_support import PHRASES, FakeSoundDevice, concat, silence, speak, transcribe  # noqa: E402
 
 from playground.core import audio, speech, streaming  # noqa: E402
 from playground.core.errors import Cancelled, DeviceError, InputError  # noqa: E402
@@ -43,7 +43,7 @@ def data(tmp_path_factory):
 
 def test_word_error_rate_of_the_bundled_model(recognizer, data):
     for key, ref in (("p0", PHRASES[0]), ("p1_44k_stereo", PHRASES[1]), ("p2_8k_fast", PHRASES[2])):
-        result = speech.transcribe_file_sync(data[key])
+        result = transcribe(data[key])
         wer = speech.word_error_rate(ref, result.text)
         assert wer < 0.3, f"{key}: WER {wer:.2f} for {result.text!r}"
         assert result.duration == pytest.approx(audio.probe(data[key]).duration, abs=0.01)
@@ -73,11 +73,11 @@ def test_silent_and_corrupt_files(recognizer, data, tmp_path):
     sf.write(noise, (np.random.default_rng(0).standard_normal(3 * 16000) * 0.003).astype(np.float32), 16000)
     for path in (data["gap"], noise):
         with pytest.raises(speech.NoSpeechError, match=rf"^No speech found in {path.name}\.$"):
-            speech.transcribe_file_sync(path)
+            transcribe(path)
     broken = tmp_path / "bad.ogg"
     broken.write_bytes(b"OggS" + bytes(500))
     with pytest.raises(InputError, match="bad.ogg: not a readable audio file"):
-        speech.transcribe_file_sync(broken)
+        transcribe(broken)
 
 
 def test_cancel_stops_a_file_between_windows(recognizer, data):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speech_support import speak
+from speech_support import speak, transcribe
 
 from playground import cli
 from playground.core import speech
@@ -41,12 +41,12 @@ def clips(tmp_path_factory):
 
 def test_languages_detected_and_french_word_for_word(clips):
     for code, clip in clips.items():
-        t = speech.transcribe_file_sync(clip, model=BASE)
+        t = transcribe(clip, model=BASE)
         assert t.language == code, (code, t.language, t.text)
         assert 0 < t.language_probability <= 1
-    t = speech.transcribe_file_sync(clips["fr"], model=BASE)
+    t = transcribe(clips["fr"], model=BASE)
     assert speech.word_error_rate(FRENCH[2], t.text) < 0.35, t.text
-    given = speech.transcribe_file_sync(clips["fr"], model=BASE, options=speech.SpeechOptions("fr"))
+    given = transcribe(clips["fr"], model=BASE, options=speech.SpeechOptions("fr"))
     assert given.language == "fr" and given.language_probability == 1.0
     assert speech.word_error_rate(FRENCH[2], given.text) < 0.35, given.text
 
@@ -56,7 +56,7 @@ def test_translate_gives_english_words(clips, tmp_path):
     # sentence German): the same sentence at two paces, and one of them must come out in English.
     outs = []
     for clip in (clips["de"], speak(GERMAN[2], tmp_path / "de-slow.wav", voice=GERMAN[0], speed=130)):
-        t = speech.transcribe_file_sync(clip, model=BASE, options=speech.SpeechOptions(task="translate"))
+        t = transcribe(clip, model=BASE, options=speech.SpeechOptions(task="translate"))
         assert t.language == "de" and t.task == "translate"
         words = set(speech.normalise_words(t.text))
         outs.append(t.text)
@@ -67,7 +67,7 @@ def test_translate_gives_english_words(clips, tmp_path):
 
 
 def test_word_timestamps_rise_inside_their_segment(clips):
-    t = speech.transcribe_file_sync(clips["es"], model=BASE, options=speech.SpeechOptions(word_timestamps=True))
+    t = transcribe(clips["es"], model=BASE, options=speech.SpeechOptions(word_timestamps=True))
     assert t.segments and all(s.words for s in t.segments)
     for s in t.segments:
         starts = [w.start for w in s.words]
@@ -79,10 +79,10 @@ def test_word_timestamps_rise_inside_their_segment(clips):
 
 def test_english_only_model_says_so_in_one_sentence(clips):
     with pytest.raises(InputError, match=r"English only.*whisper-base") as info:
-        speech.transcribe_file_sync(clips["fr"], options=speech.SpeechOptions("fr"))
+        transcribe(clips["fr"], options=speech.SpeechOptions("fr"))
     assert str(info.value).count(". ") == 0
     with pytest.raises(InputError, match="cannot translate"):
-        speech.transcribe_file_sync(clips["fr"], options=speech.SpeechOptions(task="translate"))
+        transcribe(clips["fr"], options=speech.SpeechOptions(task="translate"))
     with pytest.raises(InputError, match="Unknown language 'klingon'"):
         speech.SpeechOptions.parse("klingon")
 
