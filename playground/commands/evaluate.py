@@ -22,7 +22,8 @@ def register(sub) -> None:
                    help="all examples (default) or only the training run's validation split of DATA")
     p.add_argument("--val-share", type=float, default=None,
                    help="with --split validation: the run's validation share (default: from the model)")
-    p.add_argument("--seed", type=int, default=0, help="with --split validation: the run's seed (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="with --split validation: the run's seed (default: the one saved with the model)")
     p.add_argument("--text-column", default=None, help="text column of a table (default: the model's or guessed)")
     p.add_argument("--label-column", default=None, help="label column of a table (default: the model's or guessed)")
     p.add_argument("--batch-size", type=int, default=32, help="examples per forward pass (default 32)")

@@ -170,22 +170,38 @@ def _check_data(kind: str, data: str) -> Path:
     return path
 
 
-def validation_share(model: str, given: float | None) -> float:
-    """The run's validation share: given, or inferred from the marker's n_train / n_val."""
-    if given is not None:
-        return float(given)
+def _run_marker(model: str) -> dict:
+    """The training marker of `model` (of the model an ONNX export was made from); {} when none."""
     path = Path(model).expanduser()
     if path.suffix.lower() == ".onnx" and path.is_file():  # an export: the model it was made from
         from playground.core import onnx_export
 
         path = Path(str(onnx_export.read_metadata(path).get("source_model") or path))
-    meta = models.read_marker(path) if path.is_dir() else None
-    meta = meta or {}
+    return (models.read_marker(path) if path.is_dir() else None) or {}
+
+
+def validation_share(model: str, given: float | None) -> float:
+    """The run's validation share: given, saved in the marker, or inferred from its n_train / n_val."""
+    if given is not None:
+        return float(given)
+    meta = _run_marker(model)
     try:
+        if meta.get("val_share") is not None:
+            return float(meta["val_share"])
         n_val, n_train = int(meta["n_val"]), int(meta["n_train"])
         return n_val / (n_val + n_train)
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return 0.2
+
+
+def validation_seed(model: str, given: int | None) -> int:
+    """The run's split seed: given, or saved in the marker (models trained before it was saved: 0)."""
+    if given is not None:
+        return int(given)
+    try:
+        return int(_run_marker(model).get("seed") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def select(targets: list[int], split: str, val_share: float, seed: int) -> list[int]:
@@ -207,7 +223,7 @@ def _label_order(model_labels: list[str], data_labels: list[str]) -> list[str]:
 
 
 def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_share: float | None = None,
-             seed: int = 0, text_column: str | None = None, label_column: str | None = None,
+             seed: int | None = None, text_column: str | None = None, label_column: str | None = None,
              batch_size: int = BATCH_SIZE, device: str | None = None, trust_remote_code: bool = False) -> Evaluation:
     """Predict every labelled example of `data` with `model` and score the predictions."""
     kind = model_kind(model)
@@ -218,7 +234,8 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
     elif kind == "sound":
         from playground.core import sound
 
-        result = sound.evaluate_folder(ctx, model, path, split, validation_share(model, val_share), seed)
+        result = sound.evaluate_folder(ctx, model, path, split, validation_share(model, val_share),
+                                       validation_seed(model, seed))
     else:
         result = _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label_column,
                                  trust_remote_code)
@@ -234,7 +251,7 @@ def _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, devic
     from playground.core.training import data as tdata
 
     folder = tdata.scan_image_folder(path)
-    chosen = select(folder.targets, split, validation_share(model, val_share), seed)
+    chosen = select(folder.targets, split, validation_share(model, val_share), validation_seed(model, seed))
     clf = image.load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
     labels = _label_order(list(clf.labels), list(folder.labels))
     index = {label: i for i, label in enumerate(labels)}
@@ -276,7 +293,7 @@ def _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label
     meta = meta or {}
     table = tdata.read_table(path, text_column or _column(path, meta.get("text_column")),
                              label_column or _column(path, meta.get("label_column")))
-    chosen = select(table.targets, split, validation_share(model, val_share), seed)
+    chosen = select(table.targets, split, validation_share(model, val_share), validation_seed(model, seed))
     if Path(model).expanduser().suffix.lower() == ".onnx":
         from playground.core import onnx_export
 

@@ -269,7 +269,7 @@ def _add_metadata(target: Path, props: dict[str, str]) -> None:
 
 
 def export(ctx: JobContext, model: str, out: str | os.PathLike, format: str = "onnx",
-           check_data: str | None = None, val_share: float | None = None, seed: int = 0,
+           check_data: str | None = None, val_share: float | None = None, seed: int | None = None,
            min_agreement: float = MIN_AGREEMENT) -> ExportResult:
     """Export `model` (a fine-tuned image or text classifier) to `out` and check it with onnxruntime."""
     from playground.core import evaluate
@@ -305,7 +305,7 @@ def export(ctx: JobContext, model: str, out: str | os.PathLike, format: str = "o
     return result
 
 
-def _check_examples(model: str, kind: str, check_data: str | None, val_share: float | None, seed: int,
+def _check_examples(model: str, kind: str, check_data: str | None, val_share: float | None, seed: int | None,
                     meta: dict, text_column=None, label_column=None) -> tuple[list, str]:
     """The inputs to compare on: the run's validation split of its data, else all of `check_data`."""
     from playground.core import evaluate
@@ -318,10 +318,12 @@ def _check_examples(model: str, kind: str, check_data: str | None, val_share: fl
     try:
         if kind == "image":
             folder = tdata.scan_image_folder(source)
-            idx = evaluate.select(folder.targets, split, evaluate.validation_share(model, val_share), seed)
+            idx = evaluate.select(folder.targets, split, evaluate.validation_share(model, val_share),
+                                  evaluate.validation_seed(model, seed))
             return [str(folder.files[i]) for i in idx][:CHECK_LIMIT], "data" if check_data else "validation"
         table = tdata.read_table(source, text_column, label_column)
-        idx = evaluate.select(table.targets, split, evaluate.validation_share(model, val_share), seed)
+        idx = evaluate.select(table.targets, split, evaluate.validation_share(model, val_share),
+                              evaluate.validation_seed(model, seed))
         return [table.texts[i] for i in idx][:CHECK_LIMIT], "data" if check_data else "validation"
     except InputError:
         return [], "synthetic"
@@ -357,7 +359,7 @@ def _export_image(ctx, folder: Path, tmp: Path, check_data, val_share, seed) -> 
     notes = []
     if not sources:
         notes.append("No validation data found (the training folder is gone): checked on random inputs.")
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(seed or 0)
         batches = [clf.recipe.normalize(torch.rand(16, 3, h, w, generator=g))]
         how = "synthetic"
     else:

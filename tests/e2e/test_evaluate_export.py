@@ -22,7 +22,8 @@ def digits(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
     data = write_digits(root / "digits", size=32, per_class=30)
     result = run_sync(Job(train_image_classifier, (data, root / "model"),
-                          {"image_size": 32, "epochs": 2, "lr": 2e-3, "batch_size": 32}))
+                          {"image_size": 32, "epochs": 2, "lr": 2e-3, "batch_size": 32, "seed": 5,
+                           "val_share": 0.3}))
     return data, Path(result.model_dir), result
 
 
@@ -65,11 +66,16 @@ def test_digit_evaluation_numbers_agree_with_each_other_and_classify_image(digit
         predicted = sum(row[int(label)] for row in whole.confusion)
         assert s.precision == pytest.approx(tp / predicted if predicted else 0.0)
         assert s.recall == pytest.approx(tp / s.support)
-    val = run_sync(Job(evaluate.evaluate, (str(model), str(data)), {"split": "validation", "val_share": 0.2}))
+    val = run_sync(Job(evaluate.evaluate, (str(model), str(data)), {"split": "validation", "val_share": 0.3,
+                                                                     "seed": 5}))
     _check_consistent(val)
-    assert val.total == 60 and val.accuracy == pytest.approx(run.val_accuracy)  # the run's own number
+    assert val.total == 90 and val.accuracy == pytest.approx(run.val_accuracy)  # the run's own number
+    # Share and seed saved with the model: evaluation rebuilds the run's split (not seed 0's, which
+    # would hold training images).
     inferred = run_sync(Job(evaluate.evaluate, (str(model), str(data)), {"split": "validation"}))
-    assert [x.source for x in inferred.examples] == [x.source for x in val.examples]  # share read from the marker
+    assert [x.source for x in inferred.examples] == [x.source for x in val.examples]
+    seed0 = run_sync(Job(evaluate.evaluate, (str(model), str(data)), {"split": "validation", "seed": 0}))
+    assert {x.source for x in seed0.examples} != {x.source for x in val.examples}
     # Cross-check with classify-image on the same files.
     some = val.examples[:24]
     summary = run_sync(Job(image.classify, ([x.source for x in some],), {"model": str(model), "top_k": 1,
@@ -108,7 +114,7 @@ def test_digit_export_agrees_with_torch_and_loads_back(digits, capsys):
     code = cli.main(["export", "--model", str(model), "--format", "onnx", "--out", str(out), "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and out.is_file()
-    assert result["agreement"] >= 0.99 and result["checked"] == 60 and result["check_source"] == "validation"
+    assert result["agreement"] >= 0.99 and result["checked"] == 90 and result["check_source"] == "validation"
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".part")]  # atomic: no temp file left
     # Outside the app: plain onnxruntime, labels and recipe from the metadata, any batch size.
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}

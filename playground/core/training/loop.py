@@ -562,6 +562,7 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
             "name": cfg.name or out_dir.name, "metrics": metrics, "epochs": len(history), "best_epoch": best[1],
             "steps": step, "batch_size": spec.batch_size, "lr": cfg.lr, "device": device,
             "stopped_early": stopped_early, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "val_share": cfg.val_share, "seed": cfg.seed,  # evaluation and export rebuild this run's split
         } | parallel | (data_meta or {})
         ckpt.write_card(tmp, meta, history)
         ckpt.write_marker(tmp, meta)  # last: a folder without it is never listed
