@@ -328,8 +328,14 @@ class MainWindow(QMainWindow):
     def open_at_start(self, paths: list[str]):
         """`playground FILE...` (and the .desktop entry's %F): routed like a drop; the files that
         do not exist are named in the status bar. Returns the routing (None if none exist)."""
+        from PySide6.QtCore import QUrl
+
         from playground.ui import drop_router
 
+        # file:// URLs (what some launchers pass) are local files; web addresses are not opened.
+        paths = [QUrl(p).toLocalFile() if str(p).startswith("file://") else str(p) for p in paths]
+        web = [p for p in paths if p.split("://", 1)[0].lower() in ("http", "https", "ftp")]
+        paths = [p for p in paths if p not in web]
         found = [os.path.abspath(p) for p in paths if os.path.exists(p)]
         missing = [str(p) for p in paths if not os.path.exists(p)]
         routing = self.route_paths(found, label="Opened") if found else None
@@ -344,6 +350,11 @@ class MainWindow(QMainWindow):
             opened = self.statusBar().currentMessage() if routing else ""
             self.statusBar().showMessage(f"{opened}; not found: {names}." if opened else f"Not found: {names}.",
                                          10000)
+        if web:
+            log.warning("Web addresses are not opened: %s", ", ".join(web))
+            said = self.statusBar().currentMessage() if (routing or missing) else ""
+            text = (f"Web addresses are not opened ({', '.join(web)}): download the file, then open or drop it.")
+            self.statusBar().showMessage(f"{said.rstrip('.')}; {text[0].lower()}{text[1:]}" if said else text, 10000)
         return routing
 
     # -- shortcuts, dialogs ------------------------------------------------------------

@@ -248,6 +248,7 @@ class TrainController(QObject):
         self.new_run.emit(f"{name}{' (resumed)' if kwargs['resume'] else ''}")
         self.last_step = None
         self.last_result = None
+        self.messages = []  # the last run's epochs and warnings are not this run's
         self.started_at = time.monotonic()
         if options.processes > 1:
             from playground.core.training.launch import train_in_processes

@@ -76,7 +76,11 @@ def test_listen_from_file_json_lines(capsys, phrase):
     code, out, err = run(capsys, "listen", "--from-file", str(phrase), "--json", "--no-autosave")
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]
-    assert events and all(set(e) == {"type", "text", "start", "end", "emitted_at"} for e in events)
+    base = {"type", "text", "start", "end", "emitted_at"}
+    assert events and all(set(e) == base for e in events if e["type"] == "partial")
+    # finals also say which language was heard (tiny.en: English, for certain)
+    assert all(set(e) == base | {"language", "language_probability"} and e["language"] == "en"
+               for e in events if e["type"] == "final")
     assert {e["type"] for e in events} <= {"partial", "final"}
     assert events[-1]["type"] == "final"
     finals = [e for e in events if e["type"] == "final"]

@@ -91,3 +91,17 @@ def test_quit_after_show_with_files_routes_them_and_exits_0(files, tmp_path):
     assert f"Opened from the command line: {png} -> Image tab" in log_text
     assert f"Opened from the command line: {wav} -> Speech tab" in log_text
     assert "ghost.wav" in log_text and "exits with code 0" in log_text
+
+
+def test_file_urls_open_and_web_addresses_get_a_sentence(main_window, qtbot, files):
+    png, _ = files
+    from PySide6.QtCore import QUrl
+
+    image_tab = main_window.page(IMAGE_TAB)
+    with qtbot.waitSignal(image_tab.batch_finished, timeout=240_000):
+        routing = main_window.open_at_start([QUrl.fromLocalFile(png).toString(), "https://example.com/cat.jpg"])
+        assert routing.groups == {"image": [png]}
+        message = main_window.statusBar().currentMessage()
+        assert message.startswith("Opened: ") and "web addresses are not opened (https://example.com/cat.jpg)" in message
+    assert main_window.open_at_start(["http://example.com/a.wav"]) is None
+    assert main_window.statusBar().currentMessage().startswith("Web addresses are not opened (http://example.com/a.wav)")

@@ -135,8 +135,12 @@ def test_a_tiny_run_emits_steps_epochs_and_saves_a_model(qtbot, ctrl, corpus):
     assert ctrl.status_text.startswith("Saved ") and any(m.startswith("Epoch 2: val loss") for m in ctrl.messages)
     assert not ctrl.running and ctrl.control is None and ctrl.can_start
     assert rec.last("running_changed") == (False, False)
-    # The next run gets a fresh name (the saved one is taken).
+    # The next run gets a fresh name (the saved one is taken) and none of this run's messages.
     assert ctrl.name == "corpus-charlm-2" and rec.last("name_changed") == ("corpus-charlm-2",)
+    with qtbot.waitSignal(ctrl.finished, timeout=240_000):
+        assert ctrl.start(_tiny(corpus, steps=20))
+        assert ctrl.messages == []
+    assert [m for m in ctrl.messages if m.startswith("Epoch")] == [m for m in ctrl.messages if m.startswith("Epoch 1")]
 
 
 def test_pause_resume_cancel_keeps_a_checkpoint_and_the_next_run_resumes(qtbot, ctrl, corpus):
