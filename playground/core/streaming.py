@@ -407,6 +407,7 @@ class LiveResult:
     duration: float
     autosave: str | None
     error: str | None = None
+    recording: str | None = None  # the audio kept with `record_to` (None: not asked, or nothing heard)
 
 
 @dataclass
@@ -624,7 +625,7 @@ class LiveTranscriber:
             head, tail = segs[:-1], segs[-1]
             last = head[-1].words[-1].end if head[-1].words else head[-1].end
             first = tail.words[0].start if tail.words else tail.start
-            cut = int(round((last + max(first, last)) / 2 * SR)) - self._utt_start
+            cut = round((last + max(first, last)) / 2 * SR) - self._utt_start
         if cut is None or cut < self.opt.min_speech * SR or cut > self._utt_len - int(0.3 * SR):
             self._no_cut_before = self._utt_len + 2 * SR  # no boundary yet: look again 2 s later
             return []
@@ -689,11 +690,13 @@ class LiveTranscriber:
 
 
 def listen(ctx: JobContext, source: AudioSource, model: str | None = None, options: LiveOptions | None = None,
-           autosave: bool = True, trust_remote_code: bool = False, speech_options=None):
+           autosave: bool = True, trust_remote_code: bool = False, speech_options=None,
+           record_to: str | None = None):
     """Job (generator): transcribe `source` live until it stops; yields LiveText and LiveStatus events.
 
     `speech_options`: a `speech.SpeechOptions` (language, or None to detect it per phrase; transcribe or
     translate to English); an English-only model asked for another language fails at once.
+    `record_to`: keep the audio heard there (FLAC; segment times are seconds into it).
 
     Returns a LiveResult. A device lost mid-way ends the job with its error in
     `LiveResult.error` (and the final text of everything heard before it).
@@ -722,6 +725,14 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     last_status = 0.0
     step = SR // 10
     autosave_error: str | None = None
+    recorder = None
+    if record_to:
+        from playground.core.recording import AudioRecorder
+
+        try:
+            recorder = AudioRecorder(record_to)
+        except (OSError, RuntimeError) as exc:  # soundfile raises RuntimeError for a path it cannot open
+            log.warning("cannot keep the recording's audio in %s: %s", record_to, exc)
     try:
         while True:
             if ctx.cancelled:
@@ -730,7 +741,13 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
             if not buf.wait(pos, 0.1):
                 source.check()
                 continue
+            before = pos
             data, pos = buf.read(pos)
+            if recorder is not None:
+                lost = pos - before - len(data)  # overwritten before we read them: silence keeps the times
+                if lost > 0:
+                    recorder.write(np.zeros(lost, np.float32))
+                recorder.write(data)
             for i in range(0, len(data), step):
                 # Behind real time: skip partial hypotheses so the finals catch up.
                 live.partials_enabled = (buf.total - pos) + (len(data) - i) < live.opt.partial_max_lag * SR
@@ -751,9 +768,10 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
                 yield event
     finally:
         source.stop()
+        recording = recorder.close() if recorder is not None else None
     error = str(source.error) if source.error else autosave_error
     saved = saver is not None and saver.segments and autosave_error is None
-    return LiveResult(live.segments, pos / SR, str(saver.txt_path) if saved else None, error)
+    return LiveResult(live.segments, pos / SR, str(saver.txt_path) if saved else None, error, recording)
 
 
 def _autosave(saver: Autosaver | None, event) -> str | None:

@@ -74,7 +74,7 @@ _ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class TranscriptStore:
-    """The transcripts folder: one `<id>.json` per transcript."""
+    """The transcripts folder: one `<id>.json` per transcript (and `<id>.flac`: a live one's audio)."""
 
     def __init__(self, folder: str | Path | None = None):
         self._folder = Path(folder) if folder is not None else None
@@ -90,6 +90,10 @@ class TranscriptStore:
         if not _ID.match(transcript_id) or transcript_id.startswith("."):
             raise ValueError(f"bad transcript id {transcript_id!r}")
         return self.folder / f"{transcript_id}.json"
+
+    def audio_path(self, transcript_id: str) -> Path:
+        """Where a live transcript's audio is kept (`<id>.flac`, written by core/recording.py)."""
+        return self.path(transcript_id).with_suffix(".flac")
 
     def new(self, name: str, kind: str, source: str = "", transcript: Transcript | None = None,
             created: float | None = None) -> StoredTranscript:
@@ -126,8 +130,9 @@ class TranscriptStore:
         return sorted(out, key=lambda t: (t.created, t.id))
 
     def delete(self, transcript_id: str) -> bool:
-        """Remove the transcript's file; False if there was none."""
+        """Remove the transcript's file and its kept audio; False if there was no transcript file."""
         p = self.path(transcript_id)
+        self.audio_path(transcript_id).unlink(missing_ok=True)
         try:
             p.unlink()
         except FileNotFoundError:

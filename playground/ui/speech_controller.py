@@ -375,12 +375,14 @@ class SpeechController(QObject):
         self.transcripts_changed.emit(self.transcripts())
         self.select(item.id)
         self.realtime = ""
+        kept = self._audio_path(item)  # the audio is kept beside the transcript, for playback after a restart
         if self._live_runner is None:
             # Live sessions have their own lane: a recording can last an hour and must neither
             # wait behind nor block the jobs of the other tabs.
             self._live_runner = self.ctx.runner(LIVE_LANE, self)
         self.live_handle = self._live_runner.submit(
-            Job(streaming.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options()},
+            Job(streaming.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options(),
+                                               "record_to": str(kept) if kept is not None else None},
                 name="live transcription"),
             on_event=self._on_live_event, on_result=self._on_live_result,
             on_error=lambda message: self._say(message, error=True), on_finished=self._on_live_finished)
@@ -435,6 +437,13 @@ class SpeechController(QObject):
             item.transcript.duration = result.duration
             if item.transcript.segments:
                 self._store_save(item)
+            elif result.recording:  # no words: no transcript, so no audio to keep for it
+                Path(result.recording).unlink(missing_ok=True)
+            if result.recording and item.transcript.segments:
+                # From now on the whole recording plays from its file, not only the ring buffer's last minutes.
+                self._buffers.pop(item.id, None)
+                if self._current is item:
+                    self._origins = [self._origin(item)] * len(self._segments)
         if result.autosave:
             self.autosave_path = result.autosave
             self.autosaved.emit(result.autosave)
@@ -562,7 +571,7 @@ class SpeechController(QObject):
         seg = self.segment(index)
         origin = self._origins[index] if seg is not None else None
         if seg is not None and not origin and self._current is not None:  # a transcript kept from before
-            self._say("The audio of this live recording is no longer in memory (it is kept while the app runs)."
+            self._say("The audio of this live recording was not kept."
                       if self._current.kind == "live" else
                       f"The audio file {self._current.source or self._current.name} is no longer there.", error=True)
         if seg is None or not origin:
@@ -689,11 +698,22 @@ class SpeechController(QObject):
             self._say(f"The transcript could not be saved to {self.store.folder} ({exc.strerror or exc}); "
                       "it is kept in the window: export it elsewhere.", error=True)
 
+    def _audio_path(self, item: StoredTranscript) -> Path | None:
+        try:
+            return self.store.audio_path(item.id)
+        except (OSError, ValueError):
+            return None
+
     def _origin(self, item: StoredTranscript) -> tuple | None:
+        """Where a transcript's audio plays from: its file, a live session's ring buffer while it
+        records, then the audio kept beside the transcript (after a restart too)."""
         if item.kind == "file":
             return ("file", item.source) if item.source and Path(item.source).is_file() else None
         buffer = self._buffers.get(item.id)
-        return ("live", buffer) if buffer is not None else None
+        if buffer is not None:
+            return ("live", buffer)
+        kept = self._audio_path(item)
+        return ("file", str(kept)) if kept is not None and kept.is_file() else None
 
     def audio_file(self, item: StoredTranscript | None = None) -> str:
         """The audio file behind a file transcript (the shown one by default), "" when none is at hand."""

@@ -8,12 +8,13 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, FakeSoundDevice, silence, speak  # noqa: E402
 
-from playground.core import audio_sources, streaming  # noqa: E402
+from playground.core import audio, audio_sources, streaming  # noqa: E402
 from playground.core.errors import DeviceError  # noqa: E402
 from playground.core.speech import word_error_rate  # noqa: E402
 
@@ -152,11 +153,28 @@ def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home
     assert c.segments() == file_t.segments
     assert word_error_rate(PHRASES[0], c.text_of(live_t.id)) < 0.3
     assert c.select(live_t.id) and c.segments() == live_t.segments
-    again = made(source_factory=lambda data: streaming.FileSource(wavs["quiet"], speed=4.0))
+    # The recording's audio is kept beside its transcript, whole (FLAC, segment times are seconds into it).
+    folder = isolated_home / "data" / "transcripts"
+    kept = folder / f"{live_t.id}.flac"
+    assert kept.is_file() and not list(folder.glob(".*.part"))
+    heard = audio.probe(wavs["p0"]).duration
+    assert heard <= audio.probe(kept).duration <= heard + 1.5  # + the source's second of tail silence
+    assert c.audio_file(live_t) == str(kept)  # once the session ended, it plays from the file
+    sd = FakeSoundDevice()
+    again = made(source_factory=lambda data: streaming.FileSource(wavs["quiet"], speed=4.0),
+                 sounddevice_importer=lambda name: sd)
     assert [t.name for t in again.transcripts()] == [file_t.name, live_t.name]
     assert word_error_rate(PHRASES[0], again.text_of(live_t.id)) < 0.3
-    # A recording in which nothing was said leaves no transcript behind.
+    # After a restart the live transcript still plays: from the kept audio.
+    assert again.select(live_t.id) and again.audio_file() == str(kept)
+    seg = again.segments()[0]
+    with qtbot.waitSignal(again.playback_changed, timeout=10_000, check_params_cb=lambda playing: not playing):
+        assert again.play_segment(0)
+    samples, rate = sd.played[-1]
+    assert rate == 16000 and np.array_equal(samples, audio.load_range(kept, seg.start, seg.end))
+    # A recording in which nothing was said leaves no transcript behind, and no audio.
     assert again.start_recording(device="injected") and len(again.transcripts()) == 3
     qtbot.waitUntil(lambda: not again.recording, timeout=TIMEOUT)
     assert [t.id for t in again.transcripts()] == [file_t.id, live_t.id] and again.current is None
-    assert len(list((isolated_home / "data" / "transcripts").glob("*.json"))) == 2
+    assert len(list(folder.glob("*.json"))) == 2 and [p.name for p in folder.glob("*.flac")] == [kept.name]
+    assert again.delete(live_t.id) and not kept.exists()  # deleting the transcript deletes its audio

@@ -128,6 +128,42 @@ def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
     assert result.duration == 0.5 + 1.5 + 0.2 + 1.0
     assert open(result.autosave).read() == "Hello there.\n"
     assert texts[-1].to_dict().keys() == {"type", "text", "start", "end", "emitted_at"}
+    assert result.recording is None  # no record_to: no audio kept
+
+
+def test_listen_keeps_the_audio_it_heard_when_asked(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from playground.core import speech
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
+
+    path = tmp_path / "s.wav"
+    heard = np.concatenate([quiet(0.5), speech_like(1.5), quiet(0.2)])
+    sf.write(path, heard, SR)
+    monkeypatch.setattr(speech, "load_recognizer",
+                        lambda model=None, ctx=None, trust_remote_code=False: ScriptedRecognizer([], "Hi."))
+    monkeypatch.setattr(speech, "load_vad", LoudnessVAD)
+    target = tmp_path / "kept" / "live.flac"
+    result = run_sync(Job(streaming.listen, (streaming.FileSource(path, speed=0, tail_silence=1.0),),
+                          {"autosave": False, "record_to": str(target)}))
+    assert result.recording == str(target) and not list(target.parent.glob(".*"))
+    kept, rate = sf.read(target, dtype="float32")
+    assert rate == SR and len(kept) == int(result.duration * SR)  # the tail silence too: times line up
+    assert np.abs(kept[:len(heard)] - heard).max() < 1e-3  # 16-bit FLAC of what was heard
+
+
+def test_the_recorder_keeps_nothing_for_nothing_and_gives_up_quietly_on_a_write_error(tmp_path):
+    from playground.core.recording import AudioRecorder
+
+    empty = AudioRecorder(tmp_path / "empty.flac")
+    assert empty.close() is None and not list(tmp_path.iterdir())
+    broken = AudioRecorder(tmp_path / "broken.flac")
+    broken.write(speech_like(0.1))
+    broken._file.close()  # noqa: SLF001 - what a vanished disk looks like to the next write
+    broken.write(speech_like(0.1))
+    assert broken.error and "could not be kept" in broken.error
+    assert broken.close() is None and not list(tmp_path.iterdir())
 
 
 def test_the_final_decode_starts_at_the_pause_and_is_reused_when_the_pause_ends_the_phrase():
