@@ -51,6 +51,9 @@ def register(sub) -> None:
                         "finals add language and language_probability")
     p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--no-autosave", action="store_true", help="do not keep the transcript in the data folder")
+    p.add_argument("--record", default=None, metavar="FILE.flac",
+                   help="also keep the audio heard in FILE.flac (written when listening ends; "
+                        "segment times are seconds into it)")
     _language_args(p)
     p.set_defaults(func=cmd_listen)
 
@@ -152,6 +155,8 @@ def cmd_listen(args) -> int:
         return _list_sources(args)
     if args.speed < 0:
         raise cli.UsageError("--speed must be >= 0")
+    if args.record and not args.record.lower().endswith(".flac"):
+        raise cli.UsageError("--record writes FLAC: give a file name ending in .flac")
     if args.from_file:
         source = streaming.FileSource(args.from_file, speed=args.speed, tail_silence=1.0)
     elif args.system is not None:
@@ -183,8 +188,11 @@ def cmd_listen(args) -> int:
 
     # Ctrl+C behaves like Stop: recording ends, buffered audio is still transcribed.
     result = run_sync(Job(streaming.listen, (source,), {"model": args.model, "autosave": not args.no_autosave,
-                                                        "speech_options": _options(args)}), sink, None)
+                                                        "speech_options": _options(args),
+                                                        "record_to": args.record}), sink, None)
     stop_event.done()
+    if args.record and result.recording is None and not result.error:
+        sys.stderr.write(f"No audio was kept in {args.record} (nothing was heard, or the disk refused it).\n")
     if result.error:
         return cli.fail(result.error)
     if source.error is not None:

@@ -93,6 +93,16 @@ def test_listen_from_file_json_lines(capsys, phrase):
     assert emitted == sorted(emitted)
 
 
+def test_listen_keeps_the_audio_with_record(capsys, phrase, tmp_path):
+    target = tmp_path / "heard.flac"
+    code, out, err = run(capsys, "listen", "--from-file", str(phrase), "--no-autosave", "--record", str(target))
+    assert code == 0, err
+    duration = audio.probe(phrase).duration
+    assert duration <= audio.probe(target).duration <= duration + 1.5  # + the second of tail silence
+    code, _, err = run(capsys, "listen", "--from-file", str(phrase), "--record", str(tmp_path / "heard.wav"))
+    assert code == 2 and "ending in .flac" in err
+
+
 def test_listen_usage_and_device_errors(capsys, tmp_path):
     code, _, err = run(capsys, "listen", "--from-file", str(tmp_path / "none.wav"))
     assert code == 1 and "none.wav: file not found" in err
