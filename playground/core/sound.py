@@ -32,6 +32,9 @@ from playground.core import audio
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 
+if typing.TYPE_CHECKING:
+    from playground.core.training.data import ClassFolderData
+
 TASK = "audio-classification"
 SR = audio.SAMPLE_RATE
 CLIP_SECONDS = 1.0
@@ -136,53 +139,18 @@ def featurizer(name: str, ctx: JobContext | None = None):
 # -- data -------------------------------------------------------------------------------------
 
 
-@dataclass
-class SoundFolderData:
-    root: Path
-    files: list[Path]
-    targets: list[int]
-    labels: list[str]
-    skipped: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        out = {name: 0 for name in self.labels}
-        for t in self.targets:
-            out[self.labels[t]] += 1
-        return out
-
-
-def scan_sound_folder(folder: str | Path) -> SoundFolderData:
+def scan_sound_folder(folder: str | Path) -> ClassFolderData:
     """One sub-folder of audio files per class (a one-second clip each, or longer recordings)."""
-    from playground.core.training.data import check_classes
+    from playground.core.training.data import check_classes, scan_class_folder
 
-    root = Path(folder).expanduser()
-    name = root.name or str(root)
-    if not root.is_dir():
-        raise InputError(f"{name}: " + ("folder not found." if not root.exists() else
-                                         "is a file; choose a folder with one sub-folder of audio clips per class."))
-    files, targets, labels, skipped = [], [], [], 0
-    for d in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name):
-        clips = []
-        for p in sorted(d.rglob("*")):
-            if not p.is_file() or any(part.startswith(".") for part in p.relative_to(d).parts):
-                continue
-            if audio.is_audio_path(p) and p.stat().st_size > 0:
-                clips.append(p)
-            else:
-                skipped += 1
-        if clips:
-            labels.append(d.name)
-            files += clips
-            targets += [len(labels) - 1] * len(clips)
-    if not files:
+    data = scan_class_folder(folder, audio.is_audio_path, "choose a folder with one sub-folder of audio clips per class")
+    name = data.name
+    if not data.files:
         raise InputError(f"{name}: has no class sub-folders with audio files (WAV, FLAC, MP3, OGG ...).")
-    data = SoundFolderData(root, files, targets, labels, skipped)
     data.warnings = check_classes(data.counts, name)
-    if skipped:
-        data.warnings.insert(0, f"Skipped {skipped} files that are not audio.")
-    if NOISE_CLASS not in labels:
+    if data.skipped:
+        data.warnings.insert(0, f"Skipped {data.skipped} files that are not audio.")
+    if NOISE_CLASS not in data.labels:
         data.warnings.append(f"No '{NOISE_CLASS}' class: silence and noise will be called one of the others.")
     return data
 

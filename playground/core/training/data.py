@@ -11,6 +11,7 @@ import csv
 import io
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,11 +116,14 @@ def split_indices(targets: list[int], val_share: float, seed: int = 0) -> tuple[
     return train, sorted(val)
 
 
-# -- image folders --------------------------------------------------------------
+# -- class folders (images, sounds) ------------------------------------------------
 
 
 @dataclass
-class ImageFolderData:
+class ClassFolderData:
+    """A folder with one sub-folder of examples per class (images for `scan_image_folder`, audio
+    clips for `sound.scan_sound_folder`)."""
+
     root: Path
     files: list[Path]
     targets: list[int]
@@ -129,6 +133,11 @@ class ImageFolderData:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def name(self) -> str:
+        """The folder as the messages name it."""
+        return self.root.name or str(self.root)
+
+    @property
     def counts(self) -> dict[str, int]:
         out = {name: 0 for name in self.labels}
         for t in self.targets:
@@ -136,54 +145,65 @@ class ImageFolderData:
         return out
 
 
-def scan_image_folder(folder: str | Path) -> ImageFolderData:
-    """One sub-folder per class; files that are not images are skipped and counted."""
+def scan_class_folder(folder: str | Path, accepts: Callable[[Path], bool], is_file_advice: str) -> ClassFolderData:
+    """Walk a folder of class sub-folders: each sub-folder (hidden ones left out) with at least one
+    non-empty file that `accepts` (at any depth, hidden files left out) is a class, in name order;
+    its other files are skipped and counted. Raises InputError only when the folder is missing or
+    is a file ("<name>: is a file; <is_file_advice>."); the caller checks that some class was found
+    and sets the warnings, in its own words for its kind of file."""
     root = Path(folder).expanduser()
     name = root.name or str(root)
     if not root.exists():
         raise InputError(f"{name}: folder not found.")
     if not root.is_dir():
-        raise InputError(f"{name}: is a file; drop a folder with one sub-folder of images per class.")
-    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
-    if not entries:
-        raise InputError(f"{name}: the folder is empty; it needs one sub-folder of images per class.")
-    class_dirs = sorted((p for p in entries if p.is_dir()), key=lambda p: p.name)
-    if not class_dirs:
-        loose = sum(1 for p in entries if is_image_path(p))
-        if loose:
-            raise InputError(f"{name}: has {loose} images but no class sub-folders; "
-                             "put the images of each class in a sub-folder named after the class.")
-        raise InputError(f"{name}: has no class sub-folders with images.")
+        raise InputError(f"{name}: is a file; {is_file_advice}.")
+    class_dirs = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                        key=lambda p: p.name)
     files: list[Path] = []
     targets: list[int] = []
     labels: list[str] = []
     skipped: list[str] = []
     for d in class_dirs:
-        images = []
+        examples = []
         for p in sorted(d.rglob("*")):
             rel = p.relative_to(d)
             if any(part.startswith(".") for part in rel.parts) or not p.is_file():
                 continue
-            if is_image_path(p) and p.stat().st_size > 0:
-                images.append(p)
+            if accepts(p) and p.stat().st_size > 0:
+                examples.append(p)
             else:
                 skipped.append(str(p.relative_to(root)))
-        if not images:
-            continue  # an empty class folder is ignored (reported below if it leaves < 2 classes)
+        if not examples:
+            continue  # an empty class folder is ignored (the caller's checks report < 2 classes)
         labels.append(d.name)
-        files += images
-        targets += [len(labels) - 1] * len(images)
-    if not files:
+        files += examples
+        targets += [len(labels) - 1] * len(examples)
+    return ClassFolderData(root, files, targets, labels, len(skipped), skipped[:5])
+
+
+def scan_image_folder(folder: str | Path) -> ClassFolderData:
+    """One sub-folder per class; files that are not images are skipped and counted."""
+    data = scan_class_folder(folder, is_image_path, "drop a folder with one sub-folder of images per class")
+    name = data.name
+    if not data.files:
+        entries = [p for p in data.root.iterdir() if not p.name.startswith(".")]
+        if not entries:
+            raise InputError(f"{name}: the folder is empty; it needs one sub-folder of images per class.")
+        if not any(p.is_dir() for p in entries):
+            loose = sum(1 for p in entries if is_image_path(p))
+            if loose:
+                raise InputError(f"{name}: has {loose} images but no class sub-folders; "
+                                 "put the images of each class in a sub-folder named after the class.")
+            raise InputError(f"{name}: has no class sub-folders with images.")
         raise InputError(f"{name}: the class sub-folders contain no images"
-                         + (f" ({len(skipped)} other files skipped)." if skipped else "."))
-    data = ImageFolderData(root, files, targets, labels, len(skipped), skipped[:5])
+                         + (f" ({data.skipped} other files skipped)." if data.skipped else "."))
     data.warnings = check_classes(data.counts, name)
-    if skipped:
-        data.warnings.insert(0, f"Skipped {len(skipped)} files that are not images (e.g. '{skipped[0]}').")
+    if data.skipped:
+        data.warnings.insert(0, f"Skipped {data.skipped} files that are not images (e.g. '{data.skipped_examples[0]}').")
     return data
 
 
-def drop_unreadable(data: ImageFolderData, bad: list[int]) -> ImageFolderData:
+def drop_unreadable(data: ClassFolderData, bad: list[int]) -> ClassFolderData:
     """Remove files that failed to decode, count them as skipped and re-check the classes."""
     if not bad:
         return data
@@ -191,7 +211,7 @@ def drop_unreadable(data: ImageFolderData, bad: list[int]) -> ImageFolderData:
     names = [str(data.files[i].relative_to(data.root)) for i in bad]
     files = [f for i, f in enumerate(data.files) if i not in bad_set]
     targets = [t for i, t in enumerate(data.targets) if i not in bad_set]
-    out = ImageFolderData(data.root, files, targets, list(data.labels), data.skipped + len(bad),
+    out = ClassFolderData(data.root, files, targets, list(data.labels), data.skipped + len(bad),
                           (data.skipped_examples + names)[:5])
     counts = {k: v for k, v in out.counts.items()}
     out.warnings = [w for w in data.warnings if not w.startswith("Skipped") and not w.startswith("Strong")]

@@ -82,7 +82,7 @@ def load_pixels(path: Path, recipe: Preprocess | int):
 class ImageSpec(TrainSpec):
     task = "image-classification"
 
-    def __init__(self, ctx: JobContext, data: tdata.ImageFolderData, backbone: str, image_size: int, batch_size: int,
+    def __init__(self, ctx: JobContext, data: tdata.ClassFolderData, backbone: str, image_size: int, batch_size: int,
                  val_share: float, head_only: bool, augment: bool, flip: bool, seed: int):
         import numpy as np
         import torch

@@ -15,7 +15,7 @@ from playground.core.errors import InputError
 from playground.core.jobs import JobContext
 from playground.core.training import distributed
 from playground.core.training.common import make_config, resolve_out
-from playground.core.training.data import split_indices
+from playground.core.training.data import ClassFolderData, split_indices
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 
@@ -23,7 +23,7 @@ from playground.core.training.loop import TrainControl, TrainSpec, fit
 class SoundSpec(TrainSpec):
     task = sound.TASK
 
-    def __init__(self, ctx: JobContext, data: sound.SoundFolderData, features: str, batch_size: int,
+    def __init__(self, ctx: JobContext, data: ClassFolderData, features: str, batch_size: int,
                  val_share: float, seed: int, hidden: int = 128):
         import numpy as np
         import torch
