@@ -66,9 +66,11 @@ def download_to(url: str, target: Path, ctx: JobContext, label: str, sha256_pref
 
 def torch_checkpoint(url: str) -> Path:
     """Where torch keeps the checkpoint downloaded from `url` (its hub cache's checkpoints folder)."""
-    import torch
+    import torch  # noqa: F401 (once imported, hub_dir() is torch.hub.get_dir() itself, a set_dir() included)
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
+    from playground.core.torchvision_weights import hub_dir
+
+    return hub_dir() / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
 
 
 def checkpoint_sha256(name: str) -> str | None:

@@ -43,7 +43,9 @@ DETECTOR_SIZES_MB = {"fasterrcnn_mobilenet_v3_large_320_fpn": 74, "fasterrcnn_mo
 
 
 def hub_dir() -> Path:
-    """torch.hub.get_dir() without importing torch (the same rule: TORCH_HOME, then XDG_CACHE_HOME)."""
+    """torch's hub cache folder, the one place of the rule (`download.torch_checkpoint` uses it too):
+    torch.hub.get_dir() once torch is imported, else, without importing it, the same rule
+    (TORCH_HOME, then XDG_CACHE_HOME)."""
     torch = sys.modules.get("torch")
     if torch is not None and hasattr(torch, "hub"):
         return Path(torch.hub.get_dir())
