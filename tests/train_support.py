@@ -1,7 +1,9 @@
-"""Small labelled training sets the tests write: sentiment CSVs and digit folders."""
+"""Small labelled training sets the tests write (sentiment CSVs, digit folders, a char-GPT corpus)
+and the Train tab controller's set-up that its GUI tests share."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 POSITIVE = ["wonderful", "great", "excellent", "delightful", "fantastic", "lovely", "superb", "brilliant"]
@@ -42,3 +44,41 @@ def write_digits(root, size=32, per_class=None):
         Image.fromarray((img / 16.0 * 255).astype(np.uint8), "L").resize(
             (size, size), Image.Resampling.BILINEAR).save(folder / f"{i}.png")
     return root
+
+
+# -- the Train tab's controller (tests/gui/test_train_controller*.py) ----------------------------
+
+CORPUS = "the cat sat on the mat. the dog sat on the log. a bird sang in the tree.\n" * 40
+TINY = {"block_size": 16, "layers": 1, "heads": 2, "embed": 32, "eval_every": 20}  # a char-GPT of seconds
+
+
+def write_corpus(path):
+    path.write_text(CORPUS)
+    return path
+
+
+def tiny_charlm(path, **changes):
+    """The options of a tiny char-GPT run on `path` (batch 8, `TINY`), `changes` on top."""
+    from playground.ui.train_controller import TrainOptions
+
+    return TrainOptions("charlm", str(path), **({"batch_size": 8, "extra": dict(TINY)} | changes))
+
+
+@contextlib.contextmanager
+def train_controller(qtbot, worker, settings):
+    """A TrainController on the test worker; shut down, its run ended, on leaving."""
+    from playground.ui.context import AppContext
+    from playground.ui.train_controller import TrainController
+
+    c = TrainController(AppContext(worker, settings, None))
+    yield c
+    c.shutdown()
+    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+
+
+def load_data(qtbot, ctrl, path):
+    """Give the controller `path` as its data and wait until the checks passed; the path."""
+    with qtbot.waitSignal(ctrl.preview_ready, timeout=60_000):
+        assert ctrl.set_data(str(path))
+    assert ctrl.can_start
+    return path

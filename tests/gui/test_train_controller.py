@@ -8,13 +8,10 @@ from it), data changes refused while running, the model store told on DoneEvent.
 from __future__ import annotations
 
 import pytest
+from train_support import CORPUS, load_data, tiny_charlm, train_controller, write_corpus
 
 from playground.core.training import events as ev
-from playground.ui.context import AppContext
 from playground.ui.train_controller import EVENT_INTERVAL_S, TrainController, TrainOptions
-
-CORPUS = "the cat sat on the mat. the dog sat on the log. a bird sang in the tree.\n" * 40
-TINY = {"block_size": 16, "layers": 1, "heads": 2, "embed": 32, "eval_every": 20}
 
 
 class Recorder:
@@ -39,27 +36,13 @@ class Recorder:
 
 @pytest.fixture
 def ctrl(qtbot, worker, settings):
-    c = TrainController(AppContext(worker, settings, None))
-    yield c
-    c.shutdown()
-    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    with train_controller(qtbot, worker, settings) as c:
+        yield c
 
 
 @pytest.fixture
 def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(CORPUS)
-    return path
-
-
-def _load(qtbot, ctrl, path):
-    with qtbot.waitSignal(ctrl.preview_ready, timeout=60_000):
-        assert ctrl.set_data(str(path))
-    assert ctrl.can_start
-
-
-def _tiny(path, **changes) -> TrainOptions:
-    return TrainOptions("charlm", str(path), **({"batch_size": 8, "extra": dict(TINY)} | changes))
+    return write_corpus(tmp_path / "corpus.txt")
 
 
 def test_options_take_the_kinds_defaults_and_build_the_jobs_arguments(tmp_path):
@@ -84,7 +67,7 @@ def test_options_take_the_kinds_defaults_and_build_the_jobs_arguments(tmp_path):
 def test_data_preview_of_a_text_corpus_and_the_stale_check_guard(qtbot, ctrl, corpus, tmp_path):
     rec = Recorder(ctrl)
     assert not ctrl.can_start
-    _load(qtbot, ctrl, corpus)
+    load_data(qtbot, ctrl, corpus)
     assert rec.of("data_changed") == [(str(corpus), "charlm")]
     p = ctrl.preview
     assert p.kind == "charlm" and "characters" in p.summary and rec.of("preview_ready") == [(p,)]
@@ -111,16 +94,16 @@ def test_data_preview_of_a_text_corpus_and_the_stale_check_guard(qtbot, ctrl, co
 def test_a_tiny_run_emits_steps_epochs_and_saves_a_model(qtbot, ctrl, corpus):
     from playground.core import models
 
-    _load(qtbot, ctrl, corpus)
+    load_data(qtbot, ctrl, corpus)
     refreshes = []
     original = ctrl.ctx.store.refresh
     ctrl.ctx.store.refresh = lambda now=False: (refreshes.append(now), original(now=now))
     rec = Recorder(ctrl)
     with qtbot.waitSignal(ctrl.finished, timeout=240_000) as done:
-        assert ctrl.start(_tiny(corpus, steps=40))
+        assert ctrl.start(tiny_charlm(corpus, steps=40))
         assert ctrl.running and rec.of("running_changed") == [(True, False)]
         assert rec.of("new_run") == [("corpus-charlm",)] and ctrl.status_text == "Starting..."
-        assert not ctrl.start(_tiny(corpus))  # one run at a time
+        assert not ctrl.start(tiny_charlm(corpus))  # one run at a time
     result = done.args[0]
     assert result is ctrl.last_result and result.task == "text-generation"
     steps = [e.step for (e,) in rec.of("step")]
@@ -138,16 +121,16 @@ def test_a_tiny_run_emits_steps_epochs_and_saves_a_model(qtbot, ctrl, corpus):
     # The next run gets a fresh name (the saved one is taken) and none of this run's messages.
     assert ctrl.name == "corpus-charlm-2" and rec.last("name_changed") == ("corpus-charlm-2",)
     with qtbot.waitSignal(ctrl.finished, timeout=240_000):
-        assert ctrl.start(_tiny(corpus, steps=20))
+        assert ctrl.start(tiny_charlm(corpus, steps=20))
         assert ctrl.messages == []
     assert [m for m in ctrl.messages if m.startswith("Epoch")] == [m for m in ctrl.messages if m.startswith("Epoch 1")]
 
 
 def test_pause_resume_cancel_keeps_a_checkpoint_and_the_next_run_resumes(qtbot, ctrl, corpus):
-    _load(qtbot, ctrl, corpus)
+    load_data(qtbot, ctrl, corpus)
     rec = Recorder(ctrl)
     seen = []
-    assert ctrl.start(_tiny(corpus, steps=400))
+    assert ctrl.start(tiny_charlm(corpus, steps=400))
     ctrl.handle.event.connect(seen.append)
     qtbot.waitUntil(lambda: len(rec.of("step")) >= 3, timeout=120_000)
     ctrl.pause()
@@ -174,7 +157,7 @@ def test_pause_resume_cancel_keeps_a_checkpoint_and_the_next_run_resumes(qtbot, 
 
     resumed = []
     with qtbot.waitSignal(ctrl.finished, timeout=120_000) as done:
-        assert ctrl.start(_tiny(corpus, steps=saved.step + 5, resume=True))
+        assert ctrl.start(tiny_charlm(corpus, steps=saved.step + 5, resume=True))
         ctrl.handle.event.connect(resumed.append)
     start = next(e for e in resumed if isinstance(e, ev.RunStarted))
     assert start.start_step == saved.step and done.args[0] is not None
@@ -184,14 +167,14 @@ def test_pause_resume_cancel_keeps_a_checkpoint_and_the_next_run_resumes(qtbot, 
 
 
 def test_data_changes_are_refused_while_running(qtbot, ctrl, corpus, tmp_path):
-    assert not ctrl.start(_tiny(corpus))  # no data checked yet
+    assert not ctrl.start(tiny_charlm(corpus))  # no data checked yet
     assert ctrl.status_text == "Choose valid training data first." and not ctrl.running
-    _load(qtbot, ctrl, corpus)
+    load_data(qtbot, ctrl, corpus)
     preview = ctrl.preview
     other = tmp_path / "other.txt"
     other.write_text(CORPUS)
     rec = Recorder(ctrl)
-    assert ctrl.start(_tiny(corpus, steps=400))
+    assert ctrl.start(tiny_charlm(corpus, steps=400))
     qtbot.waitUntil(lambda: bool(rec.of("step")), timeout=120_000)  # really training
     assert not ctrl.set_data(str(other))
     assert "cancel it" in ctrl.status_text and ctrl.data_path == str(corpus) and ctrl.preview is preview

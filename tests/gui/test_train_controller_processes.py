@@ -10,13 +10,11 @@ import time
 
 import psutil
 import pytest
+from train_support import load_data, tiny_charlm, train_controller, write_corpus
 
 from playground.core.training import events as ev
 from playground.ui.context import AppContext
-from playground.ui.train_controller import TrainController, TrainOptions
-
-CORPUS = "the cat sat on the mat. the dog sat on the log. a bird sang in the tree.\n" * 40
-TINY = {"block_size": 16, "layers": 1, "heads": 2, "embed": 32, "eval_every": 20}
+from playground.ui.train_controller import TrainOptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -28,10 +26,8 @@ def one_thread_per_rank(monkeypatch):
 
 @pytest.fixture
 def ctrl(qtbot, worker, settings):
-    c = TrainController(AppContext(worker, settings, None))
-    yield c
-    c.shutdown()
-    qtbot.waitUntil(lambda: not c.running, timeout=60_000)
+    with train_controller(qtbot, worker, settings) as c:
+        yield c
     for p in _ranks():  # nothing left behind, whatever happened
         p.kill()
 
@@ -47,20 +43,12 @@ def _ranks() -> list[psutil.Process]:
     return found
 
 
-def _load(qtbot, ctrl, tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(CORPUS)
-    with qtbot.waitSignal(ctrl.preview_ready, timeout=60_000):
-        assert ctrl.set_data(str(path))
-    return path
-
-
 def _options(path, **changes) -> TrainOptions:
-    return TrainOptions("charlm", str(path), **({"batch_size": 8, "processes": 2, "extra": dict(TINY)} | changes))
+    return tiny_charlm(path, **({"processes": 2} | changes))
 
 
 def test_two_processes_stream_the_same_signals_and_save_the_model(qtbot, ctrl, tmp_path):
-    path = _load(qtbot, ctrl, tmp_path)
+    path = load_data(qtbot, ctrl, write_corpus(tmp_path / "corpus.txt"))
     steps, epochs, saved, seen = [], [], [], []
     ctrl.step.connect(steps.append)
     ctrl.epoch.connect(epochs.append)
@@ -80,7 +68,7 @@ def test_two_processes_stream_the_same_signals_and_save_the_model(qtbot, ctrl, t
 
 
 def test_pause_resume_and_cancel_stop_every_rank_within_5_s(qtbot, ctrl, tmp_path):
-    path = _load(qtbot, ctrl, tmp_path)
+    path = load_data(qtbot, ctrl, write_corpus(tmp_path / "corpus.txt"))
     steps, seen = [], []
     ctrl.step.connect(steps.append)
     assert ctrl.start(_options(path, steps=20000))
@@ -110,7 +98,7 @@ def test_pause_resume_and_cancel_stop_every_rank_within_5_s(qtbot, ctrl, tmp_pat
 
 
 def test_a_rank_that_dies_ends_the_run_with_one_sentence(qtbot, ctrl, tmp_path):
-    path = _load(qtbot, ctrl, tmp_path)
+    path = load_data(qtbot, ctrl, write_corpus(tmp_path / "corpus.txt"))
     steps, failed = [], []
     ctrl.step.connect(steps.append)
     ctrl.failed.connect(failed.append)
