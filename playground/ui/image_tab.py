@@ -160,7 +160,8 @@ class ImageTab(QWidget):
         top.addStretch(1)
         hint = QLabel("Drop images, folders or image links anywhere here; Ctrl+V pastes.")
         hint.setEnabled(False)
-        top.addWidget(hint)
+        hint.setWordWrap(True)  # on one line it alone held the window at 1026 px or more
+        top.addWidget(hint, 1)
         root.addLayout(top)
 
         self.stack = QStackedWidget()

@@ -121,12 +121,15 @@ class SpeechTab(QWidget):
         self.open_button.setToolTip("Transcribe a WAV, FLAC, MP3 or OGG file (or drop one on this tab)")
         self.open_button.clicked.connect(self._open_dialog)
         top.addWidget(self.open_button)
-        top.addSpacing(12)
+        root.addLayout(top)
+        # The model on a row of its own, with its measured speed: beside the input, the tab (and so
+        # the window) could not be narrower than 900 px.
+        model_row = QHBoxLayout()
         self.picker = ModelPicker(self.ctx, TASK, placeholder="a faster-whisper or transformers Hub id, or a folder")
         self.picker.setObjectName("speechModel")
         self.model_combo = self.picker.combo
-        top.addWidget(self.picker, 1)
-        root.addLayout(top)
+        model_row.addWidget(self.picker, 1)
+        root.addLayout(model_row)
         # Why what the computer plays is not in the input list (no PulseAudio, no loopback), when it is not.
         self.system_label = QLabel("")
         self.system_label.setObjectName("speechSystemAudio")
@@ -165,7 +168,7 @@ class SpeechTab(QWidget):
         self.model_rtf_label.setObjectName("speechModelRtf")
         self.model_rtf_label.setToolTip("Seconds of work per second of audio, measured on this machine for each "
                                         "model used; above 1 the smaller model keeps up")
-        options.addWidget(self.model_rtf_label)
+        model_row.addWidget(self.model_rtf_label)
         root.addLayout(options)
 
         meter_row = QHBoxLayout()

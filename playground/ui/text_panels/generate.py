@@ -7,7 +7,7 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTextEdit,
+    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTextEdit, QVBoxLayout,
 )
 
 from playground.core.errors import InputError
@@ -80,16 +80,21 @@ class GeneratePanel(TextPanel):
         self.new_chat.setToolTip("Forget the conversation and clear the output")
         self.new_chat.clicked.connect(self.clear)
 
-        controls = QHBoxLayout()
-        controls.addWidget(self.chat)
-        for label, widget in (("Max new tokens", self.max_tokens), ("Temperature", self.temperature),
-                              ("Top-p", self.top_p), ("Seed", self.seed)):
+        # Two rows of options: in one, the panel (and so the window) could not be narrower than 730 px.
+        controls = QVBoxLayout()
+        first, second = QHBoxLayout(), QHBoxLayout()
+        first.addWidget(self.chat)
+        for row, label, widget in ((first, "Max new tokens", self.max_tokens), (first, "Temperature", self.temperature),
+                                   (second, "Top-p", self.top_p), (second, "Seed", self.seed)):
             lab = QLabel(label + ":")
             lab.setBuddy(widget)
-            controls.addWidget(lab)
-            controls.addWidget(widget)
-        controls.addStretch(1)
-        controls.addWidget(self.new_chat)
+            row.addWidget(lab)
+            row.addWidget(widget)
+        first.addStretch(1)
+        second.addStretch(1)
+        second.addWidget(self.new_chat)
+        controls.addLayout(first)
+        controls.addLayout(second)
 
         self.output = QTextEdit()
         self.output.setReadOnly(True)
