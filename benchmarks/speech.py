@@ -374,23 +374,25 @@ def bench_hf_gpu(path: Path, model_id: str) -> dict | None:
             "text": " ".join(s.text for s in segs)}
 
 
-def live_options(soft_max: float | None, segment_cut: bool = True):
+def live_options(soft_max: float | None, segment_cut: bool = True, min_silence: float | None = None):
     """LiveOptions for an A/B run: `soft_max` 0 turns the soft cut off; `segment_cut` False, no cut at
-    the recogniser's segment boundary."""
+    the recogniser's segment boundary; `min_silence` the pause that ends a phrase (default 0.5 s)."""
     from playground.core import streaming
 
-    if soft_max is None and segment_cut:
+    if soft_max is None and segment_cut and min_silence is None:
         return None
     defaults = streaming.LiveOptions()
     soft = defaults.soft_max_utterance if soft_max is None else (defaults.max_utterance if soft_max <= 0 else soft_max)
     return streaming.LiveOptions(soft_max_utterance=soft,
-                                 segment_cut_after=defaults.segment_cut_after if segment_cut else None)
+                                 segment_cut_after=defaults.segment_cut_after if segment_cut else None,
+                                 min_silence=defaults.min_silence if min_silence is None else min_silence)
 
 
-def reading_section(folder: Path, repeats: int, soft_max: float | None, segment_cut: bool = True) -> None:
+def reading_section(folder: Path, repeats: int, soft_max: float | None, segment_cut: bool = True,
+                    min_silence: float | None = None) -> None:
     from playground.core import streaming
 
-    options = live_options(soft_max, segment_cut)
+    options = live_options(soft_max, segment_cut, min_silence)
     path, sentence_ends, inner = make_reading(folder)
     runs = [bench_reading(path, sentence_ends, inner, options) for _ in range(repeats)]
     lat = [x for r in runs for x in r["latencies"]]
@@ -399,7 +401,7 @@ def reading_section(folder: Path, repeats: int, soft_max: float | None, segment_
     print(f"\n2b. Live latency on a read paragraph with natural pauses ({len(READING)} sentences, "
           f"{sentence_ends[-1]:.0f} s, {len(inner)} pauses inside sentences; espeak-ng at varied speed and pitch "
           f"plus noise: synthetic, not a human recording), {repeats} run(s); soft cut after "
-          f"{opts.soft_max_utterance:g} s at a {opts.soft_min_silence:g} s pause")
+          f"{opts.soft_max_utterance:g} s at a {opts.soft_min_silence:g} s pause; phrase end after {opts.min_silence:g} s")
     print(f"   sentence end -> final text:    {percentiles(lat)}  (target p90 <= 1.0 s); "
           f"{sum(r['missed'] for r in runs)} sentence end(s) without a final")
     print(f"   every final, from the pause it ends at: {percentiles(per_final)}; "
@@ -471,6 +473,8 @@ def main() -> int:
     ap.add_argument("--recording", type=Path, help="a real recording (WAV/FLAC) for 2c; needs --stm")
     ap.add_argument("--no-segment-cut", action="store_true",
                     help="2b: LiveOptions.segment_cut_after None (no cut at the recogniser's segment boundary; 2c runs both)")
+    ap.add_argument("--min-silence", type=float, default=None,
+                    help="2b: LiveOptions.min_silence, the pause that ends a phrase (default 0.5 s)")
     ap.add_argument("--verbose", action="store_true", help="2c: print each final with its times")
     ap.add_argument("--stm", type=Path, help="the recording's NIST STM transcript (phrase times and words)")
     args = ap.parse_args()
@@ -485,7 +489,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path, ends = make_speech(Path(tmp), gap=1.5)
         if args.reading_only:
-            reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut)
+            reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut, args.min_silence)
             return 0
         f = bench_file(path, repeats)
         print(f"\n1. File transcription ({f['duration']:.1f} s of speech, {repeats} interleaved repeats, median)")
@@ -520,7 +524,7 @@ def main() -> int:
         if live["rtf"] is not None:
             print(f"   recogniser real-time factor while live: {live['rtf']:.2f}")
 
-        reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut)
+        reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut, args.min_silence)
 
         if not args.quick:
             ui = bench_ui(path)
