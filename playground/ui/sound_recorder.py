@@ -12,13 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import (
+    QComboBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QVBoxLayout,
+)
 
 from playground.core import paths
 from playground.core.errors import PlaygroundError
 from playground.ui.widgets.deferred import lazy_module
 
 streaming = lazy_module("playground.core.streaming")
+audio_sources = lazy_module("playground.core.audio_sources")
 SR = 16_000
 NOISE_CLASS = "background noise"
 MIN_LAST_CLIP = 0.3  # seconds: a shorter tail of a recording is dropped
@@ -34,10 +37,14 @@ class SoundRecorder(QGroupBox):
     recorded = Signal(str)  # the recordings folder, after clips were added
     status = Signal(str)
 
-    def __init__(self, source_factory: Callable[[], object] | None = None, folder: Path | None = None, parent=None):
+    def __init__(self, source_factory: Callable[[], object] | None = None, folder: Path | None = None, parent=None,
+                 lister: Callable[[], object] | None = None, sounddevice=None):
+        """`lister() -> audio_sources.SourceList` and `sounddevice` replace the real ones (tests)."""
         super().__init__("Record clips", parent)
         self.setObjectName("soundRecorder")
         self._source_factory = source_factory
+        self._lister = lister
+        self._sd = sounddevice
         self.folder = Path(folder) if folder else recordings_dir()
         self.source = None
         self._pos = 0
@@ -58,6 +65,20 @@ class SoundRecorder(QGroupBox):
         self.hold_button.released.connect(self.stop)
         self.counts_label = QLabel("")
         self.counts_label.setWordWrap(True)
+        # The input to record from: the system's default until the list is asked for (listing
+        # PortAudio devices takes a moment, and most people record from the default microphone).
+        self.input_combo = QComboBox()
+        self.input_combo.setObjectName("soundInput")
+        self.input_combo.setAccessibleName("Input to record from")
+        self.input_combo.addItem("Default microphone", None)
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("\u21bb")
+        self.refresh_button.setToolTip("List the microphones and what the computer plays")
+        self.refresh_button.clicked.connect(self.refresh_inputs)
+        inputs = QHBoxLayout()
+        inputs.addWidget(QLabel("Input:"))
+        inputs.addWidget(self.input_combo, 1)
+        inputs.addWidget(self.refresh_button)
         row = QHBoxLayout()
         row.addWidget(self.class_combo, 1)
         row.addWidget(self.hold_button)
@@ -65,6 +86,7 @@ class SoundRecorder(QGroupBox):
         row2.addWidget(self.new_class, 1)
         row2.addWidget(self.add_button)
         col = QVBoxLayout(self)
+        col.addLayout(inputs)
         col.addLayout(row)
         col.addLayout(row2)
         col.addWidget(self.counts_label)
@@ -114,10 +136,35 @@ class SoundRecorder(QGroupBox):
     def recording(self) -> bool:
         return self.source is not None
 
+    def refresh_inputs(self) -> int:
+        """Fill the input list (microphones, then what the computer plays); the number of inputs."""
+        try:
+            found = self._lister() if self._lister is not None else audio_sources.list_sources(self._sd)
+        except PlaygroundError as exc:
+            self.status.emit(f"Cannot list the inputs: {exc}")
+            return 0
+        chosen = self.input_combo.currentData()
+        self.input_combo.clear()
+        self.input_combo.addItem("Default microphone", None)
+        for d in found.microphones:
+            self.input_combo.addItem(d.label, d.index)
+        for src in found.system:
+            self.input_combo.addItem(src.label, src)
+        keep = next((i for i in range(self.input_combo.count()) if self.input_combo.itemData(i) == chosen), 0)
+        self.input_combo.setCurrentIndex(keep)
+        problem = found.mic_problem or ""
+        if problem:
+            self.status.emit(problem)
+        return len(found.microphones) + len(found.system)
+
     def _make_source(self):
         if self._source_factory is not None:
             return self._source_factory()
-        return streaming.MicrophoneSource(streaming.load_sounddevice())
+        sd = self._sd if self._sd is not None else streaming.load_sounddevice()
+        choice = self.input_combo.currentData()
+        if isinstance(choice, audio_sources.SystemSource):
+            return audio_sources.SystemAudioSource(choice, sd)
+        return streaming.MicrophoneSource(sd, device=choice)
 
     def start(self) -> bool:
         if self.recording:

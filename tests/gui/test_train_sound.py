@@ -79,3 +79,34 @@ def test_a_sound_run_from_the_tab_saves_an_audio_classifier(qtbot, tab, tmp_path
     assert result is not None and result.task == "audio-classification"
     meta = models.read_marker(Path(result.model_dir))
     assert meta["features"] == "whisper" and len(meta["labels"]) == 4
+
+
+def test_the_recorder_records_from_the_input_chosen_in_its_list(qtbot, tmp_path):
+    from playground.core import audio_sources, streaming
+    from playground.ui.sound_recorder import SoundRecorder
+
+    devices = [
+        {"name": "Built-in microphone", "index": 0, "hostapi": 0, "max_input_channels": 1, "default_samplerate": 16000.0},
+        {"name": "USB microphone", "index": 3, "hostapi": 0, "max_input_channels": 1, "default_samplerate": 16000.0},
+        {"name": "pulse", "index": 5, "hostapi": 0, "max_input_channels": 32, "default_samplerate": 16000.0},
+    ]
+    sd = FakeSoundDevice(np.full(16000 * 30, 0.05, np.float32), devices=devices)
+    sd.default = type(sd.default)([0, -1])
+    monitor = audio_sources.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor")
+    listed = audio_sources.SourceList(microphones=streaming.list_input_devices(sd), system=[monitor])
+    rec = SoundRecorder(folder=tmp_path / "sounds", lister=lambda: listed, sounddevice=sd)
+    qtbot.addWidget(rec)
+    assert [rec.input_combo.itemText(i) for i in range(rec.input_combo.count())] == ["Default microphone"]
+    assert rec.refresh_inputs() == 4
+    labels = [rec.input_combo.itemText(i) for i in range(rec.input_combo.count())]
+    assert labels[0] == "Default microphone" and labels[-1] == "What the computer plays: Monitor of Speakers"
+    assert any(label.startswith("USB microphone") for label in labels)
+    rec.input_combo.setCurrentIndex(next(i for i, label in enumerate(labels) if label.startswith("USB")))
+    assert rec.refresh_inputs() == 4 and rec.input_combo.currentText().startswith("USB")  # the choice stays
+    source = rec._make_source()  # noqa: SLF001
+    assert isinstance(source, streaming.MicrophoneSource) and source.device.index == 3
+    rec.input_combo.setCurrentIndex(rec.input_combo.count() - 1)
+    system = rec._make_source()  # noqa: SLF001
+    assert isinstance(system, audio_sources.SystemAudioSource) and system.system == monitor
+    rec.input_combo.setCurrentIndex(0)
+    assert rec._make_source().device.index == 0  # noqa: SLF001 - the system's default input
