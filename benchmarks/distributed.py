@@ -131,8 +131,10 @@ def main() -> int:
         print(f"(ratio: {n} processes over the better of the two single-process runs)")
 
         numel = gpt_parameters()
-        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                               "--nnodes", "1", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+        from playground.core.training.launch import Plan, torchrun_options
+
+        plan = Plan(nproc=2, master_addr="127.0.0.1", master_port=_free_port())  # the CLI's own launch options
+        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", *torchrun_options(plan),
                                str(Path(__file__).resolve()), "--allreduce-worker", str(numel)],
                               check=False, capture_output=True, text=True, cwd=ROOT,
                               env=dict(os.environ, OMP_NUM_THREADS="1"))

@@ -167,16 +167,6 @@ def dtype_for(device: str, allow_half: bool = True):
     return torch.float16  # mps
 
 
-def describe(device: str) -> DeviceInfo:
-    """The report for one chosen device."""
-    kind = device.split(":")[0]
-    index = int(device.split(":")[1]) if ":" in device else None
-    for info in list_devices():
-        if info.type == kind and (index is None or info.index == index):
-            return info
-    raise DeviceError(f"Device '{device}' is not available.")
-
-
 def format_bytes(n: int | None) -> str:
     if n is None:
         return "unknown"
