@@ -180,28 +180,26 @@ def _run_marker(model: str) -> dict:
     return (models.read_marker(path) if path.is_dir() else None) or {}
 
 
-def validation_share(model: str, given: float | None) -> float:
-    """The run's validation share: given, saved in the marker, or inferred from its n_train / n_val."""
-    if given is not None:
-        return float(given)
-    meta = _run_marker(model)
-    try:
-        if meta.get("val_share") is not None:
-            return float(meta["val_share"])
-        n_val, n_train = int(meta["n_val"]), int(meta["n_train"])
-        return n_val / (n_val + n_train)
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return 0.2
-
-
-def validation_seed(model: str, given: int | None) -> int:
-    """The run's split seed: given, or saved in the marker (models trained before it was saved: 0)."""
-    if given is not None:
-        return int(given)
-    try:
-        return int(_run_marker(model).get("seed") or 0)
-    except (TypeError, ValueError):
-        return 0
+def validation_split(model: str, val_share: float | None, seed: int | None) -> tuple[float, int]:
+    """The run's validation (share, seed): those given, else the ones saved in the model's marker.
+    A marker from before they were saved gives the share from its n_train / n_val and seed 0;
+    no marker at all, 0.2 and 0. The marker is read once, and only when something is missing."""
+    meta = _run_marker(model) if val_share is None or seed is None else {}
+    if val_share is None:
+        try:
+            if meta.get("val_share") is not None:
+                val_share = float(meta["val_share"])
+            else:
+                n_val, n_train = int(meta["n_val"]), int(meta["n_train"])
+                val_share = n_val / (n_val + n_train)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            val_share = 0.2
+    if seed is None:
+        try:
+            seed = int(meta.get("seed") or 0)
+        except (TypeError, ValueError):
+            seed = 0
+    return float(val_share), int(seed)
 
 
 def select(targets: list[int], split: str, val_share: float, seed: int) -> list[int]:
@@ -234,8 +232,7 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
     elif kind == "sound":
         from playground.core import sound
 
-        result = sound.evaluate_folder(ctx, model, path, split, validation_share(model, val_share),
-                                       validation_seed(model, seed))
+        result = sound.evaluate_folder(ctx, model, path, split, *validation_split(model, val_share, seed))
     else:
         result = _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label_column,
                                  trust_remote_code)
@@ -251,7 +248,7 @@ def _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, devic
     from playground.core.training import data as tdata
 
     folder = tdata.scan_image_folder(path)
-    chosen = select(folder.targets, split, validation_share(model, val_share), validation_seed(model, seed))
+    chosen = select(folder.targets, split, *validation_split(model, val_share, seed))
     clf = image.load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
     labels = _label_order(list(clf.labels), list(folder.labels))
     index = {label: i for i, label in enumerate(labels)}
@@ -293,7 +290,7 @@ def _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label
     meta = meta or {}
     table = tdata.read_table(path, text_column or _column(path, meta.get("text_column")),
                              label_column or _column(path, meta.get("label_column")))
-    chosen = select(table.targets, split, validation_share(model, val_share), validation_seed(model, seed))
+    chosen = select(table.targets, split, *validation_split(model, val_share, seed))
     if Path(model).expanduser().suffix.lower() == ".onnx":
         from playground.core import onnx_export
 

@@ -318,12 +318,10 @@ def _check_examples(model: str, kind: str, check_data: str | None, val_share: fl
     try:
         if kind == "image":
             folder = tdata.scan_image_folder(source)
-            idx = evaluate.select(folder.targets, split, evaluate.validation_share(model, val_share),
-                                  evaluate.validation_seed(model, seed))
+            idx = evaluate.select(folder.targets, split, *evaluate.validation_split(model, val_share, seed))
             return [str(folder.files[i]) for i in idx][:CHECK_LIMIT], "data" if check_data else "validation"
         table = tdata.read_table(source, text_column, label_column)
-        idx = evaluate.select(table.targets, split, evaluate.validation_share(model, val_share),
-                              evaluate.validation_seed(model, seed))
+        idx = evaluate.select(table.targets, split, *evaluate.validation_split(model, val_share, seed))
         return [table.texts[i] for i in idx][:CHECK_LIMIT], "data" if check_data else "validation"
     except InputError:
         return [], "synthetic"

@@ -18,15 +18,16 @@ def _model(tmp_path, name, meta):
 
 def test_the_saved_share_and_seed_are_used_unless_given(tmp_path):
     model = _model(tmp_path, "new", {"val_share": 0.3, "seed": 5, "n_train": 70, "n_val": 30})
-    assert evaluate.validation_share(model, None) == 0.3 and evaluate.validation_seed(model, None) == 5
-    assert evaluate.validation_share(model, 0.1) == 0.1 and evaluate.validation_seed(model, 2) == 2
+    assert evaluate.validation_split(model, None, None) == (0.3, 5)
+    assert evaluate.validation_split(model, 0.1, 2) == (0.1, 2)
+    assert evaluate.validation_split(model, 0.1, None) == (0.1, 5)
+    assert evaluate.validation_split(model, None, 2) == (0.3, 2)
 
 
 def test_an_older_marker_gives_the_share_from_its_counts_and_seed_zero(tmp_path):
     model = _model(tmp_path, "old", {"n_train": 75, "n_val": 25})
-    assert evaluate.validation_share(model, None) == 0.25 and evaluate.validation_seed(model, None) == 0
-    assert evaluate.validation_share(str(tmp_path / "missing"), None) == 0.2
-    assert evaluate.validation_seed(str(tmp_path / "missing"), None) == 0
+    assert evaluate.validation_split(model, None, None) == (0.25, 0)
+    assert evaluate.validation_split(str(tmp_path / "missing"), None, None) == (0.2, 0)
 
 
 def test_the_split_follows_the_seed():
