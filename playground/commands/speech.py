@@ -216,7 +216,7 @@ def _list_sources(args) -> int:
     if found.mic_problem:
         print(f"  microphones: {found.mic_problem}")
     for s in found.system:
-        print(f"  --system '{s.name}'  {audio_sources.SYSTEM_PREFIX}{s.name}")
+        print(f"  --system '{s.name}'  {s.label}")
     if found.system_problem:
         print(f"  {found.system_problem}")
     return cli.EXIT_OK

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from playground.core.audio import SAMPLE_RATE as SR
+
 log = logging.getLogger(__name__)
-SR = 16000
 
 
 class AudioRecorder:

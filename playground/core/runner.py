@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from playground.core import devices
+from playground.core import devices, models
 from playground.core.jobs import EventSink, Job, JobContext
 
 
@@ -22,9 +22,7 @@ def run(job: Job, ctx: JobContext) -> Any:
             raise
     # The GPU ran out of memory before the job sent any result: the whole job again, on the
     # CPU (slower, same answer). Jobs with their own fallback (image batches, training) never
-    # get here with a GPU error. (models is imported here: the window's start-up need not pay for it.)
-    from playground.core import models
-
+    # get here with a GPU error.
     models.cache.drop_gpu_models()
     devices.free_gpu_memory()
     ctx.progress(None, "Out of GPU memory: running again on the CPU (slower)")

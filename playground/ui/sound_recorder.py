@@ -152,9 +152,8 @@ class SoundRecorder(QGroupBox):
             self.input_combo.addItem(src.label, src)
         keep = next((i for i in range(self.input_combo.count()) if self.input_combo.itemData(i) == chosen), 0)
         self.input_combo.setCurrentIndex(keep)
-        problem = found.mic_problem or ""
-        if problem:
-            self.status.emit(problem)
+        if found.mic_problem:
+            self.status.emit(found.mic_problem)
         return len(found.microphones) + len(found.system)
 
     def _make_source(self):

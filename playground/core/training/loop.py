@@ -25,15 +25,7 @@ from playground.core.jobs import JobContext
 from playground.core.training import batchnorm, distributed
 from playground.core.training import checkpoint as ckpt
 from playground.core.training.events import (
-    CheckpointSaved,
-    DeviceFallback,
-    DoneEvent,
-    EarlyStopped,
-    EpochEvent,
-    Paused,
-    Resumed,
-    RunStarted,
-    StepEvent,
+    CheckpointSaved, DeviceFallback, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
     TrainResult,
 )
 
