@@ -511,11 +511,7 @@ class LiveTranscriber:
                     self._utt_start = self._pos + VAD_FRAME - self._utt_len
                     self._pre = []
                     self._silence = 0
-                    self._speech = VAD_FRAME
-                    self._last_partial_len = 0
-                    self._speculation = None
-                    self._no_cut_before = 0
-                    self._prev_words, self._committed = [], []
+                    self._fresh_utterance(VAD_FRAME)
             else:
                 self._utt.append(frame)
                 self._utt_len += VAD_FRAME
@@ -544,6 +540,14 @@ class LiveTranscriber:
                 and self._utt_len - self._last_partial_len >= interval * SR):
             events.extend(self._partial())
         return events
+
+    def _fresh_utterance(self, speech: int) -> None:
+        """What an utterance keeps about its hypotheses, reset for a new one (`speech` samples heard)."""
+        self._speech = speech
+        self._last_partial_len = 0
+        self._speculation = None
+        self._no_cut_before = 0
+        self._prev_words, self._committed = [], []
 
     def _utt_audio(self) -> np.ndarray:
         return np.concatenate(self._utt) if self._utt else np.zeros(0, np.float32)
@@ -636,11 +640,7 @@ class LiveTranscriber:
         rest = audio[cut:]
         self._utt, self._utt_len = [rest], len(rest)
         self._utt_start += cut
-        self._speech = len(rest)
-        self._last_partial_len = 0
-        self._no_cut_before = 0
-        self._speculation = None
-        self._prev_words, self._committed = [], []
+        self._fresh_utterance(len(rest))
         self.segments.append(Segment(start, end, text))
         return [self._final(text, start, end, utt)]
 
