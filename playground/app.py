@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
@@ -60,6 +60,15 @@ def app_icon() -> QIcon:
     if svg.is_file():
         icon.addFile(str(svg))
     return icon
+
+
+def default_size(screen) -> QSize:
+    """A first window of 1100 x 750, made smaller to fit a smaller screen (a 1024 x 768 laptop)."""
+    size = QSize(1100, 750)
+    if screen is not None:
+        room = screen.availableGeometry().size()
+        size = size.boundedTo(QSize(int(room.width() * 0.95), int(room.height() * 0.95)))
+    return size
 
 
 class LazyTab(QWidget):
@@ -187,7 +196,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(QByteArray(geometry))
         else:
-            self.resize(1100, 750)
+            self.resize(default_size(self.screen() or QGuiApplication.primaryScreen()))
         index = int(self.settings.get(Key.LAST_TAB) or 0)
         if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)

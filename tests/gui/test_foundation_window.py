@@ -115,3 +115,25 @@ def test_engine_and_cli_never_import_qt_and_the_layers_hold():
     out = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Contracts: 2 kept, 0 broken" in out.stdout
+
+
+def test_a_first_window_fits_a_small_screen(qtbot, settings):
+    from PySide6.QtCore import QRect
+
+    from playground.app import MainWindow, default_size
+
+    class Screen:
+        def __init__(self, w, h):
+            self.rect = QRect(0, 0, w, h)
+
+        def availableGeometry(self):  # noqa: N802 (Qt's name)
+            return self.rect
+
+    assert default_size(Screen(1920, 1080)) == QSize(1100, 750)
+    assert default_size(Screen(1024, 768)) == QSize(972, 729)
+    assert default_size(None) == QSize(1100, 750)
+    window = MainWindow(settings)  # no saved geometry: the default size, fitted to the offscreen screen
+    qtbot.addWidget(window)
+    room = window.screen().availableGeometry()
+    assert window.width() <= room.width() and window.height() <= room.height()
+    window.close()
