@@ -142,16 +142,30 @@ def choose_device(preference: str | None = None) -> str:
     return pref
 
 
+def imported(name: str):
+    """The module `name` if it is imported *and* initialised, else None; never imports it.
+
+    While another thread is still importing a module, `sys.modules` already holds it half
+    built (its spec's `_initializing` flag is set) and reading an attribute raises "partially
+    initialized module": a lane that fails while another lane imports torch must not turn its
+    own error into that one.
+    """
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """A GPU out-of-memory error: torch's, or a RuntimeError that says so (MPS, CTranslate2)."""
-    torch = sys.modules.get("torch")  # not imported: it cannot be torch's error
-    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
+    # By the class, not through the torch module: torch may be half imported by another lane.
+    if any(c.__name__ == "OutOfMemoryError" and c.__module__.split(".")[0] == "torch" for c in type(exc).__mro__):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
 def free_gpu_memory() -> None:
-    torch = sys.modules.get("torch")
+    torch = imported("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 

@@ -9,10 +9,9 @@ torchvision's own weight URLs.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from playground.core import models
+from playground.core import devices, models
 
 PREFIX = "torchvision/"
 # name -> (display name, checkpoint file name in torch's hub cache)
@@ -46,7 +45,7 @@ def hub_dir() -> Path:
     """torch's hub cache folder, the one place of the rule (`download.torch_checkpoint` uses it too):
     torch.hub.get_dir() once torch is imported, else, without importing it, the same rule
     (TORCH_HOME, then XDG_CACHE_HOME)."""
-    torch = sys.modules.get("torch")
+    torch = devices.imported("torch")
     if torch is not None and hasattr(torch, "hub"):
         return Path(torch.hub.get_dir())
     home = os.environ.get("TORCH_HOME") or os.path.join(
