@@ -458,7 +458,12 @@ class MainWindow(QMainWindow):
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        from playground.ui.platform_check import PlatformGuard
+
+        with PlatformGuard():  # a display Qt cannot open: one sentence and the apt command, not Qt's abort
+            app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
