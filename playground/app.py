@@ -366,6 +366,16 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{said.rstrip('.')}; {text[0].lower()}{text[1:]}" if said else text, 10000)
         return routing
 
+    def receive_paths(self, paths: list[str]) -> None:
+        """Files from a second `playground FILE...` (or an Open with...): opened here, and the window
+        comes to the front."""
+        if paths:
+            self.open_at_start(paths)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
     # -- shortcuts, dialogs ------------------------------------------------------------
     def run_current(self) -> None:
         """Ctrl+Enter: the current tab's `run()`."""
@@ -485,15 +495,27 @@ def run_app(args=None) -> int:
     apply_environment(settings)  # models folder, Hub token, offline mode
     if args is not None and getattr(args, "device", None):
         settings.set(Key.DEVICE, args.device)
+    files = list(getattr(args, "files", None) or [])
+    quit_after_show = bool(args is not None and getattr(args, "quit_after_show", False))
+    instance = None
+    if not quit_after_show:  # (a start-up check or test opens its own window and closes it)
+        from playground.ui import single_instance
+
+        if single_instance.hand_off(files):
+            print(f"{APP_NAME} is already open: {'its window opens the files' if files else 'its window comes to the front'}.")
+            return 0
+        instance = single_instance.InstanceServer(parent=app)
+        instance.listen()
     log.info("%s %s starting (Python %s, Qt platform %s)", APP_NAME, __version__, platform.python_version(),
              app.platformName())
     window = MainWindow(settings)
+    if instance is not None:
+        instance.paths_received.connect(window.receive_paths)
     window.crash_handler = crash_dialog.install(window)
     window.first_painted.connect(lambda: QTimer.singleShot(0, logsetup.setup_logging))
-    files = list(getattr(args, "files", None) or [])
     if files:  # after the first paint (the start stays fast), before a --quit-after-show close
         window.first_painted.connect(lambda: QTimer.singleShot(0, lambda: window.open_at_start(files)))
-    if args is not None and getattr(args, "quit_after_show", False):
+    if quit_after_show:
         def painted() -> None:
             if os.environ.get("PLAYGROUND_STARTUP_STAMP"):
                 print(f"first-paint {time.time():.6f}", flush=True)
@@ -508,6 +530,8 @@ def run_app(args=None) -> int:
         window.first_painted.connect(painted)
     window.show()
     code = app.exec()
+    if instance is not None:
+        instance.close()
     if not logsetup.is_ready():  # closed before the first paint: keep the buffered records
         logsetup.setup_logging()
     log.info("%s exits with code %s", APP_NAME, code)

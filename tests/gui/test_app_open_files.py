@@ -105,3 +105,37 @@ def test_file_urls_open_and_web_addresses_get_a_sentence(main_window, qtbot, fil
         assert message.startswith("Opened: ") and "web addresses are not opened (https://example.com/cat.jpg)" in message
     assert main_window.open_at_start(["http://example.com/a.wav"]) is None
     assert main_window.statusBar().currentMessage().startswith("Web addresses are not opened (http://example.com/a.wav)")
+
+
+def test_a_second_start_hands_its_files_to_the_running_window(files, tmp_path):
+    """One window (issue 20): `playground FILE` while the app runs opens FILE in that window (relative
+    paths resolved in the second start's folder) and exits 0 at once instead of opening a second one."""
+    import time
+
+    png, _ = files
+    home = tmp_path / "home"
+    env = dict(os.environ, PLAYGROUND_HOME=str(home), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1")
+    first = subprocess.Popen([sys.executable, "-m", "playground"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    log_file = home / "logs" / "playground.log"
+    try:
+        deadline = time.monotonic() + 180
+        while not (log_file.is_file() and "starting" in log_file.read_text(encoding="utf-8")):
+            assert first.poll() is None and time.monotonic() < deadline, "the first window did not start"
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "playground", os.path.basename(png)], env=env,
+                                cwd=os.path.dirname(png), capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert "already open" in second.stdout
+        while f"Opened from the command line: {png} -> Image tab" not in log_file.read_text(encoding="utf-8"):
+            assert first.poll() is None and time.monotonic() < deadline, "the running window never opened the file"
+            time.sleep(0.2)
+        assert "A second start handed over 1 file(s)" in log_file.read_text(encoding="utf-8")
+    finally:
+        first.terminate()
+        try:
+            first.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
