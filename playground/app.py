@@ -505,12 +505,12 @@ def run_app(args=None) -> int:
             print(f"{APP_NAME} is already open: {'its window opens the files' if files else 'its window comes to the front'}.")
             return 0
         instance = single_instance.InstanceServer(parent=app)
-        instance.listen()
     log.info("%s %s starting (Python %s, Qt platform %s)", APP_NAME, __version__, platform.python_version(),
              app.platformName())
     window = MainWindow(settings)
     if instance is not None:
         instance.paths_received.connect(window.receive_paths)
+        window.first_painted.connect(instance.listen)
     window.crash_handler = crash_dialog.install(window)
     window.first_painted.connect(lambda: QTimer.singleShot(0, logsetup.setup_logging))
     if files:  # after the first paint (the start stays fast), before a --quit-after-show close

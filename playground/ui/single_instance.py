@@ -3,8 +3,9 @@
 The first window listens on a per-user local socket (`QLocalServer`); a later start connects,
 sends its files (absolute paths, one JSON line) and exits once the window has them. The
 window opens them the way it opens files named at start (`MainWindow.open_at_start`) and
-comes to the front. The name is per user and per data folder, so a `PLAYGROUND_HOME` (the
-tests) is an instance of its own.
+comes to the front. The name is per user and per `PLAYGROUND_HOME` (the tests), each an
+instance of its own. Start-up pays nothing for it: with no socket file there is nobody to ask,
+and the window starts listening just after its first paint.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import json
 import logging
 import os
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+import sys
 
-from playground.core import paths as app_paths
+from PySide6.QtCore import QDir, QObject, Signal
 
 log = logging.getLogger(__name__)
 TIMEOUT_MS = 3000
@@ -29,7 +29,7 @@ def server_name() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-    where = str(app_paths.data_dir().resolve())
+    where = os.path.abspath(os.environ.get("PLAYGROUND_HOME", ""))
     return "model-playground-" + hashlib.sha256(f"{user}\0{where}".encode()).hexdigest()[:16]
 
 
@@ -40,8 +40,13 @@ def absolute(paths: list[str]) -> list[str]:
 
 def hand_off(paths: list[str], name: str | None = None) -> bool:
     """Give `paths` to the window already running; False when there is none (or it does not answer)."""
+    name = name or server_name()
+    if sys.platform != "win32" and not os.path.exists(os.path.join(QDir.tempPath(), name)):
+        return False  # no socket, no window (and QtNetwork is not even imported)
+    from PySide6.QtNetwork import QLocalSocket
+
     socket = QLocalSocket()
-    socket.connectToServer(name or server_name())
+    socket.connectToServer(name)
     if not socket.waitForConnected(TIMEOUT_MS):
         return False
     socket.write((json.dumps({"paths": absolute(paths)}) + "\n").encode())
@@ -59,6 +64,8 @@ class InstanceServer(QObject):
     paths_received = Signal(list)
 
     def __init__(self, name: str | None = None, parent: QObject | None = None):
+        from PySide6.QtNetwork import QLocalServer
+
         super().__init__(parent)
         self.name = name or server_name()
         self._server = QLocalServer(self)
@@ -69,7 +76,7 @@ class InstanceServer(QObject):
         if self._server.listen(self.name):
             return True
         # A socket file left by a window that crashed: nobody answers on it, so take it over.
-        QLocalServer.removeServer(self.name)
+        self._server.removeServer(self.name)
         listening = self._server.listen(self.name)
         if not listening:
             log.warning("Files from a second start cannot reach this window: %s", self._server.errorString())
