@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -69,6 +67,9 @@ def xcb_plugin() -> Path | None:
 
 def ldd(path: Path) -> dict[str, str | None]:
     """soname -> resolved path (None where `ldd` says "not found") for a shared object and all it loads."""
+    import shutil
+    import subprocess  # (only on a failed start, or in the tests: not worth its import at every start)
+
     if shutil.which("ldd") is None:
         return {}
     out = subprocess.run(["ldd", str(path)], capture_output=True, text=True, timeout=30).stdout
