@@ -34,7 +34,7 @@ def register(tasks) -> None:
     p.add_argument("--top-k", type=int, default=None, help="show only the K best")
     p.add_argument("--model", default=None, help="embedding model: catalog id, folder or Hub id")
     p.add_argument("--json", action="store_true", help='print [{"text":..., "score":...}], best first')
-    p.set_defaults(func=cmd_similar)
+    p.set_defaults(func=cmd_similar, input_paths={"candidates_file": "file"})
 
     p = tasks.add_parser("classify", help="classify texts with a sequence-classification model")
     p.add_argument("texts", nargs="+", metavar="TEXT")

@@ -55,7 +55,7 @@ def register(sub) -> None:
     p.add_argument("--head-only", action="store_true", help="train only the new classification head")
     p.add_argument("--no-augment", action="store_true", help="no random crops or colour jitter")
     p.add_argument("--flip", action="store_true", help="also flip images horizontally at random")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "folder"})
 
     p = kinds.add_parser("text", help="text classifier from a CSV or TSV file")
     p.add_argument("data", metavar="FILE", help="CSV/TSV file with a header row")
@@ -65,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("--model", default="bundled/all-minilm-l6-v2", help="encoder: bundled id, Hub id or folder")
     p.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
     p.add_argument("--head-only", action="store_true", help="train only the classification head")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"})
 
     p = kinds.add_parser("charlm", help="character-level GPT from a text file, from scratch")
     p.add_argument("data", metavar="FILE", help="plain UTF-8 text file")
@@ -76,14 +76,14 @@ def register(sub) -> None:
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--embed", type=int, default=128, help="embedding size (default 128)")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"})
 
     p = kinds.add_parser("sound", help="sound classes from a folder of class sub-folders of audio clips")
     p.add_argument("data", metavar="DIR", help="folder with one sub-folder of audio clips per class")
     _common(p, 2e-3, 16, default_epochs=60)
     p.add_argument("--features", choices=("whisper", "logmel"), default="whisper",
                    help="features: the bundled Whisper tiny.en encoder (default) or log-mel statistics")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "folder"})
 
 
 def _positive(args, *names) -> None:
