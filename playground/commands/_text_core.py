@@ -8,6 +8,7 @@ from pathlib import Path
 from playground import cli
 from playground.core.jobs import Job
 from playground.core.runner import run_sync
+from playground.core.wording import plural
 
 
 def register(tasks) -> None:
@@ -61,7 +62,8 @@ def _notice_truncated(count: int, limit: int | None) -> None:
         sys.stderr.write("\r" + " " * 100 + "\r")
     if count:
         where = f" at {limit} tokens" if limit else ""
-        sys.stderr.write(f"playground: note: {count} text(s) were longer than the model's limit and were "
+        verb = "was" if count == 1 else "were"
+        sys.stderr.write(f"playground: note: {plural(count, 'text')} longer than the model's limit {verb} "
                          f"truncated{where}.\n")
 
 

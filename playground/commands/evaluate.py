@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from playground import cli
+from playground.core.wording import plural
 
 
 def register(sub) -> None:
@@ -45,7 +46,7 @@ def cmd_evaluate(args) -> int:
         cli.print_json(result.to_dict())
         return cli.EXIT_OK
     out = sys.stdout
-    out.write(f"{result.model} on {result.data}: accuracy {result.accuracy:.4f} ({result.total} examples)\n")
+    out.write(f"{result.model} on {result.data}: accuracy {result.accuracy:.4f} ({plural(result.total, 'example')})\n")
     width = max(8, *(len(x) for x in result.labels))
     out.write(f"{'class':{width}}  precision  recall     f1  support\n")
     for label in result.labels:

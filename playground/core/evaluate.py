@@ -23,6 +23,7 @@ from pathlib import Path
 from playground.core import models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.wording import plural
 
 BATCH_SIZE = 32
 
@@ -237,7 +238,7 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
         result = _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label_column,
                                  trust_remote_code)
     result.seconds = time.perf_counter() - t0
-    ctx.progress(1.0, f"Accuracy {result.accuracy:.3f} on {result.total} examples")
+    ctx.progress(1.0, f"Accuracy {result.accuracy:.3f} on {plural(result.total, 'example')}")
     return result
 
 

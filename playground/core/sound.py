@@ -31,6 +31,7 @@ import numpy as np
 from playground.core import audio
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.wording import plural
 
 if typing.TYPE_CHECKING:
     from playground.core.training.data import ClassFolderData
@@ -149,7 +150,8 @@ def scan_sound_folder(folder: str | Path) -> ClassFolderData:
         raise InputError(f"{name}: has no class sub-folders with audio files (WAV, FLAC, MP3, OGG ...).")
     data.warnings = check_classes(data.counts, name)
     if data.skipped:
-        data.warnings.insert(0, f"Skipped {data.skipped} files that are not audio.")
+        data.warnings.insert(0, f"Skipped {plural(data.skipped, 'file')} that {'is' if data.skipped == 1 else 'are'} "
+                                "not audio.")
     if NOISE_CLASS not in data.labels:
         data.warnings.append(f"No '{NOISE_CLASS}' class: silence and noise will be called one of the others.")
     return data

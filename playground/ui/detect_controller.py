@@ -20,15 +20,12 @@ from PySide6.QtCore import QObject, Signal
 
 from playground.core import detection
 from playground.core.jobs import Job
+from playground.core.wording import plural
 
 MODES = ("objects", "faces")
 KEEP_PREVIEWS = 24  # results that keep their display copy (a folder of photos must not fill memory)
 MEMO_SIZE = 12  # recent single-image results shown again without running the model
 JOB_KEY = "detect"  # detection and blur share it: one replaces the other
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 class DetectionController(QObject):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import image, paths
 from playground.core.errors import PlaygroundError, friendly_message
+from playground.core.wording import plural
 from playground.ui.image_controller import ImageController
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
@@ -438,7 +439,7 @@ class ImageTab(QWidget):
         self.cancel_button.setVisible(busy)
 
     def _on_started(self, event: image.ClassifyStarted) -> None:
-        self.rate_label.setText(f"{event.total} images, {event.model} on {event.device}")
+        self.rate_label.setText(f"{plural(event.total, 'image')}, {event.model} on {event.device}")
 
     def _on_rows_added(self, indices: list[int]) -> None:
         self.table.setSortingEnabled(False)
@@ -524,7 +525,8 @@ class ImageTab(QWidget):
         if summary is not None:
             n, bad = len(summary.results), len(summary.failed)
             state = "cancelled after" if summary.cancelled else "done:"
-            self.rate_label.setText(f"{state} {n} images ({bad} failed), {summary.images_per_s:.1f} images/s, "
+            self.rate_label.setText(f"{state} {plural(n, 'image')} ({bad} failed), "
+                                    f"{summary.images_per_s:.1f} images/s, "
                                     f"{summary.model} on {summary.device}")
         self.batch_finished.emit(summary)
 
@@ -631,7 +633,7 @@ class ImageTab(QWidget):
         except OSError as exc:
             self.ctx.show_status(f"Could not write {target}: {exc.strerror or exc}", 8000)
         else:
-            self.ctx.show_status(f"Saved {len(self.items)} rows to {target}")
+            self.ctx.show_status(f"Saved {plural(len(self.items), 'row')} to {target}")
 
     def clear(self) -> None:
         self.controller.clear()

@@ -25,6 +25,7 @@ from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
 from playground.core.transcript import Segment, Transcript
 from playground.core.transcript_store import StoredTranscript, TranscriptStore, live_name
+from playground.core.wording import plural
 from playground.ui.widgets.deferred import lazy_module
 
 log = logging.getLogger(__name__)
@@ -452,7 +453,7 @@ class SpeechController(QObject):
         elif not result.segments:
             self._say("No speech found in the recording.")
         else:
-            self._say(f"Done: {len(result.segments)} segment(s) from {result.duration:.1f} s of audio.")
+            self._say(f"Done: {plural(len(result.segments), 'segment')} from {result.duration:.1f} s of audio.")
         self._save_rtf()
         self.transcript_done.emit(Transcript(list(result.segments), result.duration, self.live_model))
 
@@ -532,7 +533,7 @@ class SpeechController(QObject):
         self._language = (result.language, result.language_probability)
         self.language_changed.emit(self.detected)
         lang = f", {self.detected[len('Language: '):]}" if self.detected else ""
-        self._say(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
+        self._say(f"Transcribed {self._file_name}: {plural(len(result.segments), 'segment')}, "
                   f"{result.duration:.1f} s of audio{rtf}{lang}.")
         self.measured(result.model, result.realtime_factor)
         self._save_rtf()

@@ -168,3 +168,14 @@ def test_a_detection_panel_that_fails_to_import_shows_the_real_error(tab, monkey
     assert "image_detect_panel" in page.text() and "coming soon" not in page.text()
     assert any(r.exc_info and isinstance(r.exc_info[1], ImportError) for r in caplog.records)
     tab.set_mode("classify")
+
+
+def test_counts_read_one_image(tab):
+    from playground.core.image import BatchSummary, ImageResult
+
+    one = BatchSummary([ImageResult("cat.jpg")], "bundled/efficientnet-lite0", "cpu", 0.1, 10.0)
+    tab._on_batch_finished(one)
+    assert tab.rate_label.text().startswith("done: 1 image (0 failed)")
+    two = BatchSummary([ImageResult("a.jpg"), ImageResult("b.jpg", error="b.jpg: bad")], "m", "cpu", 0.1, 10.0)
+    tab._on_batch_finished(two)
+    assert tab.rate_label.text().startswith("done: 2 images (1 failed)")
