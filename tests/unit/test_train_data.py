@@ -175,4 +175,6 @@ def test_preview_for_each_kind(tmp_path):
     p = tdata.preview(None, "text", table)
     assert p.columns == ["sentence", "label"] and p.text_column == "sentence" and p.counts == {"a": 2, "b": 2}
     assert tdata.guess_kind(root) == "image" and tdata.guess_kind(table) == "text"
+    (tmp_path / "book.txt").write_text("once upon a time")
     assert tdata.guess_kind(tmp_path / "book.txt") == "charlm"
+    assert tdata.guess_kind(tmp_path / "missing.txt") is None  # cannot tell: the job stays as chosen

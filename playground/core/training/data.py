@@ -407,8 +407,11 @@ class DataPreview:
     suggested_name: str = ""
 
 
-def guess_kind(path: str | Path) -> str:
-    p = Path(path)
+def guess_kind(path: str | Path) -> str | None:
+    """The job a path's data is for; None when it cannot tell (the path does not exist)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        return None
     if p.is_dir():
         return "sound" if _looks_like_sound_folder(p) else "image"
     if p.suffix.lower() in (".csv", ".tsv", ".tab"):
