@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -191,7 +192,8 @@ class SpeechTab(QWidget):
         # first paint, or when first needed; the stand-ins lay out like them.
         self._waveform_slot = Deferred(_make_waveform, QSize(600, 480), QSize(68, 68))
         self._waveform_slot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._spectrogram_slot = Deferred(_make_spectrogram, QSize(600, 480), QSize(68, 68))
+        self._spectrogram_slot = Deferred(partial(_make_spectrogram, self._waveform_slot), QSize(600, 480),
+                                          QSize(68, 68))
         for slot in (self._waveform_slot, self._spectrogram_slot):
             slot.setMinimumHeight(90)
             split.addWidget(slot)
@@ -724,10 +726,12 @@ def _make_waveform() -> QWidget:
     return WaveformView()
 
 
-def _make_spectrogram() -> QWidget:
+def _make_spectrogram(waveform_slot: Deferred) -> QWidget:
     from playground.ui.widgets.audio_views import MelSpectrogramView
 
-    return MelSpectrogramView()
+    view = MelSpectrogramView()
+    view.link_time_axis(waveform_slot.widget())  # one time axis: each second under the same pixels
+    return view
 
 
 def build(ctx) -> QWidget:
