@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import transcript
 from playground.core.transcript import Segment
+from playground.core.transcript_store import list_labels
 from playground.ui.sound_panel import SoundPanel
 from playground.ui.speech_controller import (
     FILE_SOURCE, LANGUAGES, SpeechController, audio, speech, streaming, word_index,
@@ -573,8 +574,9 @@ class SpeechTab(QWidget):
         self.transcript_list.blockSignals(True)
         try:
             self.transcript_list.clear()
-            for t in reversed(items):  # newest first
-                row = QListWidgetItem(t.name)
+            labels = list_labels(items)  # same-named ones told apart by folder or time
+            for t, label in reversed(list(zip(items, labels, strict=True))):  # newest first
+                row = QListWidgetItem(label)
                 row.setData(TRANSCRIPT_ID, t.id)
                 row.setToolTip(t.source or t.name)
                 self.transcript_list.addItem(row)

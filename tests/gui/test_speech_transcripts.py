@@ -178,3 +178,24 @@ def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home
     assert [t.id for t in again.transcripts()] == [file_t.id, live_t.id] and again.current is None
     assert len(list(folder.glob("*.json"))) == 2 and [p.name for p in folder.glob("*.flac")] == [kept.name]
     assert again.delete(live_t.id) and not kept.exists()  # deleting the transcript deletes its audio
+
+
+def test_same_named_files_have_transcripts_that_look_different(qtbot, made, isolated_home, tmp_path):
+    from playground.core.transcript import Segment, Transcript
+    from playground.core.transcript_store import TranscriptStore
+    from playground.ui.speech_tab import SpeechTab
+
+    store = TranscriptStore()
+    for folder, when in (("talks", 1_765_000_000.0), ("demo", 1_765_000_060.0)):
+        source = tmp_path / folder / "speech.wav"
+        store.save(store.new("speech.wav", "file", str(source), Transcript([Segment(0, 1, folder)], 1.0),
+                             created=when))
+    sd = FakeSoundDevice()
+    c = made(sounddevice_importer=lambda name: sd)
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd)
+    qtbot.addWidget(tab)
+    try:
+        assert tab.transcript_names() == ["speech.wav (demo)", "speech.wav (talks)"]
+        assert tab.select_transcript("speech.wav (talks)") and tab.transcript_text().strip() == "talks"
+    finally:
+        tab.shutdown()
