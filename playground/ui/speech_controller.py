@@ -11,6 +11,7 @@ tests drive it alone with an `AppContext` and a fake microphone.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -36,6 +37,7 @@ streaming = lazy_module("playground.core.streaming")
 audio_sources = lazy_module("playground.core.audio_sources")
 
 FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
+NO_MICROPHONE = "no-microphone"  # device data of the entry that says there is none (and why: its tooltip)
 INJECTED_SOURCE = "injected"
 LIVE_LANE = "live"
 FILE_LANE = "speech"
@@ -109,6 +111,7 @@ class DeviceChoice:
     label: str
     data: object
     is_default: bool = False
+    why: str = ""  # the entry's tooltip
 
 
 def realtime_text(status: streaming.LiveStatus, model: str) -> str:
@@ -179,6 +182,7 @@ class SpeechController(QObject):
         self.live_model = ""
         self.devices: list[DeviceChoice] = []
         self.mic_problem = ""
+        self.output_problem = ""  # why segments cannot be played here ("" when they can, or not known yet)
         self.devices_listed = False
         self.message = ""
         self.message_is_error = False
@@ -315,7 +319,14 @@ class SpeechController(QObject):
             system, self.system_problem = audio_sources.system_sources(mics, self.mic_problem, monitors=lister)
             loopback = {s.device for s in system if not s.pulse_source}
             choices = [DeviceChoice(d.label, d.index, d.is_default) for d in mics if d.index not in loopback]
+            if not choices:  # the list starts on this, not on another source: it says why
+                choices = [DeviceChoice("No microphone", NO_MICROPHONE, True,
+                                        self.mic_problem or "No microphone found: every audio input "
+                                                            "here records what the computer plays.")]
+            elif not any(c.is_default for c in choices):
+                choices[0] = DeviceChoice(choices[0].label, choices[0].data, True)
             choices += [DeviceChoice(s.label, s) for s in system]  # what the computer plays
+            self.output_problem = self._find_output_problem()
         else:
             choices = [DeviceChoice("Injected source", INJECTED_SOURCE)]
         choices.append(DeviceChoice("A file played live (choose when recording)...", FILE_SOURCE))
@@ -326,6 +337,14 @@ class SpeechController(QObject):
             self._say(f"{self.mic_problem} You can still transcribe audio files.", error=True)
         self.state_changed.emit()
         return list(choices)
+
+    def _find_output_problem(self) -> str:
+        """Why segments cannot be played here ("" when an output device is there)."""
+        try:
+            sd = self._sd or streaming.load_sounddevice(self._sd_importer or importlib.import_module, "Playback")
+        except PlaygroundError as exc:
+            return str(exc)
+        return streaming.output_problem(sd)
 
     def sounddevice(self):
         """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
@@ -338,6 +357,8 @@ class SpeechController(QObject):
         """The source for a device choice; FILE_SOURCE plays `file_path` live (None without one)."""
         if device == FILE_SOURCE:
             return streaming.FileSource(file_path) if file_path else None
+        if device == NO_MICROPHONE:
+            raise PlaygroundError(self.mic_problem or "No microphone found: choose a file played live.")
         if self._source_factory is not None:
             return self._source_factory(device)
         if self._sd is None:
@@ -579,10 +600,15 @@ class SpeechController(QObject):
             return False
         if start is not None and seg.start <= start < seg.end:
             seg = Segment(start, seg.end, seg.text, seg.words)
+        if self.output_problem:
+            self._say(self.output_problem, error=True)
+            return False
         try:
             sd = self.sounddevice()
-        except PlaygroundError as exc:
-            self._say(f"Cannot play audio: {exc}", error=True)
+        except PlaygroundError:
+            self.output_problem = self._find_output_problem()  # says "Playback", not "The microphone"
+            self._say(self.output_problem or "Playback is unavailable.", error=True)
+            self.state_changed.emit()
             return False
         kind, where = origin
         if kind == "live":

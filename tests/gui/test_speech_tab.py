@@ -89,7 +89,7 @@ def test_file_open_save_copy_and_faults_keep_the_text(qtbot, tab, wavs, tmp_path
 
 
 def test_no_portaudio_says_why_and_files_still_work(qtbot, main_window):
-    from playground.ui.speech_tab import FILE_SOURCE, SpeechTab
+    from playground.ui.speech_tab import FILE_SOURCE, NO_MICROPHONE, SpeechTab
 
     def no_portaudio(name):
         raise OSError("PortAudio library not found")
@@ -97,7 +97,9 @@ def test_no_portaudio_says_why_and_files_still_work(qtbot, main_window):
     t = SpeechTab(main_window.ctx, sounddevice_importer=no_portaudio)
     qtbot.addWidget(t)
     assert "PortAudio library is not installed" in t.message.text() and t.message.property("isError")
-    assert [t.device_combo.itemData(i) for i in range(t.device_combo.count())] == [FILE_SOURCE]
+    assert [t.device_combo.itemData(i) for i in range(t.device_combo.count())] == [NO_MICROPHONE, FILE_SOURCE]
+    assert t.device_combo.currentData() == NO_MICROPHONE and not t.record_button.isEnabled()
+    assert "PortAudio library is not installed" in t.record_button.toolTip()
     assert t.open_button.isEnabled()
 
 
