@@ -110,6 +110,21 @@ class ImageController(QObject):
         self.busy_changed.emit(True)
         return handle
 
+    def add_unclassified(self, results: list[image.ImageResult]) -> None:
+        """Images opened in another mode (Objects, Faces) join the strip, not classified yet
+        (no predictions, no error); a path already there is not added twice."""
+        known = {r.path for r in self.items} | {r.path for _, r in self._pending}
+        for result in results:
+            if result.path not in known:
+                known.add(result.path)
+                self._pending.append((None, result))
+        if self._pending and not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    @property
+    def unclassified(self) -> list[image.ImageResult]:
+        return [r for r in self.items if r.ok and not r.predictions]
+
     def reclassify(self):
         """Run the current model and top-k again over every image (a newer re-run replaces this one)."""
         if not self.items:

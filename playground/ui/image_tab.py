@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MODES = (("classify", "Classify"), ("objects", "Objects"), ("faces", "Faces"))
 PREVIEW_SIDE = 1024
 ROLE_INDEX = Qt.ItemDataRole.UserRole + 1
+NOT_CLASSIFIED = "Not classified yet (opened in another mode)"
 
 
 class _PreviewSignals(QObject):
@@ -278,12 +279,19 @@ class ImageTab(QWidget):
         self.mode_buttons[mode].setChecked(True)
         if mode == "classify":
             self.stack.setCurrentIndex(0)
+            if self.controller.unclassified and not self.controller.busy:
+                self.reclassify()  # photos opened in another mode get their labels now
+            if self.selected < 0 and self.items:
+                self.show_item(0)
             return
         page = self._mode_pages.get(mode)
         if page is None:
             page = self._make_detect_page(mode)
             self._mode_pages[mode] = page
             self.stack.addWidget(page)
+            detector = getattr(page, "controller", None)
+            if detector is not None:
+                detector.result.connect(self._on_detected)
         self.stack.setCurrentWidget(page)
         self._forward_selection()
 
@@ -324,6 +332,13 @@ class ImageTab(QWidget):
             setter(sources)
             return
         self._classify(sources, rerun=False)
+
+    def _on_detected(self, res) -> None:
+        """An image opened in Objects or Faces mode joins the strip (from the detector's own
+        display copy: nothing is decoded twice and no model runs for it)."""
+        thumb = image.make_thumbnail(res.preview) if res.preview is not None and res.error is None else None
+        self.controller.add_unclassified([image.ImageResult(res.path, error=res.error, width=res.width,
+                                                            height=res.height, thumbnail=thumb)])
 
     def sources_from_mime(self, mime) -> list[str]:
         out: list[str] = []
@@ -454,7 +469,7 @@ class ImageTab(QWidget):
         self.thumbs.setUpdatesEnabled(True)
         self.table.setSortingEnabled(True)
         self.export_button.setEnabled(bool(self.items))
-        if self.selected < 0 and indices:
+        if self.selected < 0 and indices and self.mode == "classify":  # elsewhere it would re-run the detector
             self.show_item(indices[0])
         self.results_changed.emit()
 
@@ -476,6 +491,9 @@ class ImageTab(QWidget):
             top = QTableWidgetItem(result.top.label)
             score.setText(f"{result.top.score:.1%}")
             score.setData(Qt.ItemDataRole.UserRole, float(result.top.score))
+        elif result.ok:
+            top = QTableWidgetItem(NOT_CLASSIFIED)
+            score.setData(Qt.ItemDataRole.UserRole, None)
         else:
             top = QTableWidgetItem(f"Error: {result.error}")
             top.setForeground(Qt.GlobalColor.red)
@@ -552,8 +570,10 @@ class ImageTab(QWidget):
             self.table.selectRow(row)
             self.table.blockSignals(False)
         self.title.setText(result.path + (f"  ({result.width} x {result.height})" if result.width else ""))
-        if result.ok:
+        if result.ok and result.predictions:
             self.bars.set_rows([(p.label, p.score) for p in result.predictions])
+        elif result.ok:
+            self.bars.set_message(NOT_CLASSIFIED)
         else:
             self.bars.set_message(result.error or "")
         if changed or not keep_cam:
