@@ -74,7 +74,10 @@ def cmd_detect_objects(args) -> int:
     def line(r) -> str:
         found = r.above(args.threshold)
         text = ", ".join(f"{o.label} {o.score:.2f} [{', '.join(f'{v:.0f}' for v in o.box)}]" for o in found)
-        return f"{r.path}: {text or 'no objects'}"
+        if not text:
+            best = ", ".join(f"{o.label} {o.score:.2f}" for o in r.best_below(args.threshold))
+            text = f"no objects at or above {args.threshold:.2f}" + (f" (best below it: {best})" if best else "")
+        return f"{r.path}: {text}"
 
     return _finish(results, args.json, lambda r: r.to_dict(args.threshold), line)
 
