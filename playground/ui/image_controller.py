@@ -98,7 +98,8 @@ class ImageController(QObject):
 
         handle = self.runner.submit(job, on_event=live(lambda ev: self._on_event(holder[0], rerun, ev)),
                                     on_progress=live(self.progress.emit),
-                                    on_result=live(self._on_result), on_error=live(self._on_error),
+                                    on_result=live(self._on_result),
+                                    on_error=live(lambda message: self._on_error(message, holder[0])),
                                     on_finished=lambda: self._on_finished(holder[0]),
                                     key=RERUN_KEY if rerun else None)
         holder.append(handle)
@@ -177,8 +178,15 @@ class ImageController(QObject):
         self.last_summary = summary
         self.batch_finished.emit(summary)
 
-    def _on_error(self, message: str) -> None:
+    def _on_error(self, message: str, handle=None) -> None:
         self.flush()
+        if handle is not None and handle is self._rerun:
+            # Another model (or top-k) failed: the labels shown are the old model's, not its answer.
+            stale = [i for i, r in enumerate(self.items) if r.predictions]
+            for i in stale:
+                self.items[i].predictions = []
+            if stale:
+                self.rows_updated.emit(stale)
         self.last_error = message
         self.error.emit(message)
         self.batch_finished.emit(None)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MODES = (("classify", "Classify"), ("objects", "Objects"), ("faces", "Faces"))
 PREVIEW_SIDE = 1024
 ROLE_INDEX = Qt.ItemDataRole.UserRole + 1
-NOT_CLASSIFIED = "Not classified yet (opened in another mode)"
+NOT_CLASSIFIED = "Not classified"  # opened in Objects or Faces mode, or its model failed
 
 
 class _PreviewSignals(QObject):
@@ -536,8 +536,8 @@ class ImageTab(QWidget):
     def _on_error(self, message: str) -> None:
         self.rate_label.setText("")
         self._set_note(message)
-        if not self.items:
-            self.bars.set_message(message)
+        self._clear_cam()
+        self.bars.set_message(message)  # the run failed: no earlier answer stands in for it
 
     def _on_batch_finished(self, summary: image.BatchSummary | None) -> None:
         if summary is not None:

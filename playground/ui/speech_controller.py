@@ -521,7 +521,7 @@ class SpeechController(QObject):
                                                   "options": self.speech_options(words=True)},
                 name=f"transcribe {name}"),
             on_event=self._on_file_event, on_result=self._on_file_result,
-            on_error=lambda message: self._say(message, error=True),
+            on_error=self._on_file_error,
             on_cancelled=lambda: self._say(f"Cancelled {name}; the segments so far are kept."),
             on_finished=self._on_file_finished)
         self._say(f"Transcribing {name}...")
@@ -559,6 +559,13 @@ class SpeechController(QObject):
         self.measured(result.model, result.realtime_factor)
         self._save_rtf()
         self.transcript_done.emit(result)
+
+    def _on_file_error(self, message: str) -> None:
+        if self._active is None:  # no text of this file came: the one shown before must not look like its text
+            self.clear()
+            self.detected = ""
+            self.language_changed.emit("")
+        self._say(message, error=True)
 
     def _on_file_finished(self) -> None:
         self.file_handle = None

@@ -683,8 +683,13 @@ class SpeechTab(QWidget):
         if path != self._file_audio_wanted:
             return
         self._file_audio_wanted = ""
-        if samples is None or self.recording:
+        if self.recording:
             return
+        if samples is None:  # not drawable: not the previous file's picture either
+            import numpy as np
+
+            samples = np.zeros(0, np.float32)
+            path = ""
         self.waveform.set_overview(samples)
         self.spectrogram.set_overview(samples)
         self.file_audio_path = path

@@ -171,10 +171,13 @@ def test_faces_panel_finds_face_and_blurs_copies(qtbot, ctx, photos, tmp_path):
 
 def test_panel_reports_model_errors(qtbot, ctx, photos, tmp_path):
     panel = make_panel(qtbot, ctx, "objects")
-    panel.paths = [str(photos / "coffee.png")]
+    run_and_wait(qtbot, panel, lambda: panel.set_image(str(photos / "coffee.png")))
+    assert panel.visible_detections() and panel.table.rowCount()
     run_and_wait(qtbot, panel, lambda: panel.set_model(str(tmp_path / "no-such-model")))
     assert panel.last_error and "not found" in panel.last_error
     assert "not found" in panel.status.text()
+    # the failed run leaves nothing of the earlier answer: no boxes, no rows, the reason in the view
+    assert not panel.view.has_image() and panel.visible_detections() == [] and panel.table.rowCount() == 0
     assert ctx.settings.get_model("object-detection") == str(tmp_path / "no-such-model")
 
 

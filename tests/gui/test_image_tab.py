@@ -136,6 +136,9 @@ def test_model_error_is_shown_and_rerun(tab, qtbot, photos):
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
         tab.set_model("/no/such/folder")
     assert done.args[0] is None and tab.model_note.text() == "Model folder not found: /no/such/folder"
+    # the old model's labels are not left to look like this model's answer
+    assert tab.bars.message() == "Model folder not found: /no/such/folder" and not tab.bars.rows()
+    assert all(not r.predictions for r in tab.items) and tab.table.item(0, 1).text() == "Not classified"
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
         tab.set_model("bundled/efficientnet-lite0")
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:

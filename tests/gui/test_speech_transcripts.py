@@ -294,3 +294,31 @@ def test_without_a_microphone_the_input_list_says_why(qtbot, made):
         assert tab.record_button.isEnabled()
     finally:
         tab.shutdown()
+
+
+def test_a_failed_file_clears_the_transcript_shown_before(qtbot, made, wavs, isolated_home, tmp_path):
+    from playground.core.transcript import Segment, Transcript
+    from playground.core.transcript_store import TranscriptStore
+    from playground.ui.speech_tab import SpeechTab
+
+    store = TranscriptStore()
+    store.save(store.new("first.wav", "file", str(wavs["p0"]), Transcript([Segment(0, 1, "the earlier text")], 1.0)))
+    broken = tmp_path / "broken.wav"
+    broken.write_text("this is not audio\n" * 20)
+    sd = FakeSoundDevice()
+    c = made(sounddevice_importer=lambda name: sd)
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd)
+    qtbot.addWidget(tab)
+    try:
+        tab.transcript_list.setCurrentRow(0)
+        qtbot.waitUntil(lambda: tab.file_audio_path == str(wavs["p0"]), timeout=10_000)
+        assert "the earlier text" in tab.transcript_text()
+        tab.open_paths([str(broken)])
+        qtbot.waitUntil(lambda: c.file_handle is None and tab.controller.file_handle is None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: tab.message.property("isError"), timeout=TIMEOUT)
+        assert "broken.wav" in tab.message.text()
+        assert tab.view.topLevelItemCount() == 0 and tab.controller.current is None
+        qtbot.waitUntil(lambda: tab.file_audio_path == "", timeout=10_000)  # nor the earlier file's waveform
+        assert tab.transcript_names() == ["first.wav"]  # the earlier transcript is still kept
+    finally:
+        tab.shutdown()
