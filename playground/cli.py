@@ -21,6 +21,7 @@ from pathlib import Path
 
 from playground import __version__
 from playground.core.errors import Cancelled, PlaygroundError, friendly_message
+from playground.core.wording import plural
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -207,7 +208,9 @@ def cmd_models(args) -> int:
 def check_input_paths(args: argparse.Namespace) -> None:
     """A missing input fails in a moment, before any model loads (seconds, for some).
 
-    Commands name their input arguments with `set_defaults(input_paths={dest: noun})`;
+    Commands name their input arguments with `set_defaults(input_paths={dest: noun})`.
+    A list of inputs fails here only when none of them exists: with some there, the
+    missing ones are rows of the batch's per-input errors, as any unreadable input is.
     URLs are left to the download. `finetune --print-launch` only prints commands for
     another machine, whose data need not exist here.
     """
@@ -217,9 +220,12 @@ def check_input_paths(args: argparse.Namespace) -> None:
         return
     for dest, noun in getattr(args, "input_paths", {}).items():
         value = getattr(args, dest, None)
-        for path in [value] if isinstance(value, str) else value or []:
-            if not path.startswith(("http://", "https://")) and not os.path.exists(os.path.expanduser(path)):
-                raise InputError(f"{path}: {noun} not found.")
+        paths = [value] if isinstance(value, str) else list(value or [])
+        missing = [p for p in paths
+                   if not p.startswith(("http://", "https://")) and not os.path.exists(os.path.expanduser(p))]
+        if missing and len(missing) == len(paths):
+            raise InputError(f"{missing[0]}: {noun} not found."
+                             + (f" (nor {plural(len(missing) - 1, 'other')})" if len(missing) > 1 else ""))
 
 
 def run(args: argparse.Namespace) -> int:

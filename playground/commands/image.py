@@ -3,7 +3,7 @@
 Folders expand to their images (recursively); URLs are downloaded. With
 `--json` one JSON array is printed: `{"path", "predictions": [{"label", "score"}]}`
 or `{"path", "error"}` per input. Exit 0 when every input succeeded, 1 when any
-failed (the others are still printed). A path that does not exist stops the command at once,
+failed (the others are still printed). When no path exists the command stops at once,
 before the model loads.
 """
 

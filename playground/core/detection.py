@@ -619,7 +619,7 @@ def detect_objects(ctx: JobContext, sources: Sequence[str | Path], model: Any = 
                             preview=_preview(img, preview_size), candidates=below)
 
     run = batch.for_each(ctx, items, work, lambda item, message: ObjectResult(str(item.path), name, error=message),
-                         progress_text="Detected objects in {done} of {total} images ({rate:.1f} images/s)")
+                         progress_text="Detected objects in {done} of {total} image{s} ({rate:.1f} images/s)")
     if run.cancelled:
         raise Cancelled()
     return run.results
@@ -669,7 +669,7 @@ def detect_faces(ctx: JobContext, sources: Sequence[str | Path], min_score: floa
 
     verb = "Blurred faces in" if out_dir is not None else "Looked for faces in"
     run = batch.for_each(ctx, items, work, lambda item, message: FaceResult(str(item.path), error=message),
-                         progress_text=verb + " {done} of {total} images ({rate:.1f} images/s)")
+                         progress_text=verb + " {done} of {total} image{s} ({rate:.1f} images/s)")
     if run.cancelled:
         raise Cancelled()
     return run.results

@@ -558,7 +558,7 @@ def classify(ctx: JobContext, sources: Sequence[str], model: str | None = None, 
     ctx.progress(0.0 if total else 1.0, f"Classifying {total} images with {clf.name}")
     run = batch.for_each(ctx, items, prepare, fail, chunk=batch_size, finish=predict,
                          unexpected="cannot be prepared for the model",
-                         progress_text="Classified {done} of {total} images, {rate:.1f} images/s")
+                         progress_text="Classified {done} of {total} image{s}, {rate:.1f} images/s")
     tensors.clear()  # a cancelled chunk's
     return BatchSummary(run.results, clf.name, clf.device, run.elapsed, run.rate, run.cancelled)
 
