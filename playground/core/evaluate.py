@@ -276,7 +276,7 @@ def _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, devic
             predicted = index.get(clf.label(top.index), top.index if top.index < len(labels) else 0)
             examples.append(Example(str(folder.files[i]), true, predicted, float(top.score)))
         done = min(start + batch_size, total)
-        ctx.progress(done / total, f"Evaluating: {done} of {total} images")
+        ctx.progress(done / total, f"Evaluating: {done} of {plural(total, 'image')}")
     if not examples:
         raise InputError(f"{path.name}: no readable image to evaluate.")
     return Evaluation(clf.name, "image", str(path), labels, examples, split=split)

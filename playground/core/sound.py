@@ -272,7 +272,7 @@ def evaluate_folder(ctx: JobContext, model: str, path: Path, split: str, val_sha
         examples.append(ev.Example(str(data.files[i]), index[data.labels[data.targets[i]]], index[clf.labels[top]],
                                    float(probs[top])))
         if n % 10 == 0:
-            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {len(chosen)} clips")
+            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {plural(len(chosen), 'clip')}")
     if not examples:
         raise InputError(f"{path.name}: no readable audio clip to evaluate.")
     return ev.Evaluation(str(clf.meta.get("name") or clf.folder.name), "sound", str(path), labels, examples,

@@ -197,7 +197,7 @@ def scan_image_folder(folder: str | Path) -> ClassFolderData:
                                  "put the images of each class in a sub-folder named after the class.")
             raise InputError(f"{name}: has no class sub-folders with images.")
         raise InputError(f"{name}: the class sub-folders contain no images"
-                         + (f" ({data.skipped} other files skipped)." if data.skipped else "."))
+                         + (f" ({plural(data.skipped, 'other file')} skipped)." if data.skipped else "."))
     data.warnings = check_classes(data.counts, name)
     if data.skipped:
         what = "is not an image" if data.skipped == 1 else "are not images"
