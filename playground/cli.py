@@ -208,7 +208,8 @@ def cmd_models(args) -> int:
 def check_input_paths(args: argparse.Namespace) -> None:
     """A missing input fails in a moment, before any model loads (seconds, for some).
 
-    Commands name their input arguments with `set_defaults(input_paths={dest: noun})`.
+    Commands name their input arguments with `set_defaults(input_paths={dest: noun})`
+    (and may check their other options first with `set_defaults(check_options=fn)`).
     A list of inputs fails here only when none of them exists: with some there, the
     missing ones are rows of the batch's per-input errors, as any unreadable input is.
     URLs are left to the download. `finetune --print-launch` only prints commands for
@@ -237,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
 
         logsetup.setup_logging(logging.DEBUG)
     try:
+        if getattr(args, "check_options", None) is not None:  # usage errors first (exit 2)
+            args.check_options(args)
         check_input_paths(args)
         if args.device:
             from playground.core import devices
