@@ -77,12 +77,14 @@ def test_file_open_save_copy_and_faults_keep_the_text(qtbot, tab, wavs, tmp_path
         pass
     assert tab.message.property("isError") and "broken.wav" in tab.message.text()
     assert "\n" not in tab.message.text()
+    assert tab.transcript_text() == ""  # p1's text is not shown as if it were broken.wav's
 
     tab.open_paths([str(wavs["quiet"])])
     with qtbot.waitSignal(tab.file_handle.finished, timeout=30_000):
         pass
     assert tab.message.text() == "No speech found in quiet.wav."
-    assert tab.transcript_text() == before  # faults never lose what was transcribed
+    assert tab.select_transcript("p1.flac")
+    assert tab.transcript_text() == before  # faults never lose what was transcribed: it is kept in the list
 
     tab.clear()
     assert tab.view.topLevelItemCount() == 0 and not tab.save_button.isEnabled()
