@@ -21,6 +21,7 @@ from pathlib import Path
 
 from playground import __version__
 from playground.core.errors import Cancelled, PlaygroundError, friendly_message
+from playground.core.wording import plural
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -39,6 +40,28 @@ class _Parser(argparse.ArgumentParser):
 APP_USAGE = "playground [options] [FILE ...]\n       playground [options] COMMAND ..."
 FILES_HELP = ("FILE ...: open the window with these files, routed like a drop: images to the Image tab, "
               "audio to Speech, tables and class folders to Train. A file named like a command: ./NAME.")
+
+
+def at_least_one(text: str) -> int:
+    """argparse type for counts (--top-k, --batch-size): a usage error before any input is read."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def share(text: str) -> float:
+    """argparse type for a share strictly between 0 and 1 (--val-share)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: '{text}'") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
 
 
 def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
@@ -182,6 +205,30 @@ def cmd_models(args) -> int:
     return EXIT_OK
 
 
+def check_input_paths(args: argparse.Namespace) -> None:
+    """A missing input fails in a moment, before any model loads (seconds, for some).
+
+    Commands name their input arguments with `set_defaults(input_paths={dest: noun})`
+    (and may check their other options first with `set_defaults(check_options=fn)`).
+    A list of inputs fails here only when none of them exists: with some there, the
+    missing ones are rows of the batch's per-input errors, as any unreadable input is.
+    URLs are left to the download. `finetune --print-launch` only prints commands for
+    another machine, whose data need not exist here.
+    """
+    from playground.core.errors import InputError
+
+    if getattr(args, "print_launch", False):
+        return
+    for dest, noun in getattr(args, "input_paths", {}).items():
+        value = getattr(args, dest, None)
+        paths = [value] if isinstance(value, str) else list(value or [])
+        missing = [p for p in paths
+                   if not p.startswith(("http://", "https://")) and not os.path.exists(os.path.expanduser(p))]
+        if missing and len(missing) == len(paths):
+            raise InputError(f"{missing[0]}: {noun} not found."
+                             + (f" (nor {plural(len(missing) - 1, 'other')})" if len(missing) > 1 else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a parsed sub-command with consistent errors and exit codes."""
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, stream=sys.stderr,
@@ -191,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
 
         logsetup.setup_logging(logging.DEBUG)
     try:
+        if getattr(args, "check_options", None) is not None:  # usage errors first (exit 2)
+            args.check_options(args)
+        check_input_paths(args)
         if args.device:
             from playground.core import devices
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from playground import cli
 from playground.core.jobs import Job
 from playground.core.runner import run_sync
+from playground.core.wording import plural
 
 
 def register(tasks) -> None:
@@ -34,7 +35,7 @@ def register(tasks) -> None:
     p.add_argument("--top-k", type=int, default=None, help="show only the K best")
     p.add_argument("--model", default=None, help="embedding model: catalog id, folder or Hub id")
     p.add_argument("--json", action="store_true", help='print [{"text":..., "score":...}], best first')
-    p.set_defaults(func=cmd_similar)
+    p.set_defaults(func=cmd_similar, input_paths={"candidates_file": "file"})
 
     p = tasks.add_parser("classify", help="classify texts with a sequence-classification model")
     p.add_argument("texts", nargs="+", metavar="TEXT")
@@ -61,7 +62,8 @@ def _notice_truncated(count: int, limit: int | None) -> None:
         sys.stderr.write("\r" + " " * 100 + "\r")
     if count:
         where = f" at {limit} tokens" if limit else ""
-        sys.stderr.write(f"playground: note: {count} text(s) were longer than the model's limit and were "
+        verb = "was" if count == 1 else "were"
+        sys.stderr.write(f"playground: note: {plural(count, 'text')} longer than the model's limit {verb} "
                          f"truncated{where}.\n")
 
 

@@ -29,7 +29,7 @@ def register(tasks) -> None:
     src.add_argument("--context-file", help="a UTF-8 text file holding the passage")
     p.add_argument("--model", default=None, help="extractive QA model or causal LM (default: the bundled SmolLM2)")
     _common(p)
-    p.set_defaults(func=cmd_answer)
+    p.set_defaults(func=cmd_answer, input_paths={"context_file": "file"})
 
     p = tasks.add_parser("entities", help="named entities in each text")
     p.add_argument("texts", nargs="+", metavar="TEXT")

@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--allow-pickle", action="store_true", help="allow pickle weights for a local/Hub model")
     p.add_argument("--trust-remote-code", action="store_true", help="allow a Hub model's own Python code")
     p.add_argument("--json", action="store_true", help="print one JSON array")
-    p.set_defaults(func=cmd_detect_objects)
+    p.set_defaults(func=cmd_detect_objects, input_paths={"paths": "file"})
 
     p = sub.add_parser("detect-faces", help="find faces in images or folders; optionally save blurred copies")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (walked recursively)")
@@ -40,7 +40,7 @@ def register(sub) -> None:
                    help="write a copy of each image with its faces blurred into DIR (never over the original)")
     p.add_argument("--landmarks", action="store_true", help="include the five landmarks of each face")
     p.add_argument("--json", action="store_true", help="print one JSON array")
-    p.set_defaults(func=cmd_detect_faces)
+    p.set_defaults(func=cmd_detect_faces, input_paths={"paths": "file"})
 
 
 def _finish(results, as_json: bool, to_dict, line) -> int:
@@ -74,7 +74,10 @@ def cmd_detect_objects(args) -> int:
     def line(r) -> str:
         found = r.above(args.threshold)
         text = ", ".join(f"{o.label} {o.score:.2f} [{', '.join(f'{v:.0f}' for v in o.box)}]" for o in found)
-        return f"{r.path}: {text or 'no objects'}"
+        if not text:
+            best = ", ".join(f"{o.label} {o.score:.2f}" for o in r.best_below(args.threshold))
+            text = f"no objects at or above {args.threshold:.2f}" + (f" (best below it: {best})" if best else "")
+        return f"{r.path}: {text}"
 
     return _finish(results, args.json, lambda r: r.to_dict(args.threshold), line)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from playground import cli
+from playground.core.wording import plural
 
 
 def register(sub) -> None:
@@ -20,15 +21,15 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="image or text classifier: a folder, an exported .onnx file, an id")
     p.add_argument("--split", choices=("all", "validation"), default="all",
                    help="all examples (default) or only the training run's validation split of DATA")
-    p.add_argument("--val-share", type=float, default=None,
+    p.add_argument("--val-share", type=cli.share, default=None,
                    help="with --split validation: the run's validation share (default: from the model)")
     p.add_argument("--seed", type=int, default=None,
                    help="with --split validation: the run's seed (default: the one saved with the model)")
     p.add_argument("--text-column", default=None, help="text column of a table (default: the model's or guessed)")
     p.add_argument("--label-column", default=None, help="label column of a table (default: the model's or guessed)")
-    p.add_argument("--batch-size", type=int, default=32, help="examples per forward pass (default 32)")
+    p.add_argument("--batch-size", type=cli.at_least_one, default=32, help="examples per forward pass (default 32)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, input_paths={"data": "file or folder"})
 
 
 def cmd_evaluate(args) -> int:
@@ -36,10 +37,6 @@ def cmd_evaluate(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    if args.batch_size < 1:
-        raise cli.UsageError("--batch-size must be at least 1")
-    if args.val_share is not None and not 0 < args.val_share < 1:
-        raise cli.UsageError("--val-share must be between 0 and 1")
     cancel = cli.cancel_on_sigint()
     result = run_sync(Job(evaluate.evaluate, (args.model, args.data),
                           {"split": args.split, "val_share": args.val_share, "seed": args.seed,
@@ -49,7 +46,7 @@ def cmd_evaluate(args) -> int:
         cli.print_json(result.to_dict())
         return cli.EXIT_OK
     out = sys.stdout
-    out.write(f"{result.model} on {result.data}: accuracy {result.accuracy:.4f} ({result.total} examples)\n")
+    out.write(f"{result.model} on {result.data}: accuracy {result.accuracy:.4f} ({plural(result.total, 'example')})\n")
     width = max(8, *(len(x) for x in result.labels))
     out.write(f"{'class':{width}}  precision  recall     f1  support\n")
     for label in result.labels:

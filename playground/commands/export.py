@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--check-data", default=None,
                    help="labelled folder or table to check on (default: the model's validation split)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, input_paths={"model": "model folder", "check_data": "file or folder"})
 
 
 def cmd_export(args) -> int:

@@ -55,7 +55,8 @@ def register(sub) -> None:
     p.add_argument("--head-only", action="store_true", help="train only the new classification head")
     p.add_argument("--no-augment", action="store_true", help="no random crops or colour jitter")
     p.add_argument("--flip", action="store_true", help="also flip images horizontally at random")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "folder"},
+                   check_options=_check_options)
 
     p = kinds.add_parser("text", help="text classifier from a CSV or TSV file")
     p.add_argument("data", metavar="FILE", help="CSV/TSV file with a header row")
@@ -65,7 +66,8 @@ def register(sub) -> None:
     p.add_argument("--model", default="bundled/all-minilm-l6-v2", help="encoder: bundled id, Hub id or folder")
     p.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
     p.add_argument("--head-only", action="store_true", help="train only the classification head")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"},
+                   check_options=_check_options)
 
     p = kinds.add_parser("charlm", help="character-level GPT from a text file, from scratch")
     p.add_argument("data", metavar="FILE", help="plain UTF-8 text file")
@@ -76,14 +78,24 @@ def register(sub) -> None:
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--embed", type=int, default=128, help="embedding size (default 128)")
     p.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"},
+                   check_options=_check_options)
 
     p = kinds.add_parser("sound", help="sound classes from a folder of class sub-folders of audio clips")
     p.add_argument("data", metavar="DIR", help="folder with one sub-folder of audio clips per class")
     _common(p, 2e-3, 16, default_epochs=60)
     p.add_argument("--features", choices=("whisper", "logmel"), default="whisper",
                    help="features: the bundled Whisper tiny.en encoder (default) or log-mel statistics")
-    p.set_defaults(func=cmd_finetune, finetune_parser=p)
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "folder"},
+                   check_options=_check_options)
+
+
+def _check_options(args) -> None:
+    """Usage errors (exit 2), checked by `cli.run` before the data path is."""
+    _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
+              "image_size", "max_length", "checkpoint_every", "nproc", "nnodes")
+    if not 0 <= args.node_rank < args.nnodes:
+        raise cli.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
 
 
 def _positive(args, *names) -> None:
@@ -225,10 +237,6 @@ def cmd_finetune(args) -> int:
     from playground.core.runner import run_sync
     from playground.core.training import distributed, job_for
 
-    _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
-              "image_size", "max_length", "checkpoint_every", "nproc", "nnodes")
-    if not 0 <= args.node_rank < args.nnodes:
-        raise cli.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
     ranks = distributed.from_env()
     if args.print_launch or ((args.nproc > 1 or args.nnodes > 1) and not ranks.active):
         return _launch(args)

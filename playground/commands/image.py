@@ -3,7 +3,8 @@
 Folders expand to their images (recursively); URLs are downloaded. With
 `--json` one JSON array is printed: `{"path", "predictions": [{"label", "score"}]}`
 or `{"path", "error"}` per input. Exit 0 when every input succeeded, 1 when any
-failed (the others are still printed).
+failed (the others are still printed). When no path exists the command stops at once,
+before the model loads.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or http(s) URLs")
     p.add_argument("--model", default=None,
                    help="model: bundled/efficientnet-lite0 (default), torchvision/NAME, a Hub id or a local folder")
-    p.add_argument("--top-k", type=int, default=5, help="how many labels per image (default 5)")
-    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
+    p.add_argument("--top-k", type=cli.at_least_one, default=5, help="how many labels per image (default 5)")
+    p.add_argument("--batch-size", type=cli.at_least_one, default=16, help="images per forward pass (default 16)")
     p.add_argument("--json", action="store_true", help="print one JSON array")
-    p.set_defaults(func=cmd_classify_image)
+    p.set_defaults(func=cmd_classify_image, input_paths={"paths": "file"})
 
 
 def cmd_classify_image(args) -> int:
@@ -29,10 +30,6 @@ def cmd_classify_image(args) -> int:
     from playground.core.jobs import Job, Progress
     from playground.core.runner import run_sync
 
-    if args.top_k < 1:
-        raise cli.UsageError("--top-k must be at least 1")
-    if args.batch_size < 1:
-        raise cli.UsageError("--batch-size must be at least 1")
     cancel = cli.cancel_on_sigint()
 
     def sink(event) -> None:

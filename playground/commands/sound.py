@@ -16,9 +16,9 @@ def register(sub) -> None:
     p = sub.add_parser("classify-sound", help="classify audio clips with a sound classifier from 'finetune sound'")
     p.add_argument("paths", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, MP3, OGG ...) or folders")
     p.add_argument("--model", required=True, help="the model folder 'playground finetune sound' wrote")
-    p.add_argument("--top-k", type=int, default=None, help="how many labels per file (default: all)")
+    p.add_argument("--top-k", type=cli.at_least_one, default=None, help="how many labels per file (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON array")
-    p.set_defaults(func=cmd_classify_sound)
+    p.set_defaults(func=cmd_classify_sound, input_paths={"model": "model folder", "paths": "file"})
 
 
 def _expand(paths: list[str]) -> list[str]:
@@ -41,8 +41,6 @@ def cmd_classify_sound(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    if args.top_k is not None and args.top_k < 1:
-        raise cli.UsageError("--top-k must be at least 1")
     cancel = cli.cancel_on_sigint()
 
     def sink(event) -> None:

@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--cues", default="segment", choices=("segment", "line", "word"),
                    help="SRT/VTT: one cue per segment (default), per line of words or per word "
                         "(line and word imply --word-timestamps)")
-    p.set_defaults(func=cmd_transcribe)
+    p.set_defaults(func=cmd_transcribe, input_paths={"files": "file"})
 
     p = sub.add_parser("listen", help="live transcription from a microphone or a file played at real-time pace")
     src = p.add_mutually_exclusive_group()
@@ -55,7 +55,7 @@ def register(sub) -> None:
                    help="also keep the audio heard in FILE.flac (written when listening ends; "
                         "segment times are seconds into it)")
     _language_args(p)
-    p.set_defaults(func=cmd_listen)
+    p.set_defaults(func=cmd_listen, input_paths={"from_file": "file"})
 
 
 def _language_args(p) -> None:

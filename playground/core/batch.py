@@ -162,8 +162,8 @@ def for_each(ctx: JobContext, items: Sequence[Item], work: Callable[[Item], R], 
       run: the chunk in progress is dropped, the finished ones are kept.
     - `finish(results)` runs once per chunk of `chunk` items, after their `work` (a forward
       pass over the chunk); what it raises (but `Cancelled`) ends the job.
-    - After each chunk: `ctx.progress(done / total, progress_text.format(done=, total=, rate=))`,
-      `rate` being items per second so far.
+    - After each chunk: `ctx.progress(done / total, progress_text.format(done=, total=, rate=, s=))`,
+      `rate` being items per second so far, `s` the plural ending for `total` ("of 1 image{s}").
     """
     total = len(items)
     step = max(1, int(chunk))
@@ -184,7 +184,8 @@ def for_each(ctx: JobContext, items: Sequence[Item], work: Callable[[Item], R], 
             run.results.extend(part)
             done = len(run.results)
             rate = done / max(time.perf_counter() - t0, 1e-9)
-            ctx.progress(done / total, progress_text.format(done=done, total=total, rate=rate))
+            ctx.progress(done / total, progress_text.format(done=done, total=total, rate=rate,
+                                                            s="" if total == 1 else "s"))
     except Cancelled:
         run.cancelled = True
     run.elapsed = time.perf_counter() - t0

@@ -38,6 +38,10 @@ YOLO_ID = "bundled/yolov3-tiny"
 MTCNN_ID = "bundled/mtcnn"
 OBJECT_THRESHOLD = 0.25  # shown by default
 OBJECT_FLOOR = 0.05  # kept for re-filtering
+# Below the floor the best few are still kept, as candidates to show when nothing passes the
+# threshold: YOLOv3-tiny scores a subject filling the frame (a cat close-up) under 0.05.
+CANDIDATE_FLOOR = 0.01
+CANDIDATES = 3
 FACE_THRESHOLD = 0.95  # below this MTCNN finds faces in motorcycles
 FACE_FLOOR = 0.5
 NMS_IOU = 0.45
@@ -94,12 +98,25 @@ class ObjectResult:
     error: str | None = None
     seconds: float = 0.0
     preview: Any = field(default=None, repr=False, compare=False)  # PIL image for the GUI
+    candidates: list[DetectedObject] = field(default_factory=list)  # the best few below the floor
 
     def above(self, threshold: float) -> list[DetectedObject]:
         return [o for o in self.objects if o.score >= threshold]
 
+    def best_below(self, threshold: float, n: int = CANDIDATES) -> list[DetectedObject]:
+        """The `n` best detections scoring under `threshold`, best first: what to show when nothing passes."""
+        below = [o for o in self.objects if o.score < threshold] + self.candidates
+        return sorted(below, key=lambda o: -o.score)[:n]
+
     def to_dict(self, threshold: float = 0.0) -> dict:
-        return item_dict(self.path, self.error, lambda: {"objects": [o.to_dict() for o in self.above(threshold)]})
+        def fields() -> dict:
+            found = self.above(threshold)
+            out = {"objects": [o.to_dict() for o in found]}
+            if not found:  # nothing passed: the best candidates below the threshold, and their scores
+                out["candidates"] = [o.to_dict() for o in self.best_below(threshold)]
+            return out
+
+        return item_dict(self.path, self.error, fields)
 
 
 @dataclass
@@ -186,9 +203,9 @@ class YoloDetector:
         cfg, weights, names = folder / "yolov3-tiny.cfg", folder / "yolov3-tiny.weights", folder / "coco.names"
         text = cfg.read_text(encoding="utf-8")
         # OpenCV zeroes class scores below the [yolo] layers' `thresh` (0.2 unless set): lower it to
-        # our floor so the threshold slider can go below 0.2.
+        # the candidates' floor so the threshold slider can go below 0.2 and weak candidates remain.
         text_low = re.sub(r"^\s*thresh\s*=.*$", "", text, flags=re.M)
-        text_low = re.sub(r"^\[yolo\]\s*$", f"[yolo]\nthresh={OBJECT_FLOOR}", text_low, flags=re.M)
+        text_low = re.sub(r"^\[yolo\]\s*$", f"[yolo]\nthresh={CANDIDATE_FLOOR}", text_low, flags=re.M)
         try:
             self.net = cv2.dnn.readNetFromDarknet(np.frombuffer(text_low.encode("utf-8"), np.uint8),
                                                   np.fromfile(weights, np.uint8))
@@ -595,12 +612,14 @@ def detect_objects(ctx: JobContext, sources: Sequence[str | Path], model: Any = 
     def work(item: batch.Item) -> ObjectResult:
         t0 = time.perf_counter()
         img = imageio.open_image(item.path)
-        found = detector.detect(img, min_score)
-        return ObjectResult(str(item.path), name, img.width, img.height, found, seconds=time.perf_counter() - t0,
-                            preview=_preview(img, preview_size))
+        found = detector.detect(img, min(min_score, CANDIDATE_FLOOR))
+        kept = [o for o in found if o.score >= min_score]
+        below = sorted((o for o in found if o.score < min_score), key=lambda o: -o.score)[:CANDIDATES]
+        return ObjectResult(str(item.path), name, img.width, img.height, kept, seconds=time.perf_counter() - t0,
+                            preview=_preview(img, preview_size), candidates=below)
 
     run = batch.for_each(ctx, items, work, lambda item, message: ObjectResult(str(item.path), name, error=message),
-                         progress_text="Detected objects in {done} of {total} images ({rate:.1f} images/s)")
+                         progress_text="Detected objects in {done} of {total} image{s} ({rate:.1f} images/s)")
     if run.cancelled:
         raise Cancelled()
     return run.results
@@ -650,7 +669,7 @@ def detect_faces(ctx: JobContext, sources: Sequence[str | Path], min_score: floa
 
     verb = "Blurred faces in" if out_dir is not None else "Looked for faces in"
     run = batch.for_each(ctx, items, work, lambda item, message: FaceResult(str(item.path), error=message),
-                         progress_text=verb + " {done} of {total} images ({rate:.1f} images/s)")
+                         progress_text=verb + " {done} of {total} image{s} ({rate:.1f} images/s)")
     if run.cancelled:
         raise Cancelled()
     return run.results

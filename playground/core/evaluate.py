@@ -23,6 +23,7 @@ from pathlib import Path
 from playground.core import models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.wording import plural
 
 BATCH_SIZE = 32
 
@@ -237,7 +238,7 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
         result = _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label_column,
                                  trust_remote_code)
     result.seconds = time.perf_counter() - t0
-    ctx.progress(1.0, f"Accuracy {result.accuracy:.3f} on {result.total} examples")
+    ctx.progress(1.0, f"Accuracy {result.accuracy:.3f} on {plural(result.total, 'example')}")
     return result
 
 
@@ -275,7 +276,7 @@ def _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, devic
             predicted = index.get(clf.label(top.index), top.index if top.index < len(labels) else 0)
             examples.append(Example(str(folder.files[i]), true, predicted, float(top.score)))
         done = min(start + batch_size, total)
-        ctx.progress(done / total, f"Evaluating: {done} of {total} images")
+        ctx.progress(done / total, f"Evaluating: {done} of {plural(total, 'image')}")
     if not examples:
         raise InputError(f"{path.name}: no readable image to evaluate.")
     return Evaluation(clf.name, "image", str(path), labels, examples, split=split)

@@ -37,6 +37,7 @@ from playground.core.errors import InputError, ModelError, PlaygroundError
 from playground.core.jobs import JobContext
 from playground.core.preprocess import Preprocess
 from playground.core.results import item_dict
+from playground.core.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -555,10 +556,10 @@ def classify(ctx: JobContext, sources: Sequence[str], model: str | None = None, 
             for row, preds in zip(ready, preds_list):
                 row.predictions = preds
 
-    ctx.progress(0.0 if total else 1.0, f"Classifying {total} images with {clf.name}")
+    ctx.progress(0.0 if total else 1.0, f"Classifying {plural(total, 'image')} with {clf.name}")
     run = batch.for_each(ctx, items, prepare, fail, chunk=batch_size, finish=predict,
                          unexpected="cannot be prepared for the model",
-                         progress_text="Classified {done} of {total} images, {rate:.1f} images/s")
+                         progress_text="Classified {done} of {total} image{s}, {rate:.1f} images/s")
     tensors.clear()  # a cancelled chunk's
     return BatchSummary(run.results, clf.name, clf.device, run.elapsed, run.rate, run.cancelled)
 

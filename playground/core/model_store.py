@@ -26,6 +26,7 @@ from pathlib import Path
 from playground.core import models, paths, tasks
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def _hub_models(hub_cache: Path | None) -> list[StoredModel]:
         name = next((s[2] for s in tasks.hub_suggestions() if s[0] == repo.repo_id), repo.repo_id)
         out.append(StoredModel(
             repo.repo_id, name, tasks.guess_kind(snapshot, repo.repo_id), "hub", str(repo.repo_path), repo.size_on_disk,
-            note=f"Hugging Face cache, {len(revisions)} revision(s)", deletable=True,
+            note=f"Hugging Face cache, {plural(len(revisions), 'revision')}", deletable=True,
             revisions=tuple(r.commit_hash for r in revisions)))
     return out
 

@@ -31,6 +31,7 @@ import numpy as np
 from playground.core import audio
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
+from playground.core.wording import plural
 
 if typing.TYPE_CHECKING:
     from playground.core.training.data import ClassFolderData
@@ -149,7 +150,8 @@ def scan_sound_folder(folder: str | Path) -> ClassFolderData:
         raise InputError(f"{name}: has no class sub-folders with audio files (WAV, FLAC, MP3, OGG ...).")
     data.warnings = check_classes(data.counts, name)
     if data.skipped:
-        data.warnings.insert(0, f"Skipped {data.skipped} files that are not audio.")
+        data.warnings.insert(0, f"Skipped {plural(data.skipped, 'file')} that {'is' if data.skipped == 1 else 'are'} "
+                                "not audio.")
     if NOISE_CLASS not in data.labels:
         data.warnings.append(f"No '{NOISE_CLASS}' class: silence and noise will be called one of the others.")
     return data
@@ -270,7 +272,7 @@ def evaluate_folder(ctx: JobContext, model: str, path: Path, split: str, val_sha
         examples.append(ev.Example(str(data.files[i]), index[data.labels[data.targets[i]]], index[clf.labels[top]],
                                    float(probs[top])))
         if n % 10 == 0:
-            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {len(chosen)} clips")
+            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {plural(len(chosen), 'clip')}")
     if not examples:
         raise InputError(f"{path.name}: no readable audio clip to evaluate.")
     return ev.Evaluation(str(clf.meta.get("name") or clf.folder.name), "sound", str(path), labels, examples,

@@ -487,7 +487,7 @@ def transcribe_files(ctx: JobContext, paths: Iterable[str | os.PathLike], model:
         return FileTranscript(str(item.path), Job(transcribe_file, (item.path,), {"model": model, **kwargs}).run(ctx))
 
     return batch.for_each(ctx, items, work, lambda item, message: FileTranscript(str(item.path), error=message),
-                          progress_text="Transcribed {done} of {total} files")
+                          progress_text="Transcribed {done} of {total} file{s}")
 
 
 # -- scoring --------------------------------------------------------------------

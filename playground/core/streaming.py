@@ -223,15 +223,26 @@ class InputDevice:
                 "hostapi": self.hostapi, "default": self.is_default}
 
 
-def load_sounddevice(importer: Callable[[str], object] = importlib.import_module):
-    """The `sounddevice` module, or one clear sentence why the microphone cannot work here."""
+def load_sounddevice(importer: Callable[[str], object] = importlib.import_module, what: str = "The microphone"):
+    """The `sounddevice` module, or one clear sentence why `what` (the microphone, playback) cannot work here."""
     try:
         return importer("sounddevice")
     except OSError as exc:
-        raise DeviceError("The microphone is unavailable: the PortAudio library is not installed "
+        raise DeviceError(f"{what} is unavailable: the PortAudio library is not installed "
                           "(on Debian or Ubuntu: sudo apt install libportaudio2).") from exc
     except ImportError as exc:
-        raise DeviceError("The microphone is unavailable: the 'sounddevice' package is not installed.") from exc
+        raise DeviceError(f"{what} is unavailable: the 'sounddevice' package is not installed.") from exc
+
+
+def output_problem(sd) -> str:
+    """Why audio cannot be played here, in one sentence ("" when PortAudio sees an output device)."""
+    try:
+        found = sd.query_devices()
+    except Exception as exc:  # noqa: BLE001 - PortAudio's own errors
+        return f"Playback is unavailable: PortAudio cannot list audio devices ({exc})."
+    if not any(int(d.get("max_output_channels", 0)) > 0 for d in found):
+        return "Playback is unavailable: this computer has no audio output device (speakers or headphones)."
+    return ""
 
 
 def list_input_devices(sd) -> list[InputDevice]:

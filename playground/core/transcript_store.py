@@ -69,6 +69,56 @@ def live_name(when: float | None = None) -> str:
     return time.strftime("Live, %H:%M", time.localtime(time.time() if when is None else when))
 
 
+def list_labels(items: list[StoredTranscript]) -> list[str]:
+    """What the list shows for each of `items`: its name, told apart from same-named ones.
+
+    Two files named speech.wav get their folders ("speech.wav (talks)", "speech.wav (demo)",
+    more of the path where the folders share a name too); transcripts still alike (the same
+    file twice, two recordings in one minute) get their time of creation.
+    """
+    labels = [t.name for t in items]
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(items):
+        groups.setdefault(t.name, []).append(i)
+    for group in (g for g in groups.values() if len(g) > 1):
+        hints = {i: [] for i in group}
+        folders = _folder_hints([items[i].source for i in group if items[i].kind == "file"])
+        for i in group:
+            if items[i].kind == "file" and folders.get(items[i].source):
+                hints[i].append(folders[items[i].source])
+        alike: dict[tuple, list[int]] = {}
+        for i in group:
+            alike.setdefault(tuple(hints[i]), []).append(i)
+        for same in (s for s in alike.values() if len(s) > 1):
+            for i, when in zip(same, _times([items[i].created for i in same]), strict=True):
+                hints[i].append(when)
+        for i in group:
+            labels[i] = f"{items[i].name} ({', '.join(hints[i])})" if hints[i] else items[i].name
+    return labels
+
+
+def _folder_hints(sources: list[str]) -> dict[str, str]:
+    """source -> the shortest end of its folder's path that tells the distinct folders apart."""
+    parents = {s: Path(s).parent.parts for s in set(sources)}
+    distinct = set(parents.values())
+    if len(distinct) < 2:
+        return {}
+    for depth in range(1, max(len(p) for p in distinct) + 1):
+        ends = {p: "/".join(p[-depth:]) for p in distinct}
+        if len(set(ends.values())) == len(distinct):
+            return {s: ends[p] or "/" for s, p in parents.items()}
+    return {s: str(Path(s).parent) for s in parents}
+
+
+def _times(created: list[float]) -> list[str]:
+    """Local times that differ where the moments do: 14:02, else 14:02:05, else with the date."""
+    for fmt in ("%H:%M", "%H:%M:%S", "%d %b %Y %H:%M:%S"):
+        texts = [time.strftime(fmt, time.localtime(c)) for c in created]
+        if len(set(texts)) == len(texts):
+            return texts
+    return [f"{t} #{n}" for n, t in enumerate(texts, 1)]
+
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _ID = re.compile(r"^[A-Za-z0-9._-]+$")
 

@@ -20,15 +20,12 @@ from PySide6.QtCore import QObject, Signal
 
 from playground.core import detection
 from playground.core.jobs import Job
+from playground.core.wording import plural
 
 MODES = ("objects", "faces")
 KEEP_PREVIEWS = 24  # results that keep their display copy (a folder of photos must not fill memory)
 MEMO_SIZE = 12  # recent single-image results shown again without running the model
 JOB_KEY = "detect"  # detection and blur share it: one replaces the other
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 class DetectionController(QObject):
@@ -90,6 +87,13 @@ class DetectionController(QObject):
         """The detections of `path` (default: the one shown) at or above the threshold."""
         res = self.results.get(path or self.current_path)
         return [] if res is None or res.error else res.above(self.threshold)
+
+    def candidates(self, path: str | None = None) -> list:
+        """When nothing on `path` (default: the one shown) passes the threshold: the best few below it."""
+        res = self.results.get(path or self.current_path)
+        if self.mode != "objects" or res is None or res.error or res.above(self.threshold):
+            return []
+        return res.best_below(self.threshold)
 
     def set_threshold(self, value: float) -> None:
         """Re-filter what is kept (the model is not run again)."""
@@ -281,14 +285,20 @@ class DetectionController(QObject):
         if res is None or res.error:
             return ""
         n = len(res.above(self.threshold))
-        what = plural(n, "object" if self.mode == "objects" else "face")
+        what = f"{plural(n, 'object' if self.mode == 'objects' else 'face')} at or above {self.threshold:.2f}"
+        best = self.candidates(res.path)
+        if best:  # say why the picture is not empty, and how sure the model was
+            listed = ", ".join(f"{o.label} {o.score:.2f}" for o in best)
+            what = (f"nothing at or above {self.threshold:.2f}; "
+                    + ("the best candidate below it is" if len(best) == 1
+                       else f"the {len(best)} best candidates below it are") + f" shown dashed: {listed}")
         model = f" · {res.model}" if self.mode == "objects" else ""
         done = [r for r in self.results.values() if r.error is None]
         rate = ""
         if len(done) > 1:
             total = sum(r.seconds for r in done)
             rate = f" · {len(done) / total:.1f} images/s" if total > 0 else ""
-        return (f"{Path(res.path).name}: {what} at or above {self.threshold:.2f} "
+        return (f"{Path(res.path).name}: {what} "
                 f"· {res.width}×{res.height} · {res.seconds:.2f} s{model}{rate}")
 
     def blur_summary(self) -> str:

@@ -15,6 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from playground.core.jobs import Job
+from playground.core.wording import plural
 from playground.ui.widgets.evaluation_view import EvaluationView
 
 LANE = "train"
@@ -134,7 +135,7 @@ class EvaluationPanel(QWidget):
 
     def _on_evaluated(self, evaluation) -> None:
         self.last_evaluation = evaluation
-        self.status.setText(f"Accuracy {evaluation.accuracy:.1%} on {evaluation.total} examples "
+        self.status.setText(f"Accuracy {evaluation.accuracy:.1%} on {plural(evaluation.total, 'example')} "
                             f"({evaluation.seconds:.1f} s).")
         self.view.show_evaluation(evaluation)
         self.evaluated.emit(evaluation)

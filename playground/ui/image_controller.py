@@ -98,7 +98,8 @@ class ImageController(QObject):
 
         handle = self.runner.submit(job, on_event=live(lambda ev: self._on_event(holder[0], rerun, ev)),
                                     on_progress=live(self.progress.emit),
-                                    on_result=live(self._on_result), on_error=live(self._on_error),
+                                    on_result=live(self._on_result),
+                                    on_error=live(lambda message: self._on_error(message, holder[0])),
                                     on_finished=lambda: self._on_finished(holder[0]),
                                     key=RERUN_KEY if rerun else None)
         holder.append(handle)
@@ -109,6 +110,21 @@ class ImageController(QObject):
         self.last_error = ""
         self.busy_changed.emit(True)
         return handle
+
+    def add_unclassified(self, results: list[image.ImageResult]) -> None:
+        """Images opened in another mode (Objects, Faces) join the strip, not classified yet
+        (no predictions, no error); a path already there is not added twice."""
+        known = {r.path for r in self.items} | {r.path for _, r in self._pending}
+        for result in results:
+            if result.path not in known:
+                known.add(result.path)
+                self._pending.append((None, result))
+        if self._pending and not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    @property
+    def unclassified(self) -> list[image.ImageResult]:
+        return [r for r in self.items if r.ok and not r.predictions]
 
     def reclassify(self):
         """Run the current model and top-k again over every image (a newer re-run replaces this one)."""
@@ -162,8 +178,15 @@ class ImageController(QObject):
         self.last_summary = summary
         self.batch_finished.emit(summary)
 
-    def _on_error(self, message: str) -> None:
+    def _on_error(self, message: str, handle=None) -> None:
         self.flush()
+        if handle is not None and handle is self._rerun:
+            # Another model (or top-k) failed: the labels shown are the old model's, not its answer.
+            stale = [i for i, r in enumerate(self.items) if r.predictions]
+            for i in stale:
+                self.items[i].predictions = []
+            if stale:
+                self.rows_updated.emit(stale)
         self.last_error = message
         self.error.emit(message)
         self.batch_finished.emit(None)

@@ -311,6 +311,7 @@ class DetectionPanel(QWidget):
             else:
                 self.view.set_image(image, QSize(res.width, res.height))
         self.view.set_items(self.controller.items(res))
+        self.view.set_candidates(self.controller.candidates())
         self._refresh_table()
         self.status.setText(self.controller.summary())
 
@@ -333,6 +334,7 @@ class DetectionPanel(QWidget):
             self.slider.blockSignals(False)
         self.threshold_label.setText(f"{t:.2f}")
         self.view.set_threshold(t)
+        self.view.set_candidates(self.controller.candidates())
         self._refresh_table()
         for i in range(self.file_list.count()):
             item = self.file_list.item(i)

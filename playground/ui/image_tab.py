@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import image, paths
 from playground.core.errors import PlaygroundError, friendly_message
+from playground.core.wording import plural
 from playground.ui.image_controller import ImageController
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 MODES = (("classify", "Classify"), ("objects", "Objects"), ("faces", "Faces"))
 PREVIEW_SIDE = 1024
 ROLE_INDEX = Qt.ItemDataRole.UserRole + 1
+NOT_CLASSIFIED = "Not classified"  # opened in Objects or Faces mode, or its model failed
 
 
 class _PreviewSignals(QObject):
@@ -277,12 +279,19 @@ class ImageTab(QWidget):
         self.mode_buttons[mode].setChecked(True)
         if mode == "classify":
             self.stack.setCurrentIndex(0)
+            if self.controller.unclassified and not self.controller.busy:
+                self.reclassify()  # photos opened in another mode get their labels now
+            if self.selected < 0 and self.items:
+                self.show_item(0)
             return
         page = self._mode_pages.get(mode)
         if page is None:
             page = self._make_detect_page(mode)
             self._mode_pages[mode] = page
             self.stack.addWidget(page)
+            detector = getattr(page, "controller", None)
+            if detector is not None:
+                detector.result.connect(self._on_detected)
         self.stack.setCurrentWidget(page)
         self._forward_selection()
 
@@ -323,6 +332,13 @@ class ImageTab(QWidget):
             setter(sources)
             return
         self._classify(sources, rerun=False)
+
+    def _on_detected(self, res) -> None:
+        """An image opened in Objects or Faces mode joins the strip (from the detector's own
+        display copy: nothing is decoded twice and no model runs for it)."""
+        thumb = image.make_thumbnail(res.preview) if res.preview is not None and res.error is None else None
+        self.controller.add_unclassified([image.ImageResult(res.path, error=res.error, width=res.width,
+                                                            height=res.height, thumbnail=thumb)])
 
     def sources_from_mime(self, mime) -> list[str]:
         out: list[str] = []
@@ -438,7 +454,7 @@ class ImageTab(QWidget):
         self.cancel_button.setVisible(busy)
 
     def _on_started(self, event: image.ClassifyStarted) -> None:
-        self.rate_label.setText(f"{event.total} images, {event.model} on {event.device}")
+        self.rate_label.setText(f"{plural(event.total, 'image')}, {event.model} on {event.device}")
 
     def _on_rows_added(self, indices: list[int]) -> None:
         self.table.setSortingEnabled(False)
@@ -453,7 +469,7 @@ class ImageTab(QWidget):
         self.thumbs.setUpdatesEnabled(True)
         self.table.setSortingEnabled(True)
         self.export_button.setEnabled(bool(self.items))
-        if self.selected < 0 and indices:
+        if self.selected < 0 and indices and self.mode == "classify":  # elsewhere it would re-run the detector
             self.show_item(indices[0])
         self.results_changed.emit()
 
@@ -475,6 +491,9 @@ class ImageTab(QWidget):
             top = QTableWidgetItem(result.top.label)
             score.setText(f"{result.top.score:.1%}")
             score.setData(Qt.ItemDataRole.UserRole, float(result.top.score))
+        elif result.ok:
+            top = QTableWidgetItem(NOT_CLASSIFIED)
+            score.setData(Qt.ItemDataRole.UserRole, None)
         else:
             top = QTableWidgetItem(f"Error: {result.error}")
             top.setForeground(Qt.GlobalColor.red)
@@ -517,14 +536,15 @@ class ImageTab(QWidget):
     def _on_error(self, message: str) -> None:
         self.rate_label.setText("")
         self._set_note(message)
-        if not self.items:
-            self.bars.set_message(message)
+        self._clear_cam()
+        self.bars.set_message(message)  # the run failed: no earlier answer stands in for it
 
     def _on_batch_finished(self, summary: image.BatchSummary | None) -> None:
         if summary is not None:
             n, bad = len(summary.results), len(summary.failed)
             state = "cancelled after" if summary.cancelled else "done:"
-            self.rate_label.setText(f"{state} {n} images ({bad} failed), {summary.images_per_s:.1f} images/s, "
+            self.rate_label.setText(f"{state} {plural(n, 'image')} ({bad} failed), "
+                                    f"{summary.images_per_s:.1f} images/s, "
                                     f"{summary.model} on {summary.device}")
         self.batch_finished.emit(summary)
 
@@ -550,8 +570,10 @@ class ImageTab(QWidget):
             self.table.selectRow(row)
             self.table.blockSignals(False)
         self.title.setText(result.path + (f"  ({result.width} x {result.height})" if result.width else ""))
-        if result.ok:
+        if result.ok and result.predictions:
             self.bars.set_rows([(p.label, p.score) for p in result.predictions])
+        elif result.ok:
+            self.bars.set_message(NOT_CLASSIFIED)
         else:
             self.bars.set_message(result.error or "")
         if changed or not keep_cam:
@@ -631,7 +653,7 @@ class ImageTab(QWidget):
         except OSError as exc:
             self.ctx.show_status(f"Could not write {target}: {exc.strerror or exc}", 8000)
         else:
-            self.ctx.show_status(f"Saved {len(self.items)} rows to {target}")
+            self.ctx.show_status(f"Saved {plural(len(self.items), 'row')} to {target}")
 
     def clear(self) -> None:
         self.controller.clear()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from playground.core import model_store, tasks
 from playground.core.devices import format_bytes
 from playground.core.jobs import Job
+from playground.core.wording import plural
 from playground.settings import Key, Settings
 from playground.ui.jobs import show_progress
 from playground.worker import JobHandle, Worker
@@ -210,7 +211,7 @@ class ModelManager(QDialog):
             self._sorted_once = True
         total = sum(e.size_bytes or 0 for e in self.entries if e.available)
         missing = sum(1 for e in self.entries if not e.available)
-        text = f"{len(self.entries)} models, {format_bytes(total)} on disk"
+        text = f"{plural(len(self.entries), 'model')}, {format_bytes(total)} on disk"
         if missing:
             text += f", {missing} not installed"
         self.summary.setText(text)

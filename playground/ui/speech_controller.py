@@ -11,6 +11,7 @@ tests drive it alone with an `AppContext` and a fake microphone.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
 from playground.core.transcript import Segment, Transcript
 from playground.core.transcript_store import StoredTranscript, TranscriptStore, live_name
+from playground.core.wording import plural
 from playground.ui.widgets.deferred import lazy_module
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ streaming = lazy_module("playground.core.streaming")
 audio_sources = lazy_module("playground.core.audio_sources")
 
 FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
+NO_MICROPHONE = "no-microphone"  # device data of the entry that says there is none (and why: its tooltip)
 INJECTED_SOURCE = "injected"
 LIVE_LANE = "live"
 FILE_LANE = "speech"
@@ -108,6 +111,7 @@ class DeviceChoice:
     label: str
     data: object
     is_default: bool = False
+    why: str = ""  # the entry's tooltip
 
 
 def realtime_text(status: streaming.LiveStatus, model: str) -> str:
@@ -178,6 +182,7 @@ class SpeechController(QObject):
         self.live_model = ""
         self.devices: list[DeviceChoice] = []
         self.mic_problem = ""
+        self.output_problem = ""  # why segments cannot be played here ("" when they can, or not known yet)
         self.devices_listed = False
         self.message = ""
         self.message_is_error = False
@@ -314,7 +319,14 @@ class SpeechController(QObject):
             system, self.system_problem = audio_sources.system_sources(mics, self.mic_problem, monitors=lister)
             loopback = {s.device for s in system if not s.pulse_source}
             choices = [DeviceChoice(d.label, d.index, d.is_default) for d in mics if d.index not in loopback]
+            if not choices:  # the list starts on this, not on another source: it says why
+                choices = [DeviceChoice("No microphone", NO_MICROPHONE, True,
+                                        self.mic_problem or "No microphone found: every audio input "
+                                                            "here records what the computer plays.")]
+            elif not any(c.is_default for c in choices):
+                choices[0] = DeviceChoice(choices[0].label, choices[0].data, True)
             choices += [DeviceChoice(s.label, s) for s in system]  # what the computer plays
+            self.output_problem = self._find_output_problem()
         else:
             choices = [DeviceChoice("Injected source", INJECTED_SOURCE)]
         choices.append(DeviceChoice("A file played live (choose when recording)...", FILE_SOURCE))
@@ -325,6 +337,14 @@ class SpeechController(QObject):
             self._say(f"{self.mic_problem} You can still transcribe audio files.", error=True)
         self.state_changed.emit()
         return list(choices)
+
+    def _find_output_problem(self) -> str:
+        """Why segments cannot be played here ("" when an output device is there)."""
+        try:
+            sd = self._sd or streaming.load_sounddevice(self._sd_importer or importlib.import_module, "Playback")
+        except PlaygroundError as exc:
+            return str(exc)
+        return streaming.output_problem(sd)
 
     def sounddevice(self):
         """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
@@ -337,6 +357,8 @@ class SpeechController(QObject):
         """The source for a device choice; FILE_SOURCE plays `file_path` live (None without one)."""
         if device == FILE_SOURCE:
             return streaming.FileSource(file_path) if file_path else None
+        if device == NO_MICROPHONE:
+            raise PlaygroundError(self.mic_problem or "No microphone found: choose a file played live.")
         if self._source_factory is not None:
             return self._source_factory(device)
         if self._sd is None:
@@ -452,7 +474,7 @@ class SpeechController(QObject):
         elif not result.segments:
             self._say("No speech found in the recording.")
         else:
-            self._say(f"Done: {len(result.segments)} segment(s) from {result.duration:.1f} s of audio.")
+            self._say(f"Done: {plural(len(result.segments), 'segment')} from {result.duration:.1f} s of audio.")
         self._save_rtf()
         self.transcript_done.emit(Transcript(list(result.segments), result.duration, self.live_model))
 
@@ -499,7 +521,7 @@ class SpeechController(QObject):
                                                   "options": self.speech_options(words=True)},
                 name=f"transcribe {name}"),
             on_event=self._on_file_event, on_result=self._on_file_result,
-            on_error=lambda message: self._say(message, error=True),
+            on_error=self._on_file_error,
             on_cancelled=lambda: self._say(f"Cancelled {name}; the segments so far are kept."),
             on_finished=self._on_file_finished)
         self._say(f"Transcribing {name}...")
@@ -532,11 +554,18 @@ class SpeechController(QObject):
         self._language = (result.language, result.language_probability)
         self.language_changed.emit(self.detected)
         lang = f", {self.detected[len('Language: '):]}" if self.detected else ""
-        self._say(f"Transcribed {self._file_name}: {len(result.segments)} segment(s), "
+        self._say(f"Transcribed {self._file_name}: {plural(len(result.segments), 'segment')}, "
                   f"{result.duration:.1f} s of audio{rtf}{lang}.")
         self.measured(result.model, result.realtime_factor)
         self._save_rtf()
         self.transcript_done.emit(result)
+
+    def _on_file_error(self, message: str) -> None:
+        if self._active is None:  # no text of this file came: the one shown before must not look like its text
+            self.clear()
+            self.detected = ""
+            self.language_changed.emit("")
+        self._say(message, error=True)
 
     def _on_file_finished(self) -> None:
         self.file_handle = None
@@ -578,10 +607,15 @@ class SpeechController(QObject):
             return False
         if start is not None and seg.start <= start < seg.end:
             seg = Segment(start, seg.end, seg.text, seg.words)
+        if self.output_problem:
+            self._say(self.output_problem, error=True)
+            return False
         try:
             sd = self.sounddevice()
-        except PlaygroundError as exc:
-            self._say(f"Cannot play audio: {exc}", error=True)
+        except PlaygroundError:
+            self.output_problem = self._find_output_problem()  # says "Playback", not "The microphone"
+            self._say(self.output_problem or "Playback is unavailable.", error=True)
+            self.state_changed.emit()
             return False
         kind, where = origin
         if kind == "live":

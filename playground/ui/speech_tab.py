@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -22,9 +23,10 @@ from PySide6.QtWidgets import (
 
 from playground.core import transcript
 from playground.core.transcript import Segment
+from playground.core.transcript_store import list_labels
 from playground.ui.sound_panel import SoundPanel
 from playground.ui.speech_controller import (
-    FILE_SOURCE, LANGUAGES, SpeechController, audio, speech, streaming, word_index,
+    FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, speech, streaming, word_index,
 )
 from playground.ui.widgets.audio_meter import AudioLevelMeter
 from playground.ui.widgets.deferred import Deferred, after_first_paint
@@ -37,6 +39,8 @@ SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt)
 SEGMENT_INDEX = Qt.ItemDataRole.UserRole  # column 1: the segment's index in the controller's list
 TRANSCRIPT_ID = Qt.ItemDataRole.UserRole  # the transcripts list: each row's transcript id
 FILE_AUDIO_SECONDS = 1800.0  # a file's waveform and spectrogram show at most its first half hour
+RECORD_TIP = "Start or stop live transcription (Ctrl+R)"
+PLAY_TIP = "Play the selected segment (or double-click it); press again to stop"
 
 
 class SpeechTab(QWidget):
@@ -114,7 +118,7 @@ class SpeechTab(QWidget):
         top.addWidget(self.refresh_button)
         self.record_button = QPushButton("\u25cf Record")
         self.record_button.setObjectName("speechRecord")
-        self.record_button.setToolTip("Start or stop live transcription (Ctrl+R)")
+        self.record_button.setToolTip(RECORD_TIP)
         self.record_button.clicked.connect(self.toggle_record)
         top.addWidget(self.record_button)
         self.open_button = QPushButton("Open audio file...")
@@ -191,7 +195,8 @@ class SpeechTab(QWidget):
         # first paint, or when first needed; the stand-ins lay out like them.
         self._waveform_slot = Deferred(_make_waveform, QSize(600, 480), QSize(68, 68))
         self._waveform_slot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._spectrogram_slot = Deferred(_make_spectrogram, QSize(600, 480), QSize(68, 68))
+        self._spectrogram_slot = Deferred(partial(_make_spectrogram, self._waveform_slot), QSize(600, 480),
+                                          QSize(68, 68))
         for slot in (self._waveform_slot, self._spectrogram_slot):
             slot.setMinimumHeight(90)
             split.addWidget(slot)
@@ -251,7 +256,7 @@ class SpeechTab(QWidget):
         buttons = QHBoxLayout()
         self.play_button = QPushButton("Play")
         self.play_button.setObjectName("speechPlay")
-        self.play_button.setToolTip("Play the selected segment (or double-click it); press again to stop")
+        self.play_button.setToolTip(PLAY_TIP)
         self.play_button.clicked.connect(self._on_play_clicked)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the selected segments (or all of them) as text")
@@ -284,6 +289,7 @@ class SpeechTab(QWidget):
         self.sound_panel = SoundPanel(self.ctx, self.controller, lambda: self.device_combo.currentData())
         split.addWidget(self.sound_panel)
         root.addWidget(split, 1)
+        self.device_combo.currentIndexChanged.connect(lambda _index: self._update_buttons())
         self._update_buttons()
 
     def model_id(self) -> str:
@@ -336,6 +342,8 @@ class SpeechTab(QWidget):
     @_sd.setter
     def _sd(self, module) -> None:
         self.controller._sd = module
+        self.controller.output_problem = streaming.output_problem(module)
+        self._update_buttons()
 
     # -- devices --------------------------------------------------------------------
     def _list_devices_once(self) -> None:
@@ -352,8 +360,11 @@ class SpeechTab(QWidget):
         self.device_combo.clear()
         for choice in choices:
             self.device_combo.addItem(choice.label, choice.data)
+            if choice.why:
+                self.device_combo.setItemData(self.device_combo.count() - 1, choice.why, Qt.ItemDataRole.ToolTipRole)
             if choice.is_default:
                 self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+        self._update_buttons()
 
     # -- recording -------------------------------------------------------------------
     def toggle_record(self) -> None:
@@ -571,8 +582,9 @@ class SpeechTab(QWidget):
         self.transcript_list.blockSignals(True)
         try:
             self.transcript_list.clear()
-            for t in reversed(items):  # newest first
-                row = QListWidgetItem(t.name)
+            labels = list_labels(items)  # same-named ones told apart by folder or time
+            for t, label in reversed(list(zip(items, labels, strict=True))):  # newest first
+                row = QListWidgetItem(label)
                 row.setData(TRANSCRIPT_ID, t.id)
                 row.setToolTip(t.source or t.name)
                 self.transcript_list.addItem(row)
@@ -671,8 +683,13 @@ class SpeechTab(QWidget):
         if path != self._file_audio_wanted:
             return
         self._file_audio_wanted = ""
-        if samples is None or self.recording:
+        if self.recording:
             return
+        if samples is None:  # not drawable: not the previous file's picture either
+            import numpy as np
+
+            samples = np.zeros(0, np.float32)
+            path = ""
         self.waveform.set_overview(samples)
         self.spectrogram.set_overview(samples)
         self.file_audio_path = path
@@ -686,7 +703,11 @@ class SpeechTab(QWidget):
     def _update_buttons(self) -> None:
         c = self.controller
         self.record_button.setText("\u25a0 Stop" if c.recording else "\u25cf Record")
-        self.record_button.setEnabled(not c.file_busy and not c.stopping and self.device_combo.count() > 0)
+        no_mic = self.device_combo.currentData() == NO_MICROPHONE and not c.recording
+        self.record_button.setEnabled(not c.file_busy and not c.stopping and self.device_combo.count() > 0
+                                      and not no_mic)
+        self.record_button.setToolTip(f"{c.mic_problem or 'No microphone found.'} Choose another input, "
+                                      "or a file played live." if no_mic else RECORD_TIP)
         self.open_button.setEnabled(not c.busy)
         self.device_combo.setEnabled(not c.recording)
         self.model_combo.setEnabled(not c.busy)
@@ -694,7 +715,8 @@ class SpeechTab(QWidget):
         self.task_combo.setEnabled(not c.busy)
         has_text = bool(c.segments())
         self.play_button.setText("\u25a0 Stop" if c.playing else "\u25b6 Play")
-        self.play_button.setEnabled(has_text or c.playing)
+        self.play_button.setEnabled((has_text and not c.output_problem) or c.playing)
+        self.play_button.setToolTip(c.output_problem or PLAY_TIP)
         self.copy_button.setEnabled(has_text)
         self.save_button.setEnabled(has_text)
         self.delete_button.setEnabled(c.current is not None)
@@ -724,10 +746,12 @@ def _make_waveform() -> QWidget:
     return WaveformView()
 
 
-def _make_spectrogram() -> QWidget:
+def _make_spectrogram(waveform_slot: Deferred) -> QWidget:
     from playground.ui.widgets.audio_views import MelSpectrogramView
 
-    return MelSpectrogramView()
+    view = MelSpectrogramView()
+    view.link_time_axis(waveform_slot.widget())  # one time axis: each second under the same pixels
+    return view
 
 
 def build(ctx) -> QWidget:

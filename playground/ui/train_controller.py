@@ -159,15 +159,16 @@ class TrainController(QObject):
         self.running_changed.emit(self.running, self.paused)
 
     # -- data ------------------------------------------------------------------------------
-    def set_data(self, path: str) -> bool:
+    def set_data(self, path: str, current_kind: str = "charlm") -> bool:
         """New training data (a drop, File > Open, the path field): checked at once.
-        Refused while a run goes on; the job type follows the data (`data_changed`)."""
+        Refused while a run goes on; the job type follows data that says what it is for
+        (`data_changed`); a path that does not exist keeps `current_kind` (the check says why)."""
         if not path:
             return False
         if self.running:
             self._say("Training is running: cancel it before choosing other data.")
             return False
-        kind = tdata.guess_kind(path)
+        kind = tdata.guess_kind(path) or current_kind
         self.data_path = path
         self.data_changed.emit(path, kind)
         self._propose_name("")  # the check proposes one for this data

@@ -295,7 +295,7 @@ class TrainTab(QWidget):
     def _on_kind_changed(self, *_):
         self._apply_kind()
         path = self.path_edit.text().strip()
-        if path and tdata.guess_kind(path) == self.kind:
+        if path and tdata.guess_kind(path) in (None, self.kind):  # None: a missing path, said again
             self._check_data()
 
     def _apply_kind(self) -> None:
@@ -343,7 +343,7 @@ class TrainTab(QWidget):
 
     def set_data(self, path: str) -> None:
         """New data (refused with a status line while a run goes on); `_on_data_changed` shows it."""
-        self.controller.set_data(path)
+        self.controller.set_data(path, self.kind)
 
     def _on_data_changed(self, path: str, kind: str) -> None:
         self.path_edit.setText(path)

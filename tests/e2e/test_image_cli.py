@@ -27,7 +27,10 @@ def files(tmp_path_factory):
 
 
 def call(capsys, *argv):
-    code = cli.main(list(map(str, argv)))
+    try:
+        code = cli.main(list(map(str, argv)))
+    except SystemExit as stop:  # usage errors end in argparse, as for the real executable
+        code = stop.code
     out, err = capsys.readouterr()
     return code, out, err
 

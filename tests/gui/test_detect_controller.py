@@ -80,7 +80,8 @@ def test_objects_on_a_photo_with_the_bundled_yolo(qtbot, ctx, photos):
     cup = c.detections()[0]
     c.set_threshold(cup.score + 0.01)
     assert c.detections() == [] and rec.of("threshold_changed")[-1] == (cup.score + 0.01,)
-    assert rec.of("status")[-1] == (c.summary(),) and "0 objects" in c.summary()
+    assert rec.of("status")[-1] == (c.summary(),) and "nothing at or above" in c.summary()
+    assert c.candidates()[0] == cup and f"shown dashed: cup {cup.score:.2f}" in c.summary()
     c.set_threshold(0.0)  # clamped to the floor the engine keeps
     assert c.threshold == detection.OBJECT_FLOOR and c.detections()[0].label == "cup"
     assert c.handle is handle

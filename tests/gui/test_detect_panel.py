@@ -72,6 +72,8 @@ def test_objects_panel_shows_cup_and_slider_filters(qtbot, ctx, photos):
     handle = panel._handle
     panel.set_threshold(min(1.0, cup.score + 0.01))
     assert panel.visible_detections() == [] and panel.table.rowCount() == 0
+    assert panel.view.candidate_items()[0] == cup  # nothing passes: the cup is the best candidate, dashed
+    panel.view.set_candidates([])
     without = view_pixels(panel.view)
     rect = panel.view.map_box(cup.box)
     y = int(rect.center().y())
@@ -88,6 +90,29 @@ def test_objects_panel_shows_cup_and_slider_filters(qtbot, ctx, photos):
     assert panel._handle is handle and not panel.busy
     assert [d.label for d in panel.visible_detections()][0] == "cup"
     assert panel.table.rowCount() == len(panel.visible_detections())
+
+
+def test_objects_panel_shows_the_best_candidates_dashed_when_nothing_passes(qtbot, ctx, photos):
+    panel = make_panel(qtbot, ctx, "objects")
+    run_and_wait(qtbot, panel, lambda: panel.set_image(str(photos / "astronaut.png")))
+    assert panel.visible_detections() == [] and panel.table.rowCount() == 0
+    shown = panel.view.candidate_items()
+    assert 1 <= len(shown) <= detection.CANDIDATES and "person" in [o.label for o in shown]
+    listed = ", ".join(f"{o.label} {o.score:.2f}" for o in shown)
+    assert panel.status.text().startswith(
+        f"astronaut.png: nothing at or above 0.25; the {len(shown)} best candidates below it are shown dashed: "
+        f"{listed} · 512×512")
+    # drawn: the best candidate's box edge differs from the picture without it
+    with_boxes = view_pixels(panel.view)
+    rect = panel.view.map_box(shown[0].box)
+    panel.view.set_candidates([])
+    without = view_pixels(panel.view)
+    y, x = int(rect.center().y()), int(rect.left())
+    assert np.abs(with_boxes[y - 12:y + 12, x - 1:x + 2].astype(int) - without[y - 12:y + 12, x - 1:x + 2].astype(int)).max() > 40
+    # a lower threshold lets the best one through: it is drawn as a detection, the candidates go
+    panel.set_threshold(shown[0].score - 0.001)
+    assert panel.visible_detections() and panel.view.candidate_items() == []
+    assert "nothing at or above" not in panel.status.text()
 
 
 def test_objects_panel_random_torchvision_detector(qtbot, ctx, photos):
@@ -146,10 +171,13 @@ def test_faces_panel_finds_face_and_blurs_copies(qtbot, ctx, photos, tmp_path):
 
 def test_panel_reports_model_errors(qtbot, ctx, photos, tmp_path):
     panel = make_panel(qtbot, ctx, "objects")
-    panel.paths = [str(photos / "coffee.png")]
+    run_and_wait(qtbot, panel, lambda: panel.set_image(str(photos / "coffee.png")))
+    assert panel.visible_detections() and panel.table.rowCount()
     run_and_wait(qtbot, panel, lambda: panel.set_model(str(tmp_path / "no-such-model")))
     assert panel.last_error and "not found" in panel.last_error
     assert "not found" in panel.status.text()
+    # the failed run leaves nothing of the earlier answer: no boxes, no rows, the reason in the view
+    assert not panel.view.has_image() and panel.visible_detections() == [] and panel.table.rowCount() == 0
     assert ctx.settings.get_model("object-detection") == str(tmp_path / "no-such-model")
 
 

@@ -136,6 +136,9 @@ def test_model_error_is_shown_and_rerun(tab, qtbot, photos):
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
         tab.set_model("/no/such/folder")
     assert done.args[0] is None and tab.model_note.text() == "Model folder not found: /no/such/folder"
+    # the old model's labels are not left to look like this model's answer
+    assert tab.bars.message() == "Model folder not found: /no/such/folder" and not tab.bars.rows()
+    assert all(not r.predictions for r in tab.items) and tab.table.item(0, 1).text() == "Not classified"
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
         tab.set_model("bundled/efficientnet-lite0")
     with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT) as done:
@@ -168,3 +171,42 @@ def test_a_detection_panel_that_fails_to_import_shows_the_real_error(tab, monkey
     assert "image_detect_panel" in page.text() and "coming soon" not in page.text()
     assert any(r.exc_info and isinstance(r.exc_info[1], ImportError) for r in caplog.records)
     tab.set_mode("classify")
+
+
+def test_counts_read_one_image(tab):
+    from playground.core.image import BatchSummary, ImageResult
+
+    one = BatchSummary([ImageResult("cat.jpg")], "bundled/efficientnet-lite0", "cpu", 0.1, 10.0)
+    tab._on_batch_finished(one)
+    assert tab.rate_label.text().startswith("done: 1 image (0 failed)")
+    two = BatchSummary([ImageResult("a.jpg"), ImageResult("b.jpg", error="b.jpg: bad")], "m", "cpu", 0.1, 10.0)
+    tab._on_batch_finished(two)
+    assert tab.rate_label.text().startswith("done: 2 images (1 failed)")
+
+
+def test_a_photo_opened_in_objects_or_faces_mode_joins_the_strip(tab, qtbot, photos):
+    before = tab.thumbs.count()
+    for mode, name in (("objects", "cat.jpg"), ("faces", "coffee.png")):
+        tab.set_mode(mode)
+        page = tab.mode_page(mode)
+        tab.open_paths([str(photos / name)])
+        qtbot.waitUntil(lambda: not page.busy, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda n=name: any(tab.thumbs.item(i).text() == n for i in range(tab.thumbs.count())),
+                        timeout=10_000)
+    assert tab.thumbs.count() == before + 2
+    joined = tab.items[before:]
+    assert [r.path for r in joined] == [str(photos / "cat.jpg"), str(photos / "coffee.png")]
+    assert all(r.ok and not r.predictions for r in joined)  # no classification ran in those modes
+    from playground.ui.image_tab import NOT_CLASSIFIED
+
+    assert tab.table.item(tab._table_row_of(before), 1).text() == NOT_CLASSIFIED
+    tab.open_paths([str(photos / "cat.jpg")])  # the same photo again: not a second thumbnail
+    qtbot.waitUntil(lambda: not tab.mode_page("faces").busy, timeout=TIMEOUT)
+    qtbot.wait(100)
+    assert tab.thumbs.count() == before + 2
+    # back in Classify mode they are classified in place
+    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT):
+        tab.set_mode("classify")
+    qtbot.waitUntil(lambda: all(r.predictions for r in tab.items[before:]), timeout=10_000)
+    assert CATS & {p.label for p in tab.items[before].predictions[:3]}
+    assert tab.thumbs.count() == before + 2

@@ -158,7 +158,7 @@ def test_a_file_gives_timed_segments_that_play_and_export(qtbot, made, wavs, tmp
 
 @pytest.mark.slow
 def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made, wavs):
-    from playground.ui.speech_controller import FILE_SOURCE
+    from playground.ui.speech_controller import FILE_SOURCE, NO_MICROPHONE
 
     def no_portaudio(name):
         raise OSError("PortAudio library not found")
@@ -167,10 +167,13 @@ def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made
     rec = Recorder(c)
     c.list_devices_once()
     ((choices, problem),) = rec.of("devices_changed")
-    assert [d.data for d in choices] == [FILE_SOURCE] and problem == c.mic_problem
+    assert [d.data for d in choices] == [NO_MICROPHONE, FILE_SOURCE] and problem == c.mic_problem
+    assert choices[0].is_default and choices[0].why == problem  # the list starts on why there is none
     assert "PortAudio library is not installed" in problem
     assert "\n" not in problem and problem.endswith(".") and problem.count(". ") == 0
     assert c.message_is_error and c.message.endswith("You can still transcribe audio files.")
+    assert not c.start_recording(device=NO_MICROPHONE)  # the list's first entry: cannot start, says why
+    assert c.message == problem and c.message_is_error
 
     assert not c.start_recording(device=None)  # the microphone: it cannot start, and says why
     assert not c.recording and c.message == problem and c.message_is_error

@@ -77,19 +77,21 @@ def test_file_open_save_copy_and_faults_keep_the_text(qtbot, tab, wavs, tmp_path
         pass
     assert tab.message.property("isError") and "broken.wav" in tab.message.text()
     assert "\n" not in tab.message.text()
+    assert tab.transcript_text() == ""  # p1's text is not shown as if it were broken.wav's
 
     tab.open_paths([str(wavs["quiet"])])
     with qtbot.waitSignal(tab.file_handle.finished, timeout=30_000):
         pass
     assert tab.message.text() == "No speech found in quiet.wav."
-    assert tab.transcript_text() == before  # faults never lose what was transcribed
+    assert tab.select_transcript("p1.flac")
+    assert tab.transcript_text() == before  # faults never lose what was transcribed: it is kept in the list
 
     tab.clear()
     assert tab.view.topLevelItemCount() == 0 and not tab.save_button.isEnabled()
 
 
 def test_no_portaudio_says_why_and_files_still_work(qtbot, main_window):
-    from playground.ui.speech_tab import FILE_SOURCE, SpeechTab
+    from playground.ui.speech_tab import FILE_SOURCE, NO_MICROPHONE, SpeechTab
 
     def no_portaudio(name):
         raise OSError("PortAudio library not found")
@@ -97,7 +99,9 @@ def test_no_portaudio_says_why_and_files_still_work(qtbot, main_window):
     t = SpeechTab(main_window.ctx, sounddevice_importer=no_portaudio)
     qtbot.addWidget(t)
     assert "PortAudio library is not installed" in t.message.text() and t.message.property("isError")
-    assert [t.device_combo.itemData(i) for i in range(t.device_combo.count())] == [FILE_SOURCE]
+    assert [t.device_combo.itemData(i) for i in range(t.device_combo.count())] == [NO_MICROPHONE, FILE_SOURCE]
+    assert t.device_combo.currentData() == NO_MICROPHONE and not t.record_button.isEnabled()
+    assert "PortAudio library is not installed" in t.record_button.toolTip()
     assert t.open_button.isEnabled()
 
 

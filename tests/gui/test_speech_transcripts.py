@@ -178,3 +178,147 @@ def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home
     assert [t.id for t in again.transcripts()] == [file_t.id, live_t.id] and again.current is None
     assert len(list(folder.glob("*.json"))) == 2 and [p.name for p in folder.glob("*.flac")] == [kept.name]
     assert again.delete(live_t.id) and not kept.exists()  # deleting the transcript deletes its audio
+
+
+def test_same_named_files_have_transcripts_that_look_different(qtbot, made, isolated_home, tmp_path):
+    from playground.core.transcript import Segment, Transcript
+    from playground.core.transcript_store import TranscriptStore
+    from playground.ui.speech_tab import SpeechTab
+
+    store = TranscriptStore()
+    for folder, when in (("talks", 1_765_000_000.0), ("demo", 1_765_000_060.0)):
+        source = tmp_path / folder / "speech.wav"
+        store.save(store.new("speech.wav", "file", str(source), Transcript([Segment(0, 1, folder)], 1.0),
+                             created=when))
+    sd = FakeSoundDevice()
+    c = made(sounddevice_importer=lambda name: sd)
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd)
+    qtbot.addWidget(tab)
+    try:
+        assert tab.transcript_names() == ["speech.wav (demo)", "speech.wav (talks)"]
+        assert tab.select_transcript("speech.wav (talks)") and tab.transcript_text().strip() == "talks"
+    finally:
+        tab.shutdown()
+
+
+SPEAKERS = {"name": "Fake speakers", "index": 0, "hostapi": 0, "max_input_channels": 0, "max_output_channels": 2,
+            "default_samplerate": 48000.0}
+MIC = {"name": "Fake microphone", "index": 1, "hostapi": 0, "max_input_channels": 1, "max_output_channels": 0,
+       "default_samplerate": 16000.0}
+
+
+def _tab_with_a_file_transcript(qtbot, made, sd_importer, wav):
+    from playground.core.transcript import Segment, Transcript
+    from playground.core.transcript_store import TranscriptStore
+    from playground.ui.speech_tab import SpeechTab
+
+    store = TranscriptStore()
+    store.save(store.new(wav.name, "file", str(wav), Transcript([Segment(0.0, 1.0, "quiet")], 1.5)))
+    c = made(sounddevice_importer=sd_importer)
+    tab = SpeechTab(c.ctx, sounddevice_importer=sd_importer)
+    qtbot.addWidget(tab)
+    tab.transcript_list.setCurrentRow(0)  # the newest: this one
+    assert tab.view.topLevelItemCount() == 1
+    tab.view.setCurrentItem(tab.view.topLevelItem(0))
+    return tab
+
+
+def test_play_is_disabled_with_its_reason_without_an_audio_output(qtbot, made, wavs, isolated_home):
+    sd = FakeSoundDevice(devices=[MIC])  # a microphone, no speakers
+    tab = _tab_with_a_file_transcript(qtbot, made, lambda name: sd, wavs["quiet"])
+    try:
+        assert not tab.play_button.isEnabled()
+        assert "no audio output device" in tab.play_button.toolTip()
+        assert not tab.controller.play_segment(0)  # a double-click says the same, about the output
+        assert "no audio output device" in tab.message.text() and "microphone" not in tab.message.text().lower()
+        assert not getattr(sd, "played", [])
+    finally:
+        tab.shutdown()
+    sd = FakeSoundDevice(devices=[SPEAKERS, MIC])  # with speakers Play is there
+    tab = _tab_with_a_file_transcript(qtbot, made, lambda name: sd, wavs["quiet"])
+    try:
+        assert tab.play_button.isEnabled() and "Play the selected segment" in tab.play_button.toolTip()
+    finally:
+        tab.shutdown()
+
+
+def test_without_portaudio_play_talks_about_playback_not_the_microphone(qtbot, made, wavs, isolated_home):
+    def no_portaudio(name):
+        raise OSError("PortAudio library not found")
+
+    tab = _tab_with_a_file_transcript(qtbot, made, no_portaudio, wavs["quiet"])
+    try:
+        assert not tab.play_button.isEnabled()
+        assert tab.play_button.toolTip().startswith("Playback is unavailable: the PortAudio library")
+        assert not tab.controller.play_segment(0)
+        assert tab.message.text().startswith("Playback is unavailable") and "microphone" not in tab.message.text()
+    finally:
+        tab.shutdown()
+
+
+@pytest.mark.parametrize("devices, default, expected", [
+    ([SPEAKERS, MIC], [1, 0], 1),  # the default microphone
+    ([SPEAKERS, MIC, dict(MIC, name="USB mic", index=2)], [-1, 0], 1),  # none is the default: the first one
+])
+def test_the_input_list_starts_on_the_default_microphone(qtbot, made, devices, default, expected):
+    from playground.ui.speech_tab import SpeechTab
+
+    sd = FakeSoundDevice(devices=devices)
+    sd.default.device = default
+    c = made(sounddevice_importer=lambda name: sd)
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd, system_lister=lambda: [MONITOR])
+    qtbot.addWidget(tab)
+    try:
+        assert tab.device_combo.currentData() == expected and tab.record_button.isEnabled()
+    finally:
+        tab.shutdown()
+
+
+def test_without_a_microphone_the_input_list_says_why(qtbot, made):
+    from PySide6.QtCore import Qt
+
+    from playground.ui.speech_tab import NO_MICROPHONE, SpeechTab
+
+    sd = FakeSoundDevice(devices=[SPEAKERS])
+    c = made(sounddevice_importer=lambda name: sd)
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd, system_lister=lambda: [MONITOR])
+    qtbot.addWidget(tab)
+    try:
+        combo = tab.device_combo
+        assert combo.currentData() == NO_MICROPHONE and combo.currentText() == "No microphone"
+        why = combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+        assert why.startswith("No microphone found") and not tab.record_button.isEnabled()
+        assert why in tab.record_button.toolTip()
+        # what the computer plays is still there, and choosing it enables Record
+        combo.setCurrentIndex(combo.findText("What the computer plays: Monitor of Speakers"))
+        assert tab.record_button.isEnabled()
+    finally:
+        tab.shutdown()
+
+
+def test_a_failed_file_clears_the_transcript_shown_before(qtbot, made, wavs, isolated_home, tmp_path):
+    from playground.core.transcript import Segment, Transcript
+    from playground.core.transcript_store import TranscriptStore
+    from playground.ui.speech_tab import SpeechTab
+
+    store = TranscriptStore()
+    store.save(store.new("first.wav", "file", str(wavs["p0"]), Transcript([Segment(0, 1, "the earlier text")], 1.0)))
+    broken = tmp_path / "broken.wav"
+    broken.write_text("this is not audio\n" * 20)
+    sd = FakeSoundDevice()
+    c = made(sounddevice_importer=lambda name: sd)
+    tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd)
+    qtbot.addWidget(tab)
+    try:
+        tab.transcript_list.setCurrentRow(0)
+        qtbot.waitUntil(lambda: tab.file_audio_path == str(wavs["p0"]), timeout=10_000)
+        assert "the earlier text" in tab.transcript_text()
+        tab.open_paths([str(broken)])
+        qtbot.waitUntil(lambda: c.file_handle is None and tab.controller.file_handle is None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: tab.message.property("isError"), timeout=TIMEOUT)
+        assert "broken.wav" in tab.message.text()
+        assert tab.view.topLevelItemCount() == 0 and tab.controller.current is None
+        qtbot.waitUntil(lambda: tab.file_audio_path == "", timeout=10_000)  # nor the earlier file's waveform
+        assert tab.transcript_names() == ["first.wav"]  # the earlier transcript is still kept
+    finally:
+        tab.shutdown()

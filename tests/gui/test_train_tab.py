@@ -205,3 +205,18 @@ def test_the_saved_line_is_not_overwritten_by_a_late_status_refresh(tab, tmp_pat
     finally:
         tab.handle = None
     assert tab.status_label.text().startswith("Saved ")
+
+
+@pytest.mark.parametrize("job", ["image", "text", "sound"])
+def test_a_missing_path_never_changes_the_job(qtbot, tab, tmp_path, job):
+    tab.kind_combo.setCurrentIndex(tab.kind_combo.findData(job))
+    tab.path_edit.setText(str(tmp_path / "no-such-data"))
+    tab.path_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: "no-such-data" in tab.data_label.text() and "Checking" not in tab.data_label.text(),
+                    timeout=30_000)
+    assert tab.kind == job
+    assert "not found" in tab.data_label.text() and not tab.start_button.isEnabled()
+    # choosing another job re-checks the same missing path and says so again
+    tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
+    qtbot.waitUntil(lambda: "Checking" not in tab.data_label.text(), timeout=30_000)
+    assert tab.kind == "charlm" and "not found" in tab.data_label.text()

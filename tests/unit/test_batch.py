@@ -226,3 +226,12 @@ def test_transcribe_cli_several_files(audio_files, capsys, tmp_path):
     assert code == 0 and data["text"] == "hello" and "path" not in data
     code = cli.main(["transcribe", str(root / "quiet.wav")])
     assert code == 1 and capsys.readouterr().err == "playground: error: No speech found in quiet.wav.\n"
+
+
+def test_progress_reads_of_1_image():
+    for n, expected in ((1, "Did 1 of 1 image"), (2, "Did 2 of 2 images")):
+        events = []
+        batch.for_each(JobContext(events.append), _items(n), lambda item: _Row(item.source, 0),
+                       lambda item, message: _Row(item.source, error=message),
+                       progress_text="Did {done} of {total} image{s}")
+        assert [e for e in events if isinstance(e, Progress)][-1].text == expected

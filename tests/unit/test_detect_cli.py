@@ -108,3 +108,15 @@ def test_detect_faces_json_and_blur_to(capsys, photos, tmp_path):
 def test_plain_text_output(capsys, photos):
     code, out, _ = run(capsys, "detect-objects", str(photos / "coffee.jpg"))
     assert code == 0 and out.startswith(str(photos / "coffee.jpg") + ": cup 0.")
+
+
+def test_detect_objects_names_the_best_candidates_when_nothing_passes(capsys, tmp_path):
+    from skimage import data
+
+    Image.fromarray(data.chelsea()).save(tmp_path / "chelsea.png")
+    code, out, err = run(capsys, "detect-objects", str(tmp_path / "chelsea.png"))
+    assert code == 0, err
+    assert out.startswith(f"{tmp_path / 'chelsea.png'}: no objects at or above 0.25 (best below it: cat 0.0")
+    code, out, _ = run(capsys, "detect-objects", str(tmp_path / "chelsea.png"), "--json")
+    entry = json.loads(out)[0]
+    assert entry["objects"] == [] and entry["candidates"][0]["label"] == "cat"

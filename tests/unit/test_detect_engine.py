@@ -397,3 +397,26 @@ def test_weights_download_with_progress_hash_check_and_no_half_file(monkeypatch,
     assert sorted(p.name for p in got.parent.iterdir()) == [good.name]  # no half or corrupt file left
     with pytest.raises(ModelError, match="network"):
         detection._fetch_url((tmp_path / "srv" / "gone-12345678.pth").as_uri(), JobContext(), "test net", 1.0)
+
+
+def test_nothing_above_the_threshold_keeps_the_best_candidates_below_it(photos, tmp_path):
+    """YOLOv3-tiny scores frame-filling subjects low (the astronaut, a cat close-up): the best
+    few below the threshold are kept, with their scores, instead of an unexplained empty result."""
+    from skimage import data
+
+    Image.fromarray(data.chelsea()).save(tmp_path / "chelsea.png")
+    results = detection.detect_objects(JobContext(), [photos / "astronaut.png", tmp_path / "chelsea.png",
+                                                      photos / "coffee.png"])
+    astro, cat, coffee = results
+    for res in (astro, cat):
+        assert res.above(detection.OBJECT_THRESHOLD) == []
+        best = res.best_below(detection.OBJECT_THRESHOLD)
+        assert 1 <= len(best) <= detection.CANDIDATES
+        assert [o.score for o in best] == sorted((o.score for o in best), reverse=True)
+        assert all(detection.CANDIDATE_FLOOR <= o.score < detection.OBJECT_THRESHOLD for o in best)
+        d = res.to_dict(detection.OBJECT_THRESHOLD)
+        assert d["objects"] == [] and d["candidates"] == [o.to_dict() for o in best]
+    assert "person" in [o.label for o in astro.best_below(0.25)]
+    assert cat.best_below(0.25)[0].label == "cat"  # under the 0.05 floor, still the right guess
+    assert all(o.score >= detection.OBJECT_FLOOR for o in cat.objects)  # the floor still holds for objects
+    assert set(coffee.to_dict(0.25)) == {"path", "objects"}  # found something: no candidates

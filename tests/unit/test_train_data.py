@@ -72,7 +72,7 @@ def test_unreadable_images_are_dropped_and_counted(tmp_path):
     data = tdata.scan_image_folder(root)
     out = tdata.drop_unreadable(data, [0])
     assert out.skipped == 1 and len(out.files) == 5 and out.counts == {"a": 2, "b": 3}
-    assert out.warnings[0].startswith("Skipped 1 files that are not readable images")
+    assert out.warnings[0].startswith("Skipped 1 file that is not a readable image")
     with pytest.raises(InputError, match="fewer than 2"):
         tdata.drop_unreadable(data, [0, 1])
 
@@ -92,7 +92,7 @@ def test_table_with_guessed_and_chosen_columns_and_skipped_rows(tmp_path):
     data = tdata.read_table(path)
     assert (data.text_column, data.label_column) == ("review", "sentiment")
     assert data.texts == ["great", "awful", "nice", "bad"] and data.labels == ["neg", "pos"]
-    assert data.skipped == 1 and data.warnings[0] == "Skipped 1 rows with an empty text or label."
+    assert data.skipped == 1 and data.warnings[0] == "Skipped 1 row with an empty text or label."
     cols, t, lab = tdata.table_columns(path)
     assert cols == ["id", "review", "stars", "sentiment"] and (t, lab) == ("review", "sentiment")
 
@@ -175,4 +175,6 @@ def test_preview_for_each_kind(tmp_path):
     p = tdata.preview(None, "text", table)
     assert p.columns == ["sentence", "label"] and p.text_column == "sentence" and p.counts == {"a": 2, "b": 2}
     assert tdata.guess_kind(root) == "image" and tdata.guess_kind(table) == "text"
+    (tmp_path / "book.txt").write_text("once upon a time")
     assert tdata.guess_kind(tmp_path / "book.txt") == "charlm"
+    assert tdata.guess_kind(tmp_path / "missing.txt") is None  # cannot tell: the job stays as chosen

@@ -81,3 +81,27 @@ def test_ids_stay_inside_the_folder_and_live_names_read_like_a_clock(isolated_ho
     assert store.path(weird.id).parent == store.folder
     assert re.fullmatch(r"Live, \d\d:\d\d", live_name())
     assert isinstance(StoredTranscript.from_dict(weird.to_dict()), StoredTranscript)
+
+
+def test_same_named_transcripts_are_told_apart_by_folder_then_time(isolated_home):
+    from playground.core.transcript_store import list_labels
+
+    store = TranscriptStore()
+    t0 = 1_765_000_000.0
+    a = store.new("speech.wav", "file", "/home/ana/talks/speech.wav", created=t0)
+    b = store.new("speech.wav", "file", "/home/ana/demo/speech.wav", created=t0 + 60)
+    c = store.new("speech.wav", "file", "/home/ana/demo/speech.wav", created=t0 + 3600)  # the same file again
+    d = store.new("other.wav", "file", "/home/ana/demo/other.wav", created=t0)
+    labels = list_labels([a, b, c, d])
+    assert labels[0] == "speech.wav (talks)" and labels[3] == "other.wav"  # a unique name stays as it is
+    assert labels[1].startswith("speech.wav (demo, ") and labels[2].startswith("speech.wav (demo, ")
+    assert len(set(labels)) == 4
+    # folders that share their own name: more of the path
+    e = store.new("speech.wav", "file", "/x/a/in/speech.wav", created=t0)
+    f = store.new("speech.wav", "file", "/x/b/in/speech.wav", created=t0)
+    assert list_labels([e, f]) == ["speech.wav (a/in)", "speech.wav (b/in)"]
+    # two live recordings in one minute: the seconds tell them apart
+    g = store.new(live_name(t0), "live", "Mic", created=t0)
+    h = store.new(live_name(t0), "live", "Mic", created=t0 + 5)
+    one, two = list_labels([g, h])
+    assert one != two and one.startswith(g.name + " (")

@@ -18,6 +18,7 @@ from pathlib import Path
 from playground.core import paths
 from playground.core.errors import InputError
 from playground.core.imageio import is_image_path
+from playground.core.wording import plural
 
 IMBALANCE_RATIO = 5.0  # largest class / smallest class above this: a warning
 MAX_TABLE_BYTES = 200 * 1024 * 1024
@@ -192,14 +193,16 @@ def scan_image_folder(folder: str | Path) -> ClassFolderData:
         if not any(p.is_dir() for p in entries):
             loose = sum(1 for p in entries if is_image_path(p))
             if loose:
-                raise InputError(f"{name}: has {loose} images but no class sub-folders; "
+                raise InputError(f"{name}: has {plural(loose, 'image')} but no class sub-folders; "
                                  "put the images of each class in a sub-folder named after the class.")
             raise InputError(f"{name}: has no class sub-folders with images.")
         raise InputError(f"{name}: the class sub-folders contain no images"
-                         + (f" ({data.skipped} other files skipped)." if data.skipped else "."))
+                         + (f" ({plural(data.skipped, 'other file')} skipped)." if data.skipped else "."))
     data.warnings = check_classes(data.counts, name)
     if data.skipped:
-        data.warnings.insert(0, f"Skipped {data.skipped} files that are not images (e.g. '{data.skipped_examples[0]}').")
+        what = "is not an image" if data.skipped == 1 else "are not images"
+        data.warnings.insert(0, f"Skipped {plural(data.skipped, 'file')} that {what} "
+                                f"(e.g. '{data.skipped_examples[0]}').")
     return data
 
 
@@ -216,7 +219,8 @@ def drop_unreadable(data: ClassFolderData, bad: list[int]) -> ClassFolderData:
     counts = {k: v for k, v in out.counts.items()}
     out.warnings = [w for w in data.warnings if not w.startswith("Skipped") and not w.startswith("Strong")]
     out.warnings = check_classes(counts, data.root.name) + out.warnings
-    out.warnings.insert(0, f"Skipped {out.skipped} files that are not readable images (e.g. '{out.skipped_examples[0]}').")
+    what = "is not a readable image" if out.skipped == 1 else "are not readable images"
+    out.warnings.insert(0, f"Skipped {plural(out.skipped, 'file')} that {what} (e.g. '{out.skipped_examples[0]}').")
     return out
 
 
@@ -350,7 +354,7 @@ def read_table(path: str | Path, text_column: str | None = None, label_column: s
         raise InputError(f"{path.name}: column '{header[li]}' has {len(labels)} different values for {len(texts)} rows; "
                          "is it really the label column?")
     if skipped:
-        data.warnings.insert(0, f"Skipped {skipped} rows with an empty text or label.")
+        data.warnings.insert(0, f"Skipped {plural(skipped, 'row')} with an empty text or label.")
     return data
 
 
@@ -403,8 +407,11 @@ class DataPreview:
     suggested_name: str = ""
 
 
-def guess_kind(path: str | Path) -> str:
-    p = Path(path)
+def guess_kind(path: str | Path) -> str | None:
+    """The job a path's data is for; None when it cannot tell (the path does not exist)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        return None
     if p.is_dir():
         return "sound" if _looks_like_sound_folder(p) else "image"
     if p.suffix.lower() in (".csv", ".tsv", ".tab"):
@@ -437,17 +444,20 @@ def preview(ctx, kind: str, path: str | Path, text_column: str | None = None,
         from playground.core.sound import scan_sound_folder
 
         d = scan_sound_folder(p)
-        return DataPreview(kind, str(p), f"{len(d.files)} audio clips in {len(d.labels)} classes", list(d.labels),
-                           d.counts, list(d.warnings), suggested_name=f"{safe_model_name(p.name)}-sounds")
+        summary = f"{plural(len(d.files), 'audio clip')} in {plural(len(d.labels), 'class', 'classes')}"
+        return DataPreview(kind, str(p), summary, list(d.labels), d.counts, list(d.warnings),
+                           suggested_name=f"{safe_model_name(p.name)}-sounds")
     if kind == "image":
         d = scan_image_folder(p)
-        return DataPreview(kind, str(p), f"{len(d.files)} images in {len(d.labels)} classes", list(d.labels),
-                           d.counts, list(d.warnings), suggested_name=f"{safe_model_name(p.name)}-classifier")
+        summary = f"{plural(len(d.files), 'image')} in {plural(len(d.labels), 'class', 'classes')}"
+        return DataPreview(kind, str(p), summary, list(d.labels), d.counts, list(d.warnings),
+                           suggested_name=f"{safe_model_name(p.name)}-classifier")
     if kind == "text":
         columns, guessed_text, guessed_label = table_columns(p)
         t = read_table(p, text_column if text_column in columns else guessed_text,
                        label_column if label_column in columns else guessed_label)
-        return DataPreview(kind, str(p), f"{len(t.texts)} rows, {len(t.labels)} labels", list(t.labels), t.counts,
+        summary = f"{plural(len(t.texts), 'row')}, {plural(len(t.labels), 'label')}"
+        return DataPreview(kind, str(p), summary, list(t.labels), t.counts,
                            list(t.warnings), columns, t.text_column, t.label_column,
                            f"{safe_model_name(p.stem)}-classifier")
     text = read_text_file(p)

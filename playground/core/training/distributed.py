@@ -26,6 +26,7 @@ from pathlib import Path
 
 from playground.core import devices
 from playground.core.errors import DeviceError
+from playground.core.wording import plural
 
 EXIT_CANCELLED = 130  # a rank that stopped because the run was cancelled (not a failure)
 
@@ -101,7 +102,7 @@ def rank_device(preference: str | None, ranks: Ranks) -> str:
     count = torch.cuda.device_count()
     if ranks.local_rank >= count:
         raise DeviceError(f"Rank {ranks.rank} is local process {ranks.local_rank + 1} on this machine, which has "
-                          f"only {count} GPU(s): start at most {count} processes per machine, or train on the CPU.")
+                          f"only {plural(count, 'GPU')}: start at most {plural(count, 'process', 'processes')} per machine, or train on the CPU.")
     return f"cuda:{ranks.local_rank}"
 
 

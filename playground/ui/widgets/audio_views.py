@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 SR = 16_000
+LEFT_AXIS_WIDTH = 36  # the same for both views, so their plot areas start at the same pixel
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -59,7 +61,7 @@ class WaveformView(pg.PlotWidget):
         self.setYRange(-1, 1, padding=0.02)
         self.setXRange(-seconds, 0, padding=0)
         self.getPlotItem().setLabel("bottom", "seconds")
-        self.getPlotItem().getAxis("left").setWidth(36)
+        self.getPlotItem().getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.curve = self.plot(pen=pg.mkPen("#2f80ed", width=1))
         self.setMinimumHeight(90)
         self.frames = 0
@@ -79,7 +81,7 @@ class WaveformView(pg.PlotWidget):
         y = np.empty(len(blocks) * 2, np.float32)
         y[0::2], y[1::2] = blocks.min(axis=1), blocks.max(axis=1)
         t = np.repeat(np.arange(len(blocks)), 2) * per / SR
-        self.setXRange(0, max(usable / SR, 0.1), padding=0)
+        self.setXRange(0, max(n / SR, 0.1), padding=0)
         self.curve.setData(t, y)
         self.frames += 1
 
@@ -104,7 +106,11 @@ class WaveformView(pg.PlotWidget):
 
 
 class MelSpectrogramView(QWidget):
-    """A rolling log-mel spectrogram: feed it new samples with `append`."""
+    """A rolling log-mel spectrogram: feed it new samples with `append`.
+
+    Its x axis is time in seconds, like the waveform's: -seconds..0 while live, 0..the end
+    for a whole file (`set_overview`); `link_time_axis` makes the two share one axis.
+    """
 
     def __init__(self, seconds: float = 6.0, n_mels: int = 64, n_fft: int = 512, hop: int = 256,
                  parent: QWidget | None = None):
@@ -122,12 +128,13 @@ class MelSpectrogramView(QWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.getPlotItem().hideAxis("bottom")
-        self.plot.getPlotItem().getAxis("left").setWidth(36)
+        self.plot.getPlotItem().getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.plot.getPlotItem().setLabel("left", "mel")
         self.item = pg.ImageItem(axisOrder="col-major")
         self.item.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
         self.plot.addItem(self.item)
-        self.plot.setXRange(0, self.columns, padding=0)
+        self._live = False
+        self._go_live()
         self.plot.setYRange(0, n_mels, padding=0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -136,9 +143,27 @@ class MelSpectrogramView(QWidget):
         self.frames = 0
         self._draw()
 
+    def link_time_axis(self, waveform: pg.PlotWidget) -> None:
+        """Share the waveform's time axis: the same second at the same pixel column."""
+        self.plot.setXLink(waveform.getPlotItem())
+
+    def _set_time_span(self, start_s: float, width_s: float, shown_s: tuple[float, float]) -> None:
+        """Where the image's `columns` columns lie on the time axis; `shown_s`: the range in view
+        (a linked view takes the waveform's instead)."""
+        self._live = start_s < 0
+        self.item.setRect(QRectF(start_s, 0.0, max(width_s, 1e-3), float(self.n_mels)))
+        if self.plot.getViewBox().linkedView(0) is None:
+            self.plot.setXRange(*shown_s, padding=0)
+
+    def _go_live(self) -> None:
+        if not self._live:
+            span = self.columns * self.hop / SR
+            self._set_time_span(-span, span, (-span, 0.0))
+
     def clear(self) -> None:
         self._pending = np.zeros(0, np.float32)
         self.image.fill(-80.0)
+        self._go_live()
         self._draw()
 
     def mel_columns(self, samples: np.ndarray) -> np.ndarray:
@@ -165,12 +190,15 @@ class MelSpectrogramView(QWidget):
         self._pending = np.zeros(0, np.float32)
         self.image.fill(-80.0)
         n = len(samples)
+        count = 0
         if n >= self.n_fft:
             count = min(self.columns, (n - self.n_fft) // self.hop + 1)
             starts = np.linspace(0, n - self.n_fft, count).astype(np.int64)
             frames = samples[starts[:, None] + np.arange(self.n_fft)[None, :]] * self._window
             mel = (np.abs(np.fft.rfft(frames, axis=1)) ** 2) @ self._mel.T
             self.image[:count] = 10.0 * np.log10(np.maximum(mel, 1e-10))
+        # the `count` filled columns span the file, 0 .. n / SR seconds (the rest lies past its end)
+        self._set_time_span(0.0, n / SR * self.columns / max(count, 1), (0.0, max(n / SR, 0.1)))
         self._draw()
         self.frames += 1
 
@@ -179,6 +207,7 @@ class MelSpectrogramView(QWidget):
         if len(cols) == 0:
             return
         k = len(cols)
+        self._go_live()
         self.image = np.roll(self.image, -k, axis=0)
         self.image[-k:] = cols
         self._draw()

@@ -30,13 +30,15 @@ def pil_to_qimage(img) -> QImage:
 
 
 class DetectionView(QWidget):
-    """Shows one image scaled to fit, with the items at or above the threshold drawn over it."""
+    """Shows one image scaled to fit, with the items at or above the threshold drawn over it;
+    when there is none, the candidates below it (`set_candidates`) are drawn dashed."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._image: QImage | None = None
         self._orig = QSize()
         self._items: list = []
+        self._candidates: list = []
         self._threshold = 0.0
         self._highlight: int | None = None
         self._message = ""
@@ -57,8 +59,18 @@ class DetectionView(QWidget):
 
     def set_items(self, items: Sequence) -> None:
         self._items = list(items)
+        self._candidates = []
         self._highlight = None
         self.update()
+
+    def set_candidates(self, items: Sequence) -> None:
+        """The best items below the threshold, drawn dashed while nothing is at or above it."""
+        self._candidates = list(items)
+        self.update()
+
+    def candidate_items(self) -> list:
+        """The candidates drawn now (dashed): none while an item passes the threshold."""
+        return [] if self.visible_items() else list(self._candidates)
 
     def set_threshold(self, threshold: float) -> None:
         self._threshold = float(threshold)
@@ -70,6 +82,7 @@ class DetectionView(QWidget):
         if text:
             self._image = None
             self._items = []
+            self._candidates = []
         self.update()
 
     def highlight(self, index: int | None) -> None:
@@ -131,11 +144,16 @@ class DetectionView(QWidget):
         painter.setFont(font)
         metrics = QFontMetricsF(font)
         visible = list(enumerate(self.visible_items()))
+        dashed = not visible
+        if dashed:
+            visible = [(-1, item) for item in self.candidate_items()]
         # Weakest first, so the strongest detections' tags end up on top where they overlap.
         for i, item in sorted(visible, key=lambda pair: pair[1].score):
             color = color_for(item.label)
             rect = self.map_box(item.box)
             pen = QPen(color, 4 if i == self._highlight else 2)
+            if dashed:  # below the threshold: a guess, not a detection
+                pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from playground.core.wording import plural
 from playground.ui.widgets.confusion_matrix import ConfusionMatrix
 
 THUMB = 72
@@ -105,7 +106,7 @@ class EvaluationView(QWidget):
         self.evaluation = e = evaluation
         wrong = len(e.misclassified)
         where = "validation split of " if e.split == "validation" else ""
-        self.summary.setText(f"<b>Accuracy {e.accuracy:.1%}</b> on {e.total} examples ({where}"
+        self.summary.setText(f"<b>Accuracy {e.accuracy:.1%}</b> on {plural(e.total, 'example')} ({where}"
                              f"{Path(e.data).name}), {wrong} misclassified \u2014 {e.model}")
         self.table.setRowCount(len(e.labels))
         for r, label in enumerate(e.labels):
