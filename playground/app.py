@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
     # -- construction ---------------------------------------------------------
     def _build_status_bar(self) -> None:
         from playground.ui.widgets.job_status import JobsStatus
+        from playground.ui.widgets.status_bar import StatusBar
 
+        self.setStatusBar(StatusBar())  # messages elided to their room, the full text in a tooltip and the log
         bar = self.statusBar()
         self.device_label = QLabel("Device: detecting...")
         self.device_label.setObjectName("deviceLabel")
