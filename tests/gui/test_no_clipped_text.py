@@ -120,7 +120,12 @@ def _combo_cuts(combo: QComboBox) -> list[tuple[str, int, int]]:
     if text:
         if combo.isEditable():
             line = combo.lineEdit()
-            room = line.width() - 2 * 2 - line.textMargins().left() - line.textMargins().right() - 2
+            room = line.width() - 2 * 2 - line.textMargins().left() - line.textMargins().right()
+            shown = line.shown_text() if callable(getattr(line, "shown_text", None)) else text
+            if shown != text:  # elided while not edited: the full name must be in its tooltip
+                if line.toolTip() != text:
+                    cuts.append((f"elided without its full text in a tooltip: {shown}", 0, room))
+                text = shown
         else:
             opt = QStyleOptionComboBox()
             opt.initFrom(combo)
