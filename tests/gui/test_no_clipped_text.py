@@ -377,7 +377,7 @@ def _states(window):
         window.tabs.setCurrentIndex(3)
         train.kind_combo.setCurrentIndex(1)
         train.evaluation.set_model("/models/sentiment-distilbert", "text-classification")
-        train.evaluation.view.show_evaluation(_evaluation())
+        train.evaluation._on_evaluated(_evaluation())  # as a finished evaluation job delivers it
 
     yield "Train/evaluation", evaluated
 

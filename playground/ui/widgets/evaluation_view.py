@@ -21,6 +21,7 @@ from playground.ui.widgets.confusion_matrix import ConfusionMatrix
 
 THUMB = 72
 MAX_SHOWN = 300  # examples listed for one cell
+VISIBLE_ROWS = 12  # the per-class table shows this many classes without scrolling
 
 
 def _thumbnail(path: str, size: int = THUMB) -> QIcon:
@@ -73,21 +74,26 @@ class EvaluationView(QWidget):
         self.texts.verticalHeader().setVisible(False)
         self.texts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.texts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            self.texts.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.examples = QStackedWidget()
         self.examples.addWidget(self.gallery)
         self.examples.addWidget(self.texts)
 
-        axes = QLabel("Confusion matrix: rows = true class, columns = predicted class; click a cell.")
-        axes.setWordWrap(True)
-        matrix_box = QWidget()
+        # One short line (the matrix's tooltip says more): wrapped, it could be squeezed below its lines.
+        axes = QLabel("Rows: true class; columns: predicted.")
+        axes.setObjectName("evaluationAxes")
+        self.matrix_box = matrix_box = QWidget()
         ml = QVBoxLayout(matrix_box)
         ml.setContentsMargins(0, 0, 0, 0)
         ml.addWidget(axes)
         ml.addWidget(self.matrix, 1)
-        top = QSplitter(Qt.Orientation.Horizontal)
+        # Table and matrix side by side, or one above the other when the view is too narrow for both.
+        self.top = top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.table)
         top.addWidget(matrix_box)
         top.setStretchFactor(1, 1)
+        top.setChildrenCollapsible(False)
         below = QWidget()
         bl = QVBoxLayout(below)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -96,10 +102,12 @@ class EvaluationView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(below)
+        split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
+        self._fit_table()
 
     def show_evaluation(self, evaluation) -> None:
         self.evaluation = e = evaluation
@@ -117,6 +125,7 @@ class EvaluationView(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         self.matrix.set_data(e.labels, e.confusion)
+        self._fit_table()
         self.examples.setCurrentWidget(self.gallery if e.kind == "image" else self.texts)
         self.gallery.clear()
         self.texts.setRowCount(0)
@@ -125,6 +134,33 @@ class EvaluationView(QWidget):
             self.matrix.select(*worst)  # the biggest confusion is shown at once
         else:
             self.cell_title.setText("No mistakes: click a diagonal cell to see its examples.")
+
+    # -- room ----------------------------------------------------------------------------------
+    def _fit_table(self) -> None:
+        """The per-class table never hides a column, nor a row of a few classes (more rows scroll)."""
+        table = self.table
+        table.resizeColumnsToContents()
+        header = table.horizontalHeader()
+        columns = sum(max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount()))
+        scroll_bar = table.verticalScrollBar().sizeHint().width()
+        table.setMinimumWidth(columns + scroll_bar + 2 * table.frameWidth())
+        rows = min(table.rowCount(), VISIBLE_ROWS)
+        row_heights = sum(table.rowHeight(r) for r in range(rows)) if rows else 2 * table.verticalHeader().defaultSectionSize()
+        height = header.sizeHint().height() + row_heights + 2 * table.frameWidth()
+        table.setMinimumHeight(height)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        table = self.table.minimumSizeHint().expandedTo(self.table.minimumSize())
+        matrix = self.matrix_box.minimumSizeHint()
+        side_by_side = table.width() + self.top.handleWidth() + matrix.width() <= self.width()
+        wanted = Qt.Orientation.Horizontal if side_by_side else Qt.Orientation.Vertical
+        if self.top.orientation() != wanted:
+            self.top.setOrientation(wanted)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange()
 
     def show_cell(self, true: int, predicted: int) -> None:
         e = self.evaluation
