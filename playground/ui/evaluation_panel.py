@@ -65,7 +65,7 @@ class EvaluationPanel(QWidget):
         self.status.setObjectName("evaluationStatus")
         self.status.setWordWrap(True)
         self.view = EvaluationView()
-        row = QHBoxLayout()
+        self._title_row = row = QHBoxLayout()
         row.addWidget(self.title, 1)
         row.addWidget(self.evaluate_button)
         row.addWidget(self.export_button)
@@ -75,6 +75,10 @@ class EvaluationPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
         self._update_buttons()
+
+    def narrowest_width(self) -> int:
+        """The least width that cuts nothing: the title row's, or the per-class table and matrix."""
+        return max(self._title_row.minimumSize().width(), self.view.narrowest_width())
 
     # -- the model ---------------------------------------------------------------------------
     def set_model(self, model: str | None, task: str | None) -> None:

@@ -213,6 +213,9 @@ class TrainTab(QWidget):
         evaluation_scroll.setWidget(self.evaluation)
         evaluation_scroll.setWidgetResizable(True)
         evaluation_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        evaluation_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._evaluation_scroll = evaluation_scroll
+        self._fit_evaluation_width()
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._plot_slot)
         right.addWidget(evaluation_scroll)
@@ -418,8 +421,15 @@ class TrainTab(QWidget):
         if result is not None:
             self.evaluation.evaluate_run(result, self._last_options)
 
+    def _fit_evaluation_width(self) -> None:
+        """The evaluation column is as wide as its per-class table (it scrolls up and down, never sideways)."""
+        scroll = self._evaluation_scroll
+        width = self.evaluation.narrowest_width() + scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(width)
+
     def _make_room_for_evaluation(self) -> None:
         """An evaluation (summary, table, matrix, examples) gets at least half the height below the curves."""
+        self._fit_evaluation_width()
         sizes = self._right.sizes()
         total = sum(sizes)
         if total and sizes[1] < total // 2:

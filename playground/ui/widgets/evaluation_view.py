@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QStackedWidget,
+    QAbstractItemView, QAbstractScrollArea, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QStackedWidget,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -21,6 +21,7 @@ from playground.ui.widgets.confusion_matrix import ConfusionMatrix
 
 THUMB = 72
 MAX_SHOWN = 300  # examples listed for one cell
+CLASS_COLUMN = 150  # px at most for the class names: longer ones are elided, with a tooltip
 VISIBLE_ROWS = 12  # the per-class table shows this many classes without scrolling
 
 
@@ -43,6 +44,7 @@ class EvaluationView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.evaluation = None
+        self._watching = False
         self.summary = QLabel("No evaluation yet.")
         self.summary.setObjectName("evaluationSummary")
         self.summary.setWordWrap(True)
@@ -53,6 +55,7 @@ class EvaluationView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self.show_cell)
         self.cell_title = QLabel("Click a cell of the matrix to see its examples.")
@@ -121,6 +124,8 @@ class EvaluationView(QWidget):
             cells = [label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support)]
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(value)
+                if c == 0:
+                    item.setToolTip(value)  # a long class name is elided in its column (the matrix names it too)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
@@ -141,7 +146,10 @@ class EvaluationView(QWidget):
         table = self.table
         table.resizeColumnsToContents()
         header = table.horizontalHeader()
-        columns = sum(max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount()))
+        widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount())]
+        widths[0] = min(widths[0], CLASS_COLUMN)
+        table.setColumnWidth(0, widths[0])
+        columns = sum(widths)
         scroll_bar = table.verticalScrollBar().sizeHint().width()
         table.setMinimumWidth(columns + scroll_bar + 2 * table.frameWidth())
         rows = min(table.rowCount(), VISIBLE_ROWS)
@@ -150,10 +158,40 @@ class EvaluationView(QWidget):
         table.setMinimumHeight(height)
         self._arrange()
 
+    def narrowest_width(self) -> int:
+        """The least width that shows the table and the matrix whole (one above the other)."""
+        return max(self.table.minimumWidth(), self.matrix_box.minimumSizeHint().width())
+
+    def _room(self) -> int:
+        """The width there is: in a scroll area its viewport's (this view may be wider than what shows)."""
+        viewport = self._viewport()
+        return viewport.width() if viewport is not None else self.width()
+
+    def _viewport(self) -> QWidget | None:
+        w = self.parentWidget()
+        while w is not None:
+            if isinstance(w.parentWidget(), QAbstractScrollArea) and w is w.parentWidget().viewport():
+                return w
+            w = w.parentWidget()
+        return None
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        viewport = self._viewport()
+        if viewport is not None and not self._watching:
+            viewport.installEventFilter(self)  # it can shrink below this view, which then gets no resize
+            self._watching = True
+        self._arrange()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Resize:
+            self._arrange()
+        return super().eventFilter(watched, event)
+
     def _arrange(self) -> None:
         table = self.table.minimumSizeHint().expandedTo(self.table.minimumSize())
         matrix = self.matrix_box.minimumSizeHint()
-        side_by_side = table.width() + self.top.handleWidth() + matrix.width() <= self.width()
+        side_by_side = table.width() + self.top.handleWidth() + matrix.width() <= self._room()
         wanted = Qt.Orientation.Horizontal if side_by_side else Qt.Orientation.Vertical
         if self.top.orientation() != wanted:
             self.top.setOrientation(wanted)
