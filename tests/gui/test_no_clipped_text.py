@@ -457,3 +457,61 @@ def test_the_checker_sees_a_cut(qtbot):
     label.setGeometry(0, 0, label.sizeHint().width(), 20)
     button.setGeometry(0, 30, button.sizeHint().width(), 30)
     assert not [c for c in find_cuts(holder, "probe") if c.widget.startswith(("QLabel", "QPushButton"))]
+
+
+def test_a_status_message_that_does_not_fit_is_elided_with_its_full_text_kept(main_window, qtbot, caplog):
+    import logging
+
+    bar = main_window.statusBar()
+    main_window.resize(main_window.minimumSizeHint())
+    handle = FakeHandle("generate text")
+    main_window.jobs_status.add(handle)
+    row = main_window.jobs_status.row_for(handle)
+    with caplog.at_level(logging.INFO):
+        row.set_progress(None, PREPARING)
+        bar.showMessage(STATUS_MESSAGE * 2, 10_000)
+    qtbot.waitUntil(lambda: row.label.text() != PREPARING)
+    assert row.label.text().endswith("\u2026") and row.label.toolTip() == PREPARING
+    shown = QStatusBar.currentMessage(bar)
+    assert shown.endswith("\u2026") and bar.fontMetrics().horizontalAdvance(shown) <= bar.message_room()
+    assert bar.currentMessage() == STATUS_MESSAGE * 2 and bar.toolTip() == STATUS_MESSAGE * 2
+    assert PREPARING in caplog.text and STATUS_MESSAGE in caplog.text
+    # Room again (the job ends): the message shows whole, and the tooltip goes.
+    main_window.jobs_status.remove(handle)
+    bar.showMessage(STATUS_MESSAGE, 10_000)
+    main_window.resize(1100, 750)
+    qtbot.waitUntil(lambda: QStatusBar.currentMessage(bar) == STATUS_MESSAGE)
+    assert bar.toolTip() == ""
+    bar.clearMessage()
+    assert bar.currentMessage() == ""
+
+
+def test_a_model_name_longer_than_the_picker_ends_in_an_ellipsis(qtbot):
+    from PySide6.QtWidgets import QVBoxLayout
+
+    from playground.ui.widgets.model_picker import ModelPicker
+
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    picker = ModelPicker(None, "image-classification")
+    QVBoxLayout(holder).addWidget(picker)
+    holder.resize(260, 60)
+    holder.show()
+    qtbot.waitExposed(holder)
+    line = picker.combo.lineEdit()
+    full = picker.combo.currentText()
+    assert full and line.shown_text().endswith("\u2026") and line.toolTip() == full
+    # The popup fits every entry whole.
+    picker.combo.showPopup()
+    view = picker.combo.view()
+    assert view.width() >= max(view.sizeHintForIndex(view.model().index(r, 0)).width()
+                               for r in range(picker.combo.count()))
+    picker.combo.hidePopup()
+    # Being edited, the field shows the text itself; empty, its long hint is in the tooltip.
+    holder.activateWindow()
+    qtbot.waitUntil(holder.isActiveWindow)
+    line.setFocus()
+    qtbot.waitUntil(line.hasFocus)
+    assert line.shown_text() == full
+    line.clear()
+    assert line.toolTip() == line.placeholderText()

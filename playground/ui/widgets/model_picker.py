@@ -48,6 +48,11 @@ class ElidingLineEdit(QLineEdit):
         return rect.adjusted(margins.left() + 2, margins.top(), -margins.right() - 2, -margins.bottom())  # 2: QLineEdit's own
 
     def _update_tip(self) -> None:
+        if not self.text():  # Qt elides a long placeholder itself: it is the hint, so keep it whole in the tooltip
+            hint = self.placeholderText()
+            cut = self.fontMetrics().horizontalAdvance(hint) > self._text_rect().width()
+            self.setToolTip(hint if cut else "")
+            return
         self.setToolTip(self.text() if self.shown_text() != self.text() else "")
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
