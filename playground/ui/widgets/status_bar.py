@@ -38,6 +38,9 @@ class ElidedLabel(QLabel):
         self._fit()
 
     def _fit(self) -> None:
+        if not self.isVisible():  # not laid out yet: its width means nothing (showEvent fits it)
+            super().setText(self._full)
+            return
         room = self.contentsRect().width() - 2 * self.margin()
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, room))
         super().setText(shown)
@@ -54,6 +57,10 @@ class ElidedLabel(QLabel):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
+        self._fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
         self._fit()
 
 
