@@ -81,7 +81,7 @@ def _label_cuts(label: QLabel) -> list[tuple[str, int, int]]:
     need = _rich_width(label) if _is_rich(label) else _text_width(label.fontMetrics(), text)
     if need > room + SLACK:
         return [(text, need, room)]
-    if text.endswith("\u2026") and len(label.toolTip()) <= len(text):
+    if "\u2026" in text and not all(part in label.toolTip() for part in text.split("\u2026")):
         return [(f"elided without its full text in a tooltip: {text}", need, room)]
     return []
 
@@ -380,6 +380,23 @@ def _states(window):
     for key, label in MODES:
         yield f"Image/{label}", lambda k=key: (window.tabs.setCurrentIndex(1), image.set_mode(k))
     yield "Speech", lambda: window.tabs.setCurrentIndex(2)
+
+    def heard():
+        """The Speech tab's lines after a live session and a file: real texts, as its controller words them."""
+        from playground.core.streaming import LiveStatus
+        from playground.ui.speech_controller import MULTILINGUAL_MODEL, language_text, realtime_text
+
+        window.tabs.setCurrentIndex(2)
+        speech = window.page(2)
+        c = speech.controller
+        c.model_rtf = {MULTILINGUAL_MODEL: 1.42, "bundled/whisper-tiny.en": 0.31}
+        speech.picker.select(MULTILINGUAL_MODEL)
+        c.model_rtf_changed.emit(c.rtf_summary(MULTILINGUAL_MODEL))
+        c.realtime_changed.emit(realtime_text(LiveStatus(83.0, 3.4, 1.42, True), MULTILINGUAL_MODEL))
+        c.language_changed.emit(language_text("pt", 0.93))
+        c.autosaved.emit("/home/someone/.local/share/model-playground/transcripts/2026-12-06 17-50-12 live.json")
+
+    yield "Speech/heard", heard
     train = window.page(3)
     for i in range(train.kind_combo.count()):
         yield f"Train/{train.kind_combo.itemData(i)}", lambda i=i: (window.tabs.setCurrentIndex(3),

@@ -21,11 +21,15 @@ MESSAGE_RIGHT = 12
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that shows as much of its text as fits, with "..." and the full text as its tooltip."""
+    """A one-line label that shows as much of its text as fits, with "..." and the full text as its tooltip.
 
-    def __init__(self, text: str = "", parent: QWidget | None = None):
+    `text()` is what shows; `full_text()` the whole text."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight):
         super().__init__(parent)
         self._full = ""
+        self._mode = mode  # ElideMiddle for a path: its file name stays in view
         self.setText(text)
 
     def full_text(self) -> str:
@@ -42,7 +46,7 @@ class ElidedLabel(QLabel):
             super().setText(self._full)
             return
         room = self.contentsRect().width() - 2 * self.margin()
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(0, room))
+        shown = self.fontMetrics().elidedText(self._full, self._mode, max(0, room))
         super().setText(shown)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
