@@ -374,6 +374,27 @@ def _states(window):
     text = window.page(0)
     for title in text.titles():
         yield f"Text/{title}", lambda t=title: (window.tabs.setCurrentIndex(0), text.select(t))
+
+    def generated():
+        """A finished generation's stats line, as the panel words it."""
+        from playground.core.generation import GenerationResult
+
+        window.tabs.setCurrentIndex(0)
+        panel = text.select("Generate")
+        panel._request = {"chat": False, "prompt": "Once upon a time"}
+        panel.show_result(GenerationResult(
+            text=" there was a cat.", new_tokens=128, tokens_per_s=10.4, time_to_first_token=0.31, seconds=12.3,
+            stopped=False, finish_reason="length", seed=1234567, chat=False, has_chat_template=True,
+            model_id="bundled/smollm2-135m-instruct", prompt_tokens=5, decode_tokens_per_s=11.2))
+
+    def french():
+        """A pair that needs a Hub model: the note says which."""
+        window.tabs.setCurrentIndex(0)
+        panel = text.select("Translate")
+        panel.target.setCurrentIndex(panel.target.findData("fr"))
+
+    yield "Text/Generate finished", generated
+    yield "Text/Translate en-fr", french
     image = window.page(1)
     from playground.ui.image_tab import MODES
 
