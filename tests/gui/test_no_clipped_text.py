@@ -77,6 +77,11 @@ def _label_cuts(label: QLabel) -> list[tuple[str, int, int]]:
         need_h = label.heightForWidth(label.width())
         if need_h > label.height() + SLACK:
             return [(text, need_h, label.height())]
+        # ... and unreadable when squeezed into a column of a word or two a line.
+        one_line = _rich_width(label) if _is_rich(label) else _text_width(label.fontMetrics(), text)
+        lines = need_h // max(1, label.fontMetrics().lineSpacing())
+        if lines > 3 and room * 5 < one_line:
+            return [(f"squeezed into {lines} lines: {text}", one_line, room)]
         return []
     need = _rich_width(label) if _is_rich(label) else _text_width(label.fontMetrics(), text)
     if need > room + SLACK:
@@ -418,6 +423,20 @@ def _states(window):
         c.autosaved.emit("/home/someone/.local/share/model-playground/transcripts/2026-12-06 17-50-12 live.json")
 
     yield "Speech/heard", heard
+
+    def microphones():
+        """A laptop's inputs, named as sounddevice names them."""
+        from playground.core.streaming import InputDevice
+        from playground.ui.speech_controller import FILE_SOURCE, DeviceChoice
+
+        window.tabs.setCurrentIndex(2)
+        mics = [InputDevice(0, "HDA Intel PCH: ALC3246 Analog (hw:0,0)", 2, 48000.0, "ALSA", True),
+                InputDevice(4, "USB PnP Sound Device: Audio (hw:2,0)", 1, 44100.0, "ALSA", False)]
+        choices = [DeviceChoice(m.label, m.index, m.is_default) for m in mics]
+        choices.append(DeviceChoice("A file played live (choose when recording)...", FILE_SOURCE))
+        window.page(2).controller.devices_changed.emit(choices, "")
+
+    yield "Speech/microphones", microphones
     train = window.page(3)
     for i in range(train.kind_combo.count()):
         yield f"Train/{train.kind_combo.itemData(i)}", lambda i=i: (window.tabs.setCurrentIndex(3),
