@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
+    QApplication, QFileDialog, QMainWindow, QMessageBox,
     QStackedLayout, QTabWidget, QWidget,
 )
 
@@ -241,8 +241,8 @@ class MainWindow(QMainWindow):
         mem = f", {devices.format_bytes(d.memory_free)} free" if d.type != "cpu" else ""
         text = f"{d.type.upper()}: {d.name} ({d.dtype}{mem})"
         self.device_label.setText(text)
-        self.device_label.setToolTip("\n".join([text, *(f"{x.torch_device}: {x.name}, "
-                                                       f"{devices.format_bytes(x.memory_total)}" for x in rep.devices)]))
+        listed = [f"{x.torch_device}: {x.name}, {devices.format_bytes(x.memory_total)}" for x in rep.devices]
+        self.device_label.setToolTip("\n".join([text, *listed]))  # the label may be elided: whole here
 
     def current_page(self) -> QWidget | None:
         index = self.tabs.currentIndex()

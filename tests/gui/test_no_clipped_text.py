@@ -17,8 +17,8 @@ from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractButton, QAbstractScrollArea, QApplication, QCheckBox, QComboBox, QGroupBox, QHeaderView, QLabel,
-    QPushButton, QRadioButton, QScrollArea, QSizeGrip, QStatusBar, QStyle, QStyleOptionButton, QStyleOptionComboBox, QStyleOptionHeader, QTableWidget,
-    QTabBar, QToolButton, QWidget,
+    QPushButton, QRadioButton, QScrollArea, QSizeGrip, QStatusBar, QStyle, QStyleOptionButton, QStyleOptionComboBox,
+    QTableWidget, QTabBar, QToolButton, QWidget,
 )
 
 SLACK = 1  # px: rounding in the style's own arithmetic
@@ -64,7 +64,8 @@ def _rich_width(label: QLabel) -> int:
 
 def _is_rich(label: QLabel) -> bool:
     fmt = label.textFormat()
-    return fmt == Qt.TextFormat.RichText or (fmt == Qt.TextFormat.AutoText and "<" in label.text() and ">" in label.text())
+    looks_rich = "<" in label.text() and ">" in label.text()  # Qt.mightBeRichText's cue, roughly
+    return fmt == Qt.TextFormat.RichText or (fmt == Qt.TextFormat.AutoText and looks_rich)
 
 
 def _label_cuts(label: QLabel) -> list[tuple[str, int, int]]:

@@ -13,7 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QAbstractScrollArea, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QStackedWidget,
+    QAbstractItemView, QAbstractScrollArea, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter,
+    QStackedWidget,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -153,7 +154,10 @@ class EvaluationView(QWidget):
         scroll_bar = table.verticalScrollBar().sizeHint().width()
         table.setMinimumWidth(columns + scroll_bar + 2 * table.frameWidth())
         rows = min(table.rowCount(), VISIBLE_ROWS)
-        row_heights = sum(table.rowHeight(r) for r in range(rows)) if rows else 2 * table.verticalHeader().defaultSectionSize()
+        if rows:
+            row_heights = sum(table.rowHeight(r) for r in range(rows))
+        else:  # room for two before the first evaluation
+            row_heights = 2 * table.verticalHeader().defaultSectionSize()
         height = header.sizeHint().height() + row_heights + 2 * table.frameWidth()
         table.setMinimumHeight(height)
         self._arrange()

@@ -33,6 +33,10 @@ class ElidingLineEdit(QLineEdit):
     """The picker's text field: while it is not being edited, a name longer than the field ends in "..."
     (the full name is its tooltip and the popup's entry) instead of being cut mid-word."""
 
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.textChanged.connect(lambda _t: self._update_tip())
+
     def shown_text(self) -> str:
         """The text as drawn."""
         room = self._text_rect().width()
@@ -45,7 +49,8 @@ class ElidingLineEdit(QLineEdit):
         self.initStyleOption(opt)
         rect = self.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, self)
         margins = self.textMargins()
-        return rect.adjusted(margins.left() + 2, margins.top(), -margins.right() - 2, -margins.bottom())  # 2: QLineEdit's own
+        pad = 2  # QLineEdit's own horizontal margin around its text
+        return rect.adjusted(margins.left() + pad, margins.top(), -margins.right() - pad, -margins.bottom())
 
     def _update_tip(self) -> None:
         if not self.text():  # Qt elides a long placeholder itself: it is the hint, so keep it whole in the tooltip
@@ -93,7 +98,6 @@ class ModelPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setEditable(True)
         self.combo.setLineEdit(ElidingLineEdit())
-        self.combo.lineEdit().textChanged.connect(lambda _t: self.combo.lineEdit()._update_tip())
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setMinimumContentsLength(24)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -170,7 +174,8 @@ class ModelPicker(QWidget):
         view = self.combo.view()
         if not self.combo.count():
             return
-        scroll_bar = view.verticalScrollBar().sizeHint().width() if self.combo.count() > self.combo.maxVisibleItems() else 0
+        scrolls = self.combo.count() > self.combo.maxVisibleItems()
+        scroll_bar = view.verticalScrollBar().sizeHint().width() if scrolls else 0
         view.setMinimumWidth(view.sizeHintForColumn(0) + scroll_bar + 2 * view.frameWidth())
 
     def ids(self) -> list[str]:

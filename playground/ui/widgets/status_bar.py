@@ -95,10 +95,6 @@ class StatusBar(QStatusBar):
     def currentMessage(self) -> str:  # noqa: N802 (Qt name)
         return self._full if super().currentMessage() else ""
 
-    def shown_message(self) -> str:
-        """The message as drawn (elided when it does not fit)."""
-        return super().currentMessage()
-
     def message_room(self) -> int:
         """The width QStatusBar gives its message: up to the first visible permanent widget."""
         right = self.width() - MESSAGE_RIGHT
