@@ -1,11 +1,15 @@
 """No text is cut: every tab and panel, at the default window size and at the minimum one.
 
 The walk shows each tab, each Text panel, each Image mode, each Train job (and an evaluation
-with its table and confusion matrix), the Speech tab with its sound panel, a running job's row
-and a status message in the status bar. For every visible label (one line), button, combo box
-(its current text and each entry of its popup), table header section and cell, tab and status
+with its table and confusion matrix), the Speech tab with its sound panel, and states with the
+longer texts use brings (a finished generation's figures, a pair that needs a Hub model, a
+measured real-time factor, an autosave path, a laptop's microphone names), with a running job's
+row, a GPU's name and a status message in the status bar. For every visible label, button, combo
+box (its current text and each entry of its popup), table header section and cell, tab and status
 message it compares the width the text needs (QFontMetrics, plus the style's margins) with the
-room the widget has, and checks that no text-bearing widget is cut by a parent too small for it.
+room the widget has. A wrapped label must get its lines (and not be squeezed a word a line), a
+text-bearing widget must not reach past its parent, a panel must not scroll sideways, and an
+elided text must be whole in its tooltip.
 """
 
 from __future__ import annotations
@@ -108,8 +112,8 @@ def _button_cuts(b: QAbstractButton) -> list[tuple[str, int, int]]:
                    QRadioButton: QStyle.SubElement.SE_RadioButtonContents}.get(type(b),
                                                                               QStyle.SubElement.SE_PushButtonContents)
         room = style.subElementRect(element, opt, b).width()
-        if isinstance(b, QPushButton):
-            room -= 2 * style.pixelMetric(QStyle.PixelMetric.PM_ButtonMargin, opt, b) // 2
+        if isinstance(b, QPushButton):  # its size hint keeps the button margin (both sides) around the text
+            room -= style.pixelMetric(QStyle.PixelMetric.PM_ButtonMargin, opt, b)
             if not b.icon().isNull():
                 room -= b.iconSize().width() + 4
     elif isinstance(b, QToolButton):
@@ -217,7 +221,7 @@ def _table_cuts(table: QTableWidget) -> list[tuple[str, int, int]]:
     for r in range(table.rowCount()):
         for c in range(table.columnCount()):
             item = table.item(r, c)
-            if item is None or not item.text() or item.toolTip() == item.text():
+            if item is None or not item.text() or item.text() in item.toolTip():
                 continue
             need, room = fm.horizontalAdvance(item.text()) + margin, table.columnWidth(c)
             if need > room + SLACK:
@@ -365,8 +369,6 @@ def _evaluation():
 
 
 def _settle(qtbot, window, minimum: bool) -> None:
-    from PySide6.QtWidgets import QApplication
-
     for _ in range(3):
         QApplication.processEvents()
         if minimum:
