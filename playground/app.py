@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox,
+    QApplication, QFileDialog, QMainWindow, QMessageBox,
     QStackedLayout, QTabWidget, QWidget,
 )
 
@@ -33,6 +33,7 @@ TABS = (("Text", "text_tab"), ("Image", "image_tab"), ("Speech", "speech_tab"), 
 THEMES = ("system", "light", "dark")
 SPEECH_TAB = 2
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+DEVICE_LABEL_WIDTH = 300  # px at most: the status message and the running jobs share the rest
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,14 @@ class MainWindow(QMainWindow):
     # -- construction ---------------------------------------------------------
     def _build_status_bar(self) -> None:
         from playground.ui.widgets.job_status import JobsStatus
+        from playground.ui.widgets.status_bar import ElidedLabel, StatusBar
 
+        self.setStatusBar(StatusBar())  # messages elided to their room, the full text in a tooltip and the log
         bar = self.statusBar()
-        self.device_label = QLabel("Device: detecting...")
+        # A GPU's long name is elided (whole in the tooltip) rather than taking the message's room.
+        self.device_label = ElidedLabel("Device: detecting...")
         self.device_label.setObjectName("deviceLabel")
+        self.device_label.setMaximumWidth(DEVICE_LABEL_WIDTH)
         self.jobs_status = JobsStatus()  # one row per running job: its progress and its own Cancel
         bar.addPermanentWidget(self.jobs_status)
         bar.addPermanentWidget(self.device_label)
@@ -234,9 +239,10 @@ class MainWindow(QMainWindow):
         self.device_report = rep
         d = rep.chosen
         mem = f", {devices.format_bytes(d.memory_free)} free" if d.type != "cpu" else ""
-        self.device_label.setText(f"{d.type.upper()}: {d.name} ({d.dtype}{mem})")
-        self.device_label.setToolTip("\n".join(f"{x.torch_device}: {x.name}, {devices.format_bytes(x.memory_total)}"
-                                               for x in rep.devices))
+        text = f"{d.type.upper()}: {d.name} ({d.dtype}{mem})"
+        self.device_label.setText(text)
+        listed = [f"{x.torch_device}: {x.name}, {devices.format_bytes(x.memory_total)}" for x in rep.devices]
+        self.device_label.setToolTip("\n".join([text, *listed]))  # the label may be elided: whole here
 
     def current_page(self) -> QWidget | None:
         index = self.tabs.currentIndex()

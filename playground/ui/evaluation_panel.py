@@ -66,16 +66,22 @@ class EvaluationPanel(QWidget):
         self.status.setObjectName("evaluationStatus")
         self.status.setWordWrap(True)
         self.view = EvaluationView()
-        row = QHBoxLayout()
-        row.addWidget(self.title, 1)
+        # The title above its buttons: beside them, in the narrow Train column, it wrapped a word a line.
+        self._title_row = row = QHBoxLayout()
+        row.addStretch(1)
         row.addWidget(self.evaluate_button)
         row.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
         layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
         self._update_buttons()
+
+    def narrowest_width(self) -> int:
+        """The least width that cuts nothing: the buttons', or the per-class table and matrix."""
+        return max(self._title_row.minimumSize().width(), self.view.narrowest_width())
 
     # -- the model ---------------------------------------------------------------------------
     def set_model(self, model: str | None, task: str | None) -> None:

@@ -162,9 +162,11 @@ class ImageTab(QWidget):
         top.addStretch(1)
         hint = QLabel("Drop images, folders or image links anywhere here; Ctrl+V pastes.")
         hint.setEnabled(False)
-        hint.setWordWrap(True)  # on one line it alone held the window at 1026 px or more
-        top.addWidget(hint, 1)
+        # On a line of its own under the buttons: beside them it held the window at 1026 px or more on
+        # one line, and wrapped into a column of eight one-word lines at the minimum width.
+        hint.setWordWrap(True)
         root.addLayout(top)
+        root.addWidget(hint)
 
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_classify_page())

@@ -31,6 +31,7 @@ from playground.ui.speech_controller import (
 from playground.ui.widgets.audio_meter import AudioLevelMeter
 from playground.ui.widgets.deferred import Deferred, after_first_paint
 from playground.ui.widgets.model_picker import ModelPicker
+from playground.ui.widgets.status_bar import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,10 @@ class SpeechTab(QWidget):
         self.model_rtf_label.setObjectName("speechModelRtf")
         self.model_rtf_label.setToolTip("Seconds of work per second of audio, measured on this machine for each "
                                         "model used; above 1 the smaller model keeps up")
-        model_row.addWidget(self.model_rtf_label)
+        # Wrapped, sharing the row: on one line a measured speed with its advice (over 500 px) set the
+        # window's minimum width.
+        self.model_rtf_label.setWordWrap(True)
+        model_row.addWidget(self.model_rtf_label, 1)
         root.addLayout(options)
 
         meter_row = QHBoxLayout()
@@ -181,7 +185,8 @@ class SpeechTab(QWidget):
         meter_row.addWidget(self.meter, 1)
         self.rtf_label = QLabel("")
         self.rtf_label.setObjectName("speechRtf")
-        meter_row.addWidget(self.rtf_label)
+        self.rtf_label.setWordWrap(True)  # the live status with its advice: as long as the model's speed
+        meter_row.addWidget(self.rtf_label, 1)
         root.addLayout(meter_row)
 
         self.message = QLabel("")
@@ -274,7 +279,8 @@ class SpeechTab(QWidget):
                                    "(lines and words need word times: files have them)")
         for per, label in (("segment", "Cue per segment"), ("line", "Cue per line"), ("word", "Cue per word")):
             self.cues_combo.addItem(label, per)
-        self.autosave_label = QLabel("")
+        # A long path is elided in the middle (its file name stays), whole in the tooltip.
+        self.autosave_label = ElidedLabel("", mode=Qt.TextElideMode.ElideMiddle)
         self.autosave_label.setObjectName("speechAutosave")
         self.autosave_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for b in (self.play_button, self.copy_button, self.clear_button, self.save_button, self.cues_combo):
@@ -460,8 +466,7 @@ class SpeechTab(QWidget):
         self.view.scrollToItem(item)
 
     def _show_autosave(self, path: str) -> None:
-        self.autosave_label.setText(f"Autosaved to {path}")
-        self.autosave_label.setToolTip(path)
+        self.autosave_label.setText(f"Autosaved to {path}")  # whole in its tooltip when elided
 
     # -- files -------------------------------------------------------------------------
     def _open_dialog(self) -> None:

@@ -20,10 +20,11 @@ from playground.core.training import data as tdata
 from playground.core.training import events as ev
 from playground.core.training.loop import TrainControl
 
-KINDS = (("image", "Image classifier (folder of class sub-folders)"),
+# Short enough for the Job combo at the window's minimum width (the drop area says what data each takes).
+KINDS = (("image", "Image classifier (class sub-folders)"),
          ("text", "Text classifier (CSV / TSV)"),
          ("charlm", "Character-level GPT (text file)"),
-         ("sound", "Sound classes (record clips, or a folder of class sub-folders)"))
+         ("sound", "Sound classes (record clips or a folder)"))
 EVENT_INTERVAL_S = 0.05
 DEFAULTS = {  # epochs (or steps), batch size, learning rate
     "image": (3, 32, 1e-3),

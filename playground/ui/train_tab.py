@@ -208,12 +208,22 @@ class TrainTab(QWidget):
         # Below the curves: the run's evaluation (confusion matrix, examples) and its ONNX export.
         self.evaluation = EvaluationPanel(ctx, self)
         self._last_options: TrainOptions | None = None
+        # The evaluation scrolls when the window is small: its table and matrix are never cut.
+        evaluation_scroll = QScrollArea()
+        evaluation_scroll.setWidget(self.evaluation)
+        evaluation_scroll.setWidgetResizable(True)
+        evaluation_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        evaluation_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._evaluation_scroll = evaluation_scroll
+        self._fit_evaluation_width()
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._plot_slot)
-        right.addWidget(self.evaluation)
+        right.addWidget(evaluation_scroll)
         right.setChildrenCollapsible(False)  # the live curves never vanish behind the evaluation
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
+        self._right = right
+        self.evaluation.evaluated.connect(lambda _e: self._make_room_for_evaluation())
         # The options scroll on a short screen instead of making the whole window taller than it.
         scroll = QScrollArea()
         scroll.setWidget(left)
@@ -410,6 +420,20 @@ class TrainTab(QWidget):
         """Every finished classifier run is evaluated on its validation split (the panel shows it)."""
         if result is not None:
             self.evaluation.evaluate_run(result, self._last_options)
+
+    def _fit_evaluation_width(self) -> None:
+        """The evaluation column is as wide as its per-class table (it scrolls up and down, never sideways)."""
+        scroll = self._evaluation_scroll
+        width = self.evaluation.narrowest_width() + scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(width)
+
+    def _make_room_for_evaluation(self) -> None:
+        """An evaluation (summary, table, matrix, examples) gets at least half the height below the curves."""
+        self._fit_evaluation_width()
+        sizes = self._right.sizes()
+        total = sum(sizes)
+        if total and sizes[1] < total // 2:
+            self._right.setSizes([total - total // 2, total // 2])
 
     def pause(self) -> None:
         self.controller.pause()

@@ -51,6 +51,7 @@ class AttentionPanel(TextPanel):
         controls.addWidget(QLabel("Head:"))
         controls.addWidget(self.head)
         self.kind = QLabel("")
+        self.kind.setWordWrap(True)  # "N tokens; decoder: each token sees only the tokens before it" shares its row
         controls.addWidget(self.kind, 1)
         self.layout_.addLayout(controls)
         self.layout_.addWidget(self.notice)

@@ -38,8 +38,10 @@ class FillMaskPanel(TextPanel):
         self.layout_.addLayout(row)
         self.layout_.addWidget(self.notice)
         self.layout_.addWidget(split, 1)
-        self.layout_.addWidget(QLabel("Offline there is no bundled masked model: this task needs a Hub model "
-                                      "downloaded once, or a local folder."))
+        offline = QLabel("Offline there is no bundled masked model: this task needs a Hub model "
+                         "downloaded once, or a local folder.")
+        offline.setWordWrap(True)  # one line would set the window's minimum width
+        self.layout_.addWidget(offline)
 
     def main_input(self):
         return self.input

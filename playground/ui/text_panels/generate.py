@@ -103,6 +103,7 @@ class GeneratePanel(TextPanel):
         self.output.setPlaceholderText("Generated text streams here as the model writes it.")
         self.stats = QLabel("")
         self.stats.setObjectName("generateStats")
+        self.stats.setWordWrap(True)  # a finished run's figures (over 700 px) set the window's minimum width
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.layout_.addWidget(self.input)

@@ -27,6 +27,7 @@ class TranslatePanel(TextPanel):
         super().__init__(ctx, parent)
         self.pair_note = QLabel("")
         self.pair_note.setObjectName("translatePairNote")
+        self.pair_note.setWordWrap(True)  # "Needs a Hub model (...)" on one line widened the window
         self.source = QComboBox()
         self.target = QComboBox()
         for combo, name in ((self.source, "From language"), (self.target, "To language")):

@@ -71,8 +71,10 @@ class ConfusionMatrix(QWidget):
         return QSize(side, side)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        # Every cell in view: smaller, the last rows and columns were drawn outside the widget (the
+        # evaluation panel scrolls instead).
         side = self._margin() + max(1, len(self.labels)) * MIN_CELL + 8
-        return QSize(min(side, 320), min(side, 320))
+        return QSize(side, side)
 
     # -- painting ------------------------------------------------------------------------
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)

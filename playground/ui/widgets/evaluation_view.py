@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter, QStackedWidget,
+    QAbstractItemView, QAbstractScrollArea, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem, QSplitter,
+    QStackedWidget,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -22,6 +23,8 @@ from playground.ui.widgets.confusion_matrix import ConfusionMatrix
 
 THUMB = 72
 MAX_SHOWN = 300  # examples listed for one cell
+CLASS_COLUMN = 150  # px at most for the class names: longer ones are elided, with a tooltip
+VISIBLE_ROWS = 12  # the per-class table shows this many classes without scrolling
 
 
 def _thumbnail(path: str, size: int = THUMB) -> QIcon:
@@ -43,6 +46,7 @@ class EvaluationView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.evaluation = None
+        self._watching = False
         self.summary = QLabel("No evaluation yet.")
         self.summary.setObjectName("evaluationSummary")
         self.summary.setWordWrap(True)
@@ -53,6 +57,7 @@ class EvaluationView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.matrix = ConfusionMatrix()
         self.matrix.cell_clicked.connect(self.show_cell)
         self.cell_title = QLabel("Click a cell of the matrix to see its examples.")
@@ -74,21 +79,26 @@ class EvaluationView(QWidget):
         self.texts.verticalHeader().setVisible(False)
         self.texts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.texts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            self.texts.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.examples = QStackedWidget()
         self.examples.addWidget(self.gallery)
         self.examples.addWidget(self.texts)
 
-        axes = QLabel("Confusion matrix: rows = true class, columns = predicted class; click a cell.")
-        axes.setWordWrap(True)
-        matrix_box = QWidget()
+        # One short line (the matrix's tooltip says more): wrapped, it could be squeezed below its lines.
+        axes = QLabel("Rows: true class; columns: predicted.")
+        axes.setObjectName("evaluationAxes")
+        self.matrix_box = matrix_box = QWidget()
         ml = QVBoxLayout(matrix_box)
         ml.setContentsMargins(0, 0, 0, 0)
         ml.addWidget(axes)
         ml.addWidget(self.matrix, 1)
-        top = QSplitter(Qt.Orientation.Horizontal)
+        # Table and matrix side by side, or one above the other when the view is too narrow for both.
+        self.top = top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.table)
         top.addWidget(matrix_box)
         top.setStretchFactor(1, 1)
+        top.setChildrenCollapsible(False)
         below = QWidget()
         bl = QVBoxLayout(below)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -97,10 +107,12 @@ class EvaluationView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(below)
+        split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
+        self._fit_table()
 
     def show_evaluation(self, evaluation) -> None:
         self.evaluation = e = evaluation
@@ -114,10 +126,13 @@ class EvaluationView(QWidget):
             cells = [label, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support)]
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(value)
+                if c == 0:
+                    item.setToolTip(value)  # a long class name is elided in its column (the matrix names it too)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         self.matrix.set_data(e.labels, e.confusion)
+        self._fit_table()
         self.examples.setCurrentWidget(self.gallery if e.kind == "image" else self.texts)
         self.gallery.clear()
         self.texts.setRowCount(0)
@@ -126,6 +141,69 @@ class EvaluationView(QWidget):
             self.matrix.select(*worst)  # the biggest confusion is shown at once
         else:
             self.cell_title.setText("No mistakes: click a diagonal cell to see its examples.")
+
+    # -- room ----------------------------------------------------------------------------------
+    def _fit_table(self) -> None:
+        """The per-class table never hides a column, nor a row of a few classes (more rows scroll)."""
+        table = self.table
+        table.resizeColumnsToContents()
+        header = table.horizontalHeader()
+        widths = [max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(table.columnCount())]
+        widths[0] = min(widths[0], CLASS_COLUMN)
+        table.setColumnWidth(0, widths[0])
+        columns = sum(widths)
+        scroll_bar = table.verticalScrollBar().sizeHint().width()
+        table.setMinimumWidth(columns + scroll_bar + 2 * table.frameWidth())
+        rows = min(table.rowCount(), VISIBLE_ROWS)
+        if rows:
+            row_heights = sum(table.rowHeight(r) for r in range(rows))
+        else:  # room for two before the first evaluation
+            row_heights = 2 * table.verticalHeader().defaultSectionSize()
+        height = header.sizeHint().height() + row_heights + 2 * table.frameWidth()
+        table.setMinimumHeight(height)
+        self._arrange()
+
+    def narrowest_width(self) -> int:
+        """The least width that shows the table and the matrix whole (one above the other)."""
+        return max(self.table.minimumWidth(), self.matrix_box.minimumSizeHint().width())
+
+    def _room(self) -> int:
+        """The width there is: in a scroll area its viewport's (this view may be wider than what shows)."""
+        viewport = self._viewport()
+        return viewport.width() if viewport is not None else self.width()
+
+    def _viewport(self) -> QWidget | None:
+        w = self.parentWidget()
+        while w is not None:
+            if isinstance(w.parentWidget(), QAbstractScrollArea) and w is w.parentWidget().viewport():
+                return w
+            w = w.parentWidget()
+        return None
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        viewport = self._viewport()
+        if viewport is not None and not self._watching:
+            viewport.installEventFilter(self)  # it can shrink below this view, which then gets no resize
+            self._watching = True
+        self._arrange()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Resize:
+            self._arrange()
+        return super().eventFilter(watched, event)
+
+    def _arrange(self) -> None:
+        table = self.table.minimumSizeHint().expandedTo(self.table.minimumSize())
+        matrix = self.matrix_box.minimumSizeHint()
+        side_by_side = table.width() + self.top.handleWidth() + matrix.width() <= self._room()
+        wanted = Qt.Orientation.Horizontal if side_by_side else Qt.Orientation.Vertical
+        if self.top.orientation() != wanted:
+            self.top.setOrientation(wanted)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange()
 
     def show_cell(self, true: int, predicted: int) -> None:
         e = self.evaluation

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from playground.ui.jobs import show_progress
+from playground.ui.widgets.status_bar import ElidedLabel
+
+log = logging.getLogger(__name__)
 
 MAX_ROWS = 3  # more than this shows as "+N more"; each row still cancels on its own from its tab
 
@@ -16,7 +21,9 @@ class JobRow(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        self.label = QLabel(handle.name.capitalize())
+        # Elided to its room with the full text as its tooltip (and in the log when cut): a long
+        # step such as the bundled model's first-use conversion is never clipped mid-word.
+        self.label = ElidedLabel(handle.name.capitalize())
         self.label.setObjectName("jobLabel")
         self.label.setMaximumWidth(260)
         self.progress = QProgressBar()
@@ -37,7 +44,10 @@ class JobRow(QWidget):
         handle.progress.connect(self.set_progress)
 
     def set_progress(self, fraction, text: str) -> None:
+        changed = bool(text) and text != self.label.full_text()
         show_progress(self.progress, fraction, self.label, text)
+        if changed and self.label.text() != text:
+            log.info("%s: %s", self.handle.name, text)
 
 
 class JobsStatus(QWidget):

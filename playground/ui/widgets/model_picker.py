@@ -11,7 +11,11 @@ copied into the models folder appears while the window is open.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QStyle, QStyleOptionFrame, QToolButton,
+    QWidget,
+)
 
 from playground.core import tasks
 
@@ -23,6 +27,54 @@ def item_text(entry) -> str:
     where = SOURCE_NAMES.get(entry.source, entry.source)
     state = "" if entry.available else " (download needed)"
     return f"{entry.display_name} [{where}]{state}"
+
+
+class ElidingLineEdit(QLineEdit):
+    """The picker's text field: while it is not being edited, a name longer than the field ends in "..."
+    (the full name is its tooltip and the popup's entry) instead of being cut mid-word."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.textChanged.connect(lambda _t: self._update_tip())
+
+    def shown_text(self) -> str:
+        """The text as drawn."""
+        room = self._text_rect().width()
+        if self.hasFocus() or self.fontMetrics().horizontalAdvance(self.text()) <= room:
+            return self.text()
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, room)
+
+    def _text_rect(self):
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        rect = self.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, self)
+        margins = self.textMargins()
+        pad = 2  # QLineEdit's own horizontal margin around its text
+        return rect.adjusted(margins.left() + pad, margins.top(), -margins.right() - pad, -margins.bottom())
+
+    def _update_tip(self) -> None:
+        if not self.text():  # Qt elides a long placeholder itself: it is the hint, so keep it whole in the tooltip
+            hint = self.placeholderText()
+            cut = self.fontMetrics().horizontalAdvance(hint) > self._text_rect().width()
+            self.setToolTip(hint if cut else "")
+            return
+        self.setToolTip(self.text() if self.shown_text() != self.text() else "")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._update_tip()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        shown = self.shown_text()
+        if shown == self.text():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelLineEdit, opt, painter, self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self._text_rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
 
 
 class ModelPicker(QWidget):
@@ -45,6 +97,7 @@ class ModelPicker(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
         self.combo.setEditable(True)
+        self.combo.setLineEdit(ElidingLineEdit())
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setMinimumContentsLength(24)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -113,6 +166,17 @@ class ModelPicker(QWidget):
                 self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         finally:
             self._filling = False
+        self._fit_popup()
+
+    def _fit_popup(self) -> None:
+        """The list as wide as its longest entry: an editable combo's popup is only as wide as the combo
+        (Qt widens a non-editable one itself), and Qt elides the rest in the middle ("EfficientNet-Lite0 (I...k)")."""
+        view = self.combo.view()
+        if not self.combo.count():
+            return
+        scrolls = self.combo.count() > self.combo.maxVisibleItems()
+        scroll_bar = view.verticalScrollBar().sizeHint().width() if scrolls else 0
+        view.setMinimumWidth(view.sizeHintForColumn(0) + scroll_bar + 2 * view.frameWidth())
 
     def ids(self) -> list[str]:
         return [str(self.combo.itemData(i)) for i in range(self.combo.count()) if self.combo.itemData(i)]
@@ -157,6 +221,7 @@ class ModelPicker(QWidget):
             if idx < 0 and model_id:
                 self.combo.addItem(model_id, model_id)
                 idx = self.combo.count() - 1
+                self._fit_popup()
             if idx >= 0:
                 self.combo.setCurrentIndex(idx)
             else:

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider, QVBoxLayout, QWidget,
+    QBoxLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider, QVBoxLayout, QWidget,
 )
 
 from playground.core.atomic import atomic_path, write_text
@@ -30,6 +30,8 @@ from playground.core.atomic import atomic_path, write_text
 REFRESH_MS = 250  # the fastest redraw rate (4 a second)
 MAX_REFRESH_MS = 1000
 REDRAW_BUDGET = 0.04
+SIDE_LIST_WIDTH = 560  # narrower than this, the runs list goes below the plots: beside them it squeezed
+# the plots until their titles were cut ("Valida")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -168,7 +170,7 @@ class TrainPlot(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.smooth_label)
         top.addWidget(self.slider, 1)
-        body = QHBoxLayout()
+        self._body = body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         body.addWidget(self.graphs, 1)
         body.addWidget(self.run_list)
         layout = QVBoxLayout(self)
@@ -177,6 +179,7 @@ class TrainPlot(QWidget):
         layout.addLayout(body, 1)
         layout.addWidget(self.hover_label)
 
+        self._place_run_list()
         self._mouse = pg.SignalProxy(self.graphs.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
@@ -210,6 +213,7 @@ class TrainPlot(QWidget):
         item.setCheckState(Qt.CheckState.Checked)
         item.setForeground(pg.mkColor(color))
         self.run_list.addItem(item)
+        self._place_run_list()
         self._dirty = True
         return run
 
@@ -230,6 +234,16 @@ class TrainPlot(QWidget):
         for key, item in run.items.items():
             item.setVisible(visible and (key != "raw" or run is self.current))
         self.run_list.item(index).setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+
+    def _place_run_list(self) -> None:
+        beside = self.width() >= SIDE_LIST_WIDTH
+        self._body.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
+        self.run_list.setMaximumSize(180 if beside else 16777215, 16777215 if beside else 64)
+        self.run_list.setVisible(self.run_list.count() > 0)  # an empty list only took the plots' room
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._place_run_list()
 
     def _on_run_toggled(self, item: QListWidgetItem) -> None:
         index = self.run_list.row(item)
@@ -370,4 +384,5 @@ class TrainPlot(QWidget):
                 plot.removeItem(item)
         self.runs.clear()
         self.run_list.clear()
+        self._place_run_list()
         self._dirty = True
