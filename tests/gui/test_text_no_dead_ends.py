@@ -183,7 +183,7 @@ def test_generate_panel_starts_on_the_default_decoding(generate_panel):
     job = panel.make_job()
     d = generation.DEFAULT_DECODING
     assert (job.kwargs["temperature"], job.kwargs["top_p"]) == (d.temperature, d.top_p)
-    # None: the job takes the model's defaults (the penalty and the n-gram block for a subword model)
+    # None: the job takes the model's defaults (the repetition penalty for a subword model)
     assert job.kwargs.get("repetition_penalty") is None and job.kwargs.get("no_repeat_ngram_size") is None
 
 
