@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QTableWidget, QVBoxLayout, QWidget,
 )
 
-from playground.core import tasks
+from playground.core import models, tasks
 from playground.core.errors import PlaygroundError
 from playground.ui.widgets.model_picker import ModelPicker
 
@@ -99,7 +99,7 @@ class TextPanel(QWidget):
         box.setObjectName("textEmptyState")
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
-        self.empty_text = QLabel(needs_sentence(task, online=not _hub_offline()))
+        self.empty_text = QLabel(needs_sentence(task, online=not models.hub_offline()))
         self.empty_text.setObjectName("textEmptyStateText")
         self.empty_text.setWordWrap(True)
         self.empty_text.setTextFormat(Qt.TextFormat.PlainText)
@@ -111,7 +111,7 @@ class TextPanel(QWidget):
             self.train_button.setToolTip("Train a model for this task on your own examples")
             self.train_button.clicked.connect(self.open_train_tab)
             row.addWidget(self.train_button)
-        if task.hub and not _hub_offline() and callable(getattr(self.ctx.window, "show_model_manager", None)):
+        if task.hub and not models.hub_offline() and callable(getattr(self.ctx.window, "show_model_manager", None)):
             self.download_button = QPushButton(f"Download {task.hub[0].name}...")
             self.download_button.setToolTip(f"Open the model manager to download {task.hub[0].id} (once)")
             self.download_button.clicked.connect(self.open_download)
@@ -246,12 +246,6 @@ def clear_widget(widget) -> None:
         widget.setText("")
     else:  # text views, score bars, the attention map, combo boxes
         widget.clear()
-
-
-def _hub_offline() -> bool:
-    from playground.core import models
-
-    return models.hub_offline()
 
 
 def needs_sentence(task: tasks.Task, online: bool) -> str:
