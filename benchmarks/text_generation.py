@@ -78,7 +78,8 @@ def app_run(worker, model_id: str, prompt: str, tokens: int) -> tuple[int, float
 
     t0 = time.perf_counter()
     handle = worker.submit(Job(generation.generate, (prompt, model_id),
-                               {"max_new_tokens": tokens, "temperature": 0}, name="generate"))
+                               {"max_new_tokens": tokens, "temperature": 0, "repetition_penalty": 1.0,
+                                "no_repeat_ngram_size": 0}, name="generate"))  # plain greedy, as direct_run
     handle.event.connect(on_token)
     handle.result.connect(lambda r: box.setdefault("result", r))
     handle.error.connect(lambda msg: box.setdefault("error", msg))
