@@ -156,8 +156,9 @@ def _print_repetition(res: dict) -> None:
     for name, values in res["shares"].items():
         d = res["settings"][name]
         loops = sum(v < LOOP_THRESHOLD for v in values)
+        block = f"no repeated {d.no_repeat_ngram_size}-gram" if d.no_repeat_ngram_size else "no n-gram block"
         print(f"{name:3} (temperature {d.temperature}, top-p {d.top_p}, repetition penalty {d.repetition_penalty}, "
-              f"no-repeat {d.no_repeat_ngram_size}-gram): distinct 4-gram share mean {statistics.mean(values):.3f}, "
+              f"{block}): distinct 4-gram share mean {statistics.mean(values):.3f}, "
               f"min {min(values):.3f}, answers below {LOOP_THRESHOLD}: {loops}")
 
 
