@@ -196,8 +196,17 @@ def test_a_models_preparation_is_a_step_with_progress(qtbot, generate_panel):
     assert not panel.step.isVisible() and not panel.step_bar.isVisible()
 
 
-def test_first_token_is_counted_from_the_click_with_the_load(qtbot, generate_panel):
+def test_first_token_is_counted_from_the_click_with_the_load(qtbot, generate_panel, monkeypatch):
     panel = generate_panel
+    load = generation._load_folder
+
+    def slow_load(*args, **kwargs):  # a tiny model loads in milliseconds; a real one takes seconds
+        import time
+
+        time.sleep(0.5)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "_load_folder", slow_load)
     panel.chat.setChecked(False)
     panel.input.setPlainText("hello there")
     panel.max_tokens.setValue(5)
@@ -205,7 +214,7 @@ def test_first_token_is_counted_from_the_click_with_the_load(qtbot, generate_pan
     with qtbot.waitSignal(panel.result_ready, timeout=60_000) as blocker:
         panel.run()
     result = blocker.args[0]
-    assert result.load_seconds > 0  # the model was not loaded yet
+    assert result.load_seconds >= 0.5  # the model was not loaded yet
     stats = panel.stats.text()
     assert "after the click" in stats and "s of it loading the model" in stats
     seconds = float(stats.split("first token ")[1].split(" s after")[0])

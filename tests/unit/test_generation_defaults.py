@@ -97,7 +97,7 @@ def test_explicit_settings_and_char_level_models_turn_them_off(subword_dir, char
 def test_time_to_first_token_counts_the_models_load(subword_dir):
     first = run_sync(Job(generation.generate, ("hello", str(subword_dir)), {"max_new_tokens": 4, "temperature": 0}))
     again = run_sync(Job(generation.generate, ("hello", str(subword_dir)), {"max_new_tokens": 4, "temperature": 0}))
-    assert first.load_seconds > 0.01  # loaded from disk
+    assert first.load_seconds > 0  # loaded from disk
     assert first.time_to_first_token >= first.load_seconds  # the load is part of the wait for the first token
     assert first.seconds >= first.time_to_first_token
     assert again.load_seconds < first.load_seconds  # from the model cache
