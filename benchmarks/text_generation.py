@@ -5,7 +5,13 @@ template when the model has one) and greedy decoding, so they produce the same
 tokens; the repeats are interleaved (direct, app, app, direct, ...) so a busy
 machine slows both alike. Target: app / direct >= 0.95.
 
+`--repetition` measures instead whether answers loop: over varied prompts and a
+few seeds, the share of distinct word 4-grams in each answer, with the old
+decoding (plain sampling) and the default one side by side, each prompt and seed
+with both. Target: no answer below 0.6 with the defaults.
+
     uv run python benchmarks/text_generation.py [--quick] [--model ID_OR_DIR]
+    uv run python benchmarks/text_generation.py --repetition [--quick] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -22,6 +28,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+# Varied asks: poems (where the small model loops most), explanations, lists, letters, stories.
+REPETITION_PROMPTS = (
+    "Write a haiku about a cat sitting in the sun",
+    "Write a short poem about the sea.",
+    "Write a four-line poem about autumn leaves.",
+    "Explain photosynthesis to a ten-year-old.",
+    "Give me five tips for sleeping better.",
+    "Write a short email asking my manager for a day off on Friday.",
+    "What is the difference between a list and a tuple in Python?",
+    "Tell me a short story about a robot who learns to paint.",
+    "Describe your ideal weekend in a few sentences.",
+    "Why is the sky blue?",
+)
+LOOP_THRESHOLD = 0.6  # below this share of distinct 4-grams an answer reads as looping
 
 
 def direct_run(gen, prompt: str, tokens: int) -> tuple[int, float]:
@@ -58,7 +78,8 @@ def app_run(worker, model_id: str, prompt: str, tokens: int) -> tuple[int, float
 
     t0 = time.perf_counter()
     handle = worker.submit(Job(generation.generate, (prompt, model_id),
-                               {"max_new_tokens": tokens, "temperature": 0}, name="generate"))
+                               {"max_new_tokens": tokens, "temperature": 0, "repetition_penalty": 1.0,
+                                "no_repeat_ngram_size": 0}, name="generate"))  # plain greedy, as direct_run
     handle.event.connect(on_token)
     handle.result.connect(lambda r: box.setdefault("result", r))
     handle.error.connect(lambda msg: box.setdefault("error", msg))
@@ -106,13 +127,56 @@ def measure(model_id: str | None, tokens: int, repeats: int, prompt: str = PROMP
             "app_tokens_per_s": a, "ratio": a / d, "paired_ratio": paired, "device": gen.device}
 
 
+def repetition(model_id: str | None, prompts=REPETITION_PROMPTS, seeds=(0, 1, 2), tokens: int = 128,
+               log=print) -> dict:
+    """Distinct 4-gram shares of every (prompt, seed) answer, with the old and the default decoding."""
+    from playground.core import generation
+    from playground.core.jobs import JobContext
+
+    gen = generation.load_generator(model_id or generation.BUNDLED_ID)
+    settings = {"old": generation.PLAIN_DECODING, "new": generation.decoding_for(gen)}
+    shares: dict[str, list[float]] = {name: [] for name in settings}
+    for prompt in prompts:
+        for seed in seeds:
+            row = []
+            for name, d in settings.items():
+                r = generation.generate_with(JobContext(), gen, prompt, max_new_tokens=tokens, seed=seed,
+                                             temperature=d.temperature, top_p=d.top_p,
+                                             repetition_penalty=d.repetition_penalty,
+                                             no_repeat_ngram_size=d.no_repeat_ngram_size)
+                shares[name].append(generation.distinct_ngram_share(r.text))
+                row.append(f"{name} {shares[name][-1]:.2f}")
+            log(f"  seed {seed}  {'  '.join(row)}  {prompt[:50]}")
+    return {"model": gen.model_id, "device": gen.device, "answers": len(shares["old"]), "settings": settings,
+            "shares": shares}
+
+
+def _print_repetition(res: dict) -> None:
+    print(f"model {res['model']} on {res['device']}, {res['answers']} answers per setting")
+    for name, values in res["shares"].items():
+        d = res["settings"][name]
+        loops = sum(v < LOOP_THRESHOLD for v in values)
+        block = f"no repeated {d.no_repeat_ngram_size}-gram" if d.no_repeat_ngram_size else "no n-gram block"
+        print(f"{name:3} (temperature {d.temperature}, top-p {d.top_p}, repetition penalty {d.repetition_penalty}, "
+              f"{block}): distinct 4-gram share mean {statistics.mean(values):.3f}, "
+              f"min {min(values):.3f}, answers below {LOOP_THRESHOLD}: {loops}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer tokens and repeats")
     parser.add_argument("--model", default=None, help="Hub id or folder (default: the bundled SmolLM2)")
     parser.add_argument("--tokens", type=int, default=None, help="new tokens per run (default 64, quick 24)")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5, quick 3)")
+    parser.add_argument("--repetition", action="store_true",
+                        help="measure looping (distinct 4-gram share), old vs default decoding")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per prompt with --repetition (default 3, quick 1)")
     args = parser.parse_args(argv)
+    if args.repetition:
+        seeds = range(args.seeds or (1 if args.quick else 3))
+        _print_repetition(repetition(args.model, seeds=tuple(seeds), tokens=args.tokens or 128))
+        return 0
     tokens = args.tokens or (24 if args.quick else 64)
     repeats = args.repeats or (3 if args.quick else 5)
     print(f"Generation: {tokens} new tokens, {repeats} interleaved repeats")

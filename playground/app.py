@@ -32,6 +32,9 @@ from playground.worker import JobHandle, Lanes, join_orphans
 TABS = (("Text", "text_tab"), ("Image", "image_tab"), ("Speech", "speech_tab"), ("Train", "train_tab"))
 THEMES = ("system", "light", "dark")
 SPEECH_TAB = 2
+# The bundled chat model is prepared this long after the first paint, on a lane of its own, so the
+# first Generate does not wait for its first-use conversion; PLAYGROUND_PREPARE_BUNDLED=0 turns it off.
+PREPARE_DELAY_MS = 1500
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 DEVICE_LABEL_WIDTH = 300  # px at most: the status message and the running jobs share the rest
 
@@ -228,6 +231,18 @@ class MainWindow(QMainWindow):
         self._on_tab_changed(self.tabs.currentIndex())
         self.refresh_device()
         self.store.refresh(now=True)
+        if os.environ.get("PLAYGROUND_PREPARE_BUNDLED", "1") != "0":
+            QTimer.singleShot(PREPARE_DELAY_MS, self, self.prepare_bundled_model)
+
+    def prepare_bundled_model(self) -> JobHandle:
+        """Convert the bundled SmolLM2 on first use (and load it when the Text tab is open) in the background."""
+        from playground.core import generation
+
+        load = self.tabs.currentIndex() == 0
+        handle = self.run_job(Job(generation.prepare_bundled, kwargs={"load": load}, name="prepare SmolLM2"),
+                              lane="prepare")
+        handle.error.connect(lambda msg: log.warning("preparing the bundled SmolLM2 failed: %s", msg))
+        return handle
 
     def refresh_device(self) -> None:
         handle = self.run_job(Job(devices.report, kwargs={"preference": devices.get_preference()},

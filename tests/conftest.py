@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("PLAYGROUND_PREPARE_BUNDLED", "0")  # no first-use conversion behind every test window
 
 import pytest  # noqa: E402
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from playground import cli
+from playground.core.generation import DEFAULT_DECODING
 from playground.core.jobs import Job, Progress
 from playground.core.runner import run_sync
 
@@ -14,8 +15,15 @@ def register(tasks) -> None:
     p.add_argument("prompt", metavar="PROMPT", help="the prompt (use - to read it from stdin)")
     p.add_argument("--model", default=None, help="Hub id or local folder (default: the bundled SmolLM2)")
     p.add_argument("--max-new-tokens", type=int, default=128, help="tokens to generate at most (default 128)")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature; 0 = greedy (default 0.7)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling probability mass (default 0.95)")
+    p.add_argument("--temperature", type=float, default=DEFAULT_DECODING.temperature,
+                   help=f"sampling temperature; 0 = greedy (default {DEFAULT_DECODING.temperature})")
+    p.add_argument("--top-p", type=float, default=DEFAULT_DECODING.top_p,
+                   help=f"nucleus sampling probability mass (default {DEFAULT_DECODING.top_p})")
+    p.add_argument("--repetition-penalty", type=float, default=None,
+                   help=f"1 = none (default {DEFAULT_DECODING.repetition_penalty}; none for a char-level model)")
+    p.add_argument("--no-repeat-ngram", type=int, default=None, metavar="N",
+                   help=f"never repeat a token N-gram; 0 = off (default {DEFAULT_DECODING.no_repeat_ngram_size}; "
+                        "off for a char-level model)")
     p.add_argument("--seed", type=int, default=None, help="random seed, for reproducible sampling")
     p.add_argument("--system", default="", help="system prompt (chat models)")
     p.add_argument("--no-chat", action="store_true", help="continue the prompt as plain text, no chat template")
@@ -78,6 +86,10 @@ def cmd_generate(args) -> int:
         raise cli.UsageError("--temperature cannot be negative (0 means greedy)")
     if not 0 < args.top_p <= 1:
         raise cli.UsageError("--top-p must be in (0, 1]")
+    if args.repetition_penalty is not None and args.repetition_penalty <= 0:
+        raise cli.UsageError("--repetition-penalty must be positive (1 means none)")
+    if args.no_repeat_ngram is not None and args.no_repeat_ngram < 0:
+        raise cli.UsageError("--no-repeat-ngram cannot be negative (0 means off)")
 
     def sink(event) -> None:
         if isinstance(event, generation.TokenEvent):
@@ -89,7 +101,8 @@ def cmd_generate(args) -> int:
 
     job = Job(generation.generate, (prompt, args.model), {
         "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
-        "seed": args.seed, "system": args.system, "chat": False if args.no_chat else None, **_safety(args)},
+        "seed": args.seed, "system": args.system, "repetition_penalty": args.repetition_penalty,
+        "no_repeat_ngram_size": args.no_repeat_ngram, "chat": False if args.no_chat else None, **_safety(args)},
         name="generate")
     result, _ = _run(job, sink)
     if result.notice:

@@ -180,14 +180,16 @@ def answer(ctx: JobContext, context: str, question: str, model: str | None = Non
             return Answer(question, stripped, start, start + len(stripped), score, model_id)
     gen = generation.load_generator(model_id, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     ctx.check_cancelled()
+    # An answer copies words from the passage: no repetition penalty or n-gram block (they count the prompt).
+    exact = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
     if gen.has_chat_template:
         result = generation.generate_with(ctx, gen, messages=build_messages(context, question),
-                                          max_new_tokens=max_new_tokens, temperature=0)
+                                          max_new_tokens=max_new_tokens, temperature=0, **exact)
     else:  # a plain language model: the same one-shot example as text
         prompt = (f"{_user_message(EXAMPLE_PASSAGE, EXAMPLE_QUESTION)}\nAnswer: {EXAMPLE_ANSWER}\n\n"
                   f"{_user_message(EXAMPLE2_PASSAGE, EXAMPLE2_QUESTION)}\nAnswer: {EXAMPLE2_ANSWER}\n\n"
                   f"{_user_message(context, question)}\nAnswer:")
-        result = generation.generate_with(ctx, gen, prompt, max_new_tokens=max_new_tokens, temperature=0)
+        result = generation.generate_with(ctx, gen, prompt, max_new_tokens=max_new_tokens, temperature=0, **exact)
     ctx.check_cancelled()
     text = clean_answer(result.text)
     if not text:

@@ -18,7 +18,9 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,27 @@ CONVERTED_NAME = "smollm2-135m-instruct"
 CONVERTED_MARKER = "playground_converted.json"
 DEFAULT_MAX_NEW_TOKENS = 128
 MAX_NEW_TOKENS_LIMIT = 4096
+PREPARE_TEXT = "Preparing the bundled SmolLM2 (first use only: converting the GGUF file, about 20 s)"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Sampling settings. A 135M chat model sampled plainly loops ("a silent beauty" 30 times in a
+    haiku): a mild repetition penalty keeps its answers varied (`benchmarks/text_generation.py
+    --repetition` measures the share of distinct 4-grams). No n-gram block by default: code repeats
+    token 4-grams legitimately ("(self, amount):"), and a block made the model mangle them."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    repetition_penalty: float = 1.1  # 1.0 = off
+    no_repeat_ngram_size: int = 0  # N > 0: a token N-gram never repeats; 0 = off
+
+
+DEFAULT_DECODING = Decoding()
+# What generation used before the anti-repetition defaults (the benchmark's baseline).
+PLAIN_DECODING = Decoding(temperature=0.7, top_p=0.95, repetition_penalty=1.0, no_repeat_ngram_size=0)
+# A character-level model repeats characters by nature: no penalty.
+CHAR_DECODING = Decoding(repetition_penalty=1.0, no_repeat_ngram_size=0)
 
 
 # -- events and results ---------------------------------------------------------
@@ -55,7 +78,9 @@ class GenerationResult:
     # new tokens / seconds from the start to the last token: *with* the prompt's processing
     # (`overall_tokens_per_s` names it; kept under this name for older readers)
     tokens_per_s: float
-    time_to_first_token: float | None  # seconds, None when no token was produced
+    # seconds from the job's start to the first new token: the model's load (or first-use
+    # preparation) and the prompt's processing included; None when no token was produced
+    time_to_first_token: float | None
     seconds: float
     stopped: bool  # True when the user stopped it
     finish_reason: str  # "stopped" | "eos" | "length"
@@ -69,6 +94,9 @@ class GenerationResult:
     # live figure counts it (the prompt's processing is in time_to_first_token)
     decode_tokens_per_s: float = 0.0
     window: int | None = None  # the trained context a char-GPT generated in, sliding (None: not slid)
+    load_seconds: float = 0.0  # of time_to_first_token: loading or preparing the model (0 when it was loaded)
+    repetition_penalty: float = 1.0  # what the run used (1.0: none)
+    no_repeat_ngram_size: int = 0  # what the run used (0: none)
 
     @property
     def overall_tokens_per_s(self) -> float:
@@ -79,8 +107,9 @@ class GenerationResult:
         return {"text": self.text, "new_tokens": self.new_tokens, "tokens_per_s": round(self.tokens_per_s, 3),
                 "overall_tokens_per_s": round(self.tokens_per_s, 3),
                 "decode_tokens_per_s": round(self.decode_tokens_per_s, 3),
-                "time_to_first_token": self.time_to_first_token, "finish_reason": self.finish_reason,
-                "seed": self.seed, "model": self.model_id}
+                "time_to_first_token": self.time_to_first_token, "load_seconds": round(self.load_seconds, 3),
+                "finish_reason": self.finish_reason, "seed": self.seed, "model": self.model_id,
+                "repetition_penalty": self.repetition_penalty, "no_repeat_ngram_size": self.no_repeat_ngram_size}
 
 
 @dataclass
@@ -98,6 +127,7 @@ class Generator:
     # 128-character windows has 1024 positions): generation slides a window of this many tokens,
     # so no token ever sits on an untrained position.
     context: int | None = None
+    char_level: bool = False  # the Train tab's character-level GPT (no anti-repetition defaults)
 
 
 # -- the bundled model ------------------------------------------------------------
@@ -122,9 +152,52 @@ def _converted_ok(folder: Path, signature: dict) -> bool:
         return False
 
 
+# Held while the bundled model is converted or loaded: a Generate clicked while the app prepares it in
+# the background waits for that work (showing its progress) instead of doing it a second time.
+_bundled_lock = threading.Lock()
+_bundled_step: tuple[float | None, str] | None = None  # the preparation's latest progress, for waiters
+
+
+def _report_step(ctx: JobContext, fraction: float | None, text: str) -> None:
+    global _bundled_step
+    _bundled_step = (fraction, text)
+    ctx.progress(fraction, text)
+
+
+@contextmanager
+def _hold_bundled(ctx: JobContext):
+    """Hold the bundled model's lock; while another job holds it, relay that job's progress."""
+    global _bundled_step
+    last = None
+    while not _bundled_lock.acquire(timeout=0.2):
+        ctx.check_cancelled()
+        step = _bundled_step or (None, "Waiting for the bundled SmolLM2, which is being prepared...")
+        if step != last:
+            last = step
+            ctx.progress(*step)
+    try:
+        yield
+    finally:
+        _bundled_step = None
+        _bundled_lock.release()
+
+
 def bundled_folder(ctx: JobContext | None = None) -> Path:
     """The full-precision copy of the bundled SmolLM2, made on first use (atomically)."""
-    return _convert_bundled(ctx or JobContext())[0]
+    ctx = ctx or JobContext()
+    with _hold_bundled(ctx):
+        return _convert_bundled(ctx)[0]
+
+
+def prepare_bundled(ctx: JobContext, load: bool = True) -> str:
+    """Job: convert the bundled SmolLM2 if this is its first use and (`load`) load it into the model
+    cache, so the first Generate starts at once (the app runs it in the background after its first paint)."""
+    t0 = time.perf_counter()
+    if load:
+        load_generator(BUNDLED_ID, ctx)
+    else:
+        bundled_folder(ctx)
+    return f"The bundled SmolLM2 is ready ({time.perf_counter() - t0:.1f} s)."
 
 
 def _convert_bundled(ctx: JobContext):
@@ -135,18 +208,21 @@ def _convert_bundled(ctx: JobContext):
     target = converted_dir()
     if _converted_ok(target, signature):
         return target, None, None
-    ctx.progress(None, "Preparing the bundled SmolLM2 (first use only: dequantizing the GGUF file, about 20 s)...")
+    # Coarse steps (reading the GGUF file has no finer progress): tokenizer ~5 s, weights ~18 s, saving ~1 s.
+    _report_step(ctx, 0.0, f"{PREPARE_TEXT}: reading the tokenizer...")
     t0 = time.perf_counter()
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
         ctx.check_cancelled()
+        _report_step(ctx, 0.2, f"{PREPARE_TEXT}: dequantizing the weights...")
         model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
     except ImportError as exc:
         raise ModelError(f"Reading {GGUF_NAME} needs the 'gguf' and 'accelerate' packages: "
                          f"{exc}") from exc
     ctx.check_cancelled()
+    _report_step(ctx, 0.95, f"{PREPARE_TEXT}: saving a full-precision copy...")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_NAME}.", suffix=".part", dir=target.parent))
     try:
@@ -161,7 +237,8 @@ def _convert_bundled(ctx: JobContext):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    ctx.progress(None, f"Saved a full-precision copy of SmolLM2 in {time.perf_counter() - t0:.0f} s; later loads are fast.")
+    _report_step(ctx, 1.0, f"Saved a full-precision copy of SmolLM2 in {time.perf_counter() - t0:.0f} s; "
+                           "later loads are fast.")
     return target, model, tokenizer
 
 
@@ -185,6 +262,17 @@ def _save_plain(model, tokenizer, folder: Path) -> None:
         if p.is_file():
             with open(p, "rb") as fh:
                 os.fsync(fh.fileno())
+
+
+# -- measuring repetition ----------------------------------------------------------------
+
+
+def distinct_ngram_share(text: str, n: int = 4) -> float:
+    """Distinct word n-grams / all word n-grams (lower-cased): 1.0 never repeats, a loop drives it
+    towards 0. A text shorter than n words counts as 1.0."""
+    words = text.lower().split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 1.0
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -227,6 +315,9 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
         ctx.progress(None, f"Loading {model_id}...")
         return _load_folder(folder, model_id, device, dtype, trust_remote_code)
 
+    if model_id == BUNDLED_ID:  # one conversion and one load, even with the background preparation running
+        with _hold_bundled(ctx):
+            return models.cache.get(key, loader)
     return models.cache.get(key, loader)
 
 
@@ -255,7 +346,8 @@ def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_c
     has_template = bool(getattr(tokenizer, "chat_template", None))
     max_length = _max_length(model, tokenizer)
     return Generator(model, tokenizer, model_id, device, max_length, has_template,
-                     context=_trained_context(folder, max_length))
+                     context=_trained_context(folder, max_length),
+                     char_level=(models.read_marker(folder) or {}).get("kind") == "charlm")
 
 
 def _trained_context(folder: Path, max_length: int | None) -> int | None:
@@ -397,15 +489,19 @@ def _eos_ids(gen: Generator) -> set[int]:
 
 def generate(ctx: JobContext, prompt: str | None = None, model: str | None = None, *,
              messages: list[dict] | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-             temperature: float = 0.7, top_p: float = 0.95, seed: int | None = None,
-             chat: bool | None = None, system: str = "", allow_pickle: bool = False,
-             trust_remote_code: bool = False, repetition_penalty: float | None = None) -> GenerationResult:
+             temperature: float = DEFAULT_DECODING.temperature, top_p: float = DEFAULT_DECODING.top_p,
+             seed: int | None = None, chat: bool | None = None, system: str = "", allow_pickle: bool = False,
+             trust_remote_code: bool = False, repetition_penalty: float | None = None,
+             no_repeat_ngram_size: int | None = None) -> GenerationResult:
     """Generate text from a prompt (or a chat history), streaming `TokenEvent`s.
 
     temperature 0 means greedy decoding; `seed` makes sampling reproducible
     (a random one is chosen and reported when None). `chat=None` uses the chat
-    template when the tokenizer has one.
+    template when the tokenizer has one. `repetition_penalty` and
+    `no_repeat_ngram_size` None: the model's defaults (`decoding_for`).
+    The result's time to first token counts from this call: the model's load included.
     """
+    started = time.perf_counter()
     if messages is None and not (prompt or "").strip():
         raise InputError("Type a prompt to generate from.")
     if messages is not None and not messages:
@@ -416,19 +512,42 @@ def generate(ctx: JobContext, prompt: str | None = None, model: str | None = Non
         raise InputError("Temperature cannot be negative (0 means greedy decoding).")
     if not 0 < top_p <= 1:
         raise InputError("Top-p must be greater than 0 and at most 1.")
+    if repetition_penalty is not None and repetition_penalty <= 0:
+        raise InputError("The repetition penalty must be positive (1 means none).")
+    if no_repeat_ngram_size is not None and no_repeat_ngram_size < 0:
+        raise InputError("The n-gram size to block cannot be negative (0 means none).")
     gen = load_generator(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     ctx.check_cancelled()
     return generate_with(ctx, gen, prompt, messages=messages, max_new_tokens=max_new_tokens,
                          temperature=temperature, top_p=top_p, seed=seed, chat=chat, system=system,
-                         repetition_penalty=repetition_penalty)
+                         repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
+                         started=started)
+
+
+def decoding_for(gen: Generator) -> Decoding:
+    """The default decoding for a loaded model: anti-repetition for subword models, none for a char-level one."""
+    return CHAR_DECODING if gen.char_level else DEFAULT_DECODING
 
 
 def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *, messages: list[dict] | None = None,
-                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.7, top_p: float = 0.95,
-                  seed: int | None = None, chat: bool | None = None, system: str = "",
-                  repetition_penalty: float | None = None) -> GenerationResult:
-    """`generate` on an already loaded model (the benchmarks and `answer` use it)."""
+                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = DEFAULT_DECODING.temperature,
+                  top_p: float = DEFAULT_DECODING.top_p, seed: int | None = None, chat: bool | None = None,
+                  system: str = "", repetition_penalty: float | None = None,
+                  no_repeat_ngram_size: int | None = None, started: float | None = None) -> GenerationResult:
+    """`generate` on an already loaded model (the benchmarks and `answer` use it).
+
+    `started` (a `time.perf_counter()` value) is when the request began, so the time to the first
+    token includes what came before this call (the model's load); by default this call's start.
+    """
     import torch
+
+    defaults = decoding_for(gen)
+    if repetition_penalty is None:
+        repetition_penalty = defaults.repetition_penalty
+    if no_repeat_ngram_size is None:
+        no_repeat_ngram_size = defaults.no_repeat_ngram_size
+    started = time.perf_counter() if started is None else started
+    load_seconds = max(0.0, time.perf_counter() - started)
 
     ids, chat_used = build_inputs(gen, prompt, messages, chat, system)
     max_new_tokens = int(max_new_tokens)
@@ -466,8 +585,10 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
         kwargs.update(temperature=float(temperature), top_p=float(top_p), top_k=None)
     else:
         kwargs.update(temperature=None, top_p=None, top_k=None)
-    if repetition_penalty:
+    if repetition_penalty and repetition_penalty != 1.0:
         kwargs["repetition_penalty"] = float(repetition_penalty)
+    if no_repeat_ngram_size:
+        kwargs["no_repeat_ngram_size"] = int(no_repeat_ngram_size)
     eos = _eos_ids(gen)
     pad = gen.tokenizer.pad_token_id
     if pad is None:
@@ -494,11 +615,13 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
     finish = "stopped" if stopped else ("eos" if streamer.saw_eos else "length")
     return GenerationResult(
         text="".join(streamer.pieces), new_tokens=n, tokens_per_s=n / elapsed if n else 0.0,
-        time_to_first_token=(streamer.first_token_at - t0) if streamer.first_token_at else None,
-        seconds=time.perf_counter() - t0, stopped=stopped, finish_reason=finish, seed=seed if sampling else None,
+        time_to_first_token=(streamer.first_token_at - started) if streamer.first_token_at else None,
+        seconds=time.perf_counter() - started, stopped=stopped, finish_reason=finish, seed=seed if sampling else None,
         chat=chat_used, has_chat_template=gen.has_chat_template, model_id=gen.model_id,
         prompt_tokens=int(ids.shape[1]), notice=notice,
-        decode_tokens_per_s=(n - 1) / decoding if n > 1 and decoding > 0 else 0.0, window=window)
+        decode_tokens_per_s=(n - 1) / decoding if n > 1 and decoding > 0 else 0.0, window=window,
+        load_seconds=load_seconds, repetition_penalty=float(repetition_penalty or 1.0),
+        no_repeat_ngram_size=int(no_repeat_ngram_size or 0))
 
 
 def _generate_sliding(gen: Generator, ids, window: int, streamer: _Streamer, ctx: JobContext, pad, kwargs) -> None:

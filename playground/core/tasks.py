@@ -125,7 +125,7 @@ TASKS: tuple[Task, ...] = (
          None, kinds=("translation",), optional_model=True,
          hub=(Hub("Helsinki-NLP/opus-mt-en-de", "OPUS-MT en->de", "CC-BY-4.0"),)),
     Task("summarization", "Summarize", "text", "text",
-         "a sequence-to-sequence model (BART, T5, Pegasus ...) or a chat model", None,
+         "a sequence-to-sequence model (BART, T5, Pegasus ...) or a chat model", "bundled/smollm2-135m-instruct",
          kinds=("summarization", "text-generation"), accepts=lambda e: e.extra.get("kind") != "charlm",
          hub=(Hub("sshleifer/distilbart-cnn-12-6", "DistilBART CNN 12-6", "Apache-2.0"),
               Hub("google-t5/t5-small", "T5 small", "Apache-2.0"))),
@@ -199,6 +199,16 @@ def trained_by(kind: str) -> Task:
 
 def default_model(task_id: str) -> str | None:
     return get(task_id).default
+
+
+def preferred_model(task_id: str, served: Iterable[models.ModelEntry]) -> str | None:
+    """The model a task starts on: its offline default, else (a task with no model shipped, such as
+    Classify) the first available one of `served` (`models_for` order: yours before folders and
+    downloads); None when there is none, or the task picks its own (Translate's "Automatic")."""
+    task = get(task_id)
+    if task.default or task.optional_model:
+        return task.default
+    return next((e.id for e in served if e.available), None)
 
 
 # -- which models serve a task ---------------------------------------------------------------
@@ -361,7 +371,7 @@ def listing(entries: Iterable[models.ModelEntry] | None = None,
     out = []
     for task in TASKS:
         served = models_for(task.id, pool, hub_cached)
-        out.append(task.to_dict() | {
+        out.append(task.to_dict() | {"default": preferred_model(task.id, served),
             "models": [{"id": e.id, "name": e.display_name, "source": e.source, "available": e.available}
                        for e in served]})
     return out

@@ -68,6 +68,27 @@ def test_first_load_streams_and_cached_copy_gives_same_greedy_tokens(first_load)
     assert again.text == first.text and again.new_tokens == first.new_tokens
 
 
+@pytest.mark.slow
+def test_first_token_time_includes_the_first_use_conversion(first_load):
+    """Issue 20: "first token after 0.30 s" for an answer that waited 25 s for the conversion was a lie."""
+    first = first_load["result"]
+    assert first.load_seconds > 1.0  # the GGUF conversion
+    assert first.time_to_first_token >= first.load_seconds
+    notes = [e for e in first_load["events"] if isinstance(e, Progress) and e.text.startswith(generation.PREPARE_TEXT)]
+    fractions = [e.fraction for e in notes]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and len(fractions) >= 3  # a step with progress
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt", ["Write a haiku about a cat sitting in the sun",
+                                    # with the old decoding (no penalty, top-p 0.95) seed 0 looped: 0.05
+                                    "Explain photosynthesis to a ten-year-old."])
+def test_default_decoding_does_not_loop(prompt):
+    result = run_sync(Job(generation.generate, (prompt,), {"seed": 0, "max_new_tokens": 128}))
+    assert result.new_tokens >= 10
+    assert generation.distinct_ngram_share(result.text) >= 0.6, result.text
+
+
 def test_answer_from_passage_is_brief_and_highlighted():
     passage = ("The Larkspur Lighthouse was built on Tern Island in 1874 by the engineer Agnes Holloway. "
                "It was automated in 1962 and now houses a small museum about shipwrecks of the northern coast.")

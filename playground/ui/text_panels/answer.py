@@ -21,6 +21,7 @@ class AnswerPanel(TextPanel):
     TASK = "question-answering"
     MODEL_PLACEHOLDER = "Hub id of an extractive QA model (e.g. distilbert/...-squad), a chat model, or a folder"
     RUN_TEXT = "Answer"
+    OUTPUTS = ("answer_label", "detail")
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
@@ -133,6 +134,10 @@ class AnswerPanel(TextPanel):
     def highlighted_text(self) -> str:
         sels = self.passage.extraSelections()
         return sels[0].cursor.selectedText() if sels else ""
+
+    def clear_output(self) -> None:
+        super().clear_output()
+        self._clear_highlight()
 
     def _clear_highlight(self) -> None:
         if self.passage.extraSelections():

@@ -19,6 +19,7 @@ AVERAGE = "Average over heads"
 class AttentionPanel(TextPanel):
     TASK = "attention"
     RUN_TEXT = "Show attention"
+    OUTPUTS = ("heatmap", "kind", "layer", "head")
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

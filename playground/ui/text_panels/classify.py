@@ -18,6 +18,7 @@ class ClassifyPanel(TextPanel):
     TASK = "text-classification"
     MODEL_PLACEHOLDER = "a classifier you trained, a folder, or a Hub id (e.g. distilbert/...-sst-2-english)"
     RUN_TEXT = "Classify"
+    OUTPUTS = ("bars",)
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

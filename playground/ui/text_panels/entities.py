@@ -55,6 +55,7 @@ class EntitiesPanel(TextPanel):
     TASK = "entities"
     MODEL_PLACEHOLDER = "Hub id of a token-classification model (e.g. dslim/bert-base-NER) or a folder"
     RUN_TEXT = "Find entities"
+    OUTPUTS = ("view", "table")
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSpinBox, QSplitter
+from PySide6.QtWidgets import QSpinBox, QSplitter
 
 from playground.core.errors import InputError
 from playground.core.jobs import Job
@@ -18,6 +18,7 @@ class FillMaskPanel(TextPanel):
     TASK = "fill-mask"
     MODEL_PLACEHOLDER = "a masked language model: Hub id (e.g. distilbert/distilroberta-base) or folder"
     RUN_TEXT = "Fill"
+    OUTPUTS = ("bars",)
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
@@ -38,10 +39,6 @@ class FillMaskPanel(TextPanel):
         self.layout_.addLayout(row)
         self.layout_.addWidget(self.notice)
         self.layout_.addWidget(split, 1)
-        offline = QLabel("Offline there is no bundled masked model: this task needs a Hub model "
-                         "downloaded once, or a local folder.")
-        offline.setWordWrap(True)  # one line would set the window's minimum width
-        self.layout_.addWidget(offline)
 
     def main_input(self):
         return self.input

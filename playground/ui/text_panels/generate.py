@@ -7,11 +7,13 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTextEdit, QVBoxLayout,
+    QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTextEdit, QVBoxLayout,
 )
 
 from playground.core.errors import InputError
+from playground.core.generation import DEFAULT_DECODING, DEFAULT_MAX_NEW_TOKENS
 from playground.core.jobs import Job
+from playground.ui.jobs import show_progress
 from playground.ui.widgets.text_panel_base import TextPanel
 
 TITLE = "Generate"
@@ -42,6 +44,7 @@ class GeneratePanel(TextPanel):
         self._first_at: float | None = None
         self._tokens = 0
         self._request: dict = {}
+        self._turn_start = 0  # where this run's text begins in the output (a failed run removes it)
         self._live = False  # live stats until the result replaces them
 
         self.input = self.text_input("Type a prompt (Ctrl+Enter generates)", "Prompt")
@@ -53,21 +56,21 @@ class GeneratePanel(TextPanel):
                              "prompt as plain text")
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
-        self.max_tokens.setValue(128)
+        self.max_tokens.setValue(DEFAULT_MAX_NEW_TOKENS)
         self.max_tokens.setAccessibleName("Max new tokens")
         self.max_tokens.setToolTip("The most tokens to generate")
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setSingleStep(0.1)
         self.temperature.setDecimals(2)
-        self.temperature.setValue(0.7)
+        self.temperature.setValue(DEFAULT_DECODING.temperature)
         self.temperature.setAccessibleName("Temperature")
         self.temperature.setToolTip("0 = greedy (always the most likely token); higher = more varied")
         self.top_p = QDoubleSpinBox()
         self.top_p.setRange(0.05, 1.0)
         self.top_p.setSingleStep(0.05)
         self.top_p.setDecimals(2)
-        self.top_p.setValue(0.95)
+        self.top_p.setValue(DEFAULT_DECODING.top_p)
         self.top_p.setAccessibleName("Top-p")
         self.top_p.setToolTip("Sample only from the most likely tokens covering this probability mass")
         self.seed = QSpinBox()
@@ -105,10 +108,22 @@ class GeneratePanel(TextPanel):
         self.stats.setObjectName("generateStats")
         self.stats.setWordWrap(True)  # a finished run's figures (over 700 px) set the window's minimum width
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A step before the first token (the model's load, or its first-use preparation), with its progress.
+        self.step = QLabel("")
+        self.step.setObjectName("generateStep")
+        self.step.setWordWrap(True)
+        self.step_bar = QProgressBar()
+        self.step_bar.setObjectName("generateStepBar")
+        self.step_bar.setAccessibleName("Preparing the model")
+        self.step_bar.setTextVisible(False)
+        self.step_bar.setMaximumHeight(10)
+        self._show_step(None)
 
         self.layout_.addWidget(self.input)
         self.layout_.addLayout(controls)
         self.add_run_row()
+        self.layout_.addWidget(self.step)
+        self.layout_.addWidget(self.step_bar)
         self.layout_.addWidget(self.output, 1)
         self.layout_.addWidget(self.stats)
         self.stop_button.setToolTip("Stop generating (Esc); the text so far is kept")
@@ -163,6 +178,7 @@ class GeneratePanel(TextPanel):
 
     def _begin_output(self) -> None:
         cursor = self._end_cursor()
+        self._turn_start = cursor.position() if self._request.get("chat") else 0
         if self._request.get("chat"):
             if not self.output.document().isEmpty():
                 cursor.insertText("\n\n")
@@ -177,6 +193,19 @@ class GeneratePanel(TextPanel):
         cursor.setCharFormat(_fmt())
         self.output.setTextCursor(cursor)
 
+    def _on_progress(self, fraction, text: str) -> None:
+        """Progress before the first token is a step of its own (loading or preparing the model)."""
+        if self._first_at is None and text:
+            self._show_step(text.rstrip(". "), fraction)
+        else:
+            super()._on_progress(fraction, text)
+
+    def _show_step(self, text: str | None, fraction: float | None = None) -> None:
+        self.step.setText(f"{text}..." if text else "")
+        self.step.setVisible(bool(text))
+        self.step_bar.setVisible(bool(text))
+        show_progress(self.step_bar, fraction)
+
     def _end_cursor(self) -> QTextCursor:
         cursor = self.output.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
@@ -188,6 +217,7 @@ class GeneratePanel(TextPanel):
             return
         if self._first_at is None:
             self._first_at = time.perf_counter()
+            self._show_step(None)
         self._tokens = getattr(event, "index", self._tokens + 1)
         self._pending.append(text)
 
@@ -202,12 +232,13 @@ class GeneratePanel(TextPanel):
         if self._first_at is not None and self._live:
             elapsed = max(time.perf_counter() - self._first_at, 1e-6)
             rate = (self._tokens - 1) / elapsed if self._tokens > 1 else 0.0
-            self.stats.setText(f"{self._tokens} tokens, {rate:.1f} tokens/s generating, first token after "
-                               f"{self._first_at - self._started_at:.2f} s")
+            self.stats.setText(f"{self._tokens} tokens, {rate:.1f} tokens/s generating, first token "
+                               f"{self._first_at - self._started_at:.2f} s after the click")
 
     def _on_finished(self) -> None:
         self._flush_timer.stop()
         self._flush()
+        self._show_step(None)
         if self._live:  # failed or cancelled before a result
             self._live = False
             if self._tokens == 0:
@@ -228,21 +259,43 @@ class GeneratePanel(TextPanel):
         if not result.has_chat_template:
             self.chat.setEnabled(False)
             self.chat.setToolTip("This model has no chat template: prompts are continued as plain text")
-        ttft = f"{result.time_to_first_token:.2f} s" if result.time_to_first_token is not None else "-"
         # Both rates, named: the live figure's (generation alone) and the one with the prompt's processing.
         parts = [f"{result.new_tokens} tokens", f"{result.decode_tokens_per_s:.1f} tokens/s generating",
-                 f"{result.overall_tokens_per_s:.1f} tokens/s with the prompt", f"first token after {ttft}",
+                 f"{result.overall_tokens_per_s:.1f} tokens/s with the prompt", self._first_token_text(result),
                  {"eos": "finished", "length": "reached max new tokens", "stopped": "stopped"}[result.finish_reason]]
         if result.seed is not None:
             parts.append(f"seed {result.seed}")
         self.stats.setText(", ".join(parts))
         self.status.setText("Stopped." if result.stopped else f"Done in {result.seconds:.1f} s.")
 
+    def _first_token_text(self, result) -> str:
+        """When the first token came, counted from the click: the wait, the model's load and the prompt included."""
+        if self._first_at is not None:
+            seconds = self._first_at - self._started_at
+        elif result.time_to_first_token is not None:
+            seconds = result.time_to_first_token
+        else:
+            return "no token"
+        loading = f", {result.load_seconds:.1f} s of it loading the model" if result.load_seconds >= 0.05 else ""
+        return f"first token {seconds:.2f} s after the click{loading}"
+
     def notices(self, result) -> list[str]:
         out = [result.notice] if result.notice else []
         if self._request.get("chat") and not result.chat:
             out.append("This model has no chat template, so the prompt was continued as plain text.")
         return out
+
+    def clear_output(self) -> None:
+        """A failed turn leaves nothing behind: the chat before it stays, its prompt goes back to the input."""
+        self.last_result = None
+        self._pending.clear()
+        self._live = False
+        cursor = self._end_cursor()
+        cursor.setPosition(min(self._turn_start, cursor.position()), QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if self._request.get("chat") and not self.input.toPlainText().strip():
+            self.input.setPlainText(self._request["prompt"])
+        self.stats.setText("")
 
     # -- actions ----------------------------------------------------------------------------------------
     def clear(self) -> None:

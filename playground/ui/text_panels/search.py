@@ -19,6 +19,7 @@ ORDER = 30
 class SearchPanel(TextPanel):
     TASK = "semantic-search"
     RUN_TEXT = "Search"
+    OUTPUTS = ("table",)
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

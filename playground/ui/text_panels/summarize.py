@@ -17,6 +17,7 @@ class SummarizePanel(TextPanel):
     TASK = "summarization"
     MODEL_PLACEHOLDER = "Hub id (e.g. sshleifer/distilbart-cnn-12-6), a folder, or a chat model"
     RUN_TEXT = "Summarize"
+    OUTPUTS = ("output",)
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

@@ -17,6 +17,7 @@ MAX_ROWS = 5000
 class TokensPanel(TextPanel):
     TASK = "tokens"
     RUN_TEXT = "Tokenize"
+    OUTPUTS = ("summary", "table")
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

@@ -22,6 +22,7 @@ class TranslatePanel(TextPanel):
     DEFAULT_MODEL = ""
     MODEL_PLACEHOLDER = "automatic: bundled en<->pt offline, OPUS-MT from the Hub for other pairs"
     RUN_TEXT = "Translate"
+    OUTPUTS = ("output",)
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

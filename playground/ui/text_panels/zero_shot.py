@@ -20,6 +20,7 @@ ORDER = 20
 class ZeroShotPanel(TextPanel):
     TASK = "zero-shot-classification"
     RUN_TEXT = "Score labels"
+    OUTPUTS = ("bars",)
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

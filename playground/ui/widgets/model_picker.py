@@ -93,6 +93,7 @@ class ModelPicker(QWidget):
         self._empty_text = empty_text or ("Automatic" if tasks.get(task).optional_model else "")
         self._remember = remember_choice
         self._filling = False
+        self.available: list[str] = []  # ids of the listed models that are on this computer
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
@@ -131,8 +132,10 @@ class ModelPicker(QWidget):
             if store.scanned:
                 self.refresh()
         else:  # no app around it (a dialog or panel on its own): what the registry knows, without disk scans
-            self._fill(tasks.models_for(self.task, hub_cached=lambda _r: None, sources=False))
-            self.set_model(self.saved() or self._default)
+            entries = tasks.models_for(self.task, hub_cached=lambda _r: None, sources=False)
+            self._fill(entries)
+            self.set_model(self.saved() or self._default
+                           or ("" if self._empty_text else tasks.preferred_model(self.task, entries) or ""))
 
     # -- the store -------------------------------------------------------------------------
     @property
@@ -149,7 +152,10 @@ class ModelPicker(QWidget):
         if store is None:
             return
         current = self.model_id()
-        self._fill(store.entries(self.task))
+        entries = store.entries(self.task)
+        self._fill(entries)
+        if not current and not self._empty_text:  # nothing chosen yet: a model of yours, when there is one
+            current = tasks.preferred_model(self.task, entries) or ""
         self.set_model(current)
         self.loaded.emit()
 
@@ -157,6 +163,7 @@ class ModelPicker(QWidget):
         self._filling = True
         try:
             self.combo.clear()
+            self.available = [e.id for e in entries if e.available]
             if self._empty_text:
                 self.combo.addItem(self._empty_text, "")
             for e in entries:

@@ -75,11 +75,35 @@ class TextAttentionMap(QWidget):
         self.hover = QLabel("Hover a cell to see who attends to whom.")
         self.hover.setObjectName("attentionHover")
         self.hover.setTextFormat(Qt.TextFormat.PlainText)
+        # Until there is a map: a sentence, not empty axes running from -500 to 500.
+        self.empty = QLabel("The attention map appears here: type a sentence and press Show attention.")
+        self.empty.setObjectName("attentionEmpty")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: #777777")
+        layout.addWidget(self.empty, 1)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.hover)
         self.tokens: list[str] = []
         self.matrix = np.zeros((0, 0), dtype=np.float32)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse)
+        self._show_map(False)
+
+    def _show_map(self, shown: bool) -> None:
+        self.empty.setVisible(not shown)
+        self.plot.setVisible(shown)
+        self.hover.setVisible(shown)
+
+    def has_map(self) -> bool:
+        return bool(self.tokens)
+
+    def clear(self) -> None:
+        """Back to the empty state (a failed run must not leave the last map as if it were its own)."""
+        self.tokens = []
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.image.clear()
+        self.hover.setText("Hover a cell to see who attends to whom.")
+        self._show_map(False)
 
     def set_matrix(self, matrix, tokens: list[str]) -> None:
         matrix = np.asarray(matrix, dtype=np.float32)
@@ -98,6 +122,7 @@ class TextAttentionMap(QWidget):
         self.left.setTicks([[(i + 0.5, t) for i, t in enumerate(labels)]])
         item = self.plot.getPlotItem()
         item.setRange(xRange=(0, n), yRange=(0, n), padding=0)
+        self._show_map(True)
 
     def _on_mouse(self, pos) -> None:
         if not self.tokens:

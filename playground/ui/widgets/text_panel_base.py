@@ -1,8 +1,11 @@
 """What every Text-tab task panel shares: model picker, text input, Run, notices, errors.
 
-A panel subclasses `TextPanel`, builds its own input/output widgets, and
-implements `make_job()` (returns a core `Job`, or raises `InputError` for a
-bad input) and `show_result(result)`. `run()` is what Ctrl+Enter calls.
+A panel subclasses `TextPanel`, builds its own input/output widgets, names
+them in `OUTPUTS` (a failed run clears them: an old answer must not stay as if
+it were the new one), and implements `make_job()` (returns a core `Job`, or
+raises `InputError` for a bad input) and `show_result(result)`. `run()` is what
+Ctrl+Enter calls. A panel whose task has no offline model shows, while no model
+is chosen, one sentence saying what it needs and the actions that get one.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QTableWidget, QVBoxLayout, QWidget,
 )
 
+from playground.core import models, tasks
 from playground.core.errors import PlaygroundError
 from playground.ui.widgets.model_picker import ModelPicker
 
@@ -28,6 +32,7 @@ class TextPanel(QWidget):
     DEFAULT_MODEL: str | None = None
     MODEL_PLACEHOLDER = ""
     RUN_TEXT = "Run"
+    OUTPUTS: tuple[str, ...] = ()  # attribute names of the widgets that show a result
 
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -39,6 +44,8 @@ class TextPanel(QWidget):
         if self.TASK:
             self.picker = ModelPicker(ctx, self.TASK, self.DEFAULT_MODEL, self.MODEL_PLACEHOLDER)
             self.layout_.addWidget(self.picker)
+        self.empty_state: QWidget | None = None
+        self.empty_state = self._build_empty_state()
         self.jobs = ctx.runner("text", self) if getattr(ctx, "lanes", None) is not None else None
 
         self.run_button = QPushButton(self.RUN_TEXT)
@@ -83,6 +90,62 @@ class TextPanel(QWidget):
     def model_id(self) -> str:
         return self.picker.model_id() if self.picker is not None else ""
 
+    # -- the empty state: no model chosen for a task that needs one ----------------------------
+    def _build_empty_state(self) -> QWidget | None:
+        task = tasks.get(self.TASK) if self.picker is not None else None
+        if task is None or task.default or task.optional_model:  # it runs with no model chosen
+            return None
+        box = QWidget()
+        box.setObjectName("textEmptyState")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.empty_text = QLabel(needs_sentence(task, online=not models.hub_offline()))
+        self.empty_text.setObjectName("textEmptyStateText")
+        self.empty_text.setWordWrap(True)
+        self.empty_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_text.setStyleSheet("color: #a15c00")
+        row.addWidget(self.empty_text, 1)
+        self.train_button = self.download_button = None
+        if task.train and self._main_tabs() is not None:
+            self.train_button = QPushButton("Open the Train tab")
+            self.train_button.setToolTip("Train a model for this task on your own examples")
+            self.train_button.clicked.connect(self.open_train_tab)
+            row.addWidget(self.train_button)
+        if task.hub and not models.hub_offline() and callable(getattr(self.ctx.window, "show_model_manager", None)):
+            self.download_button = QPushButton(f"Download {task.hub[0].name}...")
+            self.download_button.setToolTip(f"Open the model manager to download {task.hub[0].id} (once)")
+            self.download_button.clicked.connect(self.open_download)
+            row.addWidget(self.download_button)
+        self.layout_.addWidget(box)
+        self.empty_state = box
+        self.picker.changed.connect(self._update_empty_state)
+        self.picker.loaded.connect(self._update_empty_state)
+        self.picker.combo.editTextChanged.connect(self._update_empty_state)
+        self._update_empty_state()
+        return box
+
+    def _update_empty_state(self, *_args) -> None:
+        if self.empty_state is not None:
+            self.empty_state.setVisible(not self.model_id() and not self.picker.available)
+
+    def _main_tabs(self):
+        return getattr(getattr(self.ctx, "window", None), "tabs", None)
+
+    def open_train_tab(self) -> None:
+        tabs = self._main_tabs()
+        for i in range(tabs.count() if tabs is not None else 0):
+            if tabs.tabText(i).replace("&", "") == "Train":
+                tabs.setCurrentIndex(i)
+                return
+
+    def open_download(self):
+        """The model manager, with the task's suggested Hub model filled in to download."""
+        dialog = self.ctx.window.show_model_manager()
+        combo = getattr(dialog, "download_combo", None)
+        if combo is not None:
+            combo.setCurrentText(tasks.get(self.TASK).hub[0].id)
+        return dialog
+
     # -- running ------------------------------------------------------------------------------
     def make_job(self):  # pragma: no cover - every panel overrides it
         raise NotImplementedError
@@ -111,7 +174,7 @@ class TextPanel(QWidget):
             self.show_error("No worker to run jobs on.")
             return
         self.handle = self.jobs.submit(job, on_progress=self._on_progress, on_result=self._on_result,
-                                       on_error=self.show_error, on_cancelled=lambda: self.status.setText("Stopped."),
+                                       on_error=self._run_failed, on_cancelled=lambda: self.status.setText("Stopped."),
                                        on_finished=self._on_finished, key="run")
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -142,6 +205,16 @@ class TextPanel(QWidget):
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
 
+    def _run_failed(self, message: str) -> None:
+        self.clear_output()
+        self.show_error(message)
+
+    def clear_output(self) -> None:
+        """Empty every result widget (`OUTPUTS`): after a failed run nothing old may pass for its answer."""
+        self.last_result = None
+        for name in self.OUTPUTS:
+            clear_widget(getattr(self, name))
+
     def show_error(self, message: str) -> None:
         self.status.setStyleSheet("color: #c0392b")
         self.status.setText(message)
@@ -164,6 +237,27 @@ class TextPanel(QWidget):
             target.setPlainText(read_text_file(paths[0]))
         except PlaygroundError as exc:
             self.show_error(str(exc))
+
+
+def clear_widget(widget) -> None:
+    if isinstance(widget, QTableWidget):
+        widget.setRowCount(0)
+    elif isinstance(widget, QLabel):
+        widget.setText("")
+    else:  # text views, score bars, the attention map, combo boxes
+        widget.clear()
+
+
+def needs_sentence(task: tasks.Task, online: bool) -> str:
+    """One sentence: what the task needs, and the ways to get it (no offline model ships for it)."""
+    ways = []
+    if task.train:
+        ways.append("train one in the Train tab")
+    if task.hub:
+        ways.append(f"download one such as {task.hub[0].name} once" + ("" if online else " (needs a network)"))
+    ways.append("choose a model folder")
+    how = ", ".join(ways[:-1]) + f" or {ways[-1]}" if len(ways) > 1 else ways[0]
+    return f"{task.label} needs {task.needs}, and none is on this computer yet: {how}."
 
 
 def read_text_file(path: str) -> str:
