@@ -94,9 +94,12 @@ class EvaluationPanel(QWidget):
         busy = self._runner.busy
         fits = bool(self.model) and self.task in CLASSIFIER_TASKS
         self.evaluate_button.setEnabled(fits and not busy)
-        from playground.core.onnx_export import TASKS as EXPORTABLE
+        exportable = False
+        if fits:  # (not at start-up: the export module costs its import before the first paint)
+            from playground.core.onnx_export import TASKS as EXPORTABLE
 
-        self.export_button.setEnabled(fits and not busy and self.task in EXPORTABLE)
+            exportable = self.task in EXPORTABLE
+        self.export_button.setEnabled(fits and not busy and exportable)
 
     def evaluate_run(self, result, options=None) -> bool:
         """After a run (a `TrainResult`): its model on its validation split. False for a char-GPT."""

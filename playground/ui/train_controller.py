@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from playground.core.jobs import Job
-from playground.core.training import checkpoint as ckpt
 from playground.core.training import data as tdata
-from playground.core.training import events as ev
-from playground.core.training.loop import TrainControl
+from playground.ui.widgets.deferred import lazy_module
+
+# Read after the first paint only (a run's events, a checkpoint's presence): not worth the start-up.
+if TYPE_CHECKING:
+    from playground.core.training.loop import TrainControl
+
+ckpt = lazy_module("playground.core.training.checkpoint")
+ev = lazy_module("playground.core.training.events")
 
 # Short enough for the Job combo at the window's minimum width (the drop area says what data each takes).
 KINDS = (("image", "Image classifier (class sub-folders)"),
@@ -241,6 +247,7 @@ class TrainController(QObject):
             self._say("Choose valid training data first.")
             return False
         from playground.core.training import job_for
+        from playground.core.training.loop import TrainControl
 
         if options.name is None:
             options.name = self.name

@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sound_support as ss
@@ -75,8 +77,12 @@ def test_a_folder_without_classes_and_a_wrong_model_say_why(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no class sub-folders"):
         sound.scan_sound_folder(tmp_path / "empty")
-    code = cli.main(["classify-sound", "--model", str(tmp_path / "empty"), "x.wav", "--json"])
+    clip = tmp_path / "x.wav"  # a real clip: a missing one is reported first, before any model is read
+    sf.write(clip, np.zeros(1600, dtype=np.float32), 16000)
+    code = cli.main(["classify-sound", "--model", str(tmp_path / "empty"), str(clip), "--json"])
     assert code == cli.EXIT_FAILURE and "not a sound classifier" in capsys.readouterr().err
+    code = cli.main(["classify-sound", "--model", str(tmp_path / "empty"), str(tmp_path / "missing.wav")])
+    assert code == cli.EXIT_FAILURE and "missing.wav: file not found." in capsys.readouterr().err
 
 
 @pytest.mark.slow

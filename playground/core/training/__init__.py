@@ -2,14 +2,9 @@
 
 Each job is `fn(ctx, data, out=None, **options)`; it emits the events of
 `training.events` and returns a `TrainResult`. Heavy imports happen inside
-the jobs, so importing this package is cheap.
+the jobs, and the package itself imports nothing: the Train tab reads a few of its
+modules (data checks, process slots) before its first paint, never the loop or the events.
 """
-
-from playground.core.training.events import (  # noqa: F401
-    CheckpointSaved, DataReport, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
-    TrainResult,
-)
-from playground.core.training.loop import TrainConfig, TrainControl  # noqa: F401
 
 
 def job_for(kind: str):
