@@ -229,3 +229,17 @@ def test_the_task_list_fits_its_longest_title_without_a_sideways_scroll_bar(qtbo
     assert tasks.viewport().width() >= max(tasks.sizeHintForColumn(0), widest)
     if point_size:
         assert tasks.verticalScrollBar().isVisible()  # and the titles still fit beside it
+
+
+def test_the_list_reads_each_panels_own_title_and_order_without_importing_it():
+    """The Text tab lists its panels from their sources (start-up imports none of them): the same
+    TITLE and ORDER the modules define."""
+    import importlib
+
+    from playground.ui.text_tab import discover_panels
+
+    specs = discover_panels()
+    assert len(specs) >= 11
+    for spec in specs:
+        mod = importlib.import_module(spec.qualified)
+        assert (spec.title, spec.order) == (mod.TITLE, float(mod.ORDER)), spec.module
