@@ -20,8 +20,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from playground.core import image
+from playground.core import tasks
 from playground.core.jobs import Job
+from playground.ui.widgets.deferred import lazy_module
+
+image = lazy_module("playground.core.image")  # on the first image, not before the first paint
+IMAGE_TASK = "image-classification"  # = image.TASK, named here so the first paint needs no engine import
 
 FLUSH_MS = 40
 RERUN_KEY = "rerun"  # JobRunner key: a newer re-run cancels the older one and drops its outcome
@@ -48,7 +52,7 @@ class ImageController(QObject):
         self.runner = ctx.runner("image", self)
         self.items: list[image.ImageResult] = []
         self.selected = -1
-        self.model: str = image.DEFAULT_MODEL
+        self.model: str = tasks.default_model(IMAGE_TASK) or ""
         self.top_k: int = 5
         self.last_summary: image.BatchSummary | None = None
         self.last_error = ""

@@ -22,14 +22,18 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
-from playground.core import image, paths
+from playground.core import paths
 from playground.core.errors import PlaygroundError, friendly_message
 from playground.core.wording import plural
-from playground.ui.image_controller import ImageController
+from playground.ui.image_controller import IMAGE_TASK, ImageController
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
 from playground.ui.widgets.image_thumbs import ThumbStrip
+from playground.ui.widgets.deferred import lazy_module
 from playground.ui.widgets.model_picker import ModelPicker
+
+# The engine's image module (and hashlib, urllib) is read on the first image, not before the first paint.
+image = lazy_module("playground.core.image")
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +189,7 @@ class ImageTab(QWidget):
         panel.setMinimumWidth(380)
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(6, 0, 0, 0)
-        self.picker = ModelPicker(self.ctx, image.TASK,
+        self.picker = ModelPicker(self.ctx, IMAGE_TASK,
                                   placeholder="torchvision/NAME, a Hugging Face id, or a model folder")
         self.picker.changed.connect(lambda _m: self._model_changed())
         lay.addWidget(self.picker)

@@ -210,3 +210,13 @@ def test_a_photo_opened_in_objects_or_faces_mode_joins_the_strip(tab, qtbot, pho
     qtbot.waitUntil(lambda: all(r.predictions for r in tab.items[before:]), timeout=10_000)
     assert CATS & {p.label for p in tab.items[before].predictions[:3]}
     assert tab.thumbs.count() == before + 2
+
+
+def test_the_tab_names_the_engines_task_and_default_without_importing_it():
+    """The Image tab starts without the engine's image module (its import is left for the first
+    image): the task id and default it names instead are the engine's own."""
+    from playground.core import image, tasks
+    from playground.ui import image_controller
+
+    assert image_controller.IMAGE_TASK == image.TASK
+    assert tasks.default_model(image_controller.IMAGE_TASK) == image.DEFAULT_MODEL
