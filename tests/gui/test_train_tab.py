@@ -220,3 +220,21 @@ def test_a_missing_path_never_changes_the_job(qtbot, tab, tmp_path, job):
     tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
     qtbot.waitUntil(lambda: "Checking" not in tab.data_label.text(), timeout=30_000)
     assert tab.kind == "charlm" and "not found" in tab.data_label.text()
+
+
+def test_the_plots_never_get_less_room_than_their_titles_and_axes_need(qtbot):
+    """pyqtgraph's widget asked for 68 px while its two plots side by side need over 300: at the
+    minimum window size the Train tab drew the learning-rate plot cut off (issue 20)."""
+    from PySide6.QtCore import Qt
+
+    from playground.ui.widgets.train_plot import TrainPlot
+
+    plot = TrainPlot()
+    qtbot.addWidget(plot)
+    need = plot.graphs.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+    assert plot.graphs.minimumSizeHint().width() >= need.width()
+    assert plot.minimumSizeHint().width() >= need.width()
+    plot.resize(plot.minimumSizeHint())
+    plot.show()
+    qtbot.waitExposed(plot)
+    assert plot.graphs.width() >= need.width()

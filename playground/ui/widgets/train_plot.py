@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QBoxLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider, QVBoxLayout, QWidget,
 )
@@ -112,6 +112,13 @@ class _TimedGraphics(pg.GraphicsLayoutWidget):
         t0 = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_s = time.perf_counter() - t0
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        # What the plots' own layout needs (titles, axes, two plots side by side): pyqtgraph's
+        # widget says 68 px, so a narrow window drew the plots cut off at the right.
+        need = self.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+        frame = 2 * self.frameWidth()
+        return QSize(math.ceil(need.width()) + frame, math.ceil(need.height()) + frame)
 
 
 class TrainPlot(QWidget):
