@@ -7,7 +7,8 @@ another. At first use the parts are joined into `cache_dir()/bundled/<name>`:
 - everything is written into a private temporary folder beside the target;
 - each part is checked against the hash its package's RECORD gives (when the
   installer kept one), the joined file's size against the parts' sizes, and the
-  joined file is read back and its SHA-256 compared with the stream's;
+  joined file is read back and its SHA-256 compared with the stream's (and with
+  the package's own SHA256SUMS, when the spec names one);
 - a manifest goes in last, then one `rename` of the folder publishes it; a
   folder without its manifest (or whose sizes disagree) is never used;
 - a lock file (`flock`, released by the kernel when its holder dies) makes
@@ -52,10 +53,15 @@ class JoinSpec:
     target: str  # the joined file's name
     parts: tuple[Source, ...]  # concatenated in this order
     files: tuple[Source, ...] = ()  # copied as they are (config, tokenizer ...)
+    sums: Source | None = None  # a `sha256sum`-style file that names the joined file's SHA-256 (copied too)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return self.parts + self.files + ((self.sums,) if self.sums is not None else ())
 
     @property
     def packages(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.package for s in self.parts + self.files))
+        return tuple(dict.fromkeys(s.package for s in self.sources))
 
 
 def _module_dir(module: str) -> Path | None:
@@ -67,7 +73,7 @@ def _module_dir(module: str) -> Path | None:
 def source_paths(spec: JoinSpec) -> list[tuple[Source, Path]]:
     """Each source file's path; ModelError naming the missing package."""
     out = []
-    for s in spec.parts + spec.files:
+    for s in spec.sources:
         base = _module_dir(s.module)
         if base is None:
             raise ModelError(f"A part of this model is not installed: install the '{s.package}' package.")
@@ -76,6 +82,18 @@ def source_paths(spec: JoinSpec) -> list[tuple[Source, Path]]:
             raise ModelError(f"'{path}' is missing; reinstall the '{s.package}' package.")
         out.append((s, path))
     return out
+
+
+def expected_sha256(spec: JoinSpec, sources: list[tuple[Source, Path]]) -> str | None:
+    """The joined file's SHA-256 as the spec's SHA256SUMS file lists it (None: the spec names none)."""
+    if spec.sums is None:
+        return None
+    path = next(p for s, p in sources if s == spec.sums)
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].lstrip("*") == spec.target and len(fields[0]) == 64:
+            return fields[0].lower()
+    raise ModelError(f"'{path}' lists no SHA-256 for {spec.target}; reinstall the '{spec.sums.package}' package.")
 
 
 def source_size(spec: JoinSpec) -> int:
@@ -185,6 +203,7 @@ def _join(spec: JoinSpec, root: Path, progress) -> Path:
     import uuid
 
     sources = source_paths(spec)
+    want_sha256 = expected_sha256(spec, sources)
     parts = sources[:len(spec.parts)]
     total = sum(p.stat().st_size for _, p in parts)
     tmp = root / f"{spec.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -219,6 +238,10 @@ def _join(spec: JoinSpec, root: Path, progress) -> Path:
                 check.update(chunk)
         if check.hexdigest() != stream.hexdigest():
             raise ModelError(f"Joining {spec.name}: the file read back differs from what was written (disk error?).")
+        if want_sha256 is not None and stream.hexdigest() != want_sha256:
+            raise ModelError(f"Joining {spec.name} gave a file whose SHA-256 differs from its package's SHA256SUMS "
+                             f"(a part is damaged or from another version); reinstall the "
+                             f"{', '.join(repr(p) for p in spec.packages)} packages.")
         for _source, path in sources[len(spec.parts):]:
             shutil.copyfile(path, tmp / path.name)
         manifest = tmp / MANIFEST

@@ -152,3 +152,36 @@ def test_the_bundled_whisper_base_joins_into_the_cache(monkeypatch, tmp_path):
     assert (folder / "model.bin").stat().st_size == json.loads((folder / joined.MANIFEST).read_text())["size"]
     ids = [e.id for e in models.catalog("speech-recognition")]
     assert ids.index("bundled/whisper-tiny.en") < ids.index("bundled/whisper-base")
+
+
+def _with_sums(spec, dirs, line: str):
+    """The fake spec checked against a SHA256SUMS file in its second package."""
+    import dataclasses
+
+    (dirs["fake_pkg2"] / "data" / "SHA256SUMS").write_text(line)
+    return dataclasses.replace(spec, sums=joined.Source("fake_pkg2", "data/SHA256SUMS", "fake-pkg-2"))
+
+
+def test_the_joined_file_is_checked_against_the_packages_sha256sums(parts):
+    import hashlib
+
+    spec, root, content, dirs = parts
+    spec = _with_sums(spec, dirs, f"{hashlib.sha256(content).hexdigest()}  model.bin\n")
+    folder = joined.ensure_joined(spec, root)
+    assert (folder / "model.bin").read_bytes() == content and (folder / "SHA256SUMS").is_file()
+    assert joined.is_joined(spec, root)
+
+
+def test_a_join_that_disagrees_with_sha256sums_is_never_published(parts):
+    spec, root, _, dirs = parts
+    spec = _with_sums(spec, dirs, f"{'0' * 64}  model.bin\n")
+    with pytest.raises(ModelError, match="differs from its package's SHA256SUMS.*reinstall"):
+        joined.ensure_joined(spec, root)
+    assert not (root / spec.name).exists() and not list(root.glob("fake-model.tmp-*"))
+
+
+def test_sha256sums_without_the_file_is_an_error_not_a_pass(parts):
+    spec, root, _, dirs = parts
+    spec = _with_sums(spec, dirs, f"{'0' * 64}  other.bin\n")
+    with pytest.raises(ModelError, match="lists no SHA-256 for model.bin"):
+        joined.ensure_joined(spec, root)
