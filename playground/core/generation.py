@@ -38,6 +38,24 @@ CONVERTED_MARKER = "playground_converted.json"
 DEFAULT_MAX_NEW_TOKENS = 128
 MAX_NEW_TOKENS_LIMIT = 4096
 PREPARE_TEXT = "Preparing the bundled SmolLM2 (first use only: converting the GGUF file, about 20 s)"
+GEMMA_ID = "bundled/gemma-3-270m"
+
+
+@dataclass(frozen=True)
+class GgufBundle:
+    """A bundled GGUF model: dequantized once into a plain folder (safetensors + tokenizer) in the cache."""
+
+    gguf: str  # the file's name in its bundled folder
+    converted: str  # the folder's name under cache_dir()/converted
+    prepare_text: str
+
+
+# Base models among them (models.is_base_model) continue text: no chat template is applied.
+GGUF_BUNDLES = {
+    BUNDLED_ID: GgufBundle(GGUF_NAME, CONVERTED_NAME, PREPARE_TEXT),
+    GEMMA_ID: GgufBundle(models.GEMMA_GGUF, "gemma-3-270m",
+                         "Preparing the bundled Gemma 3 270M (first use only: converting the GGUF file, about 40 s)"),
+}
 
 
 @dataclass(frozen=True)
@@ -133,8 +151,8 @@ class Generator:
 # -- the bundled model ------------------------------------------------------------
 
 
-def converted_dir() -> Path:
-    return paths.cache_dir() / "converted" / CONVERTED_NAME
+def converted_dir(model_id: str = BUNDLED_ID) -> Path:
+    return paths.cache_dir() / "converted" / GGUF_BUNDLES[model_id].converted
 
 
 def _gguf_signature(gguf: Path) -> dict:
@@ -182,11 +200,11 @@ def _hold_bundled(ctx: JobContext):
         _bundled_lock.release()
 
 
-def bundled_folder(ctx: JobContext | None = None) -> Path:
-    """The full-precision copy of the bundled SmolLM2, made on first use (atomically)."""
+def bundled_folder(ctx: JobContext | None = None, model_id: str = BUNDLED_ID) -> Path:
+    """The full-precision copy of a bundled GGUF model (SmolLM2 by default), made on first use (atomically)."""
     ctx = ctx or JobContext()
     with _hold_bundled(ctx):
-        return _convert_bundled(ctx)[0]
+        return _convert_bundled(ctx, model_id)[0]
 
 
 def prepare_bundled(ctx: JobContext, load: bool = True) -> str:
@@ -200,34 +218,36 @@ def prepare_bundled(ctx: JobContext, load: bool = True) -> str:
     return f"The bundled SmolLM2 is ready ({time.perf_counter() - t0:.1f} s)."
 
 
-def _convert_bundled(ctx: JobContext):
+def _convert_bundled(ctx: JobContext, model_id: str = BUNDLED_ID):
     """(folder, model, tokenizer): the model and tokenizer are the GGUF loads when this call made the copy."""
-    gguf_dir = models.bundled_path(BUNDLED_ID).parent
-    gguf = gguf_dir / GGUF_NAME
+    bundle = GGUF_BUNDLES[model_id]
+    where = models.bundled_path(model_id, progress=lambda f, t: _report_step(ctx, f, t))  # a model in parts: joined
+    gguf_dir = where if where.is_dir() else where.parent
+    gguf = gguf_dir / bundle.gguf
     signature = _gguf_signature(gguf)
-    target = converted_dir()
+    target = converted_dir(model_id)
     if _converted_ok(target, signature):
         return target, None, None
     # Coarse steps (reading the GGUF file has no finer progress): tokenizer ~5 s, weights ~18 s, saving ~1 s.
-    _report_step(ctx, 0.0, f"{PREPARE_TEXT}: reading the tokenizer...")
+    _report_step(ctx, 0.0, f"{bundle.prepare_text}: reading the tokenizer...")
     t0 = time.perf_counter()
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
+        tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=bundle.gguf)
         ctx.check_cancelled()
-        _report_step(ctx, 0.2, f"{PREPARE_TEXT}: dequantizing the weights...")
-        model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
+        _report_step(ctx, 0.2, f"{bundle.prepare_text}: dequantizing the weights...")
+        model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=bundle.gguf)
     except ImportError as exc:
-        raise ModelError(f"Reading {GGUF_NAME} needs the 'gguf' and 'accelerate' packages: "
+        raise ModelError(f"Reading {bundle.gguf} needs the 'gguf' and 'accelerate' packages: "
                          f"{exc}") from exc
     ctx.check_cancelled()
-    _report_step(ctx, 0.95, f"{PREPARE_TEXT}: saving a full-precision copy...")
+    _report_step(ctx, 0.95, f"{bundle.prepare_text}: saving a full-precision copy...")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_NAME}.", suffix=".part", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.converted}.", suffix=".part", dir=target.parent))
     try:
         _save_plain(model, tokenizer, tmp)
-        (tmp / CONVERTED_MARKER).write_text(json.dumps({"signature": signature, "model": BUNDLED_ID}), encoding="utf-8")
+        (tmp / CONVERTED_MARKER).write_text(json.dumps({"signature": signature, "model": model_id}), encoding="utf-8")
         if target.exists():  # a stale or broken copy
             shutil.rmtree(target, ignore_errors=True)
         try:
@@ -237,7 +257,7 @@ def _convert_bundled(ctx: JobContext):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _report_step(ctx, 1.0, f"Saved a full-precision copy of SmolLM2 in {time.perf_counter() - t0:.0f} s; "
+    _report_step(ctx, 1.0, f"Saved a full-precision copy of {model_id} in {time.perf_counter() - t0:.0f} s; "
                            "later loads are fast.")
     return target, model, tokenizer
 
@@ -300,13 +320,13 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
     key = ("text-generation", model_id, device, str(dtype), bool(trust_remote_code))
 
     def loader() -> Generator:
-        if model_id == BUNDLED_ID:
-            folder, model, tokenizer = _convert_bundled(ctx)
+        if model_id in GGUF_BUNDLES:
+            folder, model, tokenizer = _convert_bundled(ctx, model_id)
             if model is not None:  # first use: keep the model just dequantized, no second load
                 model.to(device=device, dtype=dtype)
                 model.eval()
                 return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer),
-                                 bool(getattr(tokenizer, "chat_template", None)), {"first_load": True})
+                                 _chats(model_id, tokenizer), {"first_load": True})
         else:
             folder = models.local_folder(model_id, ctx)
             if folder.is_file():
@@ -315,7 +335,7 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
         ctx.progress(None, f"Loading {model_id}...")
         return _load_folder(folder, model_id, device, dtype, trust_remote_code)
 
-    if model_id == BUNDLED_ID:  # one conversion and one load, even with the background preparation running
+    if model_id in GGUF_BUNDLES:  # one conversion and one load, even with the background preparation running
         with _hold_bundled(ctx):
             return models.cache.get(key, loader)
     return models.cache.get(key, loader)
@@ -343,7 +363,7 @@ def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_c
         raise ModelError(f"Cannot load '{model_id}': {_first_line(exc)}") from exc
     model.to(device)
     model.eval()
-    has_template = bool(getattr(tokenizer, "chat_template", None))
+    has_template = _chats(model_id, tokenizer)
     max_length = _max_length(model, tokenizer)
     return Generator(model, tokenizer, model_id, device, max_length, has_template,
                      context=_trained_context(folder, max_length),
@@ -360,6 +380,11 @@ def _trained_context(folder: Path, max_length: int | None) -> int | None:
     if context < 2 or (max_length is not None and context >= max_length):
         return None
     return context
+
+
+def _chats(model_id: str, tokenizer) -> bool:
+    """Whether generation uses the chat template: a base model continues text even if its tokenizer has one."""
+    return bool(getattr(tokenizer, "chat_template", None)) and not models.is_base_model(model_id)
 
 
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "LMHead", "ForConditionalGeneration")

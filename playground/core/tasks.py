@@ -126,7 +126,8 @@ TASKS: tuple[Task, ...] = (
          hub=(Hub("Helsinki-NLP/opus-mt-en-de", "OPUS-MT en->de", "CC-BY-4.0"),)),
     Task("summarization", "Summarize", "text", "text",
          "a sequence-to-sequence model (BART, T5, Pegasus ...) or a chat model", "bundled/smollm2-135m-instruct",
-         kinds=("summarization", "text-generation"), accepts=lambda e: e.extra.get("kind") != "charlm",
+         kinds=("summarization", "text-generation"),
+         accepts=lambda e: e.extra.get("kind") != "charlm" and not e.extra.get("base"),  # a base model follows no instructions
          hub=(Hub("sshleifer/distilbart-cnn-12-6", "DistilBART CNN 12-6", "Apache-2.0"),
               Hub("google-t5/t5-small", "T5 small", "Apache-2.0"))),
     Task("fill-mask", "Fill mask", "text", "text with [MASK]", "a masked language model (ForMaskedLM)", None,

@@ -269,9 +269,9 @@ def _plain_copy_of_gguf(model_id: str, ctx: JobContext | None) -> Path | None:
         from playground.core import generation
     except ImportError:
         return None
-    if model_id != getattr(generation, "BUNDLED_ID", None) or not hasattr(generation, "bundled_folder"):
+    if model_id not in getattr(generation, "GGUF_BUNDLES", ()) or not hasattr(generation, "bundled_folder"):
         return None
-    return Path(generation.bundled_folder(ctx))
+    return Path(generation.bundled_folder(ctx, model_id))
 
 
 def read_config(src: Source) -> dict:
