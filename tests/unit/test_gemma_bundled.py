@@ -99,3 +99,16 @@ def test_its_terms_of_use_are_the_packages_text_without_the_sites_scripts(fake_g
 def test_no_terms_when_the_package_is_missing(fake_gemma):
     del fake_gemma[0][MODULE]
     assert models.terms_path(GEMMA) is None and models.terms_html(GEMMA) == ""
+
+
+def test_a_base_model_never_uses_a_chat_template():
+    """Generation continues a base model's prompt even when its tokenizer carries a chat template."""
+    from types import SimpleNamespace
+
+    from playground.core import generation
+
+    with_template = SimpleNamespace(chat_template="{{ messages }}")
+    assert not generation._chats(GEMMA, with_template)
+    assert generation._chats("bundled/smollm2-135m-instruct", with_template)
+    assert not generation._chats("bundled/smollm2-135m-instruct", SimpleNamespace(chat_template=None))
+    assert generation.GGUF_BUNDLES[GEMMA].gguf == models.GEMMA_GGUF
