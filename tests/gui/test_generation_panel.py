@@ -104,3 +104,18 @@ def test_empty_prompt_asks_for_text(qtbot, panel):
     panel.run()
     assert panel.handle is None
     assert "prompt" in panel.status.text().lower()
+
+
+def test_a_base_model_turns_chat_off_and_says_why(qtbot, panel, tiny_dir):
+    """The bundled Gemma 3 270M is a base model: Chat is off and disabled (its tooltip says why), the job
+    continues the prompt; picking a chat model again gives Chat back. No model is loaded here."""
+    assert panel.chat.isChecked() and panel.chat.isEnabled()
+    panel.picker.select("bundled/gemma-3-270m")
+    assert not panel.chat.isChecked() and not panel.chat.isEnabled()
+    assert "base model" in panel.chat.toolTip() and "continues the prompt" in panel.chat.toolTip()
+    panel.input.setPlainText("Q: What is 12 plus 7? A:")
+    job = panel.make_job()
+    assert job.args == ("Q: What is 12 plus 7? A:", "bundled/gemma-3-270m") and job.kwargs["chat"] is False
+    assert "messages" not in job.kwargs
+    panel.picker.select("bundled/smollm2-135m-instruct")
+    assert panel.chat.isChecked() and panel.chat.isEnabled() and "chat template" in panel.chat.toolTip()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTextEdit, QVBoxLayout,
 )
 
+from playground.core import models
 from playground.core.errors import InputError
 from playground.core.generation import DEFAULT_DECODING, DEFAULT_MAX_NEW_TOKENS
 from playground.core.jobs import Job
@@ -21,6 +22,9 @@ ORDER = 10
 
 BUNDLED_ID = "bundled/smollm2-135m-instruct"
 FLUSH_MS = 40  # coalesce token events: at most ~25 repaints a second whatever the model's speed
+CHAT_TIP = "Use the model's chat template and keep the conversation; off: continue the prompt as plain text"
+BASE_TIP = ("A base model (pre-trained, not instruction-tuned) has no chat: it continues the prompt as plain "
+            "text. Fine-tune it in the Train tab to make it answer.")
 
 
 def _fmt(color: str | None = None, bold: bool = False) -> QTextCharFormat:
@@ -52,8 +56,8 @@ class GeneratePanel(TextPanel):
 
         self.chat = QCheckBox("Chat")
         self.chat.setChecked(True)
-        self.chat.setToolTip("Use the model's chat template and keep the conversation; off: continue the "
-                             "prompt as plain text")
+        self.chat.setToolTip(CHAT_TIP)
+        self._chat_forced_off = False  # a base model turned Chat off: the next chat model turns it back on
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
         self.max_tokens.setValue(DEFAULT_MAX_NEW_TOKENS)
@@ -139,6 +143,8 @@ class GeneratePanel(TextPanel):
             esc.activated.connect(self.stop)
         if self.picker is not None:
             self.picker.changed.connect(self._model_changed)
+            self.picker.loaded.connect(lambda: self._apply_model_kind(self.model_id()))
+            self._apply_model_kind(self.model_id())
 
     # -- TextPanel -------------------------------------------------------------------------
     def main_input(self):
@@ -303,11 +309,24 @@ class GeneratePanel(TextPanel):
         self.output.clear()
         self.stats.setText("")
 
-    def _model_changed(self, _model_id: str) -> None:
+    def _model_changed(self, model_id: str) -> None:
         self.chat.setEnabled(True)
-        self.chat.setToolTip("Use the model's chat template and keep the conversation; off: continue the "
-                             "prompt as plain text")
+        self.chat.setToolTip(CHAT_TIP)
+        self._apply_model_kind(model_id)
         self.messages.clear()
+
+    def _apply_model_kind(self, model_id: str) -> None:
+        """A base model continues text: Chat off and disabled, saying why; a chat model gets it back."""
+        if models.is_base_model(model_id):
+            self._chat_forced_off = self._chat_forced_off or self.chat.isChecked()
+            self.chat.setChecked(False)
+            self.chat.setEnabled(False)
+            self.chat.setToolTip(BASE_TIP)
+        elif self._chat_forced_off:
+            self._chat_forced_off = False
+            self.chat.setChecked(True)
+            self.chat.setEnabled(True)
+            self.chat.setToolTip(CHAT_TIP)
 
     def shutdown(self) -> None:
         self.stop()
