@@ -73,6 +73,8 @@ def test_spec_collects_every_bundled_model_package():
     spec = (ROOT / "packaging" / "model-playground.spec").read_text(encoding="utf-8")
     for b in BUNDLED:
         assert f'"{b.module}"' in spec, b.module
+        for source in b.joined.sources if b.joined is not None else ():  # a model in parts: every part's package
+            assert f'"{source.module}"' in spec, source.module
 
 
 @pytest.mark.slow
