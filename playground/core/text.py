@@ -249,7 +249,7 @@ def model_source(model_id: str | None, ctx: JobContext | None = None, *, default
     """Resolve a catalog id, folder, GGUF file or Hub id (downloading with progress)."""
     model_id = (model_id or "").strip() or default
     ref = models.resolve(model_id)
-    if ref.kind == "bundled" and ref.path is not None and ref.path.suffix.lower() == ".gguf":
+    if ref.kind == "bundled":  # a GGUF file, or GGUF parts joined into a folder (Gemma)
         plain = _plain_copy_of_gguf(model_id, ctx)
         if plain is not None:
             return Source(model_id, plain, trust_remote_code=trust_remote_code)

@@ -112,3 +112,13 @@ def test_a_base_model_never_uses_a_chat_template():
     assert generation._chats("bundled/smollm2-135m-instruct", with_template)
     assert not generation._chats("bundled/smollm2-135m-instruct", SimpleNamespace(chat_template=None))
     assert generation.GGUF_BUNDLES[GEMMA].gguf == models.GEMMA_GGUF
+
+
+def test_tokens_and_attention_read_the_dequantized_folder(fake_gemma, monkeypatch, tmp_path):
+    """The text tasks that read a model folder (Tokens, Attention) get generation's plain copy, not the GGUF."""
+    from playground.core import generation, text
+
+    asked = []
+    monkeypatch.setattr(generation, "bundled_folder", lambda ctx=None, model_id=generation.BUNDLED_ID: (
+        asked.append(model_id) or tmp_path / "plain"))
+    assert text.model_source(GEMMA).folder == tmp_path / "plain" and asked == [GEMMA]
