@@ -117,5 +117,13 @@ def test_a_base_model_turns_chat_off_and_says_why(qtbot, panel, tiny_dir):
     job = panel.make_job()
     assert job.args == ("Q: What is 12 plus 7? A:", "bundled/gemma-3-270m") and job.kwargs["chat"] is False
     assert "messages" not in job.kwargs
+    from playground.core.generation import GenerationResult
+
+    panel._request = {"prompt": "Q: What is 12 plus 7? A:", "chat": False}
+    panel.show_result(GenerationResult(
+        text=" 12 + 7 = 19", new_tokens=8, tokens_per_s=5.0, time_to_first_token=0.5, seconds=2.0, stopped=False,
+        finish_reason="length", seed=None, chat=False, has_chat_template=False, model_id="bundled/gemma-3-270m",
+        prompt_tokens=14))
+    assert "base model" in panel.chat.toolTip()  # a run keeps the reason: base, not a missing template
     panel.picker.select("bundled/smollm2-135m-instruct")
     assert panel.chat.isChecked() and panel.chat.isEnabled() and "chat template" in panel.chat.toolTip()

@@ -262,7 +262,7 @@ class GeneratePanel(TextPanel):
             cursor = self._end_cursor()
             cursor.insertText(self._request["prompt"], _fmt("#777777"))
             cursor.insertText(result.text, _fmt())
-        if not result.has_chat_template:
+        if not result.has_chat_template and self.chat.isEnabled():  # a base model's tooltip already says why
             self.chat.setEnabled(False)
             self.chat.setToolTip("This model has no chat template: prompts are continued as plain text")
         # Both rates, named: the live figure's (generation alone) and the one with the prompt's processing.
