@@ -168,3 +168,21 @@ def test_a_failed_conversion_falls_back_to_transformers(llama_dir, monkeypatch, 
     assert "unsupported layer" in caplog.text
     with pytest.raises(ModelError, match="unsupported layer"):
         _run(llama_dir, max_new_tokens=3, backend="ctranslate2", compute_type="float32")
+
+
+def test_cli_backend_flag_and_json(llama_dir, tmp_path, capsys):
+    import json
+
+    from playground import cli
+    from tests.unit.test_generation_mechanics import make_char_gpt
+
+    base = ["text", "generate", "--model", str(llama_dir), "--max-new-tokens", "5", "--temperature", "0", "--json"]
+    assert cli.main(base + ["hi"]) == 0
+    assert json.loads(capsys.readouterr().out)["backend"] == "CTranslate2 int8"
+    assert cli.main(base + ["--backend", "transformers", "hi"]) == 0
+    assert json.loads(capsys.readouterr().out)["backend"] == "transformers float32"
+    gpt = make_char_gpt(tmp_path / "gpt")
+    capsys.readouterr()  # (the save's own progress bars)
+    assert cli.main(["text", "generate", "--model", str(gpt), "--backend", "ctranslate2", "hi"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "cannot run on CTranslate2" in err and len(err.splitlines()) == 1
