@@ -272,6 +272,30 @@ def _save_plain(model, tokenizer, folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
+# -- measuring quality ----------------------------------------------------------------------
+
+
+def perplexity(gen: Generator, text: str) -> float:
+    """exp(mean negative log-likelihood) of the text's tokens after the first, on either path: the fast
+    path's int8 is compared with transformers' float32 this way (`benchmarks/text_generation.py --fast`)."""
+    from playground.core import fast_generation
+
+    ids = gen.tokenizer(text)["input_ids"]
+    if len(ids) < 2:
+        raise InputError("The text needs at least two tokens to measure a perplexity.")
+    if gen.fast:
+        return fast_generation.perplexity(gen.model, [gen.tokenizer.convert_ids_to_tokens(ids)])
+    import math
+
+    import torch
+
+    with torch.inference_mode():
+        x = torch.tensor([ids], device=gen.device)
+        logp = torch.log_softmax(gen.model(x).logits[0, :-1].float(), dim=-1)
+        nll = -logp.gather(1, x[0, 1:, None]).mean().item()
+    return math.exp(nll)
+
+
 # -- measuring repetition ----------------------------------------------------------------
 
 
