@@ -186,3 +186,23 @@ def test_cli_backend_flag_and_json(llama_dir, tmp_path, capsys):
     assert cli.main(["text", "generate", "--model", str(gpt), "--backend", "ctranslate2", "hi"]) != 0
     err = capsys.readouterr().err.strip()
     assert "cannot run on CTranslate2" in err and len(err.splitlines()) == 1
+
+
+def test_stop_within_one_token_on_the_fast_path(llama_dir):
+    import threading
+
+    cancel = threading.Event()
+    seen = []
+
+    def sink(event):
+        if isinstance(event, generation.TokenEvent):
+            seen.append(event)
+            if event.index >= 5:
+                cancel.set()
+
+    # (the prompt and settings of the greedy comparison, which runs past 10 tokens)
+    result = run_sync(Job(generation.generate, ("hello world", str(llama_dir)),
+                          {"max_new_tokens": 200, "temperature": 0, "repetition_penalty": 1.0,
+                           "backend": "ctranslate2", "compute_type": "float32"}), sink, cancel)
+    assert result.stopped and result.finish_reason == "stopped"
+    assert 5 <= result.new_tokens <= 6 and result.text == "".join(e.text for e in seen)
