@@ -206,3 +206,13 @@ def test_stop_within_one_token_on_the_fast_path(llama_dir):
                            "backend": "ctranslate2", "compute_type": "float32"}), sink, cancel)
     assert result.stopped and result.finish_reason == "stopped"
     assert 5 <= result.new_tokens <= 6 and result.text == "".join(e.text for e in seen)
+
+
+def test_small_models_run_on_one_cpu_thread(tmp_path):
+    import json
+
+    import torch
+
+    for hidden, threads in ((576, 1), (2048, torch.get_num_threads())):
+        (tmp_path / "config.json").write_text(json.dumps({"hidden_size": hidden}), encoding="utf-8")
+        assert fast_generation._cpu_threads(tmp_path) == threads
