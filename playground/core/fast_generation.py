@@ -63,6 +63,12 @@ def device_and_compute_type(torch_device: str) -> tuple[str, str]:
     return "cpu", "int8"
 
 
+def quantization_for(compute_type: str) -> str:
+    """How the converted weights are stored for a compute type: int8_float16 runs from float16 weights,
+    the CPU's int8 (and float32) from weights stored so."""
+    return "float16" if compute_type == "int8_float16" else compute_type
+
+
 def _signature(folder: Path) -> dict:
     """What the conversion depends on: the source's path, config and weight files (size, mtime)."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
@@ -97,6 +103,9 @@ def convert(folder: Path, quantization: str, ctx: JobContext | None = None, name
         _fill_special_tokens(tmp / "config.json")
         ctx.check_cancelled()
         ctx.progress(0.95, f"Saving the converted {label}...")
+        for p in tmp.iterdir():  # on disk before the marker and the rename: a power cut leaves no half model
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
         (tmp / MARKER).write_text(json.dumps({"source": _signature(folder), "quantization": quantization}),
                                   encoding="utf-8")
         if target.exists():  # a broken copy (no marker): never used, replaced
@@ -144,9 +153,7 @@ def load(folder: Path, torch_device: str, ctx: JobContext | None = None, compute
 
     device, default_type = device_and_compute_type(torch_device)
     compute_type = compute_type or default_type
-    # int8_float16 runs from float16 weights; the CPU's int8 (and float32) from weights stored so
-    quantization = "float16" if compute_type == "int8_float16" else compute_type
-    target = convert(folder, quantization, ctx, name)
+    target = convert(folder, quantization_for(compute_type), ctx, name)
     threads = _cpu_threads(folder) if device == "cpu" else 0
     try:
         model = ctranslate2.Generator(str(target), device=device, compute_type=compute_type, intra_threads=threads)

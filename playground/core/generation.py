@@ -198,14 +198,32 @@ def bundled_folder(ctx: JobContext | None = None) -> Path:
 
 
 def prepare_bundled(ctx: JobContext, load: bool = True) -> str:
-    """Job: convert the bundled SmolLM2 if this is its first use and (`load`) load it into the model
-    cache, so the first Generate starts at once (the app runs it in the background after its first paint)."""
+    """Job: convert the bundled SmolLM2 if this is its first use (the full-precision copy, then the fast
+    path's) and (`load`) load it into the model cache, so the first Generate starts at once (the app runs
+    it in the background after its first paint)."""
     t0 = time.perf_counter()
     if load:
         load_generator(BUNDLED_ID, ctx)
     else:
-        bundled_folder(ctx)
+        with _hold_bundled(ctx):
+            _prepare_fast(_convert_bundled(ctx)[0], ctx)
     return f"The bundled SmolLM2 is ready ({time.perf_counter() - t0:.1f} s)."
+
+
+def _prepare_fast(folder: Path, ctx: JobContext) -> None:
+    """Make the fast path's converted copy without loading it (a failure is left to the first Generate,
+    which falls back to transformers and says why)."""
+    from playground.core import devices, fast_generation
+
+    if fast_generation.unsupported_reason(folder):
+        return
+    compute_type = fast_generation.device_and_compute_type(devices.choose_device())[1]
+    try:
+        fast_generation.convert(folder, fast_generation.quantization_for(compute_type), ctx, "SmolLM2")
+    except Cancelled:
+        raise
+    except Exception as exc:
+        log.warning("Preparing the fast path of SmolLM2 failed: %s", _first_line(exc))
 
 
 def _convert_bundled(ctx: JobContext):

@@ -24,6 +24,18 @@ def loaded(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PLAYGROUND_HOME", str(home))
         models.cache.clear()
+        # the app's background preparation (Text tab not open) makes the fast path's copy too
+        from playground.core import fast_generation
+        from playground.core.jobs import JobContext
+
+        generation.prepare_bundled(JobContext(), load=False)
+        from playground.core import devices
+
+        compute_type = fast_generation.device_and_compute_type(devices.choose_device())[1]
+        converted = fast_generation.converted_path(generation.converted_dir(),
+                                                   fast_generation.quantization_for(compute_type))
+        assert (converted / fast_generation.MARKER).is_file()
+        assert not models.cache.keys()  # converted, not loaded
         gens = {name: generation.load_generator(backend=backend, compute_type=ct) for name, backend, ct in (
             ("torch", "transformers", None), ("int8", "ctranslate2", None), ("f32", "ctranslate2", "float32"))}
         yield gens
