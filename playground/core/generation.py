@@ -197,16 +197,18 @@ def bundled_folder(ctx: JobContext | None = None) -> Path:
         return _convert_bundled(ctx)[0]
 
 
-def prepare_bundled(ctx: JobContext, load: bool = True) -> str:
+def prepare_bundled(ctx: JobContext, load: bool = True, backend: str = "auto") -> str:
     """Job: convert the bundled SmolLM2 if this is its first use (the full-precision copy, then the fast
     path's) and (`load`) load it into the model cache, so the first Generate starts at once (the app runs
-    it in the background after its first paint)."""
+    it in the background after its first paint). `backend`: the Settings' generation path."""
     t0 = time.perf_counter()
     if load:
-        load_generator(BUNDLED_ID, ctx)
+        load_generator(BUNDLED_ID, ctx, backend=backend)
     else:
         with _hold_bundled(ctx):
-            _prepare_fast(_convert_bundled(ctx)[0], ctx)
+            folder = _convert_bundled(ctx)[0]
+            if backend != "transformers":
+                _prepare_fast(folder, ctx)
     return f"The bundled SmolLM2 is ready ({time.perf_counter() - t0:.1f} s)."
 
 
