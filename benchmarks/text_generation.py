@@ -10,8 +10,14 @@ few seeds, the share of distinct word 4-grams in each answer, with the old
 decoding (plain sampling) and the default one side by side, each prompt and seed
 with both. Target: no answer below 0.6 with the defaults.
 
+`--fast` compares the two generation paths side by side in one run: transformers float32 and the
+fast path (CTranslate2 int8 on the CPU), the same prompts, greedy, 128 new tokens, interleaved:
+tokens/s (target: fast >= 2.5x), the time to the first token for a 50-token prompt once loaded
+(target: <= 0.5 s), and the perplexity of each on a held text (target: fast within 3% of float32).
+
     uv run python benchmarks/text_generation.py [--quick] [--model ID_OR_DIR]
     uv run python benchmarks/text_generation.py --repetition [--quick] [--seeds 3]
+    uv run python benchmarks/text_generation.py --fast [--quick] [--model ID_OR_DIR]
 """
 
 from __future__ import annotations
@@ -42,6 +48,18 @@ REPETITION_PROMPTS = (
     "Why is the sky blue?",
 )
 LOOP_THRESHOLD = 0.6  # below this share of distinct 4-grams an answer reads as looping
+# Held text for the perplexity comparison (written for this benchmark, so no model saw it in training).
+HELD_TEXT = (
+    "The ferry to the island leaves twice a day, once at dawn and once in the late afternoon. In winter the "
+    "crossing takes almost an hour, because the captain follows the long channel around the sandbanks, and "
+    "passengers wait inside the small cabin where a kettle is always warm. Most of them are islanders coming "
+    "back from the market with boxes of vegetables, spare parts for boats, and letters for the post office. "
+    "Visitors are rare until spring, when birdwatchers arrive with heavy cameras and folding chairs. They walk "
+    "the cliff path to the northern point, where thousands of seabirds nest on narrow ledges above the waves. "
+    "The islanders are patient with them, although they smile when a visitor asks whether the shop sells "
+    "anything other than bread, tea and fishing line. The school has eleven pupils and one teacher, who also "
+    "runs the library on Saturday mornings and keeps the weather records that the national service collects "
+    "every month.")
 
 
 def direct_run(gen, prompt: str, tokens: int) -> tuple[int, float]:
@@ -79,7 +97,7 @@ def app_run(worker, model_id: str, prompt: str, tokens: int) -> tuple[int, float
     t0 = time.perf_counter()
     handle = worker.submit(Job(generation.generate, (prompt, model_id),
                                {"max_new_tokens": tokens, "temperature": 0, "repetition_penalty": 1.0,
-                                "no_repeat_ngram_size": 0}, name="generate"))  # plain greedy, as direct_run
+                                "no_repeat_ngram_size": 0, "backend": "transformers"}, name="generate"))  # plain greedy, as direct_run
     handle.event.connect(on_token)
     handle.result.connect(lambda r: box.setdefault("result", r))
     handle.error.connect(lambda msg: box.setdefault("error", msg))
@@ -102,7 +120,8 @@ def measure(model_id: str | None, tokens: int, repeats: int, prompt: str = PROMP
 
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])  # noqa: F841 - event loop owner
     model_id = model_id or generation.BUNDLED_ID
-    gen = generation.load_generator(model_id)  # the worker's jobs find this one in the model cache
+    # the transformers path (model.generate is what the direct runs call); the worker's jobs find it in the cache
+    gen = generation.load_generator(model_id, backend="transformers")
     worker = Worker()
     try:
         direct_run(gen, prompt, 4)  # warm up both paths
@@ -151,6 +170,80 @@ def repetition(model_id: str | None, prompts=REPETITION_PROMPTS, seeds=(0, 1, 2)
             "shares": shares}
 
 
+def prompt_of_tokens(gen, n: int) -> str:
+    """A prompt whose chat-template input is about `n` tokens (the first length at or above n)."""
+    from playground.core import generation
+
+    words = HELD_TEXT.split()
+    for i in range(1, len(words) + 1):
+        text = " ".join(words[:i])
+        if generation.build_inputs(gen, text)[0].shape[1] >= n:
+            return text
+    return HELD_TEXT
+
+
+def compare_paths(model_id: str | None, tokens: int = 128, prompts=REPETITION_PROMPTS[:6], ttft_repeats: int = 5,
+                  log=print) -> dict:
+    """transformers float32 vs the fast path: tokens/s (greedy, interleaved), TTFT for a 50-token prompt
+    once loaded, perplexity on HELD_TEXT."""
+    from playground.core import generation
+    from playground.core.jobs import JobContext
+
+    model_id = model_id or generation.BUNDLED_ID
+    paths_ = {"slow": generation.load_generator(model_id, backend="transformers"),
+              "fast": generation.load_generator(model_id, backend="ctranslate2")}
+    greedy = {"temperature": 0, "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
+
+    def run(name, prompt, n):
+        return generation.generate_with(JobContext(), paths_[name], prompt, max_new_tokens=n, **greedy)
+
+    for name in paths_:  # warm up
+        run(name, prompts[0], 4)
+    rates: dict[str, list[float]] = {"slow": [], "fast": []}
+    overall: dict[str, list[float]] = {"slow": [], "fast": []}
+    same = 0
+    for i, prompt in enumerate(prompts):
+        order = ("slow", "fast") if i % 2 == 0 else ("fast", "slow")
+        out = {}
+        for name in order:
+            out[name] = r = run(name, prompt, tokens)
+            rates[name].append(r.decode_tokens_per_s)
+            overall[name].append(r.overall_tokens_per_s)
+        same += out["slow"].text == out["fast"].text
+        log(f"  {prompt[:40]:40}  transformers {rates['slow'][-1]:5.1f} tok/s ({out['slow'].new_tokens} tokens)  "
+            f"fast {rates['fast'][-1]:5.1f} tok/s ({out['fast'].new_tokens} tokens)")
+    ttft_prompt = prompt_of_tokens(paths_["fast"], 50)
+    ttft = {name: statistics.median(run(name, ttft_prompt, 8).time_to_first_token for _ in range(ttft_repeats))
+            for name in paths_}
+    ppl = {name: generation.perplexity(gen, HELD_TEXT) for name, gen in paths_.items()}
+    return {"model": model_id, "backends": {k: g.backend for k, g in paths_.items()}, "tokens": tokens,
+            "prompts": len(prompts), "same_text": same,
+            "tokens_per_s": {k: statistics.median(v) for k, v in rates.items()},
+            "overall_tokens_per_s": {k: statistics.median(v) for k, v in overall.items()},
+            "ttft_prompt_tokens": int(generation.build_inputs(paths_["fast"], ttft_prompt)[0].shape[1]),
+            "ttft": ttft, "perplexity": ppl,
+            "held_tokens": len(paths_["fast"].tokenizer(HELD_TEXT)["input_ids"])}
+
+
+def _print_compare(res: dict) -> None:
+    slow, fast = res["backends"]["slow"], res["backends"]["fast"]
+    tps, ov = res["tokens_per_s"], res["overall_tokens_per_s"]
+    speed = tps["fast"] / tps["slow"]
+    print(f"model {res['model']}: {res['prompts']} prompts, greedy, {res['tokens']} new tokens, medians")
+    print(f"tokens/s generating    : {slow} {tps['slow']:.1f}, {fast} {tps['fast']:.1f}, "
+          f"{speed:.2f}x (target >= 2.5x) {'OK' if speed >= 2.5 else 'BELOW'}")
+    print(f"tokens/s with the prompt: {slow} {ov['slow']:.1f}, {fast} {ov['fast']:.1f}, "
+          f"{ov['fast'] / ov['slow']:.2f}x")
+    print(f"time to first token, {res['ttft_prompt_tokens']}-token prompt, loaded: {slow} {res['ttft']['slow']:.3f} s, "
+          f"{fast} {res['ttft']['fast']:.3f} s (target <= 0.5 s) {'OK' if res['ttft']['fast'] <= 0.5 else 'ABOVE'}")
+    p_slow, p_fast = res["perplexity"]["slow"], res["perplexity"]["fast"]
+    diff = p_fast / p_slow - 1
+    print(f"perplexity on a held text ({res['held_tokens']} tokens): {slow} {p_slow:.3f}, {fast} {p_fast:.3f}, "
+          f"{diff:+.2%} (target within 3%) {'OK' if abs(diff) <= 0.03 else 'OUTSIDE'}")
+    print(f"identical greedy text on {res['same_text']} of {res['prompts']} prompts (int8 rounding may change "
+          "a near-tie and the rest of the answer after it)")
+
+
 def _print_repetition(res: dict) -> None:
     print(f"model {res['model']} on {res['device']}, {res['answers']} answers per setting")
     for name, values in res["shares"].items():
@@ -170,12 +263,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5, quick 3)")
     parser.add_argument("--repetition", action="store_true",
                         help="measure looping (distinct 4-gram share), old vs default decoding")
+    parser.add_argument("--fast", action="store_true",
+                        help="transformers float32 vs the fast path (CTranslate2): tokens/s, TTFT, perplexity")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per prompt with --repetition (default 3, quick 1)")
     args = parser.parse_args(argv)
     if args.repetition:
         seeds = range(args.seeds or (1 if args.quick else 3))
         _print_repetition(repetition(args.model, seeds=tuple(seeds), tokens=args.tokens or 128))
+        return 0
+    if args.fast:
+        prompts = REPETITION_PROMPTS[:2] if args.quick else REPETITION_PROMPTS[:6]
+        _print_compare(compare_paths(args.model, tokens=args.tokens or 128, prompts=prompts))
         return 0
     tokens = args.tokens or (24 if args.quick else 64)
     repeats = args.repeats or (3 if args.quick else 5)

@@ -239,8 +239,11 @@ class MainWindow(QMainWindow):
         from playground.core import generation
 
         load = self.tabs.currentIndex() == 0
-        handle = self.run_job(Job(generation.prepare_bundled, kwargs={"load": load}, name="prepare SmolLM2"),
-                              lane="prepare")
+        from playground.ui.jobs import with_settings
+
+        job = with_settings(Job(generation.prepare_bundled, kwargs={"load": load}, name="prepare SmolLM2"),
+                            self.settings)  # the Settings' generation path: the copy that path needs
+        handle = self.run_job(job, lane="prepare")
         handle.error.connect(lambda msg: log.warning("preparing the bundled SmolLM2 failed: %s", msg))
         return handle
 

@@ -27,6 +27,7 @@ class Key(enum.Enum):
     HUB_TOKEN = ("hub/token", "")
     OFFLINE = ("hub/offline", False)
     TRUST_REMOTE_CODE = ("models/trust_remote_code", False)
+    GENERATION_BACKEND = ("models/generation_backend", "auto")  # auto | transformers | ctranslate2
     LOCAL_MODEL_FOLDERS = ("models/local_folders", "")  # JSON list of folders added in the model manager
     SPEECH_REALTIME_FACTORS = ("speech/realtime_factors", "")  # JSON {model id: real-time factor measured here}
 

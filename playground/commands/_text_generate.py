@@ -27,6 +27,9 @@ def register(tasks) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed, for reproducible sampling")
     p.add_argument("--system", default="", help="system prompt (chat models)")
     p.add_argument("--no-chat", action="store_true", help="continue the prompt as plain text, no chat template")
+    p.add_argument("--backend", choices=("auto", "ctranslate2", "transformers"), default="auto",
+                   help="auto (default): CTranslate2 int8 for the Llama/Mistral/Qwen/Gemma families, "
+                        "else transformers; or force one")
     _common(p)
     p.set_defaults(func=cmd_generate)
 
@@ -102,7 +105,8 @@ def cmd_generate(args) -> int:
     job = Job(generation.generate, (prompt, args.model), {
         "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
         "seed": args.seed, "system": args.system, "repetition_penalty": args.repetition_penalty,
-        "no_repeat_ngram_size": args.no_repeat_ngram, "chat": False if args.no_chat else None, **_safety(args)},
+        "no_repeat_ngram_size": args.no_repeat_ngram, "chat": False if args.no_chat else None, "backend": args.backend,
+        **_safety(args)},
         name="generate")
     result, _ = _run(job, sink)
     if result.notice:

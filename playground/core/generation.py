@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core import models, paths
-from playground.core.errors import InputError, ModelError
+from playground.core.errors import Cancelled, InputError, ModelError
 from playground.core.jobs import JobContext
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class GenerationResult:
     load_seconds: float = 0.0  # of time_to_first_token: loading or preparing the model (0 when it was loaded)
     repetition_penalty: float = 1.0  # what the run used (1.0: none)
     no_repeat_ngram_size: int = 0  # what the run used (0: none)
+    backend: str = ""  # the path that ran it: "CTranslate2 int8", "transformers float32", ...
 
     @property
     def overall_tokens_per_s(self) -> float:
@@ -127,7 +128,8 @@ class GenerationResult:
                 "decode_tokens_per_s": round(self.decode_tokens_per_s, 3),
                 "time_to_first_token": self.time_to_first_token, "load_seconds": round(self.load_seconds, 3),
                 "finish_reason": self.finish_reason, "seed": self.seed, "model": self.model_id,
-                "repetition_penalty": self.repetition_penalty, "no_repeat_ngram_size": self.no_repeat_ngram_size}
+                "repetition_penalty": self.repetition_penalty, "no_repeat_ngram_size": self.no_repeat_ngram_size,
+                "backend": self.backend}
 
 
 @dataclass
@@ -146,6 +148,12 @@ class Generator:
     # so no token ever sits on an untrained position.
     context: int | None = None
     char_level: bool = False  # the Train tab's character-level GPT (no anti-repetition defaults)
+    # "transformers <dtype>" or "CTranslate2 <compute type>" (then `model` is a ctranslate2.Generator)
+    backend: str = ""
+
+    @property
+    def fast(self) -> bool:
+        return self.backend.startswith("CTranslate2")
 
 
 # -- the bundled model ------------------------------------------------------------
@@ -207,15 +215,35 @@ def bundled_folder(ctx: JobContext | None = None, model_id: str = BUNDLED_ID) ->
         return _convert_bundled(ctx, model_id)[0]
 
 
-def prepare_bundled(ctx: JobContext, load: bool = True) -> str:
-    """Job: convert the bundled SmolLM2 if this is its first use and (`load`) load it into the model
-    cache, so the first Generate starts at once (the app runs it in the background after its first paint)."""
+def prepare_bundled(ctx: JobContext, load: bool = True, backend: str = "auto") -> str:
+    """Job: convert the bundled SmolLM2 if this is its first use (the full-precision copy, then the fast
+    path's) and (`load`) load it into the model cache, so the first Generate starts at once (the app runs
+    it in the background after its first paint). `backend`: the Settings' generation path."""
     t0 = time.perf_counter()
     if load:
-        load_generator(BUNDLED_ID, ctx)
+        load_generator(BUNDLED_ID, ctx, backend=backend)
     else:
-        bundled_folder(ctx)
+        with _hold_bundled(ctx):
+            folder = _convert_bundled(ctx)[0]
+            if backend != "transformers":
+                _prepare_fast(folder, ctx)
     return f"The bundled SmolLM2 is ready ({time.perf_counter() - t0:.1f} s)."
+
+
+def _prepare_fast(folder: Path, ctx: JobContext) -> None:
+    """Make the fast path's converted copy without loading it (a failure is left to the first Generate,
+    which falls back to transformers and says why)."""
+    from playground.core import devices, fast_generation
+
+    if fast_generation.unsupported_reason(folder):
+        return
+    compute_type = fast_generation.device_and_compute_type(devices.choose_device())[1]
+    try:
+        fast_generation.convert(folder, fast_generation.quantization_for(compute_type), ctx, "SmolLM2")
+    except Cancelled:
+        raise
+    except Exception as exc:
+        log.warning("Preparing the fast path of SmolLM2 failed: %s", _first_line(exc))
 
 
 def _convert_bundled(ctx: JobContext, model_id: str = BUNDLED_ID):
@@ -284,6 +312,30 @@ def _save_plain(model, tokenizer, folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
+# -- measuring quality ----------------------------------------------------------------------
+
+
+def perplexity(gen: Generator, text: str) -> float:
+    """exp(mean negative log-likelihood) of the text's tokens after the first, on either path: the fast
+    path's int8 is compared with transformers' float32 this way (`benchmarks/text_generation.py --fast`)."""
+    from playground.core import fast_generation
+
+    ids = gen.tokenizer(text)["input_ids"]
+    if len(ids) < 2:
+        raise InputError("The text needs at least two tokens to measure a perplexity.")
+    if gen.fast:
+        return fast_generation.perplexity(gen.model, [gen.tokenizer.convert_ids_to_tokens(ids)])
+    import math
+
+    import torch
+
+    with torch.inference_mode():
+        x = torch.tensor([ids], device=gen.device)
+        logp = torch.log_softmax(gen.model(x).logits[0, :-1].float(), dim=-1)
+        nll = -logp.gather(1, x[0, 1:, None]).mean().item()
+    return math.exp(nll)
+
+
 # -- measuring repetition ----------------------------------------------------------------
 
 
@@ -309,36 +361,128 @@ def _max_length(model, tokenizer) -> int | None:
 
 
 def load_generator(model_id: str | None = None, ctx: JobContext | None = None, allow_pickle: bool = False,
-                   trust_remote_code: bool = False, device: str | None = None) -> Generator:
-    """Load (or reuse from the model cache) a causal LM and its tokenizer."""
-    from playground.core import devices
+                   trust_remote_code: bool = False, device: str | None = None, backend: str = "auto",
+                   compute_type: str | None = None) -> Generator:
+    """Load (or reuse from the model cache) a causal LM and its tokenizer.
+
+    `backend`: "auto" runs a model CTranslate2 converts (Llama, Mistral, Qwen, Gemma families) on the
+    fast path and the others through transformers; "ctranslate2" or "transformers" forces one.
+    `compute_type` overrides the fast path's (int8 on the CPU), e.g. "float32" to compare with transformers.
+    """
+    from playground.core import devices, fast_generation
 
     ctx = ctx or JobContext()
     model_id = (model_id or "").strip() or BUNDLED_ID
+    backend = (backend or "auto").lower()
+    if backend not in fast_generation.BACKENDS:
+        raise InputError(f"Unknown backend '{backend}': use one of {', '.join(fast_generation.BACKENDS)}.")
     device = device or devices.choose_device()
     dtype = devices.dtype_for(device)
     key = ("text-generation", model_id, device, str(dtype), bool(trust_remote_code))
+    fast_key = key + ("ctranslate2", compute_type)
 
-    def loader() -> Generator:
-        if model_id in GGUF_BUNDLES:
-            folder, model, tokenizer = _convert_bundled(ctx, model_id)
-            if model is not None:  # first use: keep the model just dequantized, no second load
-                model.to(device=device, dtype=dtype)
-                model.eval()
-                return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer),
-                                 _chats(model_id, tokenizer), {"first_load": True})
-        else:
-            folder = models.local_folder(model_id, ctx)
-            if folder.is_file():
-                raise ModelError(f"'{model_id}' is a file; pick the folder that holds the model.")
-            models.check_weights_safe(folder, allow_pickle, trust_remote_code)
+    def folder_and_loads():
+        if model_id in GGUF_BUNDLES:  # a bundled GGUF model: its full-precision copy (joined first if in parts)
+            return _convert_bundled(ctx, model_id)
+        folder = models.local_folder(model_id, ctx)
+        if folder.is_file():
+            raise ModelError(f"'{model_id}' is a file; pick the folder that holds the model.")
+        models.check_weights_safe(folder, allow_pickle, trust_remote_code)
+        return folder, None, None
+
+    def torch_loader() -> Generator:
+        folder, model, tokenizer = folder_and_loads()
+        if model is not None:  # first use of the bundled model: keep the model just dequantized, no second load
+            model.to(device=device, dtype=dtype)
+            model.eval()
+            return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer),
+                             _chats(model_id, tokenizer), {"first_load": True},
+                             backend=_torch_backend(dtype))
         ctx.progress(None, f"Loading {model_id}...")
         return _load_folder(folder, model_id, device, dtype, trust_remote_code)
 
+    def fast_loader() -> Generator:
+        folder = folder_and_loads()[0]
+        reason = fast_generation.unsupported_reason(folder)
+        if not reason:
+            try:
+                return _load_fast(folder, model_id, device, ctx, compute_type)
+            except Cancelled:
+                raise
+            except Exception as exc:  # a failed conversion falls back to transformers (auto)
+                reason = f"the conversion failed: {_first_line(exc)}"
+                log.warning("CTranslate2 cannot run %s (%s).", model_id, reason)
+                raise _NotFast(reason, remember=True) from exc
+        raise _NotFast(reason)
+
+    def load() -> Generator:
+        if backend != "transformers" and fast_key not in _not_fast:
+            try:
+                return models.cache.get(fast_key, fast_loader, size=_fast_size)
+            except _NotFast as exc:
+                if backend == "ctranslate2":
+                    raise ModelError(f"'{model_id}' cannot run on CTranslate2: {exc}.") from None
+                if exc.remember:  # a failed conversion is not tried again at each Generate
+                    _not_fast[fast_key] = str(exc)
+                log.info("Generation with %s uses transformers: %s.", model_id, exc)
+        elif backend == "ctranslate2":
+            raise ModelError(f"'{model_id}' cannot run on CTranslate2: {_not_fast[fast_key]}.")
+        return models.cache.get(key, torch_loader)
+
     if model_id in GGUF_BUNDLES:  # one conversion and one load, even with the background preparation running
         with _hold_bundled(ctx):
-            return models.cache.get(key, loader)
-    return models.cache.get(key, loader)
+            return load()
+    return load()
+
+
+class _NotFast(Exception):
+    """The model cannot take the CTranslate2 path (the message says why)."""
+
+    def __init__(self, reason: str, remember: bool = False):
+        super().__init__(reason)
+        self.remember = remember
+
+
+# (model cache key of the fast path) -> why its conversion failed (for this process's lifetime)
+_not_fast: dict[tuple, str] = {}
+
+
+def _fast_size(gen: Generator) -> int:
+    try:
+        return (gen.extra["converted"] / "model.bin").stat().st_size
+    except (KeyError, OSError):
+        return 0
+
+
+def _torch_backend(dtype) -> str:
+    return f"transformers {str(dtype).removeprefix('torch.')}"
+
+
+def _load_fast(folder: Path, model_id: str, device: str, ctx: JobContext, compute_type: str | None) -> Generator:
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from playground.core import fast_generation
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    name = "SmolLM2" if model_id == BUNDLED_ID else model_id
+    model, label, converted = fast_generation.load(folder, device, ctx, compute_type, name)
+    eos: set[int] = set()
+    try:
+        eos_source = GenerationConfig.from_pretrained(folder).eos_token_id
+    except OSError:  # no generation_config.json
+        eos_source = None
+    for source in (eos_source, tokenizer.eos_token_id):
+        if isinstance(source, int):
+            eos.add(source)
+        elif isinstance(source, list | tuple):
+            eos.update(i for i in source if isinstance(i, int))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    max_length = config.get("max_position_embeddings")
+    if not (isinstance(max_length, int) and max_length > 0):
+        value = getattr(tokenizer, "model_max_length", None)
+        max_length = value if isinstance(value, int) and 0 < value < 10**8 else None
+    return Generator(model, tokenizer, model_id, device, max_length, _chats(model_id, tokenizer),
+                     {"eos_ids": eos, "folder": folder, "converted": converted}, backend=label)
 
 
 def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_code: bool) -> Generator:
@@ -367,7 +511,8 @@ def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_c
     max_length = _max_length(model, tokenizer)
     return Generator(model, tokenizer, model_id, device, max_length, has_template,
                      context=_trained_context(folder, max_length),
-                     char_level=(models.read_marker(folder) or {}).get("kind") == "charlm")
+                     char_level=(models.read_marker(folder) or {}).get("kind") == "charlm",
+                     backend=_torch_backend(dtype))
 
 
 def _trained_context(folder: Path, max_length: int | None) -> int | None:
@@ -454,7 +599,9 @@ class _Streamer:
         if not self.prompt_seen:  # the first call carries the prompt
             self.prompt_seen = True
             return
-        ids = value.reshape(-1).tolist()
+        self.put_ids(value.reshape(-1).tolist())
+
+    def put_ids(self, ids: list[int]) -> None:
         now = time.perf_counter()
         if self.first_token_at is None:
             self.first_token_at = now
@@ -500,6 +647,8 @@ def _stopping_criteria(ctx: JobContext):
 
 
 def _eos_ids(gen: Generator) -> set[int]:
+    if gen.fast:
+        return set(gen.extra["eos_ids"])
     ids: set[int] = set()
     for source in (gen.model.generation_config.eos_token_id, gen.tokenizer.eos_token_id):
         if isinstance(source, int):
@@ -517,7 +666,8 @@ def generate(ctx: JobContext, prompt: str | None = None, model: str | None = Non
              temperature: float = DEFAULT_DECODING.temperature, top_p: float = DEFAULT_DECODING.top_p,
              seed: int | None = None, chat: bool | None = None, system: str = "", allow_pickle: bool = False,
              trust_remote_code: bool = False, repetition_penalty: float | None = None,
-             no_repeat_ngram_size: int | None = None) -> GenerationResult:
+             no_repeat_ngram_size: int | None = None, backend: str = "auto",
+             compute_type: str | None = None) -> GenerationResult:
     """Generate text from a prompt (or a chat history), streaming `TokenEvent`s.
 
     temperature 0 means greedy decoding; `seed` makes sampling reproducible
@@ -525,6 +675,7 @@ def generate(ctx: JobContext, prompt: str | None = None, model: str | None = Non
     template when the tokenizer has one. `repetition_penalty` and
     `no_repeat_ngram_size` None: the model's defaults (`decoding_for`).
     The result's time to first token counts from this call: the model's load included.
+    `backend` and `compute_type`: see `load_generator` (auto: CTranslate2 where it converts the model).
     """
     started = time.perf_counter()
     if messages is None and not (prompt or "").strip():
@@ -541,7 +692,10 @@ def generate(ctx: JobContext, prompt: str | None = None, model: str | None = Non
         raise InputError("The repetition penalty must be positive (1 means none).")
     if no_repeat_ngram_size is not None and no_repeat_ngram_size < 0:
         raise InputError("The n-gram size to block cannot be negative (0 means none).")
-    gen = load_generator(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    if backend == "auto" and seed is not None and temperature > 0:
+        backend = "transformers"  # CTranslate2 has no per-run seed: a given seed reproduces a run on transformers
+    gen = load_generator(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+                         backend=backend, compute_type=compute_type)
     ctx.check_cancelled()
     return generate_with(ctx, gen, prompt, messages=messages, max_new_tokens=max_new_tokens,
                          temperature=temperature, top_p=top_p, seed=seed, chat=chat, system=system,
@@ -601,9 +755,10 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
             notice = (notice + " " if notice else "") + (
                 f"The prompt was truncated: its first {dropped} tokens were dropped to fit the model's "
                 f"{gen.max_length}-token limit.")
-    ids = ids.to(gen.device)
+    if not gen.fast:
+        ids = ids.to(gen.device)
     sampling = temperature > 0
-    if sampling and seed is None:
+    if sampling and seed is None and not gen.fast:  # (the fast path has no per-run seed: reported as None)
         seed = random.randrange(2**31)
     kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sampling}
     if sampling:
@@ -620,17 +775,10 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
         pad = next(iter(eos), 0)
     streamer = _Streamer(gen.tokenizer, ctx, eos)
     t0 = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
-            if gen.device.startswith("cuda"):
-                torch.cuda.manual_seed_all(seed)
-        with torch.inference_mode():
-            if window:
-                _generate_sliding(gen, ids, window, streamer, ctx, pad, kwargs)
-            else:
-                gen.model.generate(ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                                   stopping_criteria=_stopping_criteria(ctx), pad_token_id=pad, **kwargs)
+    if gen.fast:
+        _generate_fast(gen, ids, streamer, ctx, eos, max_new_tokens, kwargs, seed)
+    else:
+        _generate_torch(gen, ids, streamer, ctx, pad, kwargs, seed, window)
     streamer.end()
     t_end = streamer.last_token_at or time.perf_counter()
     n = len(streamer.tokens)
@@ -646,7 +794,56 @@ def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *,
         prompt_tokens=int(ids.shape[1]), notice=notice,
         decode_tokens_per_s=(n - 1) / decoding if n > 1 and decoding > 0 else 0.0, window=window,
         load_seconds=load_seconds, repetition_penalty=float(repetition_penalty or 1.0),
-        no_repeat_ngram_size=int(no_repeat_ngram_size or 0))
+        no_repeat_ngram_size=int(no_repeat_ngram_size or 0), backend=gen.backend)
+
+
+def _generate_torch(gen: Generator, ids, streamer: _Streamer, ctx: JobContext, pad, kwargs, seed, window) -> None:
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+            if gen.device.startswith("cuda"):
+                torch.cuda.manual_seed_all(seed)
+        with torch.inference_mode():
+            if window:
+                _generate_sliding(gen, ids, window, streamer, ctx, pad, kwargs)
+            else:
+                gen.model.generate(ids, attention_mask=torch.ones_like(ids), streamer=streamer,
+                                   stopping_criteria=_stopping_criteria(ctx), pad_token_id=pad, **kwargs)
+
+
+def _generate_fast(gen: Generator, ids, streamer: _Streamer, ctx: JobContext, eos: set[int], max_new_tokens: int,
+                   kwargs: dict, seed: int | None) -> None:
+    """Stream from CTranslate2 with the same prompt tokens, stops and decoding settings as transformers."""
+    import ctranslate2
+
+    if seed is not None:  # process-wide and not per run: best effort
+        ctranslate2.set_random_seed(seed)
+    options: dict[str, Any] = {"max_length": max_new_tokens,
+                               "repetition_penalty": float(kwargs.get("repetition_penalty", 1.0)),
+                               "no_repeat_ngram_size": int(kwargs.get("no_repeat_ngram_size", 0))}
+    if kwargs["do_sample"]:  # top-k 0: the whole vocabulary, cut by top-p (as transformers with top_k=None)
+        options.update(sampling_topk=0, sampling_topp=kwargs["top_p"], sampling_temperature=kwargs["temperature"])
+    else:
+        options["sampling_topk"] = 1
+    if eos:
+        options["end_token"] = sorted(eos)
+    tokens = gen.tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    steps = gen.model.generate_tokens(tokens, **options)
+    count = 0
+    try:
+        for step in steps:
+            streamer.put_ids([step.token_id])
+            count += 1
+            if ctx.cancelled:
+                break
+    finally:
+        steps.close()  # stops the decoding thread when the job was cancelled
+    if not ctx.cancelled and count < max_new_tokens and not streamer.saw_eos:
+        # CTranslate2 does not yield the end token: count it as transformers' streamer does
+        streamer.tokens.append(min(eos) if eos else -1)
+        streamer.saw_eos = True
 
 
 def _generate_sliding(gen: Generator, ids, window: int, streamer: _Streamer, ctx: JobContext, pad, kwargs) -> None:

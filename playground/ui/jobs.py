@@ -20,7 +20,10 @@ from playground.core.jobs import Job
 log = logging.getLogger(__name__)
 
 # Job arguments taken from Settings when the job function has them and the caller did not set them.
-SETTINGS_ARGUMENTS = ("trust_remote_code",)
+SETTINGS_ARGUMENTS = ("trust_remote_code", "backend")  # backend: text generation's path
+
+
+GENERATION_BACKENDS = ("auto", "transformers", "ctranslate2")
 
 
 def show_progress(bar, fraction, label=None, text: str = "") -> None:
@@ -49,7 +52,9 @@ def with_settings(job: Job, settings) -> Job:
         return job
     from playground.settings import Key
 
-    values = {"trust_remote_code": bool(settings.get(Key.TRUST_REMOTE_CODE))}
+    backend = str(settings.get(Key.GENERATION_BACKEND) or "auto")
+    values = {"trust_remote_code": bool(settings.get(Key.TRUST_REMOTE_CODE)),
+              "backend": backend if backend in GENERATION_BACKENDS else "auto"}
     for name in SETTINGS_ARGUMENTS:
         if name not in job.kwargs and accepts(job.fn, name):
             job.kwargs[name] = values[name]

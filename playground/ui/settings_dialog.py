@@ -20,6 +20,9 @@ from playground.settings import Key, Settings, apply_environment
 THEMES = ("system", "light", "dark")
 DEVICE_LABELS = (("auto", "Automatic (best available)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
                  ("mps", "Apple GPU (MPS)"))
+GENERATION_LABELS = (("auto", "Automatic (fast CTranslate2 where the model converts)"),
+                     ("transformers", "transformers only (slower, float32 on the CPU)"),
+                     ("ctranslate2", "CTranslate2 only (other models fail)"))
 REMOTE_CODE_WARNING = ("Remote code runs Python files that come with a model, with your user's rights. "
                        "Only allow it for models from authors you trust.")
 
@@ -67,6 +70,14 @@ class SettingsDialog(QDialog):
         for name in THEMES:
             self.theme_combo.addItem(name.capitalize(), name)
         form.addRow("&Theme:", self.theme_combo)
+
+        self.generation_combo = QComboBox()
+        self.generation_combo.setAccessibleName("Text generation path")
+        for value, label in GENERATION_LABELS:
+            self.generation_combo.addItem(label, value)
+        self.generation_combo.setToolTip("Automatic runs Llama, Mistral, Qwen and Gemma-family models (the bundled "
+                                         "SmolLM2 included) on CTranslate2 int8, 2-3x faster on a CPU")
+        form.addRow("Text &generation:", self.generation_combo)
 
         row = QHBoxLayout()
         self.models_dir_edit = QLineEdit()
@@ -149,6 +160,7 @@ class SettingsDialog(QDialog):
         s = self.settings
         self._select(self.device_combo, str(s.get(Key.DEVICE) or "auto"))
         self._select(self.theme_combo, str(s.get(Key.THEME) or "system"))
+        self._select(self.generation_combo, str(s.get(Key.GENERATION_BACKEND) or "auto"))
         self.models_dir_edit.setText(str(s.get(Key.MODELS_DIR) or ""))
         for task, picker in self.model_pickers.items():
             picker.set_model(s.get_model(task))
@@ -166,6 +178,7 @@ class SettingsDialog(QDialog):
         return {
             "device": self.device_combo.currentData(),
             "theme": self.theme_combo.currentData(),
+            "generation_backend": self.generation_combo.currentData(),
             "models_dir": self.models_dir_edit.text().strip(),
             "token": self.token_edit.text().strip(),
             "offline": self.offline_check.isChecked(),
@@ -179,6 +192,7 @@ class SettingsDialog(QDialog):
         old_device = str(s.get(Key.DEVICE) or "auto")
         s.set(Key.DEVICE, v["device"])
         s.set(Key.THEME, v["theme"])
+        s.set(Key.GENERATION_BACKEND, v["generation_backend"])
         s.set(Key.MODELS_DIR, v["models_dir"])
         s.set(Key.HUB_TOKEN, v["token"])
         s.set(Key.OFFLINE, v["offline"])

@@ -22,15 +22,16 @@ PROMPT = "Name three colours of the rainbow."
 
 @pytest.fixture(scope="module")
 def first_load(tmp_path_factory):
-    """Generate greedily on the first load (from the GGUF file), which also writes the cached copy."""
+    """Generate greedily on the first load (from the GGUF file), which also writes the cached copy.
+    On transformers: the path that keeps the model just dequantized (the fast path converts the copy)."""
     home = tmp_path_factory.mktemp("gen_home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PLAYGROUND_HOME", str(home))
         models.cache.clear()
         events = []
-        result = run_sync(Job(generation.generate, (PROMPT,), {"temperature": 0, "max_new_tokens": 12}),
-                          events.append)
-        first_gen = generation.load_generator()
+        result = run_sync(Job(generation.generate, (PROMPT,), {"temperature": 0, "max_new_tokens": 12,
+                                                               "backend": "transformers"}), events.append)
+        first_gen = generation.load_generator(backend="transformers")
         assert first_gen.extra.get("first_load"), "the first load should come from the GGUF file"
         folder = generation.converted_dir()
     models.cache.clear()
@@ -61,8 +62,9 @@ def test_first_load_streams_and_cached_copy_gives_same_greedy_tokens(first_load)
     assert not list(folder.parent.glob(".*.part"))  # no half-written copy left behind
 
     events = []
-    again = run_sync(Job(generation.generate, (PROMPT,), {"temperature": 0, "max_new_tokens": 12}), events.append)
-    gen = generation.load_generator()
+    again = run_sync(Job(generation.generate, (PROMPT,), {"temperature": 0, "max_new_tokens": 12,
+                                                          "backend": "transformers"}), events.append)
+    gen = generation.load_generator(backend="transformers")
     assert not gen.extra.get("first_load")  # this time it came from the copy
     assert not any("first use" in e.text for e in events if isinstance(e, Progress))
     assert again.text == first.text and again.new_tokens == first.new_tokens

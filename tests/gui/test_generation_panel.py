@@ -73,6 +73,7 @@ def test_streams_then_completes(qtbot, panel):
     text = panel.output.toPlainText()
     assert text.startswith("hello there") and text.endswith(result.text)  # plain model: prompt + continuation
     assert "tokens/s" in panel.stats.text() and "first token" in panel.stats.text()
+    assert "on transformers float32" in panel.stats.text()  # a GPT-2: not a family CTranslate2 runs here
     assert not panel.chat.isEnabled()  # no chat template on this model
     # the buttons flip on `finished`, queued just after the result
     qtbot.waitUntil(lambda: panel.run_button.isEnabled() and not panel.stop_button.isEnabled(), timeout=5000)
@@ -127,3 +128,17 @@ def test_a_base_model_turns_chat_off_and_says_why(qtbot, panel, tiny_dir):
     assert "base model" in panel.chat.toolTip()  # a run keeps the reason: base, not a missing template
     panel.picker.select("bundled/smollm2-135m-instruct")
     assert panel.chat.isChecked() and panel.chat.isEnabled() and "chat template" in panel.chat.toolTip()
+
+
+def test_stats_name_the_fast_path(qtbot, panel, tmp_path):
+    from tests.unit.test_generation_fast import make_tiny_llama
+
+    panel.picker.set_model(str(make_tiny_llama(tmp_path / "llama")))
+    panel.input.setPlainText("hello")
+    panel.max_tokens.setValue(8)
+    panel.temperature.setValue(0.0)
+    panel.run()
+    with qtbot.waitSignal(panel.result_ready, timeout=60_000) as blocker:
+        pass
+    assert blocker.args[0].backend == "CTranslate2 int8"
+    assert "on CTranslate2 int8" in panel.stats.text()

@@ -29,6 +29,8 @@ def _apply(window, **changes):
                 dialog.model_pickers[task].set_model(model)
         elif name == "device":
             dialog.device_combo.setCurrentIndex(dialog.device_combo.findData(value))
+        elif name == "generation":
+            dialog.generation_combo.setCurrentIndex(dialog.generation_combo.findData(value))
         elif name == "trust":
             dialog.trust_check.setChecked(value)
         elif name == "token":
@@ -190,3 +192,24 @@ def test_hub_token_and_offline_mode_reach_the_download(main_window, qtbot, monke
     with qtbot.waitSignal(classify.failed, timeout=60_000) as failed:
         classify.run()
     assert "offline mode is on" in failed.args[0] and len(asked) == 1  # the Hub was not asked again
+
+
+def test_the_generation_path_setting_reaches_generate(main_window, qtbot, tmp_path, submitted):
+    from tests.unit.test_generation_fast import make_tiny_llama
+
+    panel = _tab(main_window, 0).select("Generate")
+    panel.picker.set_model(str(make_tiny_llama(tmp_path / "llama")))
+    panel.max_tokens.setValue(4)
+    panel.temperature.setValue(0.0)
+    for setting, backend in (("auto", "CTranslate2 int8"), ("transformers", "transformers float32")):
+        _apply(main_window, generation=setting)
+        panel.input.setPlainText("hello")  # (a chat turn empties the input)
+        assert main_window.settings.get(Key.GENERATION_BACKEND) == setting
+        outcome = []
+        panel.failed.connect(outcome.append)
+        panel.result_ready.connect(outcome.append)
+        panel.run()
+        qtbot.waitUntil(lambda: bool(outcome), timeout=60_000)
+        assert _last(submitted, "generate").kwargs["backend"] == setting
+        assert outcome[0].backend == backend and f"on {backend}" in panel.stats.text()
+        qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)

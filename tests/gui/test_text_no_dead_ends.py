@@ -240,8 +240,8 @@ def test_the_app_prepares_the_bundled_model_in_the_background(qtbot, settings, m
 
     ran: list[dict] = []
 
-    def prepare(ctx, load=True):  # the real one converts for ~20 s: record what the app asks for
-        ran.append({"load": load})
+    def prepare(ctx, load=True, backend="transformers"):  # the real one converts for ~30 s:
+        ran.append({"load": load, "backend": backend})                    # record what the app asks for
         return "ready"
 
     monkeypatch.setenv("PLAYGROUND_PREPARE_BUNDLED", "1")
@@ -253,7 +253,7 @@ def test_the_app_prepares_the_bundled_model_in_the_background(qtbot, settings, m
     assert ran == []  # not before the first paint
     qtbot.waitUntil(lambda: bool(ran), timeout=30_000)
     assert "prepare" in window.lanes.names()  # its own lane: the Text tab's jobs do not queue behind it
-    assert ran == [{"load": window.tabs.currentIndex() == 0}]
+    assert ran == [{"load": window.tabs.currentIndex() == 0, "backend": "auto"}]  # the Settings' generation path
     window.close()
 
 

@@ -271,6 +271,8 @@ class GeneratePanel(TextPanel):
                  {"eos": "finished", "length": "reached max new tokens", "stopped": "stopped"}[result.finish_reason]]
         if result.seed is not None:
             parts.append(f"seed {result.seed}")
+        if result.backend:  # which path ran it: CTranslate2 (fast) or transformers
+            parts.append(f"on {result.backend}")
         self.stats.setText(", ".join(parts))
         self.status.setText("Stopped." if result.stopped else f"Done in {result.seconds:.1f} s.")
 
