@@ -199,6 +199,22 @@ def test_text_file_trains_on_chunks_and_long_examples_are_truncated_with_a_count
                                "whole)."]
 
 
+def test_continued_pretraining_on_text_keeps_a_chat_models_template(tmp_path):
+    """A .txt run trains on plain chunks, but the tuned chat model still chats at generation."""
+    from transformers import AutoTokenizer
+
+    from lm_support import ANIMALS, TEMPLATE, WORDS
+
+    base = make_tiny_llm(tmp_path / "base")
+    txt = tmp_path / "notes.txt"
+    txt.write_text(" ".join((WORDS + ANIMALS) * 10))
+    result = _train(txt, tmp_path / "out", base=str(base), max_length=32, **(TOY | {"epochs": 1, "val_share": 0.2}))
+    assert result.val_accuracy is None  # no exact match on plain text
+    assert AutoTokenizer.from_pretrained(tmp_path / "out").chat_template == TEMPLATE
+    meta = json.loads((tmp_path / "out" / "playground_model.json").read_text())
+    assert meta["data_format"] == "text" and meta["chat_template"] is False
+
+
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("a.jsonl", '{"question": "x", "answer": "y"}\n', "line 1 has neither 'prompt' and 'response' nor 'messages'"),
     ("b.jsonl", '{"prompt": "x", "response": "  "}\n', "line 1 has an empty response"),

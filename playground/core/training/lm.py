@@ -394,7 +394,7 @@ class LMSpec(TrainSpec):
             self.peft_model.save_pretrained(str(folder / ADAPTER_DIR), safe_serialization=True)
             merged = self.peft_model.merge_and_unload()
             merged.save_pretrained(str(folder), safe_serialization=True)
-            if not self.chat:  # generation must continue plain text, as training did
+            if not uses_chat(self.base, self.tokenizer):  # a base model: generation continues plain text
                 self.tokenizer.chat_template = None
             self.tokenizer.save_pretrained(str(folder))
         self.model = _adapter_module(merged)  # the peft wrapper is gone after the merge
