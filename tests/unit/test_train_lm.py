@@ -19,7 +19,7 @@ from playground.core.training import events as ev  # noqa: E402
 from playground.core.training import lm  # noqa: E402
 from playground.core.training.lm import train_lm  # noqa: E402
 
-TOY = {"epochs": 8, "lr": 3e-2, "lora_rank": 8, "batch_size": 8, "val_share": 0.25, "patience": 0, "device": "cpu"}
+TOY = {"max_length": 64, "epochs": 8, "lr": 3e-2, "lora_rank": 8, "batch_size": 8, "val_share": 0.25, "patience": 0, "device": "cpu"}
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,7 @@ def tuned(tmp_path_factory):
     root = tmp_path_factory.mktemp("lm")
     base = make_tiny_llm(root / "base")
     data = write_toy_jsonl(root / "toy.jsonl")
-    spec = lm.LMSpec(JobContext(), lm.read_lm_data(data), str(base), 8, 256, 8, 0.25, 0)
+    spec = lm.LMSpec(JobContext(), lm.read_lm_data(data), str(base), 8, 64, 8, 0.25, 0)
     before = sum(spec.greedy_matches(spec.val_idx, "cpu")) / len(spec.val_idx)
     events = []
     result = _train(data, root / "out", events.append, base=str(base), **TOY)
@@ -179,6 +179,9 @@ def test_text_file_trains_on_chunks_and_long_examples_are_truncated_with_a_count
     spec = lm.LMSpec(JobContext(), lm.read_lm_data(txt), str(base), 4, 32, 4, 0.2, 0)
     assert not spec.chat and spec.starts == [0] * len(spec.ids) and len(spec.ids) == 5
     assert all(len(x) <= 32 for x in spec.ids)
+    # the tiny model has 64 positions: a longer maximum is capped, and said
+    capped = lm.LMSpec(JobContext(), lm.read_lm_data(txt), str(base), 4, 256, 4, 0.2, 0)
+    assert capped.max_length == 64 and len(capped.ids) == 3 and "64 positions; using 64" in capped.notes[0]
 
     rows = [{"prompt": "red cat " * 30, "response": "blue"}, {"prompt": "gold owl", "response": "pink"},
             {"prompt": "lime emu", "response": "red"}]
@@ -193,7 +196,7 @@ def test_text_file_trains_on_chunks_and_long_examples_are_truncated_with_a_count
             cancel.set()
 
     with pytest.raises(Cancelled):
-        _train(long, tmp_path / "o", sink, cancel, base=str(base), max_length=16, **(TOY | {"val_share": 0.3}))
+        _train(long, tmp_path / "o", sink, cancel, base=str(base), **(TOY | {"val_share": 0.3, "max_length": 16}))
     report = next(e for e in events if isinstance(e, ev.DataReport))
     assert report.warnings == ["1 example longer than 16 tokens truncated to 16 (raise --max-length to keep them "
                                "whole)."]
@@ -208,7 +211,8 @@ def test_continued_pretraining_on_text_keeps_a_chat_models_template(tmp_path):
     base = make_tiny_llm(tmp_path / "base")
     txt = tmp_path / "notes.txt"
     txt.write_text(" ".join((WORDS + ANIMALS) * 10))
-    result = _train(txt, tmp_path / "out", base=str(base), max_length=32, **(TOY | {"epochs": 1, "val_share": 0.2}))
+    result = _train(txt, tmp_path / "out", base=str(base),
+                    **(TOY | {"epochs": 1, "val_share": 0.2, "max_length": 32}))
     assert result.val_accuracy is None  # no exact match on plain text
     assert AutoTokenizer.from_pretrained(tmp_path / "out").chat_template == TEMPLATE
     meta = json.loads((tmp_path / "out" / "playground_model.json").read_text())

@@ -269,6 +269,12 @@ class LMSpec(TrainSpec):
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"'{self.base}' cannot be loaded as a causal language model "
                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).") from exc
+        self.notes: list[str] = []
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and 8 <= positions < self.max_length:
+            self.notes.append(f"The maximum length {self.max_length} is more than the base model's "
+                              f"{positions} positions; using {positions}.")
+            self.max_length = positions
         self.chat = data.fmt == "pairs" and uses_chat(self.base, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
@@ -421,7 +427,7 @@ def train_lm(ctx: JobContext, data: str | Path, out: str | Path | None = None, *
     out_dir = resolve_out(out, name, f"{lm_data.path.stem}-lm", resume, overwrite)
     spec = LMSpec(ctx, lm_data, base, lora_rank, max_length, cfg.batch_size, cfg.val_share, cfg.seed,
                   trust_remote_code)
-    warnings = list(lm_data.warnings)
+    warnings = list(lm_data.warnings) + spec.notes
     if spec.truncated:
         warnings.append(f"{plural(spec.truncated, 'example')} longer than {spec.max_length} tokens "
                         f"truncated to {spec.max_length} (raise --max-length to keep them whole).")
