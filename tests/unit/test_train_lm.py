@@ -19,7 +19,8 @@ from playground.core.training import events as ev  # noqa: E402
 from playground.core.training import lm  # noqa: E402
 from playground.core.training.lm import train_lm  # noqa: E402
 
-TOY = {"max_length": 64, "epochs": 8, "lr": 3e-2, "lora_rank": 8, "batch_size": 8, "val_share": 0.25, "patience": 0, "device": "cpu"}
+TOY = {"max_length": 64, "epochs": 8, "lr": 3e-2, "lora_rank": 8, "batch_size": 8, "val_share": 0.25, "patience": 0,
+       "device": "cpu"}
 
 
 @pytest.fixture(autouse=True)
