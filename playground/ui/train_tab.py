@@ -263,7 +263,7 @@ class TrainTab(QWidget):
         c.name_changed.connect(self.name_edit.setText)
         c.resume_available.connect(self._on_resume_available)
         c.running_changed.connect(self._set_running)
-        c.new_run.connect(lambda label: self.plot.start_run(label))
+        c.new_run.connect(self._start_plot)
         c.total_steps.connect(lambda n: self.plot.set_total_steps(n))
         c.step.connect(lambda e: self.plot.add_step(e.step, e.loss, e.lr))
         c.epoch.connect(lambda e: self.plot.add_epoch(e.epoch, e.step, e.val_loss, e.val_accuracy))
@@ -279,6 +279,11 @@ class TrainTab(QWidget):
     def plot(self):
         """The live loss/accuracy plot (a `TrainPlot`; made on first use if the tab was not painted yet)."""
         return self._plot_slot.widget()
+
+    def _start_plot(self, label: str) -> None:
+        """A new run's curves; a language model's "accuracy" is the exact match of its greedy answers."""
+        self.plot.start_run(label)
+        self.plot.acc_plot.setTitle("Validation exact match" if self.kind == "lm" else "Validation accuracy")
 
     # -- the controller's state, under the tab's names ------------------------------------------
     @property

@@ -268,6 +268,9 @@ def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, 
         tab.start()
     result = done.args[0]
     assert result is not None and result.task == "text-generation" and len(epochs) == 2
+    assert tab.plot.acc_plot.titleLabel.text == "Validation exact match"
+    curves = tab.plot.current  # the live curves: every step's loss, each epoch's validation loss and exact match
+    assert curves.name == "toy-lm" and len(curves.val_losses) == 2 and len(curves.val_accs) == 2 and curves.losses
     assert epochs[-1].val_loss < epochs[0].val_loss and epochs[-1].val_accuracy is not None
     assert (tmp_path / "base").is_dir() and (Path(result.model_dir) / "adapter").is_dir()
     tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
