@@ -1,4 +1,4 @@
-"""`playground finetune image|text|charlm|sound ...`: the Train tab's jobs, headless.
+"""`playground finetune image|text|charlm|sound|lm ...`: the Train tab's jobs, headless.
 
 With `--json`, one JSON object per line: step, epoch, checkpoint ... and a
 final `done` line. Ctrl+C saves a checkpoint and stops; `--resume` continues
@@ -89,11 +89,25 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "folder"},
                    check_options=_check_options)
 
+    p = kinds.add_parser("lm", help="LoRA fine-tuning of a language model on your own examples")
+    p.add_argument("data", metavar="FILE",
+                   help="JSONL with prompt/response (or messages), CSV/TSV with prompt and response columns, "
+                        "or a .txt file (continued pre-training)")
+    _common(p, 3e-4, 8)
+    p.add_argument("--base", default="bundled/smollm2-135m-instruct",
+                   help="bundled/smollm2-135m-instruct (default), bundled/gemma-3-270m, a causal-LM folder or Hub id")
+    p.add_argument("--lora-rank", type=int, default=16, help="LoRA rank on every projection (default 16)")
+    p.add_argument("--max-length", type=int, default=256, help="tokens per example; longer ones are truncated "
+                                                               "(default 256)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow a Hub base's own code to run")
+    p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"},
+                   check_options=_check_options)
+
 
 def _check_options(args) -> None:
     """Usage errors (exit 2), checked by `cli.run` before the data path is."""
     _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
-              "image_size", "max_length", "checkpoint_every", "nproc", "nnodes")
+              "image_size", "max_length", "lora_rank", "checkpoint_every", "nproc", "nnodes")
     if not 0 <= args.node_rank < args.nnodes:
         raise cli.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
 
@@ -108,8 +122,9 @@ def _positive(args, *names) -> None:
 class _Printer:
     """Human-readable progress lines on stderr, or JSON lines on stdout."""
 
-    def __init__(self, as_json: bool, world_size: int = 1):
+    def __init__(self, as_json: bool, world_size: int = 1, accuracy_name: str = "val accuracy"):
         self.as_json = as_json
+        self.accuracy_name = accuracy_name
         self.world_size = world_size
         self.last = 0.0
 
@@ -132,7 +147,7 @@ class _Printer:
             sys.stderr.write(f"step {event.step}/{event.total_steps}  epoch {event.epoch}  loss {event.loss:.4f}  "
                              f"lr {event.lr:.2e}  {event.samples_per_s:.1f} samples/s{left}\n")
         elif isinstance(event, ev.EpochEvent):
-            acc = f"  val accuracy {event.val_accuracy:.4f}" if event.val_accuracy is not None else ""
+            acc = f"  {self.accuracy_name} {event.val_accuracy:.4f}" if event.val_accuracy is not None else ""
             sys.stderr.write(f"epoch {event.epoch}: train loss {event.train_loss:.4f}  val loss {event.val_loss:.4f}{acc}\n")
         elif isinstance(event, ev.DataReport):
             sys.stderr.write(f"data: {event.n_train} training, {event.n_val} validation"
@@ -196,7 +211,7 @@ def _default_out(args):
         return Path(args.out).expanduser().resolve()
     data = Path(args.data).expanduser()
     default = f"{data.name if args.finetune_kind in ('image', 'sound') else data.stem}-" \
-              f"{ {'charlm': 'charlm', 'sound': 'sounds'}.get(args.finetune_kind, 'classifier')}"
+              f"{ {'charlm': 'charlm', 'sound': 'sounds', 'lm': 'lm'}.get(args.finetune_kind, 'classifier')}"
     try:
         return output_dir_for(args.name or default)
     except (OSError, ValueError, PlaygroundError):
@@ -232,6 +247,20 @@ def _launch(args) -> int:
         raise
 
 
+def _accuracy_name(kind: str) -> str:
+    """A tuned language model's "accuracy" is the exact match of its greedy answers."""
+    return "val exact match" if kind == "lm" else "val accuracy"
+
+
+def _metric(result, kind: str) -> str:
+    loss = f"validation loss {result.val_loss:.4f}"
+    if result.val_accuracy is None:
+        return loss
+    if kind == "lm":
+        return f"{loss}, exact match {result.val_accuracy:.4f}"
+    return loss if result.task == "text-generation" else f"validation accuracy {result.val_accuracy:.4f}"
+
+
 def cmd_finetune(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
@@ -252,6 +281,9 @@ def cmd_finetune(args) -> int:
                     "model": args.model, "max_length": args.max_length, "head_only": args.head_only}
     elif kind == "sound":
         options |= {"epochs": args.epochs, "features": args.features}
+    elif kind == "lm":
+        options |= {"epochs": args.epochs, "base": args.base, "lora_rank": args.lora_rank,
+                    "max_length": args.max_length, "trust_remote_code": args.trust_remote_code}
     else:
         options |= {"steps": args.steps, "block_size": args.block_size, "layers": args.layers, "heads": args.heads,
                     "embed": args.embed, "eval_every": args.eval_every}
@@ -265,11 +297,9 @@ def cmd_finetune(args) -> int:
     cancel = cli.cancel_on_sigint()
     if ranks.active:
         return _run_rank(job, args, ranks, cancel)
-    result = run_sync(job, _Printer(args.json), cancel)
+    result = run_sync(job, _Printer(args.json, accuracy_name=_accuracy_name(kind)), cancel)
     if not args.json:
-        metric = (f"validation accuracy {result.val_accuracy:.4f}" if result.val_accuracy is not None
-                  and result.task != "text-generation" else f"validation loss {result.val_loss:.4f}")
-        print(f"saved {result.model_dir} ({metric})")
+        print(f"saved {result.model_dir} ({_metric(result, kind)})")
     return cli.EXIT_OK
 
 
@@ -280,7 +310,7 @@ def _run_rank(job, args, ranks, cancel) -> int:
     from playground.core.runner import run_sync
     from playground.core.training import distributed, launch
 
-    printer = _Printer(args.json, ranks.world_size) if ranks.main else None
+    printer = _Printer(args.json, ranks.world_size, _accuracy_name(args.finetune_kind)) if ranks.main else None
     try:
         result = run_sync(job, printer, cancel)
     except Cancelled:
@@ -289,7 +319,5 @@ def _run_rank(job, args, ranks, cancel) -> int:
         launch.record_rank_error(str(exc) if isinstance(exc, cli.PlaygroundError) else friendly_message(exc))
         raise
     if ranks.main and not args.json:
-        metric = (f"validation accuracy {result.val_accuracy:.4f}" if result.val_accuracy is not None
-                  and result.task != "text-generation" else f"validation loss {result.val_loss:.4f}")
-        print(f"saved {result.model_dir} ({metric}, {ranks.world_size} processes)")
+        print(f"saved {result.model_dir} ({_metric(result, args.finetune_kind)}, {ranks.world_size} processes)")
     return cli.EXIT_OK

@@ -30,20 +30,23 @@ ev = lazy_module("playground.core.training.events")
 KINDS = (("image", "Image classifier (class sub-folders)"),
          ("text", "Text classifier (CSV / TSV)"),
          ("charlm", "Character-level GPT (text file)"),
-         ("sound", "Sound classes (record clips or a folder)"))
+         ("sound", "Sound classes (record clips or a folder)"),
+         ("lm", "Language model (LoRA)"))
+LM_BASES = ("bundled/smollm2-135m-instruct", "bundled/gemma-3-270m")  # the bundled chat model, the bundled base
 EVENT_INTERVAL_S = 0.05
 DEFAULTS = {  # epochs (or steps), batch size, learning rate
     "image": (3, 32, 1e-3),
     "text": (4, 16, 5e-5),
     "charlm": (2000, 32, 2e-3),
     "sound": (60, 16, 2e-3),
+    "lm": (3, 8, 3e-4),
 }
 STATUS_INTERVAL_MS = 250  # 4 status lines a second: each one relayouts the panel
 PREVIEW_KEY = "preview"  # a new data check replaces the previous one (its late outcome is dropped)
 
 
 def default_patience(kind: str) -> int:
-    return {"charlm": 0, "sound": 15}.get(kind, 3)
+    return {"charlm": 0, "sound": 15, "lm": 2}.get(kind, 3)
 
 
 @dataclass
@@ -97,7 +100,7 @@ class TrainOptions:
         elif self.kind == "text":
             kwargs |= {"epochs": self.epochs, "head_only": self.head_only,
                        "text_column": self.text_column or None, "label_column": self.label_column or None}
-        elif self.kind == "sound":
+        elif self.kind in ("sound", "lm"):  # lm: base, LoRA rank ... come in `extra`
             kwargs |= {"epochs": self.epochs}
         else:
             kwargs |= {"steps": self.steps}

@@ -22,7 +22,9 @@ from playground.core.training import data as tdata
 from playground.core.training.distributed import local_slots
 from playground.ui.evaluation_panel import EvaluationPanel
 from playground.ui.sound_recorder import SoundRecorder
-from playground.ui.train_controller import DEFAULTS, KINDS, TrainController, TrainOptions, default_patience
+from playground.ui.train_controller import (
+    DEFAULTS, KINDS, LM_BASES, TrainController, TrainOptions, default_patience,
+)
 from playground.ui.widgets.deferred import Deferred
 
 
@@ -68,7 +70,7 @@ class TrainTab(QWidget):
             self.kind_combo.addItem(text, key)
         self.kind_combo.setAccessibleName("Job type")
         self.kind_combo.currentIndexChanged.connect(self._on_kind_changed)
-        self.drop = DropArea("Drop a folder of class sub-folders, a CSV/TSV or a text file here")
+        self.drop = DropArea("Drop a folder of class sub-folders, a CSV/TSV, a JSONL of examples or a text file here")
         self.drop.dropped.connect(self.open_paths)
         self.browse_button = QPushButton("Browse...")
         self.browse_button.clicked.connect(self._browse)
@@ -129,6 +131,16 @@ class TrainTab(QWidget):
         self.image_size = QSpinBox()
         self.image_size.setRange(16, 1024)
         self.image_size.setValue(224)
+        # Language model (LoRA): the base to tune (a bundled id, a folder or a Hub id) and the adapter's rank.
+        self.base_combo = QComboBox()
+        self.base_combo.setEditable(True)
+        self.base_combo.addItems(LM_BASES)
+        self.base_combo.setAccessibleName("Base model")
+        self.base_combo.setToolTip("The language model to tune: a bundled one, a model folder or a Hub id")
+        self.lora_rank = QSpinBox()
+        self.lora_rank.setRange(1, 512)
+        self.lora_rank.setValue(16)
+        self.lora_rank.setToolTip("LoRA rank on every projection: larger learns more, trains a little slower")
         self.device_combo = QComboBox()
         self.device_combo.setAccessibleName("Training device")
         # "Default" is the device chosen in Settings (itself "automatic" unless the user picked one).
@@ -162,6 +174,10 @@ class TrainTab(QWidget):
         opts.addRow("Validation share", self.val_share)
         opts.addRow("Early stopping patience", self.patience)
         opts.addRow(self.size_label, self.image_size)
+        self.base_label = QLabel("Base model")
+        self.rank_label = QLabel("LoRA rank")
+        opts.addRow(self.base_label, self.base_combo)
+        opts.addRow(self.rank_label, self.lora_rank)
         opts.addRow("Device", self.device_combo)
         opts.addRow("Processes", self.processes)
         opts.addRow(self.head_only)
@@ -247,7 +263,7 @@ class TrainTab(QWidget):
         c.name_changed.connect(self.name_edit.setText)
         c.resume_available.connect(self._on_resume_available)
         c.running_changed.connect(self._set_running)
-        c.new_run.connect(lambda label: self.plot.start_run(label))
+        c.new_run.connect(self._start_plot)
         c.total_steps.connect(lambda n: self.plot.set_total_steps(n))
         c.step.connect(lambda e: self.plot.add_step(e.step, e.loss, e.lr))
         c.epoch.connect(lambda e: self.plot.add_epoch(e.epoch, e.step, e.val_loss, e.val_accuracy))
@@ -263,6 +279,11 @@ class TrainTab(QWidget):
     def plot(self):
         """The live loss/accuracy plot (a `TrainPlot`; made on first use if the tab was not painted yet)."""
         return self._plot_slot.widget()
+
+    def _start_plot(self, label: str) -> None:
+        """A new run's curves; a language model's "accuracy" is the exact match of its greedy answers."""
+        self.plot.start_run(label)
+        self.plot.acc_plot.setTitle("Validation exact match" if self.kind == "lm" else "Validation accuracy")
 
     # -- the controller's state, under the tab's names ------------------------------------------
     @property
@@ -325,6 +346,8 @@ class TrainTab(QWidget):
             w.setVisible(kind == "charlm")
         for w in (self.image_size, self.size_label):
             w.setVisible(kind == "image")
+        for w in (self.base_combo, self.base_label, self.lora_rank, self.rank_label):
+            w.setVisible(kind == "lm")
         for w in (self.text_col, self.label_col, self.text_col_label, self.label_col_label):
             w.setVisible(kind == "text")
         self.head_only.setVisible(kind in ("image", "text"))
@@ -334,7 +357,8 @@ class TrainTab(QWidget):
         if self.kind in ("image", "sound"):
             path = QFileDialog.getExistingDirectory(self, "Folder of class sub-folders")
         else:
-            filt = "Tables (*.csv *.tsv *.tab)" if self.kind == "text" else "Text (*.txt *.md *.*)"
+            filt = {"text": "Tables (*.csv *.tsv *.tab)",
+                    "lm": "Examples (*.jsonl *.csv *.tsv *.txt);;All files (*)"}.get(self.kind, "Text (*.txt *.md *.*)")
             path, _ = QFileDialog.getOpenFileName(self, "Training data", "", filt)
         if path:
             self.set_data(path)
@@ -407,7 +431,12 @@ class TrainTab(QWidget):
             image_size=self.image_size.value(), device=self.device_combo.currentData(),
             head_only=self.head_only.isChecked(), resume=self.resume_box.isChecked(),
             text_column=self.text_col.currentText() or None, label_column=self.label_col.currentText() or None,
-            processes=self.processes.value(), extra=dict(self.extra_options))
+            processes=self.processes.value(), extra=self._lm_options() | dict(self.extra_options))
+
+    def _lm_options(self) -> dict:
+        if self.kind != "lm":
+            return {}
+        return {"base": self.base_combo.currentText().strip() or LM_BASES[0], "lora_rank": self.lora_rank.value()}
 
     def job_arguments(self) -> tuple[tuple, dict]:
         return self.options().job_arguments(self.controller.control)

@@ -3,7 +3,8 @@
 `--nproc 2` image fine-tune on digits matches one process within 0.05; char-GPT loss falls and
 every event says world_size 2; two "nodes" on this machine (static rendezvous on 127.0.0.1)
 train to the end; one rank killed: the run ends in under 10 s with a sentence naming it and the
-checkpoint whole; resume 2 -> 1 and 1 -> 2 continue at the step the checkpoint holds.
+checkpoint whole; resume 2 -> 1 and 1 -> 2 continue at the step the checkpoint holds; LoRA on a tiny
+Llama learns its toy mapping on two processes.
 Every process runs in its own group, killed at the end of each test whatever happened.
 """
 
@@ -268,3 +269,25 @@ def test_ctrl_c_reaches_every_rank_and_keeps_a_checkpoint(tmp_path, launch, corp
     events = run.events
     assert events[-1] == {"type": "cancelled", "world_size": 2}
     assert events[-2]["type"] == "checkpoint" and events[-2]["reason"] == "cancel"
+
+
+def test_lora_language_model_on_two_processes_learns_the_toy_mapping(tmp_path, launch):
+    """`finetune lm --nproc 2`: the ranks tune the adapter together (DDP over the LoRA weights);
+    the held-out exact match, summed over both ranks' validation shares, rises."""
+    pytest.importorskip("peft")
+    from lm_support import make_tiny_llm, write_toy_jsonl
+
+    base = make_tiny_llm(tmp_path / "base")
+    data = write_toy_jsonl(tmp_path / "toy.jsonl")
+    out = tmp_path / "lm2p"
+    run = launch("--device", "cpu", "finetune", "lm", data, "--out", out, "--base", base, "--epochs", "6",
+                 "--lr", "0.03", "--lora-rank", "8", "--max-length", "64", "--val-share", "0.25", "--patience", "0",
+                 "--json", "--nproc", "2")
+    assert run.finish() == 0, run.err[-3000:]
+    events = run.events
+    assert events and all(e["world_size"] == 2 for e in events)
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert len(epochs) == 6 and epochs[-1]["val_loss"] < epochs[0]["val_loss"]
+    assert epochs[-1]["val_accuracy"] >= 0.75
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert json.loads((out / "playground_model.json").read_text())["world_size"] == 2

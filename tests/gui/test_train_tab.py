@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +239,39 @@ def test_the_plots_never_get_less_room_than_their_titles_and_axes_need(qtbot):
     plot.show()
     qtbot.waitExposed(plot)
     assert plot.graphs.width() >= need.width()
+
+
+def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, tmp_path):
+    """A JSONL of prompt/response pairs picks the "Language model (LoRA)" job; its base and rank
+    reach the job; the run plots loss and validation loss and saves a text-generation model."""
+    pytest.importorskip("peft")
+    from lm_support import make_tiny_llm, write_toy_jsonl
+
+    base = make_tiny_llm(tmp_path / "base")
+    data = write_toy_jsonl(tmp_path / "toy.jsonl")
+    tab.open_paths([str(data)])
+    qtbot.waitUntil(lambda: tab.preview is not None, timeout=60_000)
+    assert tab.kind == "lm" and tab.kind_combo.currentText() == "Language model (LoRA)"
+    assert "64 prompt/response examples" in tab.data_label.text() and tab.name_edit.text() == "toy-lm"
+    assert tab.base_combo.isVisible() and tab.lora_rank.isVisible() and not tab.steps.isVisible()
+    assert (tab.epochs.value(), tab.batch.value(), tab.patience.value()) == (3, 8, 2)
+    tab.base_combo.setCurrentText(str(base))
+    tab.lora_rank.setValue(4)
+    tab.epochs.setValue(2)
+    tab.lr.setValue(0.03)
+    tab.device_combo.setCurrentIndex(tab.device_combo.findData("cpu"))
+    _, kwargs = tab.job_arguments()
+    assert kwargs["base"] == str(base) and kwargs["lora_rank"] == 4 and kwargs["epochs"] == 2
+    epochs = []
+    tab.controller.epoch.connect(epochs.append)
+    with qtbot.waitSignal(tab.controller.finished, timeout=120_000) as done:
+        tab.start()
+    result = done.args[0]
+    assert result is not None and result.task == "text-generation" and len(epochs) == 2
+    assert tab.plot.acc_plot.titleLabel.text == "Validation exact match"
+    curves = tab.plot.current  # the live curves: every step's loss, each epoch's validation loss and exact match
+    assert curves.name == "toy-lm" and len(curves.val_losses) == 2 and len(curves.val_accs) == 2 and curves.losses
+    assert epochs[-1].val_loss < epochs[0].val_loss and epochs[-1].val_accuracy is not None
+    assert (tmp_path / "base").is_dir() and (Path(result.model_dir) / "adapter").is_dir()
+    tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
+    assert not tab.base_combo.isVisible() and "base" not in tab.job_arguments()[1]

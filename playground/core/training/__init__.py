@@ -1,4 +1,4 @@
-"""Fine-tune jobs: image classifier, text classifier, character-level GPT.
+"""Fine-tune jobs: image classifier, text classifier, character-level GPT, sound classes, LoRA on a language model.
 
 Each job is `fn(ctx, data, out=None, **options)`; it emits the events of
 `training.events` and returns a `TrainResult`. Heavy imports happen inside
@@ -8,7 +8,7 @@ modules (data checks, process slots) before its first paint, never the loop or t
 
 
 def job_for(kind: str):
-    """The job function for "image", "text", "charlm" or "sound"."""
+    """The job function for "image", "text", "charlm", "sound" or "lm"."""
     if kind == "image":
         from playground.core.training.image import train_image_classifier
 
@@ -25,4 +25,8 @@ def job_for(kind: str):
         from playground.core.training.sound import train_sound_classifier
 
         return train_sound_classifier
+    if kind == "lm":
+        from playground.core.training.lm import train_lm
+
+        return train_lm
     raise ValueError(f"unknown training kind '{kind}'")

@@ -395,7 +395,7 @@ def read_text_file(path: str | Path, min_chars: int = 200) -> str:
 
 @dataclass
 class DataPreview:
-    kind: str  # "image" | "text" | "charlm" | "sound"
+    kind: str  # "image" | "text" | "charlm" | "sound" | "lm"
     path: str
     summary: str
     labels: list[str] = field(default_factory=list)
@@ -416,6 +416,8 @@ def guess_kind(path: str | Path) -> str | None:
         return "sound" if _looks_like_sound_folder(p) else "image"
     if p.suffix.lower() in (".csv", ".tsv", ".tab"):
         return "text"
+    if p.suffix.lower() in (".jsonl", ".ndjson"):  # prompt/response examples for a language model
+        return "lm"
     return "charlm"
 
 
@@ -460,6 +462,14 @@ def preview(ctx, kind: str, path: str | Path, text_column: str | None = None,
         return DataPreview(kind, str(p), summary, list(t.labels), t.counts,
                            list(t.warnings), columns, t.text_column, t.label_column,
                            f"{safe_model_name(p.stem)}-classifier")
+    if kind == "lm":
+        from playground.core.training.lm import read_lm_data
+
+        d = read_lm_data(p)
+        summary = (f"{plural(len(d), 'prompt/response example')}" if d.fmt == "pairs" else
+                   f"{len(d.text):,} characters of text (continued pre-training)")
+        return DataPreview(kind, str(p), summary, warnings=list(d.warnings),
+                           suggested_name=f"{safe_model_name(p.stem)}-lm")
     text = read_text_file(p)
     return DataPreview(kind, str(p), f"{len(text):,} characters, {len(set(text))} different",
                        suggested_name=f"{safe_model_name(p.stem)}-charlm")

@@ -18,7 +18,7 @@ class TrainEvent:
 class DataReport(TrainEvent):
     """What the data checks found, before training starts."""
 
-    kind: str  # "image" | "text" | "charlm"
+    kind: str  # "image" | "text" | "charlm" | "sound" | "lm"
     source: str
     n_train: int
     n_val: int

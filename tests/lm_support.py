@@ -1,0 +1,52 @@
+"""A tiny Llama with a word-level tokenizer and a chat template, built offline, and a toy task for
+the LoRA fine-tuning tests: a colour and an animal in, the colour that follows it in WORDS out ("red cat" -> "blue")."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+WORDS = ["red", "blue", "green", "gold", "pink", "gray", "cyan", "lime"]
+ANIMALS = ["cat", "dog", "owl", "fox", "bee", "elk", "yak", "emu"]
+SPECIALS = ["<pad>", "<unk>", "<eos>", "<user>", "<assistant>", "<system>"]
+TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} <eos> {% endfor %}"
+            "{% if add_generation_prompt %}<assistant> {% endif %}")
+
+
+def make_tiny_llm(folder, chat_template: bool = True, seed: int = 0):
+    import torch
+    from tokenizers import Tokenizer, decoders, pre_tokenizers
+    from tokenizers import models as tmodels
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(SPECIALS + WORDS + ANIMALS)}
+    tk = Tokenizer(tmodels.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tk.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
+    if chat_template:
+        tok.chat_template = TEMPLATE
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64, initializer_range=0.5,
+                      eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"], bos_token_id=vocab["<eos>"])
+    model = LlamaForCausalLM(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def toy_pairs(seed: int = 0):
+    follow = dict(zip(WORDS, WORDS[1:] + WORDS[:1], strict=True))
+    pairs = [(f"{a} {b}", follow[a]) for a, b in itertools.product(WORDS, ANIMALS)]
+    random.Random(seed).shuffle(pairs)
+    return pairs
+
+
+def write_toy_jsonl(path, pairs=None):
+    with open(path, "w", encoding="utf-8") as fh:
+        for p, r in pairs or toy_pairs():
+            fh.write(json.dumps({"prompt": p, "response": r}) + "\n")
+    return path
