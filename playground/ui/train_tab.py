@@ -26,6 +26,7 @@ from playground.ui.train_controller import (
     DEFAULTS, KINDS, LM_BASES, TrainController, TrainOptions, default_patience,
 )
 from playground.ui.widgets.deferred import Deferred
+from playground.ui.widgets.model_picker import ModelPicker
 
 
 class DropArea(QLabel):
@@ -132,11 +133,12 @@ class TrainTab(QWidget):
         self.image_size.setRange(16, 1024)
         self.image_size.setValue(224)
         # Language model (LoRA): the base to tune (a bundled id, a folder or a Hub id) and the adapter's rank.
-        self.base_combo = QComboBox()
-        self.base_combo.setEditable(True)
-        self.base_combo.addItems(LM_BASES)
-        self.base_combo.setAccessibleName("Base model")
-        self.base_combo.setToolTip("The language model to tune: a bundled one, a model folder or a Hub id")
+        # The one model picker (text-generation models: the bundled two, yours, folders, Hub ids); choosing a
+        # base here does not change Generate's default model.
+        self.base_picker = ModelPicker(ctx, "text-generation", default=LM_BASES[0], label="", remember_choice=False,
+                                       placeholder="a bundled model, a model folder or a Hub id")
+        self.base_picker.setAccessibleName("Base model")
+        self.base_picker.setToolTip("The language model to tune: a bundled one, a model folder or a Hub id")
         self.lora_rank = QSpinBox()
         self.lora_rank.setRange(1, 512)
         self.lora_rank.setValue(16)
@@ -176,7 +178,7 @@ class TrainTab(QWidget):
         opts.addRow(self.size_label, self.image_size)
         self.base_label = QLabel("Base model")
         self.rank_label = QLabel("LoRA rank")
-        opts.addRow(self.base_label, self.base_combo)
+        opts.addRow(self.base_label, self.base_picker)
         opts.addRow(self.rank_label, self.lora_rank)
         opts.addRow("Device", self.device_combo)
         opts.addRow("Processes", self.processes)
@@ -346,7 +348,7 @@ class TrainTab(QWidget):
             w.setVisible(kind == "charlm")
         for w in (self.image_size, self.size_label):
             w.setVisible(kind == "image")
-        for w in (self.base_combo, self.base_label, self.lora_rank, self.rank_label):
+        for w in (self.base_picker, self.base_label, self.lora_rank, self.rank_label):
             w.setVisible(kind == "lm")
         for w in (self.text_col, self.label_col, self.text_col_label, self.label_col_label):
             w.setVisible(kind == "text")
@@ -436,7 +438,7 @@ class TrainTab(QWidget):
     def _lm_options(self) -> dict:
         if self.kind != "lm":
             return {}
-        return {"base": self.base_combo.currentText().strip() or LM_BASES[0], "lora_rank": self.lora_rank.value()}
+        return {"base": self.base_picker.model_id() or LM_BASES[0], "lora_rank": self.lora_rank.value()}
 
     def job_arguments(self) -> tuple[tuple, dict]:
         return self.options().job_arguments(self.controller.control)

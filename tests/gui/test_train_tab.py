@@ -253,9 +253,9 @@ def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, 
     qtbot.waitUntil(lambda: tab.preview is not None, timeout=60_000)
     assert tab.kind == "lm" and tab.kind_combo.currentText() == "Language model (LoRA)"
     assert "64 prompt/response examples" in tab.data_label.text() and tab.name_edit.text() == "toy-lm"
-    assert tab.base_combo.isVisible() and tab.lora_rank.isVisible() and not tab.steps.isVisible()
+    assert tab.base_picker.isVisible() and tab.lora_rank.isVisible() and not tab.steps.isVisible()
     assert (tab.epochs.value(), tab.batch.value(), tab.patience.value()) == (3, 8, 2)
-    tab.base_combo.setCurrentText(str(base))
+    tab.base_picker.set_model(str(base))
     tab.lora_rank.setValue(4)
     tab.epochs.setValue(2)
     tab.lr.setValue(0.03)
@@ -274,4 +274,4 @@ def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, 
     assert epochs[-1].val_loss < epochs[0].val_loss and epochs[-1].val_accuracy is not None
     assert (tmp_path / "base").is_dir() and (Path(result.model_dir) / "adapter").is_dir()
     tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
-    assert not tab.base_combo.isVisible() and "base" not in tab.job_arguments()[1]
+    assert not tab.base_picker.isVisible() and "base" not in tab.job_arguments()[1]
