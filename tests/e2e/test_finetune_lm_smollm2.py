@@ -14,7 +14,7 @@ from playground import cli
 from playground.core import models
 
 # About 4 minutes on 2 busy cores (the first use dequantizes the GGUF, ~20 tuning steps, greedy answers of both
-# models): over the CI budget, so it runs only when asked (PLAYGROUND_SLOW_LM=1).
+# models): .ci/run asks for it (PLAYGROUND_SLOW_LM=1); a plain `uv run pytest` leaves it out.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(os.environ.get("PLAYGROUND_SLOW_LM") != "1",
                                  reason="tunes the real SmolLM2 for ~4 minutes on 2 cores; set PLAYGROUND_SLOW_LM=1")]
