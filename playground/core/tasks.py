@@ -54,6 +54,7 @@ class Task:
     # the models are listed (torchvision weights), so the registry itself imports no torch.
     sources: tuple[str, ...] = ()
     train: str = ""  # the Train tab's job that makes models for this task ("image", "text", "charlm")
+    also_train: tuple[str, ...] = ()  # more jobs that make them (text generation: the LoRA fine-tune, "lm")
 
     @property
     def settings_key(self) -> str:
@@ -68,7 +69,13 @@ class Task:
 
     def to_dict(self) -> dict:
         return {"id": self.id, "label": self.label, "tab": self.tab, "input": self.input, "needs": self.needs,
-                "default": self.default, "settings_key": self.settings_key, "train": self.train or None}
+                "default": self.default, "settings_key": self.settings_key, "train": self.train or None,
+                "train_jobs": list(self.train_jobs)}
+
+    @property
+    def train_jobs(self) -> tuple[str, ...]:
+        """Every Train tab job that makes models for this task (`train` first)."""
+        return tuple(j for j in (self.train, *self.also_train) if j)
 
 
 def _labels(entry: models.ModelEntry) -> list[str]:
@@ -111,7 +118,7 @@ TASKS: tuple[Task, ...] = (
          hub=(Hub("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "DistilBERT SST-2 sentiment",
                   "Apache-2.0"),)),
     Task("text-generation", "Generate", "text", "prompt or chat", "a causal language model (GPT-like) or a GGUF file",
-         "bundled/smollm2-135m-instruct", kinds=("text-generation",), architectures=DECODER, train="charlm",
+         "bundled/smollm2-135m-instruct", kinds=("text-generation",), architectures=DECODER, train="charlm", also_train=("lm",),
          hub=(Hub("openai-community/gpt2", "GPT-2 (124M)", "MIT"),
               Hub("HuggingFaceTB/SmolLM2-360M-Instruct", "SmolLM2-360M-Instruct", "Apache-2.0"))),
     Task("question-answering", "Answer", "text", "question + passage", "an extractive QA model or a chat model",
@@ -191,9 +198,9 @@ def hub_suggestions() -> list[tuple[str, str, str, str]]:
 
 
 def trained_by(kind: str) -> Task:
-    """The task whose models a Train tab job makes ("image", "text" or "charlm")."""
+    """The task whose models a Train tab job makes ("image", "text", "charlm", "lm" or "sound")."""
     for t in TASKS:
-        if t.train == kind:
+        if kind in t.train_jobs:
             return t
     raise InputError(f"Unknown training job '{kind}'.")
 

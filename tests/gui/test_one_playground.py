@@ -238,7 +238,7 @@ def test_tasks_listing_names_every_task_the_tabs_offer():
     from playground.ui.train_controller import KINDS
 
     for kind, _label in KINDS:  # what the Train tab trains, and which pickers get it
-        assert any(row["train"] == kind for row in listed.values()), kind
+        assert any(kind in row["train_jobs"] for row in listed.values()), kind
         assert tasks.trained_by(kind).id in listed
     models_out = subprocess.run([sys.executable, "-m", "playground", "models", "--json"], capture_output=True,
                                 text=True, timeout=300)
