@@ -384,11 +384,7 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
     def folder_and_loads():
         if model_id in GGUF_BUNDLES:  # a bundled GGUF model: its full-precision copy (joined first if in parts)
             return _convert_bundled(ctx, model_id)
-        folder = models.local_folder(model_id, ctx)
-        if folder.is_file():
-            raise ModelError(f"'{model_id}' is a file; pick the folder that holds the model.")
-        models.check_weights_safe(folder, allow_pickle, trust_remote_code)
-        return folder, None, None
+        return local_model_folder(model_id, ctx, allow_pickle, trust_remote_code), None, None
 
     def torch_loader() -> Generator:
         folder, model, tokenizer = folder_and_loads()
@@ -396,7 +392,7 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
             model.to(device=device, dtype=dtype)
             model.eval()
             return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer),
-                             _chats(model_id, tokenizer), {"first_load": True},
+                             uses_chat(model_id, tokenizer), {"first_load": True},
                              backend=_torch_backend(dtype))
         ctx.progress(None, f"Loading {model_id}...")
         return _load_folder(folder, model_id, device, dtype, trust_remote_code)
@@ -433,6 +429,16 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
         with _hold_bundled(ctx):
             return load()
     return load()
+
+
+def local_model_folder(model_id: str, ctx: JobContext | None = None, allow_pickle: bool = False,
+                       trust_remote_code: bool = False) -> Path:
+    """A causal LM's folder (a local folder, or a Hub id downloaded), its weights checked safe to load."""
+    folder = models.local_folder(model_id, ctx)
+    if folder.is_file():
+        raise ModelError(f"'{model_id}' is a file; pick the folder that holds the model.")
+    models.check_weights_safe(folder, allow_pickle, trust_remote_code)
+    return folder
 
 
 class _NotFast(Exception):
@@ -481,7 +487,7 @@ def _load_fast(folder: Path, model_id: str, device: str, ctx: JobContext, comput
     if not (isinstance(max_length, int) and max_length > 0):
         value = getattr(tokenizer, "model_max_length", None)
         max_length = value if isinstance(value, int) and 0 < value < 10**8 else None
-    return Generator(model, tokenizer, model_id, device, max_length, _chats(model_id, tokenizer),
+    return Generator(model, tokenizer, model_id, device, max_length, uses_chat(model_id, tokenizer),
                      {"eos_ids": eos, "folder": folder, "converted": converted}, backend=label)
 
 
@@ -507,7 +513,7 @@ def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_c
         raise ModelError(f"Cannot load '{model_id}': {_first_line(exc)}") from exc
     model.to(device)
     model.eval()
-    has_template = _chats(model_id, tokenizer)
+    has_template = uses_chat(model_id, tokenizer)
     max_length = _max_length(model, tokenizer)
     return Generator(model, tokenizer, model_id, device, max_length, has_template,
                      context=_trained_context(folder, max_length),
@@ -527,7 +533,7 @@ def _trained_context(folder: Path, max_length: int | None) -> int | None:
     return context
 
 
-def _chats(model_id: str, tokenizer) -> bool:
+def uses_chat(model_id: str, tokenizer) -> bool:
     """Whether generation uses the chat template: a base model continues text even if its tokenizer has one."""
     return bool(getattr(tokenizer, "chat_template", None)) and not models.is_base_model(model_id)
 

@@ -108,9 +108,9 @@ def test_a_base_model_never_uses_a_chat_template():
     from playground.core import generation
 
     with_template = SimpleNamespace(chat_template="{{ messages }}")
-    assert not generation._chats(GEMMA, with_template)
-    assert generation._chats("bundled/smollm2-135m-instruct", with_template)
-    assert not generation._chats("bundled/smollm2-135m-instruct", SimpleNamespace(chat_template=None))
+    assert not generation.uses_chat(GEMMA, with_template)
+    assert generation.uses_chat("bundled/smollm2-135m-instruct", with_template)
+    assert not generation.uses_chat("bundled/smollm2-135m-instruct", SimpleNamespace(chat_template=None))
     assert generation.GGUF_BUNDLES[GEMMA].gguf == models.GEMMA_GGUF
 
 

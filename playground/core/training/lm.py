@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.core import models
+from playground.core import generation, models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
@@ -28,7 +28,7 @@ from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 from playground.core.wording import plural
 
-DEFAULT_BASE = "bundled/smollm2-135m-instruct"  # generation.BUNDLED_ID (not imported: generation is heavy)
+DEFAULT_BASE = generation.BUNDLED_ID
 ADAPTER_DIR = "adapter"
 EXACT_MATCH_MAX_TOKENS = 32  # responses up to this long are scored by exact match at each evaluation
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -185,21 +185,10 @@ def encode_text(tokenizer, text: str, max_length: int) -> list[list[int]]:
 
 def base_folder(base: str, ctx: JobContext | None, trust_remote_code: bool = False) -> Path:
     """The base's folder: a bundled GGUF model's dequantized copy, a local folder or a Hub download."""
-    from playground.core import generation
-
     base = (base or DEFAULT_BASE).strip()
     if base in generation.GGUF_BUNDLES:
         return generation.bundled_folder(ctx, base)
-    folder = models.local_folder(base, ctx)
-    if folder.is_file():
-        raise ModelError(f"'{base}' is a file; pick the folder that holds the model.")
-    models.check_weights_safe(folder, trust_remote_code=trust_remote_code)
-    return folder
-
-
-def uses_chat(base: str, tokenizer) -> bool:
-    """The chat template when the base has one and is not a bundled base model (as generation decides)."""
-    return bool(getattr(tokenizer, "chat_template", None)) and not models.is_base_model(base)
+    return generation.local_model_folder(base, ctx, trust_remote_code=trust_remote_code)
 
 
 def _adapter_module(peft_model):
@@ -275,7 +264,7 @@ class LMSpec(TrainSpec):
             self.notes.append(f"The maximum length {self.max_length} is more than the base model's "
                               f"{positions} positions; using {positions}.")
             self.max_length = positions
-        self.chat = data.fmt == "pairs" and uses_chat(self.base, self.tokenizer)
+        self.chat = data.fmt == "pairs" and generation.uses_chat(self.base, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
@@ -400,7 +389,7 @@ class LMSpec(TrainSpec):
             self.peft_model.save_pretrained(str(folder / ADAPTER_DIR), safe_serialization=True)
             merged = self.peft_model.merge_and_unload()
             merged.save_pretrained(str(folder), safe_serialization=True)
-            if not uses_chat(self.base, self.tokenizer):  # a base model: generation continues plain text
+            if not generation.uses_chat(self.base, self.tokenizer):  # a base model: generation continues plain text
                 self.tokenizer.chat_template = None
             self.tokenizer.save_pretrained(str(folder))
         self.model = _adapter_module(merged)  # the peft wrapper is gone after the merge
