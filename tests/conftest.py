@@ -38,6 +38,16 @@ def isolated_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def device_preference():
+    """`playground --device cpu` in one test sets the process's device choice: the next test starts on auto."""
+    from playground.core import devices
+
+    before = devices.get_preference()
+    yield
+    devices.set_preference(before)
+
+
 @pytest.fixture
 def settings(tmp_path):
     from playground.settings import Settings

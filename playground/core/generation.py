@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import models, paths
+from playground.core import lora, models, paths
 from playground.core.errors import Cancelled, InputError, ModelError
 from playground.core.jobs import JobContext
 
@@ -76,6 +76,10 @@ DEFAULT_DECODING = Decoding()
 PLAIN_DECODING = Decoding(temperature=0.7, top_p=0.95, repetition_penalty=1.0, no_repeat_ngram_size=0)
 # A character-level model repeats characters by nature: no penalty.
 CHAR_DECODING = Decoding(repetition_penalty=1.0, no_repeat_ngram_size=0)
+# A model tuned on your examples answers in their form, which a penalty bends ("11 + 1 = 12" has to
+# repeat its 1s); no penalty, as its exact match is measured (greedy) in training and `evaluate`.
+TUNED_DECODING = Decoding(repetition_penalty=1.0, no_repeat_ngram_size=0)
+TUNED_KIND = "lm-lora"  # the marker's kind of a LoRA run's merged model
 
 
 # -- events and results ---------------------------------------------------------
@@ -148,6 +152,7 @@ class Generator:
     # so no token ever sits on an untrained position.
     context: int | None = None
     char_level: bool = False  # the Train tab's character-level GPT (no anti-repetition defaults)
+    tuned: bool = False  # a LoRA run's model, merged or a live checkpoint (decoding without a penalty)
     # "transformers <dtype>" or "CTranslate2 <compute type>" (then `model` is a ctranslate2.Generator)
     backend: str = ""
 
@@ -379,6 +384,13 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
     device = device or devices.choose_device()
     dtype = devices.dtype_for(device)
     key = ("text-generation", model_id, device, str(dtype), bool(trust_remote_code))
+    adapter = lora.adapter_folder(model_id)
+    if adapter is not None:  # a LoRA adapter (a running job's latest checkpoint): base + adapter, on transformers
+        if backend == "ctranslate2":
+            raise ModelError(f"'{model_id}' is a LoRA adapter: it runs on transformers (the run's merged "
+                             "model folder runs on CTranslate2).")
+        return models.cache.get(key[:1] + (str(adapter),) + key[2:],
+                                lambda: _load_adapter(adapter, model_id, device, dtype, ctx, trust_remote_code))
     fast_key = key + ("ctranslate2", compute_type)
 
     def folder_and_loads():
@@ -429,6 +441,41 @@ def load_generator(model_id: str | None = None, ctx: JobContext | None = None, a
         with _hold_bundled(ctx):
             return load()
     return load()
+
+
+def model_folder(model_id: str, ctx: JobContext | None = None, trust_remote_code: bool = False) -> Path:
+    """A causal LM's folder of full-precision weights: a bundled GGUF model's converted copy (made on
+    first use), a local folder or a Hub download."""
+    model_id = (model_id or "").strip() or BUNDLED_ID
+    if model_id in GGUF_BUNDLES:
+        return bundled_folder(ctx, model_id)
+    return local_model_folder(model_id, ctx, trust_remote_code=trust_remote_code)
+
+
+def _load_adapter(adapter: Path, model_id: str, device: str, dtype, ctx: JobContext,
+                  trust_remote_code: bool) -> Generator:
+    """A fresh copy of the adapter's base with the adapter merged in (the cached base stays untouched)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    meta = lora.adapter_info(adapter)
+    base = meta["base_model"]
+    ctx.progress(None, f"Loading {base} with the LoRA adapter{_at_step(meta)}...")
+    folder = model_folder(base, ctx, trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Cannot load the base '{base}' of the LoRA adapter: {_first_line(exc)}") from exc
+    model = lora.merge_into(model, adapter)
+    model.to(device)
+    model.eval()
+    return Generator(model, tokenizer, model_id, device, _max_length(model, tokenizer), uses_chat(base, tokenizer),
+                     {"adapter": adapter, "step": meta.get("step")}, tuned=True,
+                     backend=f"{_torch_backend(dtype)} + LoRA{_at_step(meta)}")
+
+
+def _at_step(meta: dict) -> str:
+    return f" at step {meta['step']}" if isinstance(meta.get("step"), int) else ""
 
 
 def local_model_folder(model_id: str, ctx: JobContext | None = None, allow_pickle: bool = False,
@@ -488,7 +535,8 @@ def _load_fast(folder: Path, model_id: str, device: str, ctx: JobContext, comput
         value = getattr(tokenizer, "model_max_length", None)
         max_length = value if isinstance(value, int) and 0 < value < 10**8 else None
     return Generator(model, tokenizer, model_id, device, max_length, uses_chat(model_id, tokenizer),
-                     {"eos_ids": eos, "folder": folder, "converted": converted}, backend=label)
+                     {"eos_ids": eos, "folder": folder, "converted": converted}, tuned=_kind(folder) == TUNED_KIND,
+                     backend=label)
 
 
 def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_code: bool) -> Generator:
@@ -517,8 +565,13 @@ def _load_folder(folder: Path, model_id: str, device: str, dtype, trust_remote_c
     max_length = _max_length(model, tokenizer)
     return Generator(model, tokenizer, model_id, device, max_length, has_template,
                      context=_trained_context(folder, max_length),
-                     char_level=(models.read_marker(folder) or {}).get("kind") == "charlm",
+                     char_level=_kind(folder) == "charlm", tuned=_kind(folder) == TUNED_KIND,
                      backend=_torch_backend(dtype))
+
+
+def _kind(folder: Path) -> str:
+    """The kind a model trained here says it is ("charlm", "lm-lora"), else ""."""
+    return str((models.read_marker(folder) or {}).get("kind") or "")
 
 
 def _trained_context(folder: Path, max_length: int | None) -> int | None:
@@ -711,7 +764,9 @@ def generate(ctx: JobContext, prompt: str | None = None, model: str | None = Non
 
 def decoding_for(gen: Generator) -> Decoding:
     """The default decoding for a loaded model: anti-repetition for subword models, none for a char-level one."""
-    return CHAR_DECODING if gen.char_level else DEFAULT_DECODING
+    if gen.char_level:
+        return CHAR_DECODING
+    return TUNED_DECODING if gen.tuned else DEFAULT_DECODING
 
 
 def generate_with(ctx: JobContext, gen: Generator, prompt: str | None = None, *, messages: list[dict] | None = None,

@@ -35,6 +35,8 @@ class ModelStore(QObject):
         super().__init__(parent)
         self.ctx = ctx
         self._lists: dict[str, list] = {}
+        self._live: dict[str, object] = {}  # id -> entry of a running job's latest checkpoint
+        self._successors: dict[str, str] = {}  # a finished job's live id -> the model it saved
         self._scanned = False
         self._dirty = False
         self._runner = JobRunner(ctx, "models", self, show=False)
@@ -50,14 +52,38 @@ class ModelStore(QObject):
         return self._scanned
 
     def entries(self, task: str) -> list:
-        return list(self._lists.get(tasks.get(task).id, ()))
+        task = tasks.get(task).id
+        live = [e for e in self._live.values() if e.task == task]
+        return live + list(self._lists.get(task, ()))
 
     def find(self, model_id: str):
+        if model_id in self._live:
+            return self._live[model_id]
         for lst in self._lists.values():
             for e in lst:
                 if e.id == model_id:
                     return e
         return None
+
+    def successor(self, model_id: str) -> str:
+        """The model a finished job saved, for a picker that showed its live checkpoint ("" if none)."""
+        return self._successors.get(model_id, "")
+
+    # -- a running job's model ------------------------------------------------------------
+    def set_live(self, entry) -> None:
+        """List (or update) a running job's latest checkpoint first in its task's pickers."""
+        self._live[entry.id] = entry
+        self._successors.pop(entry.id, None)
+        self.changed.emit(frozenset({entry.task}))
+
+    def end_live(self, model_id: str, saved: str = "") -> None:
+        """The job ended: its checkpoint leaves the lists; pickers that showed it move to `saved`."""
+        entry = self._live.pop(model_id, None)
+        if entry is None:
+            return
+        if saved:
+            self._successors[model_id] = saved
+        self.changed.emit(frozenset({entry.task}))
 
     # -- updating -----------------------------------------------------------------------
     def refresh(self, now: bool = False) -> None:

@@ -139,6 +139,8 @@ class TrainController(QObject):
         self.name = ""  # the model name, as the user typed it ("" = none yet)
         self.last_step: ev.StepEvent | None = None
         self.last_result: ev.TrainResult | None = None
+        self.run_name = ""
+        self.live_id: str | None = None  # the running job's latest checkpoint, once it has one
         self.messages: list[str] = []
         self.status_text = ""
         self.started_at = 0.0
@@ -257,6 +259,7 @@ class TrainController(QObject):
         self.control = TrainControl()
         args, kwargs = options.job_arguments(self.control)
         name = kwargs["name"] or "model"
+        self.run_name = name
         self.new_run.emit(f"{name}{' (resumed)' if kwargs['resume'] else ''}")
         self.last_step = None
         self.last_result = None
@@ -329,9 +332,29 @@ class TrainController(QObject):
         elif isinstance(event, ev.DeviceFallback):
             self.messages.append(event.message)
             self._status_dirty = True
+        elif isinstance(event, ev.LiveCheckpoint):
+            self._offer_live(event)
         elif isinstance(event, ev.DoneEvent):
             self.model_saved.emit(event.model_dir)
             self._refresh_store()
+
+    def _offer_live(self, event: ev.LiveCheckpoint) -> None:
+        """The running job's model as it is now goes first in its task's pickers (Text > Generate)."""
+        store = getattr(self.ctx, "store", None)
+        if store is None:
+            return
+        from playground.core.models import ModelEntry
+
+        loss = f", val loss {event.val_loss:.4f}" if event.val_loss is not None else ""
+        if self.live_id is None:
+            self.messages.append("Try it while it trains: Text > Generate lists the latest checkpoint.")
+            self._status_dirty = True
+        self.live_id = event.path
+        store.set_live(ModelEntry(
+            id=event.path, task=event.task, display_name=f"{self.run_name}: latest checkpoint, step {event.step}",
+            source="training", licence="yours", location=event.path, available=True, extra={"step": event.step},
+            description=f"The running job's model at step {event.step} (epoch {event.epoch}{loss}); generating "
+                        "from it does not stop the training."))
 
     def _refresh_store(self) -> None:
         """The new model appears at once in every model picker of its task (the store tells them)."""
@@ -380,6 +403,10 @@ class TrainController(QObject):
     def on_finished(self) -> None:
         self.handle = None
         self.control = None
+        store = getattr(self.ctx, "store", None)
+        if self.live_id is not None and store is not None:
+            store.end_live(self.live_id, self.last_result.model_dir if self.last_result is not None else "")
+        self.live_id = None
         self._state()
         self.update_resume()
         if self.last_result is not None:  # the next run gets a fresh name

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from playground.core.atomic import atomic_path, write_text
 from playground.core.errors import InputError
+from playground.core.lora import LIVE_DIR
 from playground.core.models import FINETUNED_MARKER
 
 FORMAT = 1
@@ -28,6 +29,11 @@ BEST_FILE = "best.pt"
 def checkpoint_dir(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     return out.parent / f"{out.name}.checkpoint"
+
+
+def live_dir(out_dir: str | Path) -> Path:
+    """Where a run writes the model to try while it trains (removed with the checkpoints)."""
+    return checkpoint_dir(out_dir) / LIVE_DIR
 
 
 def checkpoint_path(out_dir: str | Path) -> Path:

@@ -83,6 +83,20 @@ class CheckpointSaved(TrainEvent):
 
 
 @dataclass(frozen=True)
+class LiveCheckpoint(TrainEvent):
+    """The run's model as it is at `step` can be tried now: `path` is the live folder that the
+    Generate panel lists as the running job's "latest checkpoint" (its newest step is loaded)."""
+
+    task: str
+    path: str
+    step: int
+    epoch: int
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    type: str = "live_checkpoint"
+
+
+@dataclass(frozen=True)
 class DeviceFallback(TrainEvent):
     """The GPU ran out of memory: training goes on from the same step on another device."""
 

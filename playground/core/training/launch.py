@@ -196,8 +196,8 @@ def record_rank_error(message: str) -> None:
 # -- the Train tab's job: the launcher in a subprocess ----------------------------------------------
 
 EVENT_TYPES = {cls.__dataclass_fields__["type"].default: cls for cls in (
-    ev.DataReport, ev.RunStarted, ev.StepEvent, ev.EpochEvent, ev.CheckpointSaved, ev.DeviceFallback, ev.Paused,
-    ev.Resumed, ev.EarlyStopped, ev.DoneEvent)}
+    ev.DataReport, ev.RunStarted, ev.StepEvent, ev.EpochEvent, ev.CheckpointSaved, ev.LiveCheckpoint,
+    ev.DeviceFallback, ev.Paused, ev.Resumed, ev.EarlyStopped, ev.DoneEvent)}
 
 
 def event_from_json(data: dict):

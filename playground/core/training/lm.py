@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.core import generation, models
+from playground.core import generation, lora, models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
@@ -30,6 +30,8 @@ from playground.core.wording import plural
 
 DEFAULT_BASE = generation.BUNDLED_ID
 ADAPTER_DIR = "adapter"
+TUNED_KIND = generation.TUNED_KIND  # the marker's kind of a finished run (the merged model)
+LIVE_KIND = "lm-lora-live"  # the marker's kind of a live checkpoint (the adapter at one step)
 EXACT_MATCH_MAX_TOKENS = 32  # responses up to this long are scored by exact match at each evaluation
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
@@ -185,10 +187,7 @@ def encode_text(tokenizer, text: str, max_length: int) -> list[list[int]]:
 
 def base_folder(base: str, ctx: JobContext | None, trust_remote_code: bool = False) -> Path:
     """The base's folder: a bundled GGUF model's dequantized copy, a local folder or a Hub download."""
-    base = (base or DEFAULT_BASE).strip()
-    if base in generation.GGUF_BUNDLES:
-        return generation.bundled_folder(ctx, base)
-    return generation.local_model_folder(base, ctx, trust_remote_code=trust_remote_code)
+    return generation.model_folder(base or DEFAULT_BASE, ctx, trust_remote_code)
 
 
 def _adapter_module(peft_model):
@@ -395,8 +394,14 @@ class LMSpec(TrainSpec):
         self.model = _adapter_module(merged)  # the peft wrapper is gone after the merge
         self.peft_model = merged
 
+    def save_live(self, live: Path, step: int) -> bool:
+        """The adapter as it is now (a few MB), for the Generate panel while the run goes on."""
+        lora.save_live(self.peft_model, live, step, {"task": self.task, "kind": LIVE_KIND, "base_model": self.base,
+                                                     "lora_rank": self.lora_rank, "chat_template": self.chat})
+        return True
+
     def marker(self) -> dict:
-        return {"task": self.task, "kind": "lm-lora", "base_model": self.base, "lora_rank": self.lora_rank,
+        return {"task": self.task, "kind": TUNED_KIND, "base_model": self.base, "lora_rank": self.lora_rank,
                 "max_length": self.max_length, "chat_template": self.chat, "data_format": self.data.fmt,
                 "adapter": ADAPTER_DIR, "exact_match": self.exact_match}
 

@@ -25,8 +25,8 @@ from playground.core.jobs import JobContext
 from playground.core.training import batchnorm, distributed
 from playground.core.training import checkpoint as ckpt
 from playground.core.training.events import (
-    CheckpointSaved, DeviceFallback, DoneEvent, EarlyStopped, EpochEvent, Paused, Resumed, RunStarted, StepEvent,
-    TrainResult,
+    CheckpointSaved, DeviceFallback, DoneEvent, EarlyStopped, EpochEvent, LiveCheckpoint, Paused, Resumed, RunStarted,
+    StepEvent, TrainResult,
 )
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,11 @@ class TrainSpec:
     def marker(self) -> dict:
         """playground_model.json content (task, labels ...), without metrics."""
         return {"task": self.task}
+
+    def save_live(self, live: Path, step: int) -> bool:
+        """Write into `live` what a person can try while the run goes on (LoRA: the adapter at
+        `step`); False when this kind of run offers nothing to try before it ends."""
+        return False
 
 
 def precision_plan(device: str, enabled: bool = True):
@@ -336,6 +341,15 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
             "world_size": ranks.world_size, "steps_per_epoch": spe,
         })
         ctx.emit(CheckpointSaved(str(path), step, step // spe + (1 if step % spe else 0), reason))
+        if reason == "steps":
+            share_live(None, None)
+
+    def share_live(val_loss: float | None, val_acc: float | None) -> None:
+        """The model as it is now, for the Generate panel's "latest checkpoint" (rank 0 writes it)."""
+        live = ckpt.live_dir(out_dir)
+        if ranks.main and spec.save_live(live, step):
+            ctx.emit(LiveCheckpoint(spec.task, str(live), step, step // spe + (1 if step % spe else 0),
+                                    val_loss, val_acc))
 
     def forward_loss(batch):
         if ddp_model is None:
@@ -508,6 +522,7 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
                       "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"]}
             history.append(record)
             ctx.emit(EpochEvent(epoch + 1, step, train_loss, val_loss, val_acc))
+            share_live(val_loss, val_acc)
             eval_seconds += time.perf_counter() - t_eval
             if val_loss < best[0] - 1e-6:
                 best = (val_loss, epoch + 1)

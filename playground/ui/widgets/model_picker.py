@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from playground.core import tasks
 
 SOURCE_NAMES = {"bundled": "bundled, offline", "finetuned": "yours", "hub": "Hub", "local": "folder",
-                "torchvision": "torchvision"}
+                "torchvision": "torchvision", "training": "training now"}
 
 
 def item_text(entry) -> str:
@@ -153,10 +153,14 @@ class ModelPicker(QWidget):
             return
         current = self.model_id()
         entries = store.entries(self.task)
+        successor = "" if any(e.id == current for e in entries) else store.successor(current)
+        current = successor or current  # a finished run's checkpoint: the model the run saved
         self._fill(entries)
         if not current and not self._empty_text:  # nothing chosen yet: a model of yours, when there is one
             current = tasks.preferred_model(self.task, entries) or ""
         self.set_model(current)
+        if successor:
+            self._user_changed()
         self.loaded.emit()
 
     def _fill(self, entries) -> None:
@@ -196,6 +200,9 @@ class ModelPicker(QWidget):
     def remember(self) -> None:
         """The current choice becomes the task's default (what the Settings dialog shows)."""
         settings = getattr(self._ctx, "settings", None)
+        live = self.store is not None and getattr(self.store.find(self.model_id()), "source", "") == "training"
+        if live:  # a running job's checkpoint is gone when the job ends: never a default
+            return
         if settings is not None and self._remember and self.model_id() and self.model_id() != self.saved():
             settings.set_model(self.task, self.model_id())
             self._known_default = self.model_id()
