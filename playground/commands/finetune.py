@@ -127,6 +127,7 @@ class _Printer:
         self.accuracy_name = accuracy_name
         self.world_size = world_size
         self.last = 0.0
+        self.live_said = False
 
     def __call__(self, event) -> None:
         from playground.core.jobs import Progress
@@ -162,6 +163,9 @@ class _Printer:
                      + (f", learning rate scaled x{event.lr_scale:.3g}" if event.lr_scale != 1.0 else "")
                      if event.world_size > 1 else "")
             sys.stderr.write(f"training on {event.device}{ranks}{amp}: {event.total_steps} steps{where}\n")
+        elif isinstance(event, ev.LiveCheckpoint) and not self.live_said:
+            self.live_said = True  # once: the folder stays the same, its newest step is loaded
+            sys.stderr.write(f"try it while it trains: playground text generate --model {event.path} PROMPT\n")
         elif isinstance(event, ev.CheckpointSaved) and event.reason == "cancel":
             sys.stderr.write(f"checkpoint saved at step {event.step}: continue with --resume\n")
         elif isinstance(event, ev.EarlyStopped):

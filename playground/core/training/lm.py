@@ -288,9 +288,10 @@ class LMSpec(TrainSpec):
             len(self.ids[i]) - self.starts[i] <= EXACT_MATCH_MAX_TOKENS for i in self.val_idx)
 
         torch.manual_seed(seed)
-        lora = peft.LoraConfig(r=self.lora_rank, lora_alpha=2 * self.lora_rank, lora_dropout=0.05,
-                               target_modules="all-linear", task_type="CAUSAL_LM")
-        self.peft_model = peft.get_peft_model(model, lora)
+        config = peft.LoraConfig(r=self.lora_rank, lora_alpha=2 * self.lora_rank, lora_dropout=0.05,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+        with quiet_transformers():
+            self.peft_model = peft.get_peft_model(model, config)
         self.model = _adapter_module(self.peft_model)
 
     # -- what fit needs --
@@ -396,8 +397,11 @@ class LMSpec(TrainSpec):
 
     def save_live(self, live: Path, step: int) -> bool:
         """The adapter as it is now (a few MB), for the Generate panel while the run goes on."""
-        lora.save_live(self.peft_model, live, step, {"task": self.task, "kind": LIVE_KIND, "base_model": self.base,
-                                                     "lora_rank": self.lora_rank, "chat_template": self.chat})
+        from playground.core.training.text import quiet_transformers
+
+        with quiet_transformers():
+            lora.save_live(self.peft_model, live, step, {"task": self.task, "kind": LIVE_KIND, "base_model": self.base,
+                                                         "lora_rank": self.lora_rank, "chat_template": self.chat})
         return True
 
     def marker(self) -> dict:

@@ -24,15 +24,21 @@ BUNDLED_ENCODER = "bundled/all-minilm-l6-v2"
 
 @contextlib.contextmanager
 def quiet_transformers():
-    """Hide the expected 'newly initialized classifier weights' notice."""
+    """Hide the expected 'newly initialized classifier weights' notice, the weights' load and save bars
+    on the CLI's stderr, and deprecation notices one library gives about another (peft's use of
+    transformers' `is_gradient_checkpointing`): nothing a person can act on."""
+    import warnings
+
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()  # no "Loading weights" bar on the CLI's stderr
+    hf_logging.disable_progress_bar()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
     finally:
         hf_logging.set_verbosity(level)
         if bars:
