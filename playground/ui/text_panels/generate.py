@@ -15,6 +15,7 @@ from playground.core.errors import InputError
 from playground.core.generation import DEFAULT_DECODING, DEFAULT_MAX_NEW_TOKENS
 from playground.core.jobs import Job
 from playground.ui.jobs import show_progress
+from playground.ui.widgets.compare_columns import CompareColumns
 from playground.ui.widgets.text_panel_base import TextPanel
 
 TITLE = "Generate"
@@ -39,6 +40,7 @@ class GeneratePanel(TextPanel):
     TASK = "text-generation"
     MODEL_PLACEHOLDER = "Hub id (e.g. openai-community/gpt2), a model folder, or your char-level GPT"
     RUN_TEXT = "Generate"
+    COMPARE = True
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
@@ -123,12 +125,17 @@ class GeneratePanel(TextPanel):
         self.step_bar.setMaximumHeight(10)
         self._show_step(None)
 
+        self.columns = CompareColumns()  # a comparison: one column per model, in place of the output
+        self.columns.setVisible(False)
+        self.compare.toggled.connect(self._compare_switched)
+
         self.layout_.addWidget(self.input)
         self.layout_.addLayout(controls)
         self.add_run_row()
         self.layout_.addWidget(self.step)
         self.layout_.addWidget(self.step_bar)
         self.layout_.addWidget(self.output, 1)
+        self.layout_.addWidget(self.columns, 1)
         self.layout_.addWidget(self.stats)
         self.stop_button.setToolTip("Stop generating (Esc); the text so far is kept")
 
@@ -150,7 +157,8 @@ class GeneratePanel(TextPanel):
     def main_input(self):
         return self.input
 
-    def make_job(self) -> Job:
+    def make_job(self, model_id: str | None = None) -> Job:
+        """The run of one model; a comparison (`model_id` given) is one turn: no conversation before it."""
         from playground.core import generation
 
         prompt = self.input.toPlainText()
@@ -161,10 +169,12 @@ class GeneratePanel(TextPanel):
         kwargs = {"max_new_tokens": self.max_tokens.value(), "temperature": self.temperature.value(),
                   "top_p": self.top_p.value(), "seed": None if seed < 0 else seed, "chat": chat}
         if chat:
-            kwargs["messages"] = self.messages + [{"role": "user", "content": prompt}]
+            before = [] if model_id is not None else self.messages
+            kwargs["messages"] = before + [{"role": "user", "content": prompt}]
         self._request = {"prompt": prompt, "chat": chat}
-        return Job(generation.generate, (None if chat else prompt, self.model_id() or None), kwargs,
-                   name="generate")
+        model = self.model_id() if model_id is None else model_id
+        return Job(generation.generate, (None if chat else prompt, model or None), kwargs,
+                   name="generate" if model_id is None else f"generate with {model}")
 
     def run(self) -> None:
         if self.busy:
@@ -173,6 +183,7 @@ class GeneratePanel(TextPanel):
         if self.handle is None:  # the input was refused
             return
         self.handle.event.connect(self._on_event)
+        self._compare_switched(False)  # one model: the single output (a comparison before may have hidden it)
         self._pending.clear()
         self._tokens = 0
         self._first_at = None
@@ -227,7 +238,78 @@ class GeneratePanel(TextPanel):
         self._tokens = getattr(event, "index", self._tokens + 1)
         self._pending.append(text)
 
+    # -- compare: each model's answer streams into its own column ---------------------------------------
+    def _compare_switched(self, on: bool) -> None:
+        if not on:
+            self.columns.setVisible(False)
+            self.output.setVisible(True)
+            self.stats.setVisible(True)
+
+    def begin_compare(self, model_ids: list[str]) -> None:
+        self.output.setVisible(False)
+        self.stats.setVisible(False)
+        self.columns.setVisible(True)
+        prompt = self._request.get("prompt", "")
+        for column in self.columns.reset([(self.compare.display_name(m), m) for m in model_ids]):
+            if not self._request.get("chat"):
+                column.append(prompt, "#777777")
+        self._flush_timer.start()
+
+    def compare_progress(self, i: int, fraction, text: str) -> None:
+        column = self.columns.columns[i]
+        if column.first_at is None and text:
+            column.stats.setText(f"{text.rstrip('. ')}..." + (f" {fraction:.0%}" if fraction is not None else ""))
+
+    def compare_event(self, i: int, event) -> None:
+        text = getattr(event, "text", None)
+        if text is None:
+            return
+        column = self.columns.columns[i]
+        if column.first_at is None:
+            column.first_at = time.perf_counter()
+        column.tokens = getattr(event, "index", column.tokens + 1)
+        column.pending.append(text)
+
+    def compare_result(self, i: int, result) -> None:
+        column = self.columns.columns[i]
+        column.flush()
+        column.done = True
+        if self._request.get("chat") and not result.chat:  # no chat template: shown as the continuation it was
+            column.output.clear()
+            column.append(self._request["prompt"], "#777777")
+            column.append(result.text)
+        first = (f"first token {result.time_to_first_token:.2f} s" if result.time_to_first_token is not None
+                 else "no token")
+        loading = f" ({result.load_seconds:.1f} s loading)" if result.load_seconds >= 0.05 else ""
+        column.stats.setText(f"{result.new_tokens} tokens, {result.decode_tokens_per_s:.1f} tokens/s, "
+                             f"{first}{loading}" + (f", on {result.backend}" if result.backend else "")
+                             + (", stopped" if result.stopped else "") + (f". {result.notice}" if result.notice else ""))
+        column.result = result
+
+    def compare_failed(self, i: int, message: str) -> None:
+        column = self.columns.columns[i]
+        column.flush()
+        column.fail(message)
+
+    def compare_done(self) -> None:
+        self._flush_timer.stop()
+        done = [c for c in self.columns.columns if getattr(c, "result", None) is not None]
+        if len(done) >= 2:
+            fastest = max(done, key=lambda c: c.result.decode_tokens_per_s)
+            self.status.setText(f"Compared {len(done)} models; fastest: {fastest.title.text()} "
+                                f"({fastest.result.decode_tokens_per_s:.1f} tokens/s).")
+        self.compared.emit([getattr(c, "result", None) for c in self.columns.columns])
+
+    def _flush_columns(self) -> None:
+        for column in self.columns.columns:
+            if column.flush() and not column.done and column.first_at is not None:
+                elapsed = max(time.perf_counter() - column.first_at, 1e-6)
+                rate = (column.tokens - 1) / elapsed if column.tokens > 1 else 0.0
+                column.stats.setText(f"{column.tokens} tokens, {rate:.1f} tokens/s...")
+
     def _flush(self) -> None:
+        if self.columns.isVisible():
+            self._flush_columns()
         if self._pending:
             cursor = self._end_cursor()
             cursor.insertText("".join(self._pending), _fmt())

@@ -107,10 +107,10 @@ class ModelPicker(QWidget):
         self.combo.lineEdit().setPlaceholderText(placeholder or "Hub id (org/name) or a model folder")
         self.combo.setToolTip("A model from the list, a Hugging Face Hub id (needs a network the first "
                               "time) or a local model folder")
-        if label:
-            caption = QLabel(label)
-            caption.setBuddy(self.combo)
-            layout.addWidget(caption)
+        self.caption = QLabel(label) if label else None
+        if self.caption is not None:
+            self.caption.setBuddy(self.combo)
+            layout.addWidget(self.caption)
         self.browse_button = QToolButton()
         self.browse_button.setText("Folder...")
         self.browse_button.setToolTip("Use a model folder on this computer")

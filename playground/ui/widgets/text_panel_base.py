@@ -6,6 +6,12 @@ it were the new one), and implements `make_job()` (returns a core `Job`, or
 raises `InputError` for a bad input) and `show_result(result)`. `run()` is what
 Ctrl+Enter calls. A panel whose task has no offline model shows, while no model
 is chosen, one sentence saying what it needs and the actions that get one.
+
+A panel that can compare (`COMPARE = True`) gets a Compare switch beside its
+picker; with two or more models picked, Run submits one job per model (built by
+`make_job(model_id)`) to the text lane, where they run one after another, and
+calls `begin_compare`, `compare_event`, `compare_result` and `compare_failed`;
+Stop (and Esc) cancel all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import models, tasks
 from playground.core.errors import PlaygroundError
+from playground.ui.widgets.compare_models import CompareModels
 from playground.ui.widgets.model_picker import ModelPicker
 
 MAX_INPUT_CHARS = 200_000  # what a panel accepts at all; the model's own limit comes later
@@ -26,6 +33,7 @@ MAX_INPUT_CHARS = 200_000  # what a panel accepts at all; the model's own limit 
 
 class TextPanel(QWidget):
     result_ready = Signal(object)  # after show_result
+    compared = Signal(list)  # a comparison ended: each model's result (None where it failed or stopped)
     failed = Signal(str)
 
     TASK = ""  # the task registry id (playground.core.tasks) of the panel's model picker
@@ -33,6 +41,7 @@ class TextPanel(QWidget):
     MODEL_PLACEHOLDER = ""
     RUN_TEXT = "Run"
     OUTPUTS: tuple[str, ...] = ()  # attribute names of the widgets that show a result
+    COMPARE = False  # the panel can run one input through several models side by side
 
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -41,9 +50,19 @@ class TextPanel(QWidget):
         self.last_result = None
         self.layout_ = QVBoxLayout(self)
         self.picker: ModelPicker | None = None
+        self.compare: CompareModels | None = None
+        self.compare_handles: dict[int, object] = {}  # a comparison's running jobs, by column
         if self.TASK:
             self.picker = ModelPicker(ctx, self.TASK, self.DEFAULT_MODEL, self.MODEL_PLACEHOLDER)
-            self.layout_.addWidget(self.picker)
+            if self.COMPARE:
+                self.compare = CompareModels(ctx, self.picker)
+                row = QHBoxLayout()
+                row.addWidget(self.picker, 1)
+                row.addWidget(self.compare.switch)
+                self.layout_.addLayout(row)
+                self.layout_.addWidget(self.compare)
+            else:
+                self.layout_.addWidget(self.picker)
         self.empty_state: QWidget | None = None
         self.empty_state = self._build_empty_state()
         self.jobs = ctx.runner("text", self) if getattr(ctx, "lanes", None) is not None else None
@@ -159,12 +178,20 @@ class TextPanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.handle is not None
+        return self.handle is not None or bool(self.compare_handles)
+
+    def compared_models(self) -> list[str]:
+        """The models of a comparison (two or more), or [] when the panel runs its one model."""
+        return self.compare.model_ids() if self.compare is not None and self.compare.active else []
 
     def run(self) -> None:
         if self.busy:
             return
         self.set_notice([])
+        compared = self.compared_models()
+        if compared:
+            self.run_compare(compared)
+            return
         try:
             job = self.make_job()
         except PlaygroundError as exc:
@@ -184,6 +211,59 @@ class TextPanel(QWidget):
     def stop(self) -> None:
         if self.handle is not None:
             self.handle.cancel()
+        for handle in list(self.compare_handles.values()):
+            handle.cancel()
+
+    # -- compare: one input through several models, one job each, one after another on the lane --------
+    def run_compare(self, model_ids: list[str]) -> None:
+        try:
+            jobs = [self.make_job(m) for m in model_ids]
+        except PlaygroundError as exc:
+            self.show_error(str(exc))
+            return
+        if self.jobs is None:
+            self.show_error("No worker to run jobs on.")
+            return
+        self.begin_compare(model_ids)
+        for i, job in enumerate(jobs):
+            self.compare_handles[i] = self.jobs.submit(
+                job, key=("compare", i),
+                on_event=lambda e, i=i: self.compare_event(i, e),
+                on_progress=lambda f, t, i=i: self.compare_progress(i, f, t),
+                on_result=lambda r, i=i: self.compare_result(i, r),
+                on_error=lambda m, i=i: self.compare_failed(i, m),
+                on_cancelled=lambda i=i: self.compare_failed(i, "Stopped."),
+                on_finished=lambda i=i: self._compare_finished(i))
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.status.setStyleSheet("")
+        self.status.setText(f"Comparing {len(model_ids)} models, one after another...")
+
+    def _compare_finished(self, i: int) -> None:
+        self.compare_handles.pop(i, None)
+        if not self.compare_handles:
+            self.run_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+            self.status.setText("Compared.")
+            self.compare_done()
+
+    def begin_compare(self, model_ids: list[str]) -> None:  # pragma: no cover - compare panels override
+        raise NotImplementedError
+
+    def compare_event(self, i: int, event) -> None:
+        pass
+
+    def compare_progress(self, i: int, fraction, text: str) -> None:
+        pass
+
+    def compare_result(self, i: int, result) -> None:  # pragma: no cover - compare panels override
+        raise NotImplementedError
+
+    def compare_failed(self, i: int, message: str) -> None:  # pragma: no cover - compare panels override
+        raise NotImplementedError
+
+    def compare_done(self) -> None:
+        pass
 
     def _on_progress(self, fraction, text: str) -> None:
         if text:
