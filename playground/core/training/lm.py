@@ -259,6 +259,27 @@ def base_folder(base: str, ctx: JobContext | None, trust_remote_code: bool = Fal
     return generation.local_model_folder(base, ctx, trust_remote_code=trust_remote_code)
 
 
+def load_causal_lm(name: str, folder: Path, trust_remote_code: bool = False, with_model: bool = True):
+    """(tokenizer, float32 model) of a causal LM folder (the model None without `with_model`);
+    a one-line ModelError when it is not one."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from playground.core.training.text import quiet_transformers
+
+    model = None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        with quiet_transformers():
+            if with_model:
+                model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
+                                                             trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"'{name}' cannot be loaded as a causal language model "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).") from exc
+    return tokenizer, model
+
+
 def _adapter_module(peft_model):
     """The LoRA model as `fit` sees it: its state dict holds the trainable (adapter) tensors only,
     so checkpoints and best.pt stay small and never copy the base."""
@@ -296,9 +317,6 @@ class LMSpec(TrainSpec):
     def __init__(self, ctx: JobContext, data: LMData, base: str, lora_rank: int, max_length: int,
                  batch_size: int, val_share: float, seed: int, trust_remote_code: bool = False):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from playground.core.training.text import quiet_transformers
 
         self.ctx = ctx
         self.data = data
@@ -318,14 +336,7 @@ class LMSpec(TrainSpec):
 
         ctx.progress(None, f"Loading {self.base}")
         self.folder = base_folder(self.base, ctx, trust_remote_code)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder), trust_remote_code=trust_remote_code)
-            with quiet_transformers():
-                model = AutoModelForCausalLM.from_pretrained(str(self.folder), dtype=torch.float32,
-                                                             trust_remote_code=trust_remote_code)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"'{self.base}' cannot be loaded as a causal language model "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).") from exc
+        self.tokenizer, model = load_causal_lm(self.base, self.folder, trust_remote_code)
         self.notes: list[str] = []
         positions = getattr(model.config, "max_position_embeddings", None)
         if isinstance(positions, int) and 8 <= positions < self.max_length:
