@@ -7,14 +7,17 @@ the tuned model on the same examples with the very functions training's validati
 (`training.lm.response_losses`, `greedy_answers`, `exact_match`): per model the mean loss over the
 response tokens (the prompt masked) and the greedy exact-match rate, and per example the prompt,
 the expected response and both greedy answers. Greedy answers stop at the longest expected
-response of their batch + 2 tokens, as in training.
+response of their batch + 2 tokens, as in training; batches are the run's batch size, as its
+validation batches were. Exact match is scored on any prompt/response data, also where training
+left it out (a validation response over 32 tokens).
 
 `split="validation"` rebuilds the run's validation split exactly: the marker's validation share,
 seed, maximum length and chat decision, the split function training used. A plain .txt file
 (continued pre-training) gives loss and perplexity only: no prompts, so no exact match.
 
-Any other causal LM (a local folder, a bundled id, a Hub id) is evaluated alone: its own numbers,
-no base, unless `base` names one to compare it with. No Qt; torch is imported inside the job.
+Any other causal LM (a local folder, a bundled id) is evaluated alone: its own numbers under the
+role "tuned" (the model under evaluation), no base, unless `base` names one to compare it with
+(it must share the model's vocabulary). No Qt; torch is imported inside the job.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class BeforeAfterView(QWidget):
     def _answer(text: str | None, match: bool | None) -> QTableWidgetItem:
         if text is None:
             return QTableWidgetItem("")
-        item = QTableWidgetItem(f"{RIGHT if match else WRONG} {text}")
+        item = QTableWidgetItem(f"{RIGHT if match else WRONG} {text or '(no answer)'}")  # a bare mark reads as a glitch
         item.setBackground(RIGHT_BRUSH if match else WRONG_BRUSH)
         item.setToolTip("matches the expected response" if match else "differs from the expected response")
         return item
