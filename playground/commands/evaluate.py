@@ -59,6 +59,8 @@ def cmd_evaluate(args) -> int:
                                              {"split": args.split, "base": args.base, "val_share": args.val_share,
                                               "seed": args.seed, "max_length": args.max_length,
                                               "batch_size": args.batch_size}), None, cancel))
+    if args.base or args.max_length:
+        raise cli.UsageError("--base and --max-length are for language models; the model is a classifier")
     result = run_sync(Job(evaluate.evaluate, (args.model, args.data),
                           {"split": args.split, "val_share": args.val_share, "seed": args.seed,
                            "text_column": args.text_column, "label_column": args.label_column,

@@ -181,3 +181,15 @@ def test_cli_bad_input_is_one_line_and_non_zero(run, tmp_path, capsys):
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert code != 0 and captured.out == "" and len(err.splitlines()) == 1 and "is not a LoRA run" in err
+
+
+def test_cli_language_model_options_are_refused_for_a_classifier(tmp_path, capsys):
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    (clf / "playground_model.json").write_text(json.dumps({"task": "text-classification"}))
+    table = tmp_path / "t.csv"
+    table.write_text("text,label\ngood,pos\nbad,neg\n")
+    assert not is_language_model(str(clf))
+    code = cli.main(["evaluate", "--model", str(clf), str(table), "--base", "x"])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_USAGE and len(err.splitlines()) == 1 and "are for language models" in err
