@@ -5,6 +5,11 @@
 (Evaluate on data...), and exports it to ONNX (Export ONNX...), showing how often
 onnxruntime agrees with torch. Its jobs (`core.evaluate.evaluate`, `core.onnx_export.export`)
 run on the "train" lane through one `JobRunner`; `EvaluationView` renders the outcome.
+
+For a LoRA run of a language model, "Before and after" answers the run's validation prompts
+with its base and with the tuned model (`core.evaluate_lm.evaluate_lm`, on the same lane,
+cancellable) and `BeforeAfterView` shows them side by side; Evaluate on data... does the same
+on every example of another file.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVB
 
 from playground.core.jobs import Job
 from playground.core.wording import plural
+from playground.ui.widgets.before_after_view import BeforeAfterView
 from playground.ui.widgets.evaluation_view import EvaluationView
 
 LANE = "train"
 EVAL_KEY = "evaluate"
 EXPORT_KEY = "export"
+COMPARE_KEY = "before-and-after"
+LM_DATA_FILTER = "Examples (*.jsonl *.json *.ndjson *.csv *.tsv *.tab *.txt)"
 CLASSIFIER_TASKS = ("image-classification", "text-classification", "audio-classification")
 
 
@@ -43,6 +51,7 @@ def export_job(model: str, out: str) -> Job:
 class EvaluationPanel(QWidget):
     evaluated = Signal(object)  # core.evaluate.Evaluation
     exported = Signal(object)  # core.onnx_export.ExportResult
+    compared = Signal(object)  # core.evaluate_lm.LMEvaluation
     failed = Signal(str)
 
     def __init__(self, ctx, parent: QWidget | None = None):
@@ -53,6 +62,8 @@ class EvaluationPanel(QWidget):
         self.task: str | None = None
         self.last_evaluation = None
         self.last_export = None
+        self.last_comparison = None
+        self.lora_run = False  # the model is a LoRA run of a language model (it has a base to compare with)
         self.title = QLabel("Evaluation: train a classifier, or evaluate one you trained on labelled data.")
         self.title.setObjectName("evaluationTitle")
         self.title.setWordWrap(True)
@@ -62,13 +73,26 @@ class EvaluationPanel(QWidget):
         self.export_button = QPushButton("Export ONNX...")
         self.export_button.setAccessibleName("Export the model to ONNX")
         self.export_button.clicked.connect(self._choose_export)
+        self.compare_button = QPushButton("Before and after")
+        self.compare_button.setAccessibleName("Answer the run's validation prompts with the base and the tuned model")
+        self.compare_button.setToolTip("The run's validation prompts answered by the base and by the tuned model, "
+                                       "with each model's exact match and loss")
+        self.compare_button.clicked.connect(lambda: self.compare())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel the before-and-after comparison")
+        self.cancel_button.clicked.connect(lambda: self._runner.cancel(COMPARE_KEY))
+        self.cancel_button.setVisible(False)
         self.status = QLabel("")
         self.status.setObjectName("evaluationStatus")
         self.status.setWordWrap(True)
         self.view = EvaluationView()
+        self.lm_view = BeforeAfterView()
+        self.lm_view.setVisible(False)
         # The title above its buttons: beside them, in the narrow Train column, it wrapped a word a line.
         self._title_row = row = QHBoxLayout()
         row.addStretch(1)
+        row.addWidget(self.compare_button)
+        row.addWidget(self.cancel_button)
         row.addWidget(self.evaluate_button)
         row.addWidget(self.export_button)
         layout = QVBoxLayout(self)
@@ -77,23 +101,33 @@ class EvaluationPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.lm_view, 1)
         self._update_buttons()
 
     def narrowest_width(self) -> int:
         """The least width that cuts nothing: the buttons', or the per-class table and matrix."""
-        return max(self._title_row.minimumSize().width(), self.view.narrowest_width())
+        return max(self._title_row.minimumSize().width(), self.view.narrowest_width(), self.lm_view.narrowest_width())
 
     # -- the model ---------------------------------------------------------------------------
     def set_model(self, model: str | None, task: str | None) -> None:
         self.model, self.task = model, task
+        self.lora_run = bool(model) and task == "text-generation" and self._is_lora_run(model)
         if model:
             self.title.setText(f"Evaluation of <b>{Path(model).name}</b>")
         self._update_buttons()
 
+    @staticmethod
+    def _is_lora_run(model: str) -> bool:
+        from playground.core import evaluate_lm, models
+
+        return (models.read_marker(Path(model)) or {}).get("kind") == evaluate_lm.LORA_KIND
+
     def _update_buttons(self) -> None:
         busy = self._runner.busy
         fits = bool(self.model) and self.task in CLASSIFIER_TASKS
-        self.evaluate_button.setEnabled(fits and not busy)
+        self.compare_button.setVisible(self.lora_run)
+        self.compare_button.setEnabled(self.lora_run and not busy)
+        self.evaluate_button.setEnabled((fits or self.lora_run) and not busy)
         exportable = False
         if fits:  # (not at start-up: the export module costs its import before the first paint)
             from playground.core.onnx_export import TASKS as EXPORTABLE
@@ -105,6 +139,10 @@ class EvaluationPanel(QWidget):
         """After a run (a `TrainResult`): its model on its validation split. False for a char-GPT."""
         task = getattr(result, "task", None)
         self.set_model(getattr(result, "model_dir", None), task)
+        if self.lora_run:  # two models to load and run: only when asked
+            self.status.setText("Before and after: the run's validation prompts answered by the base and by "
+                                "the tuned model.")
+            return False
         if task not in CLASSIFIER_TASKS:
             return False
         from playground.core import models
@@ -133,6 +171,38 @@ class EvaluationPanel(QWidget):
                             on_finished=self._update_buttons, key=EVAL_KEY)
         self._update_buttons()
 
+    def compare(self, data: str | None = None, split: str = "validation") -> None:
+        """Before and after: the base and the tuned model on `data` (default: the run's own data)."""
+        from playground.core import evaluate_lm, models
+
+        if not self.model or not self.lora_run:
+            return
+        data = data or (models.read_marker(Path(self.model)) or {}).get("data")
+        if not data:
+            self._on_error("The run does not say which data it was trained on: use Evaluate on data...")
+            return
+        self.status.setText(f"Before and after on {Path(data).name}: loading the models...")
+        self._runner.submit(Job(evaluate_lm.evaluate_lm, (self.model, data), {"split": split},
+                                name="before and after"),
+                            on_result=self._on_compared, on_error=self._on_error,
+                            on_progress=lambda _f, text="": self.status.setText(text) if text else None,
+                            on_cancelled=lambda: self.status.setText("Before and after: cancelled."),
+                            on_finished=self._compare_finished, key=COMPARE_KEY)
+        self.cancel_button.setVisible(True)
+        self._update_buttons()
+
+    def _compare_finished(self) -> None:
+        self.cancel_button.setVisible(False)
+        self._update_buttons()
+
+    def _on_compared(self, comparison) -> None:
+        self.last_comparison = comparison
+        self.status.setText(f"Before and after ({comparison.seconds:.1f} s).")
+        self.view.setVisible(False)
+        self.lm_view.setVisible(True)
+        self.lm_view.show_evaluation(comparison)
+        self.compared.emit(comparison)
+
     def export(self, out: str) -> None:
         if not self.model:
             return
@@ -144,6 +214,8 @@ class EvaluationPanel(QWidget):
 
     def _on_evaluated(self, evaluation) -> None:
         self.last_evaluation = evaluation
+        self.lm_view.setVisible(False)
+        self.view.setVisible(True)
         self.status.setText(f"Accuracy {evaluation.accuracy:.1%} on {plural(evaluation.total, 'example')} "
                             f"({evaluation.seconds:.1f} s).")
         self.view.show_evaluation(evaluation)
@@ -163,6 +235,11 @@ class EvaluationPanel(QWidget):
 
     # -- dialogs -------------------------------------------------------------------------------
     def _choose_data(self) -> None:
+        if self.lora_run:
+            path, _ = QFileDialog.getOpenFileName(self, "Prompt/response examples or text", "", LM_DATA_FILTER)
+            if path:
+                self.compare(path, split="all")
+            return
         if self.task == "image-classification":
             path = QFileDialog.getExistingDirectory(self, "Labelled folder (one sub-folder per class)")
         else:

@@ -273,5 +273,8 @@ def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, 
     assert curves.name == "toy-lm" and len(curves.val_losses) == 2 and len(curves.val_accs) == 2 and curves.losses
     assert epochs[-1].val_loss < epochs[0].val_loss and epochs[-1].val_accuracy is not None
     assert (tmp_path / "base").is_dir() and (Path(result.model_dir) / "adapter").is_dir()
+    # The finished run can be compared with its base (Before and after), on request: no job started.
+    panel = tab.evaluation
+    assert panel.model == result.model_dir and panel.compare_button.isEnabled() and panel.last_comparison is None
     tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
     assert not tab.base_picker.isVisible() and "base" not in tab.job_arguments()[1]

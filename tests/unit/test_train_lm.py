@@ -9,18 +9,15 @@ import pytest
 
 pytest.importorskip("peft")
 
-from lm_support import make_tiny_llm, toy_pairs, write_toy_jsonl  # noqa: E402
+from lm_support import TOY, make_tiny_llm, toy_pairs, train_toy, write_toy_jsonl  # noqa: E402
+from lm_support import train as _train  # noqa: E402
 
 from playground import cli  # noqa: E402
 from playground.core.errors import Cancelled, InputError  # noqa: E402
-from playground.core.jobs import Job, JobContext  # noqa: E402
-from playground.core.runner import run_sync  # noqa: E402
+from playground.core.jobs import JobContext  # noqa: E402
 from playground.core.training import events as ev  # noqa: E402
 from playground.core.training import lm  # noqa: E402
-from playground.core.training.lm import train_lm  # noqa: E402
 
-TOY = {"max_length": 64, "epochs": 8, "lr": 3e-2, "lora_rank": 8, "batch_size": 8, "val_share": 0.25, "patience": 0,
-       "device": "cpu"}
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +31,6 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def _train(data, out, sink=None, cancel=None, **options):
-    return run_sync(Job(train_lm, (str(data), str(out)), options), sink or (lambda e: None), cancel)
-
-
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     """One toy run shared by the tests that read what it leaves."""
@@ -45,14 +38,11 @@ def tuned(tmp_path_factory):
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("lm")
-    base = make_tiny_llm(root / "base")
-    data = write_toy_jsonl(root / "toy.jsonl")
-    spec = lm.LMSpec(JobContext(), lm.read_lm_data(data), str(base), 8, 64, 8, 0.25, 0)
-    before = sum(spec.greedy_matches(spec.val_idx, "cpu")) / len(spec.val_idx)
     events = []
-    result = _train(data, root / "out", events.append, base=str(base), **TOY)
-    return {"base": base, "data": data, "out": root / "out", "result": result, "before": before, "events": events,
-            "val_idx": spec.val_idx}
+    run = train_toy(root, events.append)
+    spec = lm.LMSpec(JobContext(), lm.read_lm_data(run["data"]), str(run["base"]), 8, 64, 8, 0.25, 0)
+    before = sum(spec.greedy_matches(spec.val_idx, "cpu")) / len(spec.val_idx)
+    return run | {"before": before, "events": events, "val_idx": spec.val_idx}
 
 
 def test_lora_learns_the_toy_mapping_loss_falls_and_exact_match_rises(tuned):

@@ -182,12 +182,101 @@ def encode_text(tokenizer, text: str, max_length: int) -> list[list[int]]:
     return [c for c in chunks if len(c) >= 2]
 
 
+# -- scoring (training's validation and `evaluate_lm` share these) -----------------------------
+
+
+def collate_rows(ids: list[list[int]], starts: list[int], idx: list[int], pad_id: int, device: str):
+    """(input ids, attention mask, labels) of examples `idx`: right-padded; labels -100 on the prompt and the padding."""
+    import torch
+
+    rows = [ids[i] for i in idx]
+    width = max(len(r) for r in rows)
+    batch = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for j, (i, r) in enumerate(zip(idx, rows, strict=True)):
+        batch[j, :len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[j, :len(r)] = 1
+        labels[j, starts[i]:len(r)] = batch[j, starts[i]:len(r)]
+    return batch.to(device), mask.to(device), labels.to(device)
+
+
+def token_losses(model, ids, mask, labels):
+    """Per-example (summed loss, counted tokens) over the label tokens, next-token shifted."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=ids, attention_mask=mask).logits.float()
+    logits, target = logits[:, :-1], labels[:, 1:]
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100,
+                             reduction="none").view(target.shape)
+    counted = (target != -100).sum(-1)
+    return losses.sum(-1), counted
+
+
+def response_losses(model, ids: list[list[int]], starts: list[int], pad_id: int, idx: list[int],
+                    device: str) -> list[float]:
+    """Each example's mean loss over its response tokens (the prompt masked): validation loss is their mean."""
+    summed, counted = token_losses(model, *collate_rows(ids, starts, idx, pad_id, device))
+    return (summed / counted.clamp(min=1)).tolist()
+
+
+def greedy_answers(model, tokenizer, ids: list[list[int]], starts: list[int], pad_id: int, idx: list[int],
+                   device: str) -> list[str]:
+    """Greedy continuations of the prompts of `idx`, up to the longest response's length + 2 tokens."""
+    import torch
+
+    prompts = [ids[i][:starts[i]] for i in idx]
+    width = max(len(p) for p in prompts)
+    batch = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for j, p in enumerate(prompts):  # left-padded: every prompt ends where generation starts
+        batch[j, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[j, width - len(p):] = 1
+    longest = max(len(ids[i]) - starts[i] for i in idx)
+    out = model.generate(input_ids=batch.to(device), attention_mask=mask.to(device), max_new_tokens=longest + 2,
+                         do_sample=False, pad_token_id=pad_id)
+    return tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+
+
+def exact_match(answer: str, expected: str) -> bool:
+    """Exact match, whitespace-trimmed."""
+    return answer.strip() == expected.strip()
+
+
+def pad_id_of(tokenizer) -> int:
+    """The padding token: the tokenizer's, else its end-of-sequence token, else 0."""
+    if tokenizer.pad_token_id is not None:
+        return tokenizer.pad_token_id
+    return tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+
+
 # -- the base --------------------------------------------------------------------------------
 
 
 def base_folder(base: str, ctx: JobContext | None, trust_remote_code: bool = False) -> Path:
     """The base's folder: a bundled GGUF model's dequantized copy, a local folder or a Hub download."""
     return generation.model_folder(base or DEFAULT_BASE, ctx, trust_remote_code)
+
+
+def load_causal_lm(name: str, folder: Path, trust_remote_code: bool = False, with_model: bool = True):
+    """(tokenizer, float32 model) of a causal LM folder (the model None without `with_model`);
+    a one-line ModelError when it is not one."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from playground.core.training.text import quiet_transformers
+
+    model = None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        with quiet_transformers():
+            if with_model:
+                model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
+                                                             trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"'{name}' cannot be loaded as a causal language model "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).") from exc
+    return tokenizer, model
 
 
 def _adapter_module(peft_model):
@@ -227,9 +316,6 @@ class LMSpec(TrainSpec):
     def __init__(self, ctx: JobContext, data: LMData, base: str, lora_rank: int, max_length: int,
                  batch_size: int, val_share: float, seed: int, trust_remote_code: bool = False):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from playground.core.training.text import quiet_transformers
 
         self.ctx = ctx
         self.data = data
@@ -249,14 +335,7 @@ class LMSpec(TrainSpec):
 
         ctx.progress(None, f"Loading {self.base}")
         self.folder = base_folder(self.base, ctx, trust_remote_code)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder), trust_remote_code=trust_remote_code)
-            with quiet_transformers():
-                model = AutoModelForCausalLM.from_pretrained(str(self.folder), dtype=torch.float32,
-                                                             trust_remote_code=trust_remote_code)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"'{self.base}' cannot be loaded as a causal language model "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).") from exc
+        self.tokenizer, model = load_causal_lm(self.base, self.folder, trust_remote_code)
         self.notes: list[str] = []
         positions = getattr(model.config, "max_position_embeddings", None)
         if isinstance(positions, int) and 8 <= positions < self.max_length:
@@ -264,9 +343,7 @@ class LMSpec(TrainSpec):
                               f"{positions} positions; using {positions}.")
             self.max_length = positions
         self.chat = data.fmt == "pairs" and generation.uses_chat(self.base, self.tokenizer)
-        self.pad_id = self.tokenizer.pad_token_id
-        if self.pad_id is None:
-            self.pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
+        self.pad_id = pad_id_of(self.tokenizer)
 
         ctx.progress(None, "Tokenizing")
         self.truncated = 0
@@ -313,38 +390,16 @@ class LMSpec(TrainSpec):
 
     def collate(self, idx: list[int], device: str):
         """(input ids, attention mask, labels): right-padded; labels -100 on the prompt and the padding."""
-        import torch
-
-        rows = [self.ids[i] for i in idx]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        labels = torch.full((len(rows), width), -100, dtype=torch.long)
-        for j, (i, r) in enumerate(zip(idx, rows, strict=True)):
-            ids[j, :len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[j, :len(r)] = 1
-            labels[j, self.starts[i]:len(r)] = ids[j, self.starts[i]:len(r)]
-        return ids.to(device), mask.to(device), labels.to(device)
+        return collate_rows(self.ids, self.starts, idx, self.pad_id, device)
 
     def batches(self, epoch: int, start: int, device: str):
         batches = self.rank_batches(self.train_idx, epoch)
         for b in range(start, self.steps_per_epoch):
             yield self.collate(batches[b], device)
 
-    def _token_losses(self, ids, mask, labels):
-        """Per-example (summed loss, counted tokens) over the label tokens, next-token shifted."""
-        import torch.nn.functional as F
-
-        logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-        logits, target = logits[:, :-1], labels[:, 1:]
-        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100,
-                                 reduction="none").view(target.shape)
-        counted = (target != -100).sum(-1)
-        return losses.sum(-1), counted
-
     def loss(self, batch):
         ids, mask, labels = batch
-        summed, counted = self._token_losses(ids, mask, labels)
+        summed, counted = token_losses(self.model, ids, mask, labels)
         return summed.sum() / counted.sum().clamp(min=1), int(ids.shape[0])
 
     def eval_sums(self, device: str, autocast):
@@ -355,30 +410,16 @@ class LMSpec(TrainSpec):
             self.ctx.check_cancelled()
             part = val_idx[b:b + self.batch_size]
             with autocast():
-                summed, counted = self._token_losses(*self.collate(part, device))
+                total += sum(response_losses(self.model, self.ids, self.starts, self.pad_id, part, device))
                 if self.exact_match:
                     correct += sum(self.greedy_matches(part, device))
-            total += float((summed / counted.clamp(min=1)).sum())
             n += len(part)
         return total, (correct if self.exact_match else None), n
 
     def greedy_matches(self, idx: list[int], device: str) -> list[bool]:
         """Whether greedy decoding from each prompt gives its response exactly (whitespace-trimmed)."""
-        import torch
-
-        prompts = [self.ids[i][:self.starts[i]] for i in idx]
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for j, p in enumerate(prompts):  # left-padded: every prompt ends where generation starts
-            ids[j, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[j, width - len(p):] = 1
-        longest = max(len(self.ids[i]) - self.starts[i] for i in idx)
-        out = self.peft_model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                       max_new_tokens=longest + 2, do_sample=False, pad_token_id=self.pad_id)
-        texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-        expected = [self.data.responses[i] for i in idx]
-        return [a.strip() == e.strip() for a, e in zip(texts, expected, strict=True)]
+        answers = greedy_answers(self.peft_model, self.tokenizer, self.ids, self.starts, self.pad_id, idx, device)
+        return [exact_match(a, self.data.responses[i]) for a, i in zip(answers, idx, strict=True)]
 
     def save(self, folder: Path) -> None:
         """The adapter alone in folder/adapter, and the merged model + tokenizer in folder."""
