@@ -26,6 +26,7 @@ from playground.core.training import distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
+from playground.core.training.text import quiet_transformers
 from playground.core.wording import plural
 
 DEFAULT_BASE = generation.BUNDLED_ID
@@ -264,8 +265,6 @@ def load_causal_lm(name: str, folder: Path, trust_remote_code: bool = False, wit
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from playground.core.training.text import quiet_transformers
-
     model = None
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
@@ -423,8 +422,6 @@ class LMSpec(TrainSpec):
 
     def save(self, folder: Path) -> None:
         """The adapter alone in folder/adapter, and the merged model + tokenizer in folder."""
-        from playground.core.training.text import quiet_transformers
-
         folder = Path(folder)
         with quiet_transformers():
             self.peft_model.save_pretrained(str(folder / ADAPTER_DIR), safe_serialization=True)
@@ -438,8 +435,6 @@ class LMSpec(TrainSpec):
 
     def save_live(self, live: Path, step: int) -> bool:
         """The adapter as it is now (a few MB), for the Generate panel while the run goes on."""
-        from playground.core.training.text import quiet_transformers
-
         with quiet_transformers():
             lora.save_live(self.peft_model, live, step, {"task": self.task, "kind": LIVE_KIND, "base_model": self.base,
                                                          "lora_rank": self.lora_rank, "chat_template": self.chat})
