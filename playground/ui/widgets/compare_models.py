@@ -7,6 +7,8 @@ the first model alone while Compare is off, every picked model (duplicates once)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
@@ -107,4 +109,7 @@ class CompareModels(QWidget):
     def display_name(self, model_id: str) -> str:
         store = getattr(self._ctx, "store", None)
         entry = store.find(model_id) if store is not None else None
-        return entry.display_name if entry is not None else model_id
+        if entry is not None:
+            return entry.display_name
+        folder = Path(model_id).expanduser()
+        return folder.name if folder.is_absolute() and folder.name else model_id  # a folder: its name (path in the tip)
