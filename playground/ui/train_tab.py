@@ -242,6 +242,7 @@ class TrainTab(QWidget):
         right.setStretchFactor(1, 1)
         self._right = right
         self.evaluation.evaluated.connect(lambda _e: self._make_room_for_evaluation())
+        self.evaluation.compared.connect(lambda _c: self._make_room_for_evaluation())  # before and after, too
         # The options scroll on a short screen instead of making the whole window taller than it.
         scroll = QScrollArea()
         scroll.setWidget(left)

@@ -276,5 +276,9 @@ def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, 
     # The finished run can be compared with its base (Before and after), on request: no job started.
     panel = tab.evaluation
     assert panel.model == result.model_dir and panel.compare_button.isEnabled() and panel.last_comparison is None
+    with qtbot.waitSignal(panel.compared, timeout=120_000):
+        panel.compare_button.click()
+    sizes = tab._right.sizes()  # its table gets at least half the height below the curves
+    assert sizes[1] >= sum(sizes) // 2 - 1
     tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
     assert not tab.base_picker.isVisible() and "base" not in tab.job_arguments()[1]
