@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QSplitter
 
 from playground.core.errors import InputError
 from playground.core.jobs import Job
-from playground.ui.widgets.text_panel_base import TextPanel, truncation_notice
+from playground.ui.widgets.text_panel_base import TextPanel, top_labels_text, truncation_notice
 from playground.ui.widgets.text_score_bars import TextScoreBars
 
 TITLE = "Classify"
@@ -16,6 +16,7 @@ ORDER = 25
 
 class ClassifyPanel(TextPanel):
     TASK = "text-classification"
+    COMPARE = True
     MODEL_PLACEHOLDER = "a classifier you trained, a folder, or a Hub id (e.g. distilbert/...-sst-2-english)"
     RUN_TEXT = "Classify"
     OUTPUTS = ("bars",)
@@ -38,16 +39,23 @@ class ClassifyPanel(TextPanel):
     def main_input(self):
         return self.input
 
-    def make_job(self) -> Job:
+    def make_job(self, model_id: str | None = None) -> Job:
         from playground.core import text
 
+        model = self.model_id() if model_id is None else model_id
         raw = self.input.toPlainText()
         texts = [t for t in raw.splitlines() if t.strip()] if self.per_line.isChecked() else [raw]
         texts = text.clean_texts(texts)
-        if not self.model_id():
+        if not model:
             raise InputError("Pick a text-classification model first: train one in the Train tab, choose a "
                              "folder, or type a Hub id.")
-        return Job(text.classify, (texts, self.model_id()), name="classify text")
+        return Job(text.classify, (texts, model), name="classify text")
+
+    def compare_answer(self, result) -> str:
+        return top_labels_text(result)
+
+    def compare_key(self, result):
+        return tuple(item.scores[0].label if item.scores else "" for item in result.items)
 
     def notices(self, result) -> list[str]:
         return truncation_notice(result.truncated, result.max_tokens)

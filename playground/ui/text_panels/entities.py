@@ -53,6 +53,7 @@ def entities_html(text: str, ents) -> str:
 
 class EntitiesPanel(TextPanel):
     TASK = "entities"
+    COMPARE = True
     MODEL_PLACEHOLDER = "Hub id of a token-classification model (e.g. dslim/bert-base-NER) or a folder"
     RUN_TEXT = "Find entities"
     OUTPUTS = ("view", "table")
@@ -84,13 +85,21 @@ class EntitiesPanel(TextPanel):
     def main_input(self):
         return self.input
 
-    def make_job(self) -> Job:
+    def make_job(self, model_id: str | None = None) -> Job:
         from playground.core import entities
 
+        model = self.model_id() if model_id is None else model_id
         value = self.input.toPlainText()
         if not value.strip():
             raise InputError("Type some text to find entities in.")
-        return Job(entities.find_entities, ([value], self.model_id() or None), name="find entities")
+        return Job(entities.find_entities, ([value], model or None), name="find entities")
+
+    def compare_answer(self, result) -> str:
+        found = result[0].entities
+        return ", ".join(f"{e.text} ({e.label})" for e in found) if found else "(no entities)"
+
+    def compare_key(self, result):
+        return frozenset((e.start, e.end, e.label) for e in result[0].entities)
 
     def show_result(self, result) -> None:
         item = result[0]

@@ -41,6 +41,7 @@ class GeneratePanel(TextPanel):
     MODEL_PLACEHOLDER = "Hub id (e.g. openai-community/gpt2), a model folder, or your char-level GPT"
     RUN_TEXT = "Generate"
     COMPARE = True
+    COMPARE_TABLE = False  # its own view: each answer streams into a column
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)

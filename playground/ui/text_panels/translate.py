@@ -19,6 +19,7 @@ OFFLINE = {("en", "pt"), ("pt", "en")}
 
 class TranslatePanel(TextPanel):
     TASK = "translation"
+    COMPARE = True
     DEFAULT_MODEL = ""
     MODEL_PLACEHOLDER = "automatic: bundled en<->pt offline, OPUS-MT from the Hub for other pairs"
     RUN_TEXT = "Translate"
@@ -90,7 +91,7 @@ class TranslatePanel(TextPanel):
             self.input.setPlainText(self.output.toPlainText())
             self.output.clear()
 
-    def make_job(self) -> Job:
+    def make_job(self, model_id: str | None = None) -> Job:
         from playground.core import translate
 
         text = self.input.toPlainText()
@@ -99,10 +100,16 @@ class TranslatePanel(TextPanel):
         src, tgt = self.pair()
         if src == tgt:
             raise InputError("Choose two different languages.")
-        model = self.model_id()
+        model = self.model_id() if model_id is None else model_id
         if model == translate.BUNDLED_ID and (src, tgt) not in OFFLINE:
             model = ""
         return Job(translate.translate, ([text], tgt, src, model or None), name="translate")
+
+    def compare_answer(self, result) -> str:
+        return result[0].translation
+
+    def compare_key(self, result):
+        return " ".join(result[0].translation.split()).casefold()
 
     def show_result(self, result) -> None:
         item = result[0]

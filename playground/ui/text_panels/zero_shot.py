@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QSplitter
 from PySide6.QtCore import Qt
 
 from playground.core.jobs import Job
-from playground.ui.widgets.text_panel_base import TextPanel, truncation_notice
+from playground.ui.widgets.text_panel_base import TextPanel, top_labels_text, truncation_notice
 from playground.ui.widgets.text_score_bars import TextScoreBars
 
 TITLE = "Zero-shot labels"
@@ -19,6 +19,7 @@ ORDER = 20
 
 class ZeroShotPanel(TextPanel):
     TASK = "zero-shot-classification"
+    COMPARE = True
     RUN_TEXT = "Score labels"
     OUTPUTS = ("bars",)
 
@@ -52,15 +53,22 @@ class ZeroShotPanel(TextPanel):
     def main_input(self):
         return self.input
 
-    def make_job(self) -> Job:
+    def make_job(self, model_id: str | None = None) -> Job:
         from playground.core import text
 
+        model = self.model_id() if model_id is None else model_id
         raw = self.input.toPlainText()
         texts = [t for t in raw.splitlines() if t.strip()] if self.per_line.isChecked() else [raw]
         labels = text.parse_labels(self.labels.text())
         texts = text.clean_texts(texts)
-        return Job(text.zero_shot, (texts, labels), {"model": self.model_id(), "template": self.template.text(),
+        return Job(text.zero_shot, (texts, labels), {"model": model, "template": self.template.text(),
                                                      "multi_label": self.multi.isChecked()}, name="zero-shot labels")
+
+    def compare_answer(self, result) -> str:
+        return top_labels_text(result)
+
+    def compare_key(self, result):
+        return tuple(item.scores[0].label if item.scores else "" for item in result.items)
 
     def notices(self, result) -> list[str]:
         return truncation_notice(result.truncated, result.max_tokens)

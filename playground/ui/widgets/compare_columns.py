@@ -1,11 +1,19 @@
-"""Side-by-side columns for a comparison: one per model, each with its title, its output and its
-own figures (timing, rate). The columns sit in a splitter, so a person can widen the one they read."""
+"""The views of a comparison. Columns: one per model, each with its title, its output and its own
+figures (timing, rate), in a splitter so a person can widen the one they read (Generate). A table:
+one row per model with its answer and time, the answers that differ from the first highlighted
+(Classify, Zero-shot labels, Entities, Translate)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QTextEdit, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QLabel, QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QTextEdit,
+    QVBoxLayout, QWidget,
+)
+
+DIFFERS = QColor("#fff2b3")  # a model whose answer differs from the first model's
+ERROR = QColor("#b00020")
 
 
 class CompareColumn(QWidget):
@@ -75,3 +83,58 @@ class CompareColumns(QSplitter):
             self.addWidget(column)
         self.setSizes([1] * len(self.columns))  # equal widths
         return self.columns
+
+
+class CompareTable(QTableWidget):
+    COLUMNS = ("Model", "Answer", "Time")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setObjectName("compareTable")
+        self.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setWordWrap(True)
+        self.verticalHeader().setVisible(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnWidth(0, 180)
+        self.setMinimumHeight(90)
+
+    def reset(self, names: list[str], model_ids: list[str]) -> None:
+        self.setRowCount(len(names))
+        for row, (name, model_id) in enumerate(zip(names, model_ids, strict=True)):
+            item = QTableWidgetItem(name)
+            item.setToolTip(model_id)
+            self.setItem(row, 0, item)
+            self.setItem(row, 1, QTableWidgetItem("Waiting for its turn..."))
+            self.setItem(row, 2, QTableWidgetItem(""))
+
+    def answer(self, row: int) -> str:
+        item = self.item(row, 1)
+        return item.text() if item is not None else ""
+
+    def set_state(self, row: int, text: str, error: bool = False) -> None:
+        item = QTableWidgetItem(text)
+        if error:
+            item.setForeground(QBrush(ERROR))
+        self.setItem(row, 1, item)
+
+    def set_answer(self, row: int, answer: str, seconds: float | None) -> None:
+        item = QTableWidgetItem(answer)
+        item.setToolTip(answer)
+        self.setItem(row, 1, item)
+        self.setItem(row, 2, QTableWidgetItem("" if seconds is None else f"{seconds:.2f} s"))
+        self.resizeRowToContents(row)
+
+    def highlight(self, rows: list[int]) -> None:
+        for row in range(self.rowCount()):
+            for col in range(self.columnCount()):
+                item = self.item(row, col)
+                if item is not None:
+                    item.setBackground(QBrush(DIFFERS) if row in rows else QBrush())
+
+    def highlighted(self) -> list[int]:
+        return [r for r in range(self.rowCount())
+                if self.item(r, 1) is not None and self.item(r, 1).background().color() == DIFFERS]

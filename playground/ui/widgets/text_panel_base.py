@@ -16,6 +16,7 @@ Stop (and Esc) cancel all of them.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import models, tasks
 from playground.core.errors import PlaygroundError
+from playground.ui.widgets.compare_columns import CompareTable
 from playground.ui.widgets.compare_models import CompareModels
 from playground.ui.widgets.model_picker import ModelPicker
 
@@ -42,6 +44,7 @@ class TextPanel(QWidget):
     RUN_TEXT = "Run"
     OUTPUTS: tuple[str, ...] = ()  # attribute names of the widgets that show a result
     COMPARE = False  # the panel can run one input through several models side by side
+    COMPARE_TABLE = True  # ... shown in the base's table (False: the panel has its own view)
 
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -63,6 +66,11 @@ class TextPanel(QWidget):
                 self.layout_.addWidget(self.compare)
             else:
                 self.layout_.addWidget(self.picker)
+        self.compare_table: CompareTable | None = None
+        if self.compare is not None and self.COMPARE_TABLE:  # placed under the notice at the first comparison
+            self.compare_table = CompareTable()
+            self.compare_table.setVisible(False)
+            self.compare.toggled.connect(lambda on: on or self.compare_table.setVisible(False))
         self.empty_state: QWidget | None = None
         self.empty_state = self._build_empty_state()
         self.jobs = ctx.runner("text", self) if getattr(ctx, "lanes", None) is not None else None
@@ -224,9 +232,10 @@ class TextPanel(QWidget):
         if self.jobs is None:
             self.show_error("No worker to run jobs on.")
             return
+        self.compare_started: dict[int, float] = {}
         self.begin_compare(model_ids)
         for i, job in enumerate(jobs):
-            self.compare_handles[i] = self.jobs.submit(
+            self.compare_handles[i] = handle = self.jobs.submit(
                 job, key=("compare", i),
                 on_event=lambda e, i=i: self.compare_event(i, e),
                 on_progress=lambda f, t, i=i: self.compare_progress(i, f, t),
@@ -234,6 +243,7 @@ class TextPanel(QWidget):
                 on_error=lambda m, i=i: self.compare_failed(i, m),
                 on_cancelled=lambda i=i: self.compare_failed(i, "Stopped."),
                 on_finished=lambda i=i: self._compare_finished(i))
+            handle.started.connect(lambda i=i: self.compare_started.__setitem__(i, time.perf_counter()))
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.status.setStyleSheet("")
@@ -247,23 +257,54 @@ class TextPanel(QWidget):
             self.status.setText("Compared.")
             self.compare_done()
 
-    def begin_compare(self, model_ids: list[str]) -> None:  # pragma: no cover - compare panels override
+    def compare_seconds(self, i: int) -> float | None:
+        """Wall time of model `i`'s job so far, from when the lane started it (its load included)."""
+        started = getattr(self, "compare_started", {}).get(i)
+        return None if started is None else time.perf_counter() - started
+
+    # The default comparison view: a table, one row per model (its answer and time), the rows whose
+    # answer differs from the first model's highlighted. Panels say what an answer is.
+    def compare_answer(self, result) -> str:  # pragma: no cover - table-style compare panels override
         raise NotImplementedError
+
+    def compare_key(self, result):
+        """What two models must share to agree (default: the answer's text)."""
+        return self.compare_answer(result)
+
+    def begin_compare(self, model_ids: list[str]) -> None:
+        self.clear_output()  # the single run's old answer must not sit beside the comparison
+        names = [self.compare.display_name(m) for m in model_ids]
+        if self.layout_.indexOf(self.compare_table) < 0:
+            self.layout_.insertWidget(self.layout_.indexOf(self.notice) + 1, self.compare_table)
+        self.compare_table.reset(names, model_ids)
+        self.compare_table.setVisible(True)
+        self.compare_results: dict[int, object] = {}
 
     def compare_event(self, i: int, event) -> None:
         pass
 
     def compare_progress(self, i: int, fraction, text: str) -> None:
-        pass
+        if text:
+            self.compare_table.set_state(i, text if fraction is None else f"{text} ({fraction:.0%})")
 
-    def compare_result(self, i: int, result) -> None:  # pragma: no cover - compare panels override
-        raise NotImplementedError
+    def compare_result(self, i: int, result) -> None:
+        self.compare_results[i] = result
+        self.compare_table.set_answer(i, self.compare_answer(result), self.compare_seconds(i))
 
-    def compare_failed(self, i: int, message: str) -> None:  # pragma: no cover - compare panels override
-        raise NotImplementedError
+    def compare_failed(self, i: int, message: str) -> None:
+        self.compare_table.set_state(i, message, error=message != "Stopped.")
 
     def compare_done(self) -> None:
-        pass
+        results = getattr(self, "compare_results", {})
+        keys = {i: self.compare_key(r) for i, r in results.items()}
+        if 0 in keys:
+            differ = [i for i, k in keys.items() if k != keys[0]]
+            self.compare_table.highlight(differ)
+            if len(keys) >= 2:
+                self.status.setText("All models agree." if not differ else
+                                    f"{len(differ)} of {len(keys) - 1} other models differ from the first "
+                                    "(highlighted).")
+        self.compared.emit([results.get(i) for i in range(self.compare_table.rowCount())])
 
     def _on_progress(self, fraction, text: str) -> None:
         if text:
@@ -317,6 +358,16 @@ class TextPanel(QWidget):
             target.setPlainText(read_text_file(paths[0]))
         except PlaygroundError as exc:
             self.show_error(str(exc))
+
+
+def top_labels_text(result) -> str:
+    """A classifier's answer in one cell: each text's best label and its score (one line per text)."""
+    lines = []
+    for item in result.items:
+        best = f"{item.scores[0].label} ({item.scores[0].score:.2f})" if item.scores else "(no label)"
+        short = item.text if len(item.text) <= 40 else item.text[:39] + "…"
+        lines.append(f"{short}: {best}" if len(result.items) > 1 else best)
+    return "\n".join(lines)
 
 
 def clear_widget(widget) -> None:
