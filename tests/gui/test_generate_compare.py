@@ -86,3 +86,45 @@ def test_the_second_picker_suggests_another_model_and_is_never_the_default(qtbot
     for _ in range(5):
         panel.compare.add_button.click()
     assert len(panel.compare.pickers) == 3 and not panel.compare.add_button.isEnabled()  # four models at most
+
+
+def _visible_texts(panel) -> str:
+    from PySide6.QtWidgets import QLabel, QPushButton
+
+    parts = [w.text() + " " + w.toolTip() for w in panel.findChildren(QLabel) + panel.findChildren(QPushButton)
+             if w.isVisible()]
+    parts += [c.output.toPlainText() for c in panel.columns.columns]
+    return "\n".join(parts)
+
+
+def test_blind_vote_hides_the_names_until_the_vote_and_the_tally_survives_a_restart(
+        qtbot, panel, two_models, worker, settings):
+    from playground.core import arena
+    from playground.ui.text_panels import generate
+
+    _compare(panel, two_models[1])
+    assert panel.blind.isVisible()
+    panel.blind.setChecked(True)
+    panel.input.setPlainText("the cat")
+    panel.max_tokens.setValue(6)
+    with qtbot.waitSignal(panel.compared, timeout=120_000):
+        panel.run()
+    titles = [c.title.text() for c in panel.columns.columns]
+    assert titles == ["Model A", "Model B"] and panel.vote_bar.isVisible()
+    shown = _visible_texts(panel)
+    assert "first" not in shown and "second" not in shown and "transformers" not in shown  # no name, no path
+    order = [c.model_id for c in panel.columns.columns]
+    assert order == ["", ""]
+    with qtbot.waitSignal(panel.voted):
+        panel.vote_buttons["b"].click()
+    revealed = [c.model_id for c in panel.columns.columns]
+    assert sorted(revealed) == sorted(two_models) and not panel.vote_bar.isVisible()
+    assert panel.columns.columns[1].title.text().startswith("Model B: ")
+    assert "tokens/s" in panel.columns.columns[0].stats.text()
+    assert "You preferred B" in panel.status.text()
+    # A restart: a new panel (and a fresh read of the data folder) sees the same tally.
+    again = generate.build(AppContext(worker, settings, None))
+    qtbot.addWidget(again)
+    tally = arena.pair_tally(revealed[1], revealed[0])
+    assert (tally.first_wins, tally.second_wins, tally.ties) == (1, 0, 0)
+    assert arena.rating(revealed[1]) > arena.rating(revealed[0])

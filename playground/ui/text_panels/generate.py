@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import time
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QTextEdit, QVBoxLayout,
+    QWidget,
 )
 
 from playground.core import models
@@ -37,6 +39,8 @@ def _fmt(color: str | None = None, bold: bool = False) -> QTextCharFormat:
 
 
 class GeneratePanel(TextPanel):
+    voted = Signal(str)  # a blind vote was counted ("a", "b" or "tie")
+
     TASK = "text-generation"
     MODEL_PLACEHOLDER = "Hub id (e.g. openai-community/gpt2), a model folder, or your char-level GPT"
     RUN_TEXT = "Generate"
@@ -86,6 +90,11 @@ class GeneratePanel(TextPanel):
         self.seed.setSpecialValueText("random")
         self.seed.setAccessibleName("Seed")
         self.seed.setToolTip("The same seed and settings give the same text; 'random' picks one (shown after the run)")
+        self.blind = QCheckBox("Blind vote")
+        self.blind.setToolTip("Compare two models anonymously: read both answers, vote for the better one (or a "
+                              "tie), then see which model wrote which. The tally is kept on this computer.")
+        self.blind.setVisible(False)
+        self._blind = False  # this comparison is blind (its names are hidden until the vote)
         self.new_chat = QPushButton("New chat")
         self.new_chat.setToolTip("Forget the conversation and clear the output")
         self.new_chat.clicked.connect(self.clear)
@@ -101,6 +110,7 @@ class GeneratePanel(TextPanel):
             row.addWidget(lab)
             row.addWidget(widget)
         first.addStretch(1)
+        second.addWidget(self.blind)
         second.addStretch(1)
         second.addWidget(self.new_chat)
         controls.addLayout(first)
@@ -129,6 +139,19 @@ class GeneratePanel(TextPanel):
         self.columns = CompareColumns()  # a comparison: one column per model, in place of the output
         self.columns.setVisible(False)
         self.compare.toggled.connect(self._compare_switched)
+        # The blind vote's buttons, under the columns once both answers are in.
+        self.vote_bar = QWidget()
+        votes = QHBoxLayout(self.vote_bar)
+        votes.setContentsMargins(0, 0, 0, 0)
+        votes.addWidget(QLabel("Which answer is better?"))
+        self.vote_buttons = {}
+        for outcome, text in (("a", "A is better"), ("tie", "Tie"), ("b", "B is better")):
+            button = QPushButton(text)
+            button.clicked.connect(lambda _c=False, o=outcome: self.vote(o))
+            votes.addWidget(button)
+            self.vote_buttons[outcome] = button
+        votes.addStretch(1)
+        self.vote_bar.setVisible(False)
 
         self.layout_.addWidget(self.input)
         self.layout_.addLayout(controls)
@@ -137,6 +160,7 @@ class GeneratePanel(TextPanel):
         self.layout_.addWidget(self.step_bar)
         self.layout_.addWidget(self.output, 1)
         self.layout_.addWidget(self.columns, 1)
+        self.layout_.addWidget(self.vote_bar)
         self.layout_.addWidget(self.stats)
         self.stop_button.setToolTip("Stop generating (Esc); the text so far is kept")
 
@@ -174,8 +198,8 @@ class GeneratePanel(TextPanel):
             kwargs["messages"] = before + [{"role": "user", "content": prompt}]
         self._request = {"prompt": prompt, "chat": chat}
         model = self.model_id() if model_id is None else model_id
-        return Job(generation.generate, (None if chat else prompt, model or None), kwargs,
-                   name="generate" if model_id is None else f"generate with {model}")
+        name = "generate" if model_id is None else "generate (blind vote)" if self._blind else f"generate with {model}"
+        return Job(generation.generate, (None if chat else prompt, model or None), kwargs, name=name)
 
     def run(self) -> None:
         if self.busy:
@@ -241,23 +265,39 @@ class GeneratePanel(TextPanel):
 
     # -- compare: each model's answer streams into its own column ---------------------------------------
     def _compare_switched(self, on: bool) -> None:
+        self.blind.setVisible(on)
         if not on:
             self.columns.setVisible(False)
+            self.vote_bar.setVisible(False)
             self.output.setVisible(True)
             self.stats.setVisible(True)
+
+    def compared_models(self) -> list[str]:
+        """A blind vote takes exactly two models, in an order the person cannot know."""
+        ids = super().compared_models()
+        self._blind = self.blind.isChecked() and len(ids) == 2
+        if self._blind:
+            random.shuffle(ids)
+        return ids
 
     def begin_compare(self, model_ids: list[str]) -> None:
         self.output.setVisible(False)
         self.stats.setVisible(False)
+        self.vote_bar.setVisible(False)
         self.columns.setVisible(True)
+        self._compared_ids = list(model_ids)
         prompt = self._request.get("prompt", "")
-        for column in self.columns.reset([(self.compare.display_name(m), m) for m in model_ids]):
+        titles = ([("Model A", ""), ("Model B", "")] if self._blind
+                  else [(self.compare.display_name(m), m) for m in model_ids])
+        for column in self.columns.reset(titles):
             if not self._request.get("chat"):
                 column.append(prompt, "#777777")
         self._flush_timer.start()
 
     def compare_progress(self, i: int, fraction, text: str) -> None:
         column = self.columns.columns[i]
+        if self._blind:  # "Loading <model>..." would give the name away
+            text = "Preparing" if text else text
         if column.first_at is None and text:
             column.stats.setText(f"{text.rstrip('. ')}..." + (f" {fraction:.0%}" if fraction is not None else ""))
 
@@ -282,9 +322,11 @@ class GeneratePanel(TextPanel):
         first = (f"first token {result.time_to_first_token:.2f} s" if result.time_to_first_token is not None
                  else "no token")
         loading = f" ({result.load_seconds:.1f} s loading)" if result.load_seconds >= 0.05 else ""
-        column.stats.setText(f"{result.new_tokens} tokens, {result.decode_tokens_per_s:.1f} tokens/s, "
-                             f"{first}{loading}" + (f", on {result.backend}" if result.backend else "")
-                             + (", stopped" if result.stopped else "") + (f". {result.notice}" if result.notice else ""))
+        column.figures = (f"{result.new_tokens} tokens, {result.decode_tokens_per_s:.1f} tokens/s, "
+                          f"{first}{loading}" + (f", on {result.backend}" if result.backend else "")
+                          + (", stopped" if result.stopped else "") + (f". {result.notice}" if result.notice else ""))
+        # Blind: speed and path say which model it is; they show after the vote.
+        column.stats.setText("Answered." if self._blind else column.figures)
         column.result = result
 
     def compare_failed(self, i: int, message: str) -> None:
@@ -295,11 +337,44 @@ class GeneratePanel(TextPanel):
     def compare_done(self) -> None:
         self._flush_timer.stop()
         done = [c for c in self.columns.columns if getattr(c, "result", None) is not None]
-        if len(done) >= 2:
+        if self._blind:
+            if len(done) == 2 and not any(c.result.stopped for c in done):
+                self.vote_bar.setVisible(True)
+                self.status.setText("Which answer is better? Vote to see which model wrote which.")
+            else:
+                self._reveal()
+                self.status.setText("No vote: a model did not answer in full.")
+        elif len(done) >= 2:
             fastest = max(done, key=lambda c: c.result.decode_tokens_per_s)
             self.status.setText(f"Compared {len(done)} models; fastest: {fastest.title.text()} "
                                 f"({fastest.result.decode_tokens_per_s:.1f} tokens/s).")
         self.compared.emit([getattr(c, "result", None) for c in self.columns.columns])
+
+    def vote(self, outcome: str) -> None:
+        """Count the blind vote, then show the names, figures and the tally of this pair."""
+        from playground.core import arena
+
+        a, b = self._compared_ids
+        ratings = arena.record(a, b, outcome)
+        self.vote_bar.setVisible(False)
+        self._reveal()
+        names = [self.compare.display_name(m) for m in (a, b)]
+        said = {"a": f"You preferred A: {names[0]}", "b": f"You preferred B: {names[1]}",
+                "tie": "A tie"}[outcome]
+        tally = arena.pair_tally(a, b)
+        self.status.setText(f"{said}. This pair so far: {names[0]} {tally.first_wins}, {names[1]} "
+                            f"{tally.second_wins}, ties {tally.ties}. Ratings: {names[0]} {ratings[0]:.0f}, "
+                            f"{names[1]} {ratings[1]:.0f}.")
+        self.voted.emit(outcome)
+
+    def _reveal(self) -> None:
+        self._blind = False
+        for column, model_id in zip(self.columns.columns, self._compared_ids, strict=False):
+            column.title.setText(f"{column.title.text()}: {self.compare.display_name(model_id)}")
+            column.title.setToolTip(model_id)
+            column.model_id = model_id
+            if getattr(column, "figures", None):
+                column.stats.setText(column.figures)
 
     def _flush_columns(self) -> None:
         for column in self.columns.columns:
