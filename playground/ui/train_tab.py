@@ -206,9 +206,13 @@ class TrainTab(QWidget):
         self.export_png_button = QPushButton("Export PNG...")
         self.export_csv_button.clicked.connect(self._export_csv)
         self.export_png_button.clicked.connect(self._export_png)
+        self.runs_button = QPushButton("Runs...")
+        self.runs_button.setToolTip("Every saved run side by side: settings, data, duration, device and results")
+        self.runs_button.clicked.connect(self.show_runs)
         exports = QHBoxLayout()
         exports.addWidget(self.export_csv_button)
         exports.addWidget(self.export_png_button)
+        exports.addWidget(self.runs_button)
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -495,6 +499,16 @@ class TrainTab(QWidget):
         self.controller.on_result(result)
 
     # -- export ----------------------------------------------------------------------------
+    def show_runs(self):
+        """The runs table (a window of its own, so it can sit beside the curves)."""
+        from playground.ui.runs_dialog import RunsDialog
+
+        dialog = RunsDialog(self.ctx, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.runs_dialog = dialog
+        return dialog
+
     def _export_csv(self) -> None:
         if self.plot.current is None:
             self.status_label.setText("Nothing to export yet.")

@@ -569,6 +569,7 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
             "name": cfg.name or out_dir.name, "metrics": metrics, "epochs": len(history), "best_epoch": best[1],
             "steps": step, "batch_size": spec.batch_size, "lr": cfg.lr, "device": device,
             "stopped_early": stopped_early, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "seconds": round(time.perf_counter() - t_start, 1),  # this session's wall time (a resume: since it)
             "val_share": cfg.val_share, "seed": cfg.seed,  # evaluation and export rebuild this run's split
         } | parallel | (data_meta or {})
         ckpt.write_card(tmp, meta, history)
