@@ -25,7 +25,10 @@ from PySide6.QtWidgets import (
 from playground.core import paths
 from playground.core.errors import PlaygroundError, friendly_message
 from playground.core.wording import plural
+from playground.ui.image_compare import STOPPED, ClassifierComparison, agreement
 from playground.ui.image_controller import IMAGE_TASK, ImageController
+from playground.ui.widgets.compare_models import CompareModels
+from playground.ui.widgets.image_compare_view import ClassifierCompareView
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas, qimage_from_rgb
 from playground.ui.widgets.image_thumbs import ThumbStrip
@@ -79,6 +82,8 @@ class ImageTab(QWidget):
     results_changed = Signal()  # rows were added or updated (tests wait on it)
     selection_shown = Signal(int)  # the large view shows item i with its results
     cam_shown = Signal()  # a Grad-CAM overlay is on the large view
+    compared = Signal(list)  # a comparison of classifiers ended: each model's ImageResult (None: failed, stopped)
+    compare_cam_shown = Signal(int)  # column i's Grad-CAM is on its image
     batch_finished = Signal(object)  # BatchSummary, or None when the job failed
 
     def __init__(self, ctx):
@@ -97,6 +102,17 @@ class ImageTab(QWidget):
         c.cam_ready.connect(self._on_cam)
         c.cam_failed.connect(self._on_cam_error)
         c.cleared.connect(self._on_cleared)
+        self.comparison = ClassifierComparison(ctx, self)
+        k = self.comparison
+        k.begun.connect(self._on_compare_begun)
+        k.progress.connect(lambda i, text: self.compare_view.set_progress(i, text))
+        k.result.connect(self._on_compare_result)
+        k.failed.connect(self._on_compare_failed)
+        k.finished.connect(self._on_compare_finished)
+        k.busy_changed.connect(lambda _b: self._show_busy())
+        k.cam_ready.connect(self._on_compare_cam)
+        k.cam_failed.connect(lambda i, msg: self.compare_view.set_cam(
+            i, None, msg if msg.startswith("Grad-CAM") else f"Grad-CAM: {msg}"))
         self._preview_token = 0
         self._shown_token = -1
         self._preview: image.PreviewImage | None = None
@@ -183,7 +199,12 @@ class ImageTab(QWidget):
     def _build_classify_page(self) -> QWidget:
         split = QSplitter(Qt.Orientation.Horizontal)
         self.canvas = ImageCanvas()
-        split.addWidget(self.canvas)
+        self.compare_view = ClassifierCompareView()  # in place of the one image while Compare is on
+        self.compare_view.bar_selected.connect(lambda i, _row: self._request_compare_cam(i))
+        self.view_stack = QStackedWidget()
+        self.view_stack.addWidget(self.canvas)
+        self.view_stack.addWidget(self.compare_view)
+        split.addWidget(self.view_stack)
 
         panel = QWidget()
         panel.setMinimumWidth(380)
@@ -192,7 +213,13 @@ class ImageTab(QWidget):
         self.picker = ModelPicker(self.ctx, IMAGE_TASK,
                                   placeholder="torchvision/NAME, a Hugging Face id, or a model folder")
         self.picker.changed.connect(lambda _m: self._model_changed())
-        lay.addWidget(self.picker)
+        self.compare = CompareModels(self.ctx, self.picker)
+        self.compare.changed.connect(self._compare_changed)
+        row = QHBoxLayout()
+        row.addWidget(self.picker, 1)
+        row.addWidget(self.compare.switch)
+        lay.addLayout(row)
+        lay.addWidget(self.compare)
         self.model_note = QLabel("")
         self.model_note.setWordWrap(True)
         self.model_note.setObjectName("modelNote")
@@ -227,7 +254,8 @@ class ImageTab(QWidget):
         self.opacity.setAccessibleName("Heatmap opacity")
         self.opacity.setToolTip("Heatmap opacity")
         self.opacity.setEnabled(False)
-        self.opacity.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
+        self.opacity.valueChanged.connect(lambda v: (self.canvas.set_opacity(v / 100),
+                                                     self.compare_view.set_opacity(v / 100)))
         row.addWidget(self.opacity, 1)
         lay.addLayout(row)
         self.cam_note = QLabel("")
@@ -433,7 +461,9 @@ class ImageTab(QWidget):
         self._set_note("" if entry is None or entry.available else str(note or ""))
         self._clear_cam()
         if self.items:
-            self.reclassify()
+            self.reclassify()  # and the comparison, when one is shown
+        else:
+            self.run_compare()
 
     def _set_note(self, text: str) -> None:
         self.model_note.setText(text)
@@ -448,16 +478,22 @@ class ImageTab(QWidget):
         """Run the current model and top-k again over every image in the strip."""
         self._sync_choice()
         self.controller.reclassify()
+        self.run_compare()
 
     def cancel(self) -> None:
+        """Cancel (and Esc): the classification jobs and every run of a comparison."""
         self.controller.cancel()
+        self.comparison.cancel()
 
     def _on_busy(self, busy: bool) -> None:
         if busy:
             self.batch_progress.setValue(0)
             self.batch_progress.setRange(0, 0)
         self.batch_progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
+        self._show_busy()
+
+    def _show_busy(self) -> None:
+        self.cancel_button.setVisible(self.controller.busy or self.comparison.busy)
 
     def _on_started(self, event: image.ClassifyStarted) -> None:
         self.rate_label.setText(f"{plural(event.total, 'image')}, {event.model} on {event.device}")
@@ -584,13 +620,17 @@ class ImageTab(QWidget):
             self.bars.set_message(result.error or "")
         if changed or not keep_cam:
             self._clear_cam()
+        self.run_compare()
         if not result.ok:
             self._preview = None
             self._preview_token += 1  # a preview still loading for the previous item is stale
             self.canvas.set_text(result.error or "")
+            self.compare_view.set_image(None, result.error or "")
             self.selection_shown.emit(index)
             return
         if changed or not self.canvas.has_image():
+            if changed:  # the comparison's columns must not show the previous picture
+                self.compare_view.set_image(None, f"Loading {Path(result.path).name}...")
             self._preview_token += 1
             self._pool.start(_PreviewTask(self._preview_token, result.path, self._preview_signals))
             # never show the previous picture under the new results for long
@@ -613,7 +653,9 @@ class ImageTab(QWidget):
             self.canvas.set_text(value)
         else:
             self._preview = value
-            self.canvas.set_image(qimage_from_rgb(value.width, value.height, value.rgb))
+            picture = qimage_from_rgb(value.width, value.height, value.rgb)
+            self.canvas.set_image(picture)
+            self.compare_view.set_image(picture)
         self.selection_shown.emit(self.selected)
         self._request_cam()
 
@@ -621,8 +663,11 @@ class ImageTab(QWidget):
     def _cam_toggled(self, on: bool) -> None:
         self.opacity.setEnabled(on)
         self.canvas.set_overlay_visible(on)
+        self.compare_view.set_overlay_visible(on)
         if on:
             self._request_cam()
+            for i in range(len(self.compare_view.columns)):
+                self._request_compare_cam(i)
 
     def _clear_cam(self) -> None:
         self.canvas.set_overlay(None)
@@ -630,8 +675,8 @@ class ImageTab(QWidget):
         self.cam_note.setText("")
 
     def _request_cam(self) -> None:
-        if not self.cam_check.isChecked() or self._preview is None:
-            return
+        if not self.cam_check.isChecked() or self._preview is None or self.compare.switch.isChecked():
+            return  # while comparing, each column asks for its own map
         self._sync_choice()
         pred = self.controller.request_cam(self.bars.current(), (self._preview.width, self._preview.height))
         if pred is not None:
@@ -645,6 +690,70 @@ class ImageTab(QWidget):
 
     def _on_cam_error(self, message: str) -> None:
         self.cam_note.setText(f"Grad-CAM: {message}")
+
+    # -- Compare: the shown image through two (up to four) classifiers, side by side ---------------
+    def _compare_changed(self) -> None:
+        on = self.compare.switch.isChecked()
+        self.view_stack.setCurrentIndex(1 if on else 0)
+        self.bars.setVisible(not on)  # each column has its own bars
+        if on:
+            self.run_compare()
+        else:
+            self.comparison.forget()
+            self._request_cam()
+
+    def run_compare(self) -> bool:
+        """Run the shown image through every compared classifier, one job each on the image lane;
+        False when Compare is off, or there is nothing (new) to compare."""
+        if not self.compare.switch.isChecked():
+            return False
+        models = self.compare.model_ids()
+        titled = [(self.compare.display_name(m), m) for m in models]
+        shown = self.controller.current
+        note = ("Pick a second classifier to compare with: one from the list, a model folder (Folder...) "
+                "or a Hub id." if len(models) < 2 else
+                "Open an image to compare the models on it." if shown is None else
+                f"{shown.error}" if not shown.ok else "")
+        if note:
+            self.comparison.forget()
+            self.compare_view.reset(titled, note)
+            return False
+        return self.comparison.run(shown.path, models, self.topk.value())
+
+    def _on_compare_begun(self, models: list[str]) -> None:
+        self.compare_view.reset([(self.compare.display_name(m), m) for m in models],
+                                f"Comparing {len(models)} classifiers on this image, one after another...")
+
+    def _on_compare_result(self, i: int, result, classify_s: float, job_s: float) -> None:
+        self.compare_view.set_result(i, [(p.label, p.score) for p in result.predictions],
+                                     f"{classify_s:.2f} s to classify ({job_s:.2f} s with loading)")
+        self._request_compare_cam(i)
+
+    def _on_compare_failed(self, i: int, message: str) -> None:
+        self.compare_view.set_failed(i, message, error=message != STOPPED)
+
+    def _on_compare_finished(self, results: list) -> None:
+        names = [self.compare.display_name(m) for m in self.comparison.models]
+        tops = [r.top.label if r is not None and r.top is not None else None for r in results]
+        agree, text = agreement(names, tops)
+        self.compare_view.set_agreement(agree, text)
+        self.compared.emit(results)
+
+    def _request_compare_cam(self, i: int) -> None:
+        if not self.cam_check.isChecked() or self._preview is None or not 0 <= i < len(self.compare_view.columns):
+            return
+        column = self.compare_view.columns[i]
+        pred = self.comparison.request_cam(i, column.bars.current(), (self._preview.width, self._preview.height))
+        if pred is not None:
+            column.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
+
+    def _on_compare_cam(self, i: int, cam: image.GradCam) -> None:
+        if cam.overlay is None or not 0 <= i < len(self.compare_view.columns):
+            return
+        ov = cam.overlay
+        self.compare_view.set_cam(i, qimage_from_rgb(ov.width, ov.height, ov.rgb, channels=4),
+                                  f"Red: where it sees '{cam.label}'.")
+        self.compare_cam_shown.emit(i)
 
     # -- table export, clearing, shutdown ---------------------------------------------------
     def export_csv(self, target: str) -> Path:
@@ -665,6 +774,9 @@ class ImageTab(QWidget):
         self.controller.clear()
 
     def _on_cleared(self) -> None:
+        self.comparison.forget()
+        self.compare_view.reset([], "")
+        self.compare_view.set_image(None, "")
         self._preview = None
         self._preview_token += 1  # previews still loading belong to the cleared items
         self.thumbs.clear()
@@ -678,6 +790,7 @@ class ImageTab(QWidget):
 
     def shutdown(self) -> None:
         self.controller.shutdown()
+        self.comparison.cancel()
         for page in self._mode_pages.values():
             closer = getattr(page, "shutdown", None)
             if callable(closer):

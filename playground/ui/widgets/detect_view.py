@@ -3,6 +3,9 @@
 Items are anything with `label`, `score`, `box` ([x0, y0, x1, y1] in pixels of
 the original image) and optionally `landmarks`; the displayed image may be a
 smaller preview: boxes are scaled by the original size given with it.
+
+In a comparison (`set_layers`) each detector's boxes are drawn in that detector's colour
+(`COMPARE_COLORS`, the second one dashed, its tags below the box) instead of a colour per label.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Sequence
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+COMPARE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")  # the first to the fourth model compared
 
 
 def color_for(label: str) -> QColor:
@@ -42,6 +47,7 @@ class DetectionView(QWidget):
         self._threshold = 0.0
         self._highlight: int | None = None
         self._message = ""
+        self._layers: list[tuple[str, QColor, list]] = []  # a comparison: (model, colour, items) each
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
@@ -71,6 +77,15 @@ class DetectionView(QWidget):
     def candidate_items(self) -> list:
         """The candidates drawn now (dashed): none while an item passes the threshold."""
         return [] if self.visible_items() else list(self._candidates)
+
+    def set_layers(self, layers: Sequence) -> None:
+        """A comparison: (name, colour, items) per detector, drawn over the image instead of the items; [] ends it."""
+        self._layers = [(name, QColor(color), list(items)) for name, color, items in layers]
+        self.update()
+
+    def layers(self) -> list[tuple[str, QColor, list]]:
+        """Each compared detector's name, colour and detections at or above the threshold."""
+        return [(name, color, [it for it in items if it.score >= self._threshold]) for name, color, items in self._layers]
 
     def set_threshold(self, threshold: float) -> None:
         self._threshold = float(threshold)
@@ -143,28 +158,43 @@ class DetectionView(QWidget):
         font.setBold(True)
         painter.setFont(font)
         metrics = QFontMetricsF(font)
+        if self._layers:
+            for n, (_name, color, items) in enumerate(self.layers()):
+                for item in sorted(items, key=lambda it: it.score):
+                    self._draw(painter, metrics, item, color, 2, dashed=n % 2 == 1, tag_below=n % 2 == 1)
+            painter.end()
+            return
         visible = list(enumerate(self.visible_items()))
         dashed = not visible
         if dashed:
             visible = [(-1, item) for item in self.candidate_items()]
         # Weakest first, so the strongest detections' tags end up on top where they overlap.
         for i, item in sorted(visible, key=lambda pair: pair[1].score):
-            color = color_for(item.label)
-            rect = self.map_box(item.box)
-            pen = QPen(color, 4 if i == self._highlight else 2)
-            if dashed:  # below the threshold: a guess, not a detection
-                pen.setStyle(Qt.PenStyle.DashLine)
-            painter.setPen(pen)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(rect)
-            for x, y in getattr(item, "landmarks", ()) or ():
-                painter.setBrush(color)
-                painter.drawEllipse(self.map_point(x, y), 3, 3)
-            text = f"{item.label} {item.score:.2f}"
-            tw, th = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
-            ty = rect.top() - th if rect.top() - th >= 0 else rect.top()
-            tag = QRectF(rect.left(), ty, tw, th)
-            painter.fillRect(tag, color)
-            painter.setPen(QColor(0, 0, 0) if color.lightness() > 140 else QColor(255, 255, 255))
-            painter.drawText(tag.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+            # below the threshold (dashed): a guess, not a detection
+            self._draw(painter, metrics, item, color_for(item.label), 4 if i == self._highlight else 2, dashed)
         painter.end()
+
+    def _draw(self, painter: QPainter, metrics: QFontMetricsF, item, color: QColor, width: int, dashed: bool,
+              tag_below: bool = False) -> None:
+        """One box, its landmarks and its tag; the tag goes below the box when `tag_below` (a second
+        detector's tag must not cover the first one's on the same object)."""
+        rect = self.map_box(item.box)
+        pen = QPen(color, width)
+        if dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(rect)
+        for x, y in getattr(item, "landmarks", ()) or ():
+            painter.setBrush(color)
+            painter.drawEllipse(self.map_point(x, y), 3, 3)
+        text = f"{item.label} {item.score:.2f}"
+        tw, th = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
+        if tag_below:
+            ty = rect.bottom() if rect.bottom() + th <= self.height() else rect.bottom() - th
+        else:
+            ty = rect.top() - th if rect.top() - th >= 0 else rect.top()
+        tag = QRectF(rect.left(), ty, tw, th)
+        painter.fillRect(tag, color)
+        painter.setPen(QColor(0, 0, 0) if color.lightness() > 140 else QColor(255, 255, 255))
+        painter.drawText(tag.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)

@@ -14,8 +14,9 @@ class ScoreBars(QWidget):
 
     selected = Signal(int)  # row
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, min_width: int = 320):
         super().__init__(parent)
+        self._min_width = min_width  # a comparison's columns are narrower than the one view
         self._rows: list[tuple[str, float]] = []
         self._current = -1
         self._message = ""
@@ -62,7 +63,7 @@ class ScoreBars(QWidget):
         return QSize(320, lines * ROW_H + 8)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
-        return self.sizeHint()
+        return QSize(min(self._min_width, 320), self.sizeHint().height())
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         row = int((event.position().y() - 4) // ROW_H)
