@@ -5,14 +5,20 @@ embeds one per mode and calls `set_image(path)` / `set_images(paths)`. This is t
 view: the runs, results and jobs are its `controller`
 (`playground.ui.detect_controller.DetectionController`), whose signals it renders.
 The slider re-filters the kept detections without running the model again.
+
+Compare (Objects): the image shown runs through two (up to four) detectors, one job each on the
+image lane (`playground.ui.image_compare.DetectorComparison`); their boxes are overlaid, one
+colour per detector, with a legend naming each with its count and time. Faces has one detector
+offline (MTCNN): its Compare switch asks the tab to compare object detectors instead.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtGui import QImage, QImageReader, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -27,13 +33,17 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from playground.core import detection
+from playground.core.wording import plural
 from playground.ui.detect_controller import KEEP_PREVIEWS, MODES, DetectionController
-from playground.ui.widgets.detect_view import DetectionView, pil_to_qimage
+from playground.ui.image_compare import STOPPED, DetectorComparison
+from playground.ui.widgets.compare_models import CompareModels
+from playground.ui.widgets.detect_view import COMPARE_COLORS, DetectionView, pil_to_qimage
 from playground.ui.widgets.model_picker import ModelPicker
 
 __all__ = ["KEEP_PREVIEWS", "MODES", "DetectionPanel"]
@@ -44,6 +54,8 @@ class DetectionPanel(QWidget):
 
     job_finished = Signal()  # after the current detection or blur job ends, whatever its outcome
     results_changed = Signal()  # a result was added to the list
+    compared = Signal(list)  # a comparison of detectors ended: each one's ObjectResult (None: failed, stopped)
+    compare_elsewhere = Signal()  # Faces' Compare: one face detector offline, so compare object detectors
 
     def __init__(self, ctx, mode: str = "objects", parent: QWidget | None = None):
         super().__init__(parent)
@@ -63,6 +75,15 @@ class DetectionPanel(QWidget):
         c.error.connect(self._on_error)
         c.threshold_changed.connect(self._on_threshold_changed)
         c.finished.connect(self._on_finished)
+        self.comparison = DetectorComparison(ctx, self)
+        k = self.comparison
+        k.begun.connect(self._on_compare_begun)
+        k.result.connect(self._on_compare_result)
+        k.failed.connect(self._on_compare_failed)
+        k.finished.connect(self._on_compare_finished)
+        k.busy_changed.connect(lambda _b: self._show_busy())
+        self._compare_note = ""  # why this comparison runs here (Faces sent it)
+        self._compare_state: dict[int, object] = {}  # column -> ObjectResult, or its error text
 
     # -- layout ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -70,16 +91,30 @@ class DetectionPanel(QWidget):
         root.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
         root.addLayout(bar)
+        self.compare_rows = QVBoxLayout()  # the extra pickers of a comparison
+        root.addLayout(self.compare_rows)
         if self.mode == "objects":
             self.picker = ModelPicker(self.ctx, "object-detection",
                                       placeholder="torchvision/NAME, a Hub id (e.g. facebook/detr-resnet-101) or a folder")
             self.controller.model = self.picker.model_id() or detection.YOLO_ID
             self.picker.changed.connect(lambda m: self.set_model(m or detection.YOLO_ID))
             bar.addWidget(self.picker, 1)
+            self.compare = CompareModels(self.ctx, self.picker)
+            self.compare.changed.connect(self._compare_changed)
+            self.compare_switch = self.compare.switch
+            bar.addWidget(self.compare_switch)
         else:
             self.picker = None
+            self.compare = None
             bar.addWidget(QLabel("MTCNN face detector (bundled, offline)"))
             bar.addStretch(1)
+            self.compare_switch = QToolButton()
+            self.compare_switch.setText("Compare")
+            self.compare_switch.setToolTip("One face detector (MTCNN) runs offline: Compare overlays two "
+                                           "object detectors in Objects instead")
+            self.compare_switch.setAccessibleName("Compare models")
+            self.compare_switch.clicked.connect(self.compare_elsewhere.emit)
+            bar.addWidget(self.compare_switch)
         bar.addWidget(QLabel("Threshold:"))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(round(self.controller.floor * 100), 100)
@@ -136,6 +171,15 @@ class DetectionPanel(QWidget):
         split.setStretchFactor(2, 0)
         split.setSizes([160, 620, 300])
         root.addWidget(split, 1)
+        if self.compare is not None:
+            self.compare_rows.addWidget(self.compare)
+        self.legend = QLabel("")
+        self.legend.setObjectName("compareLegend")
+        self.legend.setAccessibleName("Compared detectors")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setVisible(False)
+        root.addWidget(self.legend)
 
         foot = QHBoxLayout()
         self.status = QLabel("")
@@ -224,10 +268,13 @@ class DetectionPanel(QWidget):
         self.controller.blur_to(folder)
 
     def cancel(self) -> None:
+        """Cancel (and Esc): the detection or blur job and every run of a comparison."""
         self.controller.cancel()
+        self.comparison.cancel()
 
     def shutdown(self) -> None:
         self.controller.shutdown()
+        self.comparison.cancel()
 
     def visible_detections(self) -> list:
         return self.view.visible_items()
@@ -276,7 +323,7 @@ class DetectionPanel(QWidget):
             self.view.set_message(message)
 
     def _on_finished(self) -> None:
-        self.cancel_button.setVisible(False)
+        self.cancel_button.setVisible(self.comparison.busy)
         self.progress.setVisible(False)
         if self.controller.current_path is None and self.file_list.count():
             self.file_list.setCurrentRow(0)  # the image shown before a re-run had no result: show the first
@@ -314,6 +361,7 @@ class DetectionPanel(QWidget):
         self.view.set_candidates(self.controller.candidates())
         self._refresh_table()
         self.status.setText(self.controller.summary())
+        self.run_compare()
 
     def _read_preview(self, path: str) -> QImage:
         reader = QImageReader(path)
@@ -334,6 +382,7 @@ class DetectionPanel(QWidget):
             self.slider.blockSignals(False)
         self.threshold_label.setText(f"{t:.2f}")
         self.view.set_threshold(t)
+        self._show_legend()
         self.view.set_candidates(self.controller.candidates())
         self._refresh_table()
         for i in range(self.file_list.count()):
@@ -352,6 +401,110 @@ class DetectionPanel(QWidget):
                 if col == 1:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, cell)
+
+    # -- Compare: the image shown through two (up to four) object detectors, overlaid ---------------------
+    def _show_busy(self) -> None:
+        self.cancel_button.setVisible(self.controller.busy or self.comparison.busy)
+
+    def start_compare(self, note: str = "") -> None:
+        """Switch Compare on (Faces sends its comparison here, `note` says so)."""
+        if self.compare is None:
+            return
+        self._compare_note = note
+        if self.compare.switch.isChecked():
+            self._compare_changed()
+        else:
+            self.compare.switch.setChecked(True)
+
+    def _compare_changed(self) -> None:
+        if self.compare is not None and self.compare.switch.isChecked():
+            self.run_compare()
+            return
+        self._compare_note = ""
+        self.comparison.forget()
+        self.view.set_layers([])
+        self.legend.setVisible(False)
+
+    def compared_models(self) -> list:
+        return self.compare.model_ids() if self.compare is not None and self.compare.switch.isChecked() else []
+
+    def run_compare(self, models: list | None = None) -> bool:
+        """Run the image shown through each compared detector (`models`: the pickers' by default; a
+        detector object may stand in for an id); False when there is nothing (new) to compare."""
+        models = self.compared_models() if models is None else list(models)
+        if not models:
+            return False
+        path = self.controller.current_path
+        if len(models) < 2 or path is None:
+            self.comparison.forget()
+            self.view.set_layers([])
+            self._legend_lines(["Pick a second object detector to compare with: one from the list, a model "
+                                "folder (Folder...) or a Hub id." if len(models) < 2 else
+                                "Open an image to compare the detectors on it."])
+            return False
+        return self.comparison.run(path, models)
+
+    def model_name(self, model) -> str:
+        if isinstance(model, str):
+            return self.compare.display_name(model) if self.compare is not None else model
+        return str(getattr(model, "name", type(model).__name__))
+
+    def _on_compare_begun(self, models: list) -> None:
+        self._compare_state = {}
+        self._update_layers()
+
+    def _on_compare_result(self, i: int, res) -> None:
+        self._compare_state[i] = res
+        if not self.view.has_image() and res.preview is not None:  # the one run's image failed to show
+            self.view.set_image(pil_to_qimage(res.preview), QSize(res.width, res.height))
+        self._update_layers()
+
+    def _on_compare_failed(self, i: int, message: str) -> None:
+        self._compare_state[i] = message
+        self._update_layers()
+
+    def _on_compare_finished(self, results: list) -> None:
+        self._show_legend()
+        self.compared.emit(results)
+
+    def _update_layers(self) -> None:
+        models = self.comparison.models
+        self.view.set_layers([(self.model_name(m), COMPARE_COLORS[i % len(COMPARE_COLORS)],
+                               self._compare_state[i].objects if hasattr(self._compare_state.get(i), "objects")
+                               else []) for i, m in enumerate(models)])
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        """One entry per compared detector: its colour, name, count at the threshold and time."""
+        if not self.view.layers():
+            return
+        lines = []
+        for i, (name, color, shown) in enumerate(self.view.layers()):
+            state = self._compare_state.get(i)
+            if isinstance(state, str):
+                what = "stopped" if state == STOPPED else f"failed: {state}"
+            elif state is None:
+                what = "waiting for its turn..." if self.comparison.busy else "no answer"
+            else:
+                what = f"{plural(len(shown), 'object')} at or above {self.threshold:.2f}, {state.seconds:.2f} s"
+            mark = "&#9632;" if i % 2 == 0 else "&#9633;"  # the dashed one hollow, as drawn
+            lines.append(f"<span style='color:{color.name()}'>{mark}</span> "
+                         f"<b>{html.escape(name)}</b>: {html.escape(what)}")
+        self._legend_lines(lines, escaped=True)
+
+    def _legend_lines(self, lines: list[str], escaped: bool = False) -> None:
+        if not escaped:
+            lines = [html.escape(line) for line in lines]
+        if self._compare_note:
+            lines.insert(0, f"<i>{html.escape(self._compare_note)}</i>")
+        self.legend.setText("<br>".join(lines))
+        self.legend.setVisible(True)
+
+    def legend_text(self) -> str:
+        """The legend as plain text (tests, accessibility)."""
+        doc = QTextDocument()
+        doc.setHtml(self.legend.text())
+        return doc.toPlainText()
 
     # -- blurring -------------------------------------------------------------------------------------
     def _choose_blur_folder(self) -> None:

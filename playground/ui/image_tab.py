@@ -326,6 +326,9 @@ class ImageTab(QWidget):
             detector = getattr(page, "controller", None)
             if detector is not None:
                 detector.result.connect(self._on_detected)
+            elsewhere = getattr(page, "compare_elsewhere", None)
+            if elsewhere is not None:
+                elsewhere.connect(self.compare_objects_instead)
         self.stack.setCurrentWidget(page)
         self._forward_selection()
 
@@ -341,6 +344,20 @@ class ImageTab(QWidget):
             label.setObjectName(f"{mode}LoadError")
             return label
         return DetectionPanel(self.ctx, mode)
+
+    def compare_objects_instead(self) -> None:
+        """Faces has one detector offline: compare object detectors on its image instead, and say so."""
+        faces = self._mode_pages.get("faces")
+        path = getattr(faces, "current_path", None)
+        self.set_mode("objects")
+        objects = self._mode_pages.get("objects")
+        start = getattr(objects, "start_compare", None)
+        if start is None:  # Objects could not be loaded: its page says why
+            return
+        start("Faces has one detector offline (MTCNN), so Compare overlays two object detectors on "
+              "the same image instead.")
+        if path and objects.current_path != path:
+            objects.set_image(path)
 
     def mode_page(self, mode: str) -> QWidget | None:
         return self._mode_pages.get(mode)
