@@ -90,7 +90,7 @@ def test_two_classifiers_side_by_side_agree_then_disagree(qtbot, tab, photos, cl
     assert tab.view_stack.currentWidget() is tab.compare_view and not tab.bars.isVisible()
     results = open_and_compare(qtbot, tab, photos / "coffee.png")
     view = tab.compare_view
-    assert [c.title.text() for c in view.columns] == ["EfficientNet-Lite0 (ImageNet-1k)", "lite0-copy"]
+    assert [c.title.full_text() for c in view.columns] == ["EfficientNet-Lite0 (ImageNet-1k)", "lite0-copy"]
     assert [r.top.label for r in results] == ["espresso", "espresso"]
     for column, result in zip(view.columns, results, strict=True):
         assert column.bars.rows() == [(p.label, p.score) for p in result.predictions] and len(column.bars.rows()) == 5

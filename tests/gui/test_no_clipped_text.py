@@ -408,6 +408,48 @@ def _states(window):
 
     for key, label in MODES:
         yield f"Image/{label}", lambda k=key: (window.tabs.setCurrentIndex(1), image.set_mode(k))
+
+    def classifiers_compared():
+        """Compare on in Classify with two models: columns with bars, times, Grad-CAM notes and the
+        disagreement line, worded as the tab words them (no model runs: there is no image)."""
+        from playground.core.image import ImageResult, Prediction
+        from playground.ui.image_compare import agreement
+
+        window.tabs.setCurrentIndex(1)
+        image.set_mode("classify")
+        image.compare.switch.setChecked(True)
+        models = ["bundled/efficientnet-lite0", "/home/someone/models/cats-vs-dogs-finetuned"]
+        image.compare.pickers[0].set_model(models[1])
+        image._on_compare_begun(models)
+        labels = [["tabby", "Egyptian cat", "tiger cat", "lynx", "Persian cat"],
+                  ["Egyptian cat", "tabby", "tiger cat", "Siamese cat", "lynx"]]
+        for i, names in enumerate(labels):
+            preds = [Prediction(n, 0.44 - 0.08 * k, k) for k, n in enumerate(names)]
+            image._on_compare_result(i, ImageResult("/photos/cat.jpg", preds), 0.05, 1.32)
+            image.compare_view.set_cam(i, None, f"Red: where it sees '{names[0]}'.")
+        image.compare_view.set_agreement(*agreement([image.compare.display_name(m) for m in models],
+                                                    [names[0] for names in labels]))
+
+    def detectors_compared():
+        """Compare on in Objects: the legend of two detectors, with the note Faces leaves there."""
+        from playground.core import detection
+
+        window.tabs.setCurrentIndex(1)
+        image.set_mode("objects")
+        objects = image.mode_page("objects")
+        objects.start_compare("Faces has one detector offline (MTCNN), so Compare overlays two object "
+                              "detectors on the same image instead.")
+        found = [detection.DetectedObject("cup", 0.91, (10, 10, 200, 200)),
+                 detection.DetectedObject("dining table", 0.42, (0, 150, 600, 400))]
+        objects.comparison.models = [detection.YOLO_ID, "/home/someone/models/detr-resnet-50-finetuned"]
+        objects._compare_state = {0: detection.ObjectResult("/photos/coffee.png", detection.YOLO_ID, 600, 400,
+                                                            found, seconds=0.06),
+                                  1: detection.ObjectResult("/photos/coffee.png", "detr", 600, 400, found[:1],
+                                                            seconds=1.84)}
+        objects._update_layers()
+
+    yield "Image/Classify compare", classifiers_compared
+    yield "Image/Objects compare", detectors_compared
     yield "Speech", lambda: window.tabs.setCurrentIndex(2)
 
     def heard():

@@ -13,15 +13,16 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidg
 
 from playground.ui.widgets.image_bars import ScoreBars
 from playground.ui.widgets.image_canvas import ImageCanvas
+from playground.ui.widgets.status_bar import ElidedLabel
 
 AGREE = "#1e7b34"
 DISAGREE = "#b35c00"
 ERROR = "#b00020"
 
 
-def _label(text: str = "", wrap: bool = True) -> QLabel:
+def _label(text: str = "") -> QLabel:
     label = QLabel(text)
-    label.setWordWrap(wrap)
+    label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # wraps to the column's width
@@ -33,9 +34,9 @@ class ModelColumn(QWidget):
     def __init__(self, title: str, model_id: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.model_id = model_id
-        self.title = _label(title, wrap=False)
-        self.title.setToolTip(model_id)
+        self.title = ElidedLabel(title)  # a narrow column shows "EfficientNet-Li..." with the whole name as its tip
         self.title.setStyleSheet("font-weight: bold")
+        self.title.setToolTip(title if title == model_id else f"{title}\n{model_id}")
         self.canvas = ImageCanvas()
         self.canvas.setMinimumSize(120, 90)
         self.canvas.setAccessibleName(f"Image seen by {title}")
