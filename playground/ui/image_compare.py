@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from playground.core.jobs import Job
 from playground.ui.widgets.deferred import lazy_module
@@ -93,7 +93,9 @@ class _Comparison(QObject):
                 on_error=lambda message, i=i: gen == self._generation and self.failed.emit(i, message),
                 on_cancelled=lambda i=i: gen == self._generation and self.failed.emit(i, STOPPED),
                 on_finished=lambda i=i: self._finished(gen, i))
-            handle.started.connect(lambda i=i: self._started.__setitem__(i, time.perf_counter()))
+            # Stamped on the worker thread as the job starts: a queued slot runs late when the UI is busy.
+            handle.started.connect(lambda i=i: self._started.__setitem__(i, time.perf_counter()),
+                                   Qt.ConnectionType.DirectConnection)
             self.handles[i] = handle
         self.busy_changed.emit(True)
         return True

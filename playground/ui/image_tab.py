@@ -762,7 +762,7 @@ class ImageTab(QWidget):
         column = self.compare_view.columns[i]
         pred = self.comparison.request_cam(i, column.bars.current(), (self._preview.width, self._preview.height))
         if pred is not None:
-            column.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
+            self.compare_view.set_cam_note(i, f"Computing Grad-CAM for '{pred.label}'...")
 
     def _on_compare_cam(self, i: int, cam: image.GradCam) -> None:
         if cam.overlay is None or not 0 <= i < len(self.compare_view.columns):

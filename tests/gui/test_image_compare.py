@@ -8,6 +8,7 @@ calls the cat an 'Egyptian cat' where the bundled one says 'tabby', and both cal
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -94,7 +95,9 @@ def test_two_classifiers_side_by_side_agree_then_disagree(qtbot, tab, photos, cl
     assert [r.top.label for r in results] == ["espresso", "espresso"]
     for column, result in zip(view.columns, results, strict=True):
         assert column.bars.rows() == [(p.label, p.score) for p in result.predictions] and len(column.bars.rows()) == 5
-        assert "s to classify" in column.stats.text()
+        classify_s, job_s = (float(x) for x in re.findall(r"([0-9.]+) s", column.stats.text()))
+        assert column.stats.text() == f"{classify_s:.2f} s to classify ({job_s:.2f} s with loading)"
+        assert 0 < classify_s <= job_s + 0.01  # the job's time holds the classifying
     assert view.agreement.text() == "Both models agree on the top class: 'espresso'."
     qtbot.waitUntil(lambda: all(c.canvas.has_image() for c in view.columns), timeout=30_000)
 

@@ -7,7 +7,7 @@ the top class.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
@@ -38,13 +38,14 @@ class ModelColumn(QWidget):
         self.title.setStyleSheet("font-weight: bold")
         self.title.setToolTip(title if title == model_id else f"{title}\n{model_id}")
         self.canvas = ImageCanvas()
-        self.canvas.setMinimumSize(120, 90)
+        self.canvas.setMinimumSize(100, 50)  # the image gives way first: the bars keep all their rows
         self.canvas.setAccessibleName(f"Image seen by {title}")
         self.bars = ScoreBars(min_width=120)
         self.bars.set_message("Waiting for its turn...")
         self.bars.setAccessibleName(f"Predictions of {title}")
         self.stats = _label()
         self.cam_note = _label()
+        self.cam_note.setVisible(False)  # until there is a map (or why not) to speak of
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -52,6 +53,16 @@ class ModelColumn(QWidget):
         layout.addWidget(self.bars)
         layout.addWidget(self.stats)
         layout.addWidget(self.cam_note)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        """Tall enough for every bar and for the wrapped lines at the column's width: a layout reads a
+        wrapped label's minimum at its widest, and the bars lost their last rows to the lines."""
+        hint = super().minimumSizeHint()
+        width = max(self.width(), hint.width())
+        lines = [label for label in (self.stats, self.cam_note) if not label.isHidden()]
+        need = (self.title.sizeHint().height() + self.canvas.minimumHeight() + self.bars.minimumSizeHint().height()
+                + sum(label.heightForWidth(width) for label in lines) + (2 + len(lines)) * self.layout().spacing())
+        return QSize(hint.width(), max(hint.height(), need))
 
     def set_text_color(self, label: QLabel, color: str | None) -> None:
         label.setStyleSheet(f"color: {color}" if color else "")
@@ -118,6 +129,7 @@ class ClassifierCompareView(QWidget):
         for column in self.columns:
             column.canvas.set_overlay(None)
             column.cam_note.setText("")
+            column.cam_note.setVisible(False)
 
     def set_agreement(self, agree: bool | None, text: str) -> None:
         self.agreement.setText(text)
@@ -145,4 +157,10 @@ class ClassifierCompareView(QWidget):
     def set_cam(self, i: int, overlay: QImage | None, note: str) -> None:
         column = self.columns[i]
         column.canvas.set_overlay(overlay)
+        self.set_cam_note(i, note)
+
+    def set_cam_note(self, i: int, note: str) -> None:
+        column = self.columns[i]
         column.cam_note.setText(note)
+        column.cam_note.setVisible(bool(note))
+        column.updateGeometry()
