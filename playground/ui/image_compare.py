@@ -77,8 +77,9 @@ class _Comparison(QObject):
         raise NotImplementedError
 
     def start(self, key: tuple, models: list) -> bool:
-        """Run every model (one job each); False when this very comparison is already shown or under way."""
-        if key == self.key and (self.busy or self.results):
+        """Run every model (one job each); False when this very comparison was already started: shown,
+        under way or cancelled (a re-shown image must not undo a Cancel; `forget` allows it again)."""
+        if key == self.key:
             return False
         self.cancel()
         self._generation += 1

@@ -498,9 +498,13 @@ class ImageTab(QWidget):
         self.run_compare()
 
     def cancel(self) -> None:
-        """Cancel (and Esc): the classification jobs and every run of a comparison."""
+        """Cancel (and Esc): the classification jobs, every run of a comparison, and the mode's own jobs."""
         self.controller.cancel()
         self.comparison.cancel()
+        page = self._mode_pages.get(self.mode)
+        cancel = getattr(page, "cancel", None)
+        if callable(cancel):
+            cancel()
 
     def _on_busy(self, busy: bool) -> None:
         if busy:

@@ -54,7 +54,8 @@ def panel(qtbot, worker, settings):
 
 def colour_pixels(view, color: str, tolerance: int = 40) -> int:
     img = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB888)
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes())
+    arr = arr.reshape(img.height(), img.bytesPerLine())
     rgb = arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).astype(int)
     c = QColor(color)
     return int((np.abs(rgb - np.array([c.red(), c.green(), c.blue()])).sum(axis=2) < tolerance).sum())
@@ -84,7 +85,8 @@ def test_two_detectors_overlaid_in_two_colours_with_a_legend(qtbot, panel, photo
     assert after[0] > before[0] + 100 and after[1] > before[1] + 100  # both detectors' boxes, each in its colour
     lines = panel.legend_text().splitlines()
     n = len(layers[0][2])
-    assert lines[0].startswith(f"■ YOLOv3-tiny (COCO, 80 classes): {n} object{'s' if n != 1 else ''} at or above 0.25, ")
+    objects = f"{n} object{'s' if n != 1 else ''}"
+    assert lines[0].startswith(f"■ YOLOv3-tiny (COCO, 80 classes): {objects} at or above 0.25, ")
     assert lines[0].endswith(f"{yolo.seconds:.2f} s")
     assert lines[1] == f"□ middle-box: 1 object at or above 0.25, {middle.seconds:.2f} s"
     # the threshold filters every detector's boxes, and the legend's counts follow

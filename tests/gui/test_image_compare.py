@@ -141,8 +141,7 @@ def test_gradcam_for_each_model_where_it_exists(qtbot, tab, photos, classifiers)
 
 def test_cancel_and_esc_stop_every_run(qtbot, tab, photos, classifiers, main_window):
     compare_on(qtbot, tab, image.DEFAULT_MODEL, classifiers["copy"], classifiers["vit"])
-    with qtbot.waitSignal(tab.batch_finished, timeout=TIMEOUT):
-        tab.open_paths([str(photos / "coffee.png")])
+    open_and_compare(qtbot, tab, photos / "coffee.png")
     with qtbot.waitSignal(tab.compared, timeout=TIMEOUT) as done:
         tab.topk.setValue(3)  # a new comparison (3 classes) starts; cancel it at once
         qtbot.waitUntil(lambda: tab.comparison.busy, timeout=5000)
@@ -151,6 +150,9 @@ def test_cancel_and_esc_stop_every_run(qtbot, tab, photos, classifiers, main_win
     assert done.args[0] == [None, None, None]
     assert not tab.comparison.busy and not tab.cancel_button.isVisible()
     assert all(c.stats.text() == STOPPED for c in tab.compare_view.columns)
+    assert tab.comparison.key[2] == 3
+    tab.show_item(0)  # showing the image again does not undo the Cancel
+    assert not tab.comparison.busy
     # Esc does the same
     with qtbot.waitSignal(tab.compared, timeout=TIMEOUT) as done:
         tab.topk.setValue(4)

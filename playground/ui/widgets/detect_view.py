@@ -85,7 +85,8 @@ class DetectionView(QWidget):
 
     def layers(self) -> list[tuple[str, QColor, list]]:
         """Each compared detector's name, colour and detections at or above the threshold."""
-        return [(name, color, [it for it in items if it.score >= self._threshold]) for name, color, items in self._layers]
+        return [(name, color, [it for it in items if it.score >= self._threshold])
+                for name, color, items in self._layers]
 
     def set_threshold(self, threshold: float) -> None:
         self._threshold = float(threshold)
