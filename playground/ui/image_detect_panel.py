@@ -486,7 +486,10 @@ class DetectionPanel(QWidget):
             elif state is None:
                 what = "waiting for its turn..." if self.comparison.busy else "no answer"
             else:
-                what = f"{plural(len(shown), 'object')} at or above {self.threshold:.2f}, {state.seconds:.2f} s"
+                best = state.best_below(self.threshold, 1) if not shown else []
+                near = f" (best below: {best[0].label} {best[0].score:.2f})" if best else ""
+                what = (f"{plural(len(shown), 'object')} at or above {self.threshold:.2f}{near}, "
+                        f"{state.seconds:.2f} s")
             mark = "&#9632;" if i % 2 == 0 else "&#9633;"  # the dashed one hollow, as drawn
             lines.append(f"<span style='color:{color.name()}'>{mark}</span> "
                          f"<b>{html.escape(name)}</b>: {html.escape(what)}")
