@@ -25,10 +25,13 @@ from playground.core import transcript
 from playground.core.transcript import Segment
 from playground.core.transcript_store import list_labels
 from playground.ui.sound_panel import SoundPanel
+from playground.ui.speech_compare import SpeechComparison
 from playground.ui.speech_controller import (
-    FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, speech, streaming, word_index,
+    BUSY_MESSAGE, FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, options_problem, speech,
+    streaming, word_index,
 )
 from playground.ui.widgets.audio_meter import AudioLevelMeter
+from playground.ui.widgets.compare_models import CompareModels
 from playground.ui.widgets.deferred import Deferred, after_first_paint
 from playground.ui.widgets.model_picker import ModelPicker
 from playground.ui.widgets.status_bar import ElidedLabel
@@ -41,6 +44,8 @@ SEGMENT_INDEX = Qt.ItemDataRole.UserRole  # column 1: the segment's index in the
 TRANSCRIPT_ID = Qt.ItemDataRole.UserRole  # the transcripts list: each row's transcript id
 FILE_AUDIO_SECONDS = 1800.0  # a file's waveform and spectrogram show at most its first half hour
 RECORD_TIP = "Start or stop live transcription (Ctrl+R)"
+COMPARE_HINT = ("Compare: open or drop an audio file to transcribe it with each model, one after another. "
+                "A live session is transcribed by each model from its recording once it ends.")
 PLAY_TIP = "Play the selected segment (or double-click it); press again to stop"
 
 
@@ -90,6 +95,10 @@ class SpeechTab(QWidget):
         c.transcripts_changed.connect(self._show_transcripts)
         c.current_changed.connect(self._on_current_changed)
         c.file_busy_changed.connect(lambda busy: self._draw_file(c._file_path) if busy else None)
+        c.recording_changed.connect(self._compare_recording)
+        self.comparison.busy_changed.connect(lambda _busy: self._update_buttons())
+        self.comparison.measured.connect(c.measured)
+        self.comparison.finished.connect(lambda _result: c._save_rtf())
         self._file_audio.connect(self._on_file_audio)
         self._show_transcripts(c.transcripts())
         self.model_rtf_label.setText(c.rtf_summary(self.model_id()))
@@ -134,7 +143,18 @@ class SpeechTab(QWidget):
         self.picker.setObjectName("speechModel")
         self.model_combo = self.picker.combo
         model_row.addWidget(self.picker, 1)
+        # Compare: more models with the same picker; a file (or a session's recording) goes through each.
+        self.compare = CompareModels(self.ctx, self.picker)
+        model_row.addWidget(self.compare.switch)
         root.addLayout(model_row)
+        root.addWidget(self.compare)
+        self.compare_hint = QLabel(COMPARE_HINT)
+        self.compare_hint.setObjectName("speechCompareHint")
+        self.compare_hint.setWordWrap(True)
+        self.compare_hint.setStyleSheet("color: #7a7a7a;")
+        self.compare_hint.setVisible(False)
+        self.compare.toggled.connect(self.compare_hint.setVisible)
+        root.addWidget(self.compare_hint)
         # Why what the computer plays is not in the input list (no PulseAudio, no loopback), when it is not.
         self.system_label = QLabel("")
         self.system_label.setObjectName("speechSystemAudio")
@@ -247,6 +267,11 @@ class SpeechTab(QWidget):
         lists.setStretchFactor(0, 1)
         lists.setStretchFactor(1, 3)
         col.addWidget(lists, 1)
+        # A comparison's columns, above the transcript, from the first comparison on.
+        self.comparison = SpeechComparison(self.ctx, lambda m: self.compare.display_name(m))
+        self.comparison.setVisible(False)
+        self.comparison.setMinimumHeight(90)
+        split.addWidget(self.comparison)
         # The selected (or playing) segment word by word: the word being played is highlighted,
         # clicking a word plays from it.
         self.words_label = QLabel("")
@@ -291,6 +316,7 @@ class SpeechTab(QWidget):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 3)
+        split.setStretchFactor(3, 3)
         # Live sound classes (a classifier from the Train tab), over the same input.
         self.sound_panel = SoundPanel(self.ctx, self.controller, lambda: self.device_combo.currentData())
         split.addWidget(self.sound_panel)
@@ -476,11 +502,48 @@ class SpeechTab(QWidget):
             self.open_paths([path])
 
     def open_paths(self, paths: list[str]) -> None:
+        if self.compare.active:
+            audio_paths = [p for p in paths if audio.is_audio_path(p)] or list(paths)
+            if audio_paths:
+                self.compare_file(audio_paths[0])
+            return
         self.controller.open_paths(paths, self.model_id())
 
     def transcribe_file(self, path: str):
         """Transcribe one audio file with the chosen model; its JobHandle (None when busy)."""
+        if self.compare.active:
+            self.compare_file(path)
+            return None
         return self.controller.transcribe_file(path, self.model_id())
+
+    # -- compare --------------------------------------------------------------------------------
+    def compared_models(self) -> list[str]:
+        return [m or speech.DEFAULT_MODEL for m in self.compare.model_ids()]
+
+    def compare_file(self, path: str) -> bool:
+        """Transcribe `path` with every compared model, one after another, side by side."""
+        c = self.controller
+        if c.busy or self.comparison.busy:
+            self.show_message(BUSY_MESSAGE, error=True)
+            return False
+        models = self.compared_models()
+        problem = next((p for p in (options_problem(m, c.language, c.task) for m in models) if p), "")
+        if problem:
+            self.show_message(problem, error=True)
+            return False
+        self.show_message(f"Comparing {len(models)} models on {Path(path).name}, one after another...")
+        self.picker.remember()
+        return self.comparison.start(path, models, c.speech_options(words=False))
+
+    def _compare_recording(self, recording: bool) -> None:
+        """A live session ended while comparing: each model transcribes its recording."""
+        path = self.controller.last_recording
+        if not recording and path and self.compare.active:
+            self.compare_file(path)
+
+    def cancel(self) -> None:
+        """Esc: cancel every run of a comparison (the window cancels the speech lane's jobs too)."""
+        self.comparison.cancel()
 
     # -- playback ---------------------------------------------------------------------------
     def _on_play_clicked(self) -> None:
@@ -713,11 +776,16 @@ class SpeechTab(QWidget):
                                       and not no_mic)
         self.record_button.setToolTip(f"{c.mic_problem or 'No microphone found.'} Choose another input, "
                                       "or a file played live." if no_mic else RECORD_TIP)
-        self.open_button.setEnabled(not c.busy)
+        comparing = self.comparison.busy
+        if comparing:
+            self.record_button.setEnabled(False)
+        self.open_button.setEnabled(not c.busy and not comparing)
         self.device_combo.setEnabled(not c.recording)
-        self.model_combo.setEnabled(not c.busy)
-        self.language_combo.setEnabled(not c.busy)
-        self.task_combo.setEnabled(not c.busy)
+        self.model_combo.setEnabled(not c.busy and not comparing)
+        self.compare.setEnabled(not c.busy and not comparing)
+        self.compare.switch.setEnabled(not c.busy and not comparing)
+        self.language_combo.setEnabled(not c.busy and not comparing)
+        self.task_combo.setEnabled(not c.busy and not comparing)
         has_text = bool(c.segments())
         self.play_button.setText("\u25a0 Stop" if c.playing else "\u25b6 Play")
         self.play_button.setEnabled((has_text and not c.output_problem) or c.playing)

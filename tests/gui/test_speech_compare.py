@@ -1,0 +1,117 @@
+"""Compare in the Speech tab, with the two offline models (Whisper tiny.en and base) on espeak-ng speech:
+two transcripts of one file side by side, the differing words highlighted, WER between them and against
+the reference beside the audio; a live session compared from its recording; Esc cancels every run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speech_support import PHRASES, speak  # noqa: E402
+
+from playground.core import streaming, word_diff  # noqa: E402
+from playground.core.speech import DEFAULT_MODEL, MULTILINGUAL_MODEL, word_error_rate  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SPEECH_TAB = 2
+# Names espeak-ng says and the two models spell differently: a difference the view must highlight.
+HARD = "Siobhan and Aoife met the quokka near Reykjavik on Thursday."
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("compare")
+    clip = speak(f"{PHRASES[1]} {HARD}", d / "clip.wav")
+    (d / "clip.txt").write_text(f"{PHRASES[1]} {HARD}\n")
+    plain = speak(PHRASES[0], d / "plain.flac")  # no reference beside it
+    return {"clip": clip, "plain": plain}
+
+
+@pytest.fixture
+def tab(qtbot, main_window):
+    main_window.tabs.setCurrentIndex(SPEECH_TAB)
+    page = main_window.page(SPEECH_TAB)
+    qtbot.waitUntil(lambda: page.ctx.store.scanned, timeout=30_000)  # the columns are titled with its names
+    page.picker.set_model(DEFAULT_MODEL)
+    page.compare.switch.setChecked(True)
+    page.compare.pickers[0].set_model(MULTILINGUAL_MODEL)
+    yield page
+    page.cancel()
+
+
+def test_two_models_transcribe_one_file_side_by_side(qtbot, tab, clips):
+    assert tab.compare_hint.isVisible() and "recording once it ends" in tab.compare_hint.text()
+    assert tab.compared_models() == [DEFAULT_MODEL, MULTILINGUAL_MODEL]
+    view = tab.comparison
+    with qtbot.waitSignal(view.finished, timeout=240_000) as done:
+        tab.open_paths([str(clips["clip"])])
+        assert not tab.open_button.isEnabled() and not tab.record_button.isEnabled()  # one run at a time
+    comparison = done.args[0]
+    assert comparison is not None and len(view.columns.columns) == 2
+    reference = f"{PHRASES[1]} {HARD}"
+    texts = [c.output.toPlainText() for c in view.columns.columns]
+    assert [t.text for t in comparison.transcripts] == texts
+    assert [view.column(i).title.text() for i in range(2)] == [tab.compare.display_name(m)
+                                                               for m in tab.compared_models()]
+    for i, text in enumerate(texts):
+        assert word_error_rate(PHRASES[1], text.split(".")[0]) < 0.3, text  # both heard the plain sentence
+        stats = view.column(i).stats.text()
+        assert "Real-time factor" in stats and "s of audio" in stats
+        wer_ref = word_error_rate(reference, text)
+        assert f"WER against the reference: {wer_ref:.2f}" in stats
+    between = word_error_rate(texts[0], texts[1])
+    assert f"WER against {view.column(0).title.text()}: {between:.2f}" in view.column(1).stats.text()
+    # The highlighted words are the ones the alignment says differ, and they do differ here.
+    assert between > 0, texts
+    for i, item in enumerate(comparison.transcripts):
+        assert view.highlighted_words(i) == [item.text[s:e] for s, e in item.differs]
+    assert view.highlighted_words(1)
+    differ = {w.lower().strip(".,") for w in view.highlighted_words(1)}
+    assert not differ & {"please", "call", "tomorrow", "morning", "meeting"}, differ  # shared words stay plain
+    assert "Reference: clip.txt" in view.summary.text() and "highlighted" in view.summary.text()
+    assert tab.open_button.isEnabled() and not view.busy
+    # Each model's measured speed joins the tab's line of measured speeds.
+    assert "tiny.en" in tab.model_rtf_label.text() and "whisper-base" in tab.model_rtf_label.text()
+
+
+def test_esc_cancels_every_run_of_the_comparison(qtbot, main_window, tab, clips):
+    view = tab.comparison
+    with qtbot.waitSignal(view.finished, timeout=120_000) as done:
+        assert tab.compare_file(str(clips["plain"]))
+        first, second = view.handles[("run", 0)], view.handles[("run", 1)]
+        qtbot.waitUntil(lambda: first.state.name == "RUNNING", timeout=30_000)
+        main_window.cancel_action.trigger()  # Esc
+    assert done.args[0] is None
+    assert first.is_cancel_requested and second.is_cancel_requested
+    assert second.state.name != "DONE" and not view.results  # the queued run never started
+    assert [c.stats.text() for c in view.columns.columns] == ["Stopped.", "Stopped."]
+    assert view.summary.text() == "Stopped." and not view.busy and tab.open_button.isEnabled()
+
+
+def test_a_live_session_is_compared_on_its_recording(qtbot, tab, clips):
+    view = tab.comparison
+    with qtbot.waitSignal(view.finished, timeout=240_000) as done:
+        tab.start_recording(streaming.FileSource(clips["plain"], speed=2.0))
+        assert tab.recording
+    comparison = done.args[0]
+    assert comparison is not None and len(comparison.transcripts) == 2
+    assert Path(view.path).suffix == ".flac" and Path(view.path).is_file()  # the session's kept recording
+    for item in comparison.transcripts:
+        assert word_error_rate(PHRASES[0], item.text) < 0.3, item.text
+    assert "No reference transcript beside the audio" in view.summary.text()
+
+
+def test_the_highlight_marks_spans_past_characters_outside_the_basic_plane(qtbot):
+    from playground.ui.speech_compare import highlight, highlighted_words
+    from playground.ui.widgets.compare_columns import CompareColumn
+
+    column = CompareColumn("m", "m")
+    qtbot.addWidget(column)
+    text = "\U0001F389 party time, well said"  # Qt counts the emoji as two characters, Python as one
+    column.output.setPlainText(text)
+    item = word_diff.compare_transcripts(["party time, well done", text]).transcripts[1]
+    highlight(column, text, item.differs)
+    assert highlighted_words(column) == ["said"]
