@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
@@ -44,8 +44,10 @@ SEGMENT_INDEX = Qt.ItemDataRole.UserRole  # column 1: the segment's index in the
 TRANSCRIPT_ID = Qt.ItemDataRole.UserRole  # the transcripts list: each row's transcript id
 FILE_AUDIO_SECONDS = 1800.0  # a file's waveform and spectrogram show at most its first half hour
 RECORD_TIP = "Start or stop live transcription (Ctrl+R)"
-COMPARE_HINT = ("Compare: open or drop an audio file to transcribe it with each model, one after another. "
-                "A live session is transcribed by each model from its recording once it ends.")
+AUDIO_HEIGHT = 90  # the waveform's and the spectrogram's least height
+COMPARING_AUDIO_HEIGHT = 68  # ... while a comparison's columns are shown
+COMPARE_HINT = ("Compare: a file goes through each model in turn; a live session, through its recording "
+                "once it ends.")
 PLAY_TIP = "Play the selected segment (or double-click it); press again to stop"
 
 
@@ -89,7 +91,7 @@ class SpeechTab(QWidget):
         c.autosaved.connect(self._show_autosave)
         c.cleared.connect(self._on_cleared)
         c.language_changed.connect(self.language_label.setText)
-        c.model_rtf_changed.connect(self.model_rtf_label.setText)
+        c.model_rtf_changed.connect(self._show_rtf)
         c.playback_position.connect(self._show_playing)
         c.system_audio_problem.connect(self._show_system_problem)
         c.transcripts_changed.connect(self._show_transcripts)
@@ -98,11 +100,12 @@ class SpeechTab(QWidget):
         c.recording_changed.connect(self._compare_recording)
         self.comparison.busy_changed.connect(lambda _busy: self._update_buttons())
         self.comparison.measured.connect(c.measured)
+        self.comparison.message.connect(self.show_message)
         self.comparison.finished.connect(lambda _result: c._save_rtf())
         self._file_audio.connect(self._on_file_audio)
         self._show_transcripts(c.transcripts())
-        self.model_rtf_label.setText(c.rtf_summary(self.model_id()))
-        self.picker.changed.connect(lambda model: self.model_rtf_label.setText(c.rtf_summary(self.model_id())))
+        self._show_rtf(c.rtf_summary(self.model_id()))
+        self.picker.changed.connect(lambda model: self._show_rtf(c.rtf_summary(self.model_id())))
         c.playback_changed.connect(lambda playing: None if playing else self._show_words(self._words_index))
         if devices_after_paint:
             after_first_paint(self, self._list_devices_once)
@@ -148,13 +151,8 @@ class SpeechTab(QWidget):
         model_row.addWidget(self.compare.switch)
         root.addLayout(model_row)
         root.addWidget(self.compare)
-        self.compare_hint = QLabel(COMPARE_HINT)
-        self.compare_hint.setObjectName("speechCompareHint")
-        self.compare_hint.setWordWrap(True)
-        self.compare_hint.setStyleSheet("color: #7a7a7a;")
-        self.compare_hint.setVisible(False)
-        self.compare.toggled.connect(self.compare_hint.setVisible)
-        root.addWidget(self.compare_hint)
+        self.compare.switch.setToolTip(COMPARE_HINT)
+        self.compare.toggled.connect(self._on_compare_toggled)
         # Why what the computer plays is not in the input list (no PulseAudio, no loopback), when it is not.
         self.system_label = QLabel("")
         self.system_label.setObjectName("speechSystemAudio")
@@ -193,10 +191,12 @@ class SpeechTab(QWidget):
         self.model_rtf_label.setObjectName("speechModelRtf")
         self.model_rtf_label.setToolTip("Seconds of work per second of audio, measured on this machine for each "
                                         "model used; above 1 the smaller model keeps up")
-        # Wrapped, sharing the row: on one line a measured speed with its advice (over 500 px) set the
-        # window's minimum width.
+        # Wrapped, on a line of its own under the model pickers: on one line a measured speed with its
+        # advice (over 500 px) set the window's minimum width; beside the picker and the Compare switch
+        # it wrapped to seven lines in a narrow window.
         self.model_rtf_label.setWordWrap(True)
-        model_row.addWidget(self.model_rtf_label, 1)
+        self.model_rtf_label.setVisible(False)
+        root.insertWidget(root.indexOf(self.compare) + 1, self.model_rtf_label)
         root.addLayout(options)
 
         meter_row = QHBoxLayout()
@@ -213,7 +213,13 @@ class SpeechTab(QWidget):
         self.message.setObjectName("speechMessage")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        root.addWidget(self.message)
+        message_row = QHBoxLayout()
+        message_row.addWidget(self.message, 1)
+        # A comparison's columns take the transcript's place (below); its Cancel sits by the message line.
+        self.comparison = SpeechComparison(self.ctx, lambda m: self.compare.display_name(m))
+        self.comparison.setVisible(False)
+        message_row.addWidget(self.comparison.cancel_button)
+        root.addLayout(message_row)
 
         split = QSplitter(Qt.Orientation.Vertical)
         # The waveform and the spectrogram (pyqtgraph, numpy, librosa) are made just after the tab's
@@ -223,7 +229,7 @@ class SpeechTab(QWidget):
         self._spectrogram_slot = Deferred(partial(_make_spectrogram, self._waveform_slot), QSize(600, 480),
                                           QSize(68, 68))
         for slot in (self._waveform_slot, self._spectrogram_slot):
-            slot.setMinimumHeight(90)
+            slot.setMinimumHeight(AUDIO_HEIGHT)
             split.addWidget(slot)
 
         box = QWidget()
@@ -267,10 +273,7 @@ class SpeechTab(QWidget):
         lists.setStretchFactor(0, 1)
         lists.setStretchFactor(1, 3)
         col.addWidget(lists, 1)
-        # A comparison's columns, above the transcript, from the first comparison on.
-        self.comparison = SpeechComparison(self.ctx, lambda m: self.compare.display_name(m))
-        self.comparison.setVisible(False)
-        self.comparison.setMinimumHeight(90)
+        self.transcript_box = box
         split.addWidget(self.comparison)
         # The selected (or playing) segment word by word: the word being played is highlighted,
         # clicking a word plays from it.
@@ -326,6 +329,24 @@ class SpeechTab(QWidget):
 
     def model_id(self) -> str:
         return self.picker.model_id() or speech.DEFAULT_MODEL
+
+    def event(self, e) -> bool:  # noqa: D102
+        if e.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize):
+            self._keep_wrapped_lines()
+        return super().event(e)
+
+    def _keep_wrapped_lines(self) -> None:
+        """The wrapped lines above the audio views claim their height: the window's least size counts a
+        wrapped label as one line, so in a narrow window the views below (a comparison's columns) were
+        squeezed under their own least height and overlapped."""
+        for label in (self.system_label, self.model_rtf_label, self.rtf_label, self.message):
+            need = label.heightForWidth(label.width()) if label.isVisible() and label.text() else 0
+            if need > 0 and need != label.minimumHeight():
+                label.setMinimumHeight(need)
+
+    def _show_rtf(self, text: str) -> None:
+        self.model_rtf_label.setText(text)
+        self.model_rtf_label.setVisible(bool(text))
 
     @property
     def waveform(self):
@@ -427,6 +448,7 @@ class SpeechTab(QWidget):
 
     def _on_recording_changed(self, recording: bool) -> None:
         if recording:
+            self._show_comparison(False)  # the session's text shows as it comes
             self.file_audio_path = self._file_audio_wanted = ""
         if recording and self.source is not None:
             self._spec_pos = self.source.buffer.total
@@ -507,6 +529,7 @@ class SpeechTab(QWidget):
             if audio_paths:
                 self.compare_file(audio_paths[0])
             return
+        self._show_comparison(False)
         self.controller.open_paths(paths, self.model_id())
 
     def transcribe_file(self, path: str):
@@ -514,6 +537,7 @@ class SpeechTab(QWidget):
         if self.compare.active:
             self.compare_file(path)
             return None
+        self._show_comparison(False)
         return self.controller.transcribe_file(path, self.model_id())
 
     # -- compare --------------------------------------------------------------------------------
@@ -533,7 +557,23 @@ class SpeechTab(QWidget):
             return False
         self.show_message(f"Comparing {len(models)} models on {Path(path).name}, one after another...")
         self.picker.remember()
-        return self.comparison.start(path, models, c.speech_options(words=False))
+        started = self.comparison.start(path, models, c.speech_options(words=False))
+        self._show_comparison(started)
+        return started
+
+    def _on_compare_toggled(self, on: bool) -> None:
+        if on:
+            self.show_message(COMPARE_HINT)
+        else:
+            self._show_comparison(False)
+
+    def _show_comparison(self, on: bool) -> None:
+        """The comparison's columns in the transcript's place, or the transcript back. The audio views
+        give up a little height meanwhile, so the tab is no taller than before."""
+        self.comparison.setVisible(on)
+        self.transcript_box.setVisible(not on)
+        for slot in (self._waveform_slot, self._spectrogram_slot):
+            slot.setMinimumHeight(COMPARING_AUDIO_HEIGHT if on else AUDIO_HEIGHT)
 
     def _compare_recording(self, recording: bool) -> None:
         """A live session ended while comparing: each model transcribes its recording."""
