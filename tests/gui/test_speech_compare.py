@@ -126,3 +126,22 @@ def test_the_highlight_marks_spans_past_characters_outside_the_basic_plane(qtbot
     item = word_diff.compare_transcripts(["party time, well done", text]).transcripts[1]
     highlight(column, text, item.differs)
     assert highlighted_words(column) == ["said"]
+
+
+def test_a_model_that_fails_says_why_in_its_column_and_nothing_is_compared(qtbot, tab, clips, tmp_path):
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    tab.compare.pickers[0].set_model(str(broken))
+    view = tab.comparison
+    with qtbot.waitSignal(view.finished, timeout=120_000) as done:
+        assert tab.compare_file(str(clips["plain"]))
+    assert done.args[0] is None and view.results.keys() == {0}
+    assert word_error_rate(PHRASES[0], view.column(0).output.toPlainText()) < 0.3
+    assert view.column(1).stats.text() == "Failed." and view.column(1).output.toPlainText()  # the reason
+    assert "Fewer than two models" in tab.message.text() and tab.message.property("isError")
+
+
+def test_an_english_only_model_asked_for_french_is_refused_before_any_run(tab, clips):
+    tab.language_combo.setCurrentIndex(tab.language_combo.findData("fr"))
+    assert not tab.compare_file(str(clips["plain"]))
+    assert "English only" in tab.message.text() and not tab.comparison.busy and not tab.comparison.handles
