@@ -180,6 +180,7 @@ class SpeechController(QObject):
         self.live_handle = None
         self.file_handle = None
         self.live_model = ""
+        self.last_recording = ""  # the audio kept from the last live session that had words ("" when none)
         self.devices: list[DeviceChoice] = []
         self.mic_problem = ""
         self.output_problem = ""  # why segments cannot be played here ("" when they can, or not known yet)
@@ -388,6 +389,7 @@ class SpeechController(QObject):
         self.source = source
         self._live_buffer = source.buffer  # segments of this session play from it
         self.live_model = model or speech.DEFAULT_MODEL
+        self.last_recording = ""
         # One transcript per recording: shown at once, on disk from its first final segment.
         item = self.store.new(live_name(), "live", source.name)
         item.transcript.model, item.transcript.task = self.live_model, self.task
@@ -462,6 +464,7 @@ class SpeechController(QObject):
             elif result.recording:  # no words: no transcript, so no audio to keep for it
                 Path(result.recording).unlink(missing_ok=True)
             if result.recording and item.transcript.segments:
+                self.last_recording = result.recording
                 # From now on the whole recording plays from its file, not only the ring buffer's last minutes.
                 self._buffers.pop(item.id, None)
                 if self._current is item:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
@@ -25,10 +25,13 @@ from playground.core import transcript
 from playground.core.transcript import Segment
 from playground.core.transcript_store import list_labels
 from playground.ui.sound_panel import SoundPanel
+from playground.ui.speech_compare import SpeechComparison
 from playground.ui.speech_controller import (
-    FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, speech, streaming, word_index,
+    BUSY_MESSAGE, FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, options_problem, speech,
+    streaming, word_index,
 )
 from playground.ui.widgets.audio_meter import AudioLevelMeter
+from playground.ui.widgets.compare_models import CompareModels
 from playground.ui.widgets.deferred import Deferred, after_first_paint
 from playground.ui.widgets.model_picker import ModelPicker
 from playground.ui.widgets.status_bar import ElidedLabel
@@ -41,6 +44,10 @@ SEGMENT_INDEX = Qt.ItemDataRole.UserRole  # column 1: the segment's index in the
 TRANSCRIPT_ID = Qt.ItemDataRole.UserRole  # the transcripts list: each row's transcript id
 FILE_AUDIO_SECONDS = 1800.0  # a file's waveform and spectrogram show at most its first half hour
 RECORD_TIP = "Start or stop live transcription (Ctrl+R)"
+AUDIO_HEIGHT = 90  # the waveform's and the spectrogram's least height
+COMPARING_AUDIO_HEIGHT = 68  # ... while a comparison's columns are shown
+COMPARE_HINT = ("Compare: a file goes through each model in turn; a live session, through its recording "
+                "once it ends.")
 PLAY_TIP = "Play the selected segment (or double-click it); press again to stop"
 
 
@@ -84,16 +91,21 @@ class SpeechTab(QWidget):
         c.autosaved.connect(self._show_autosave)
         c.cleared.connect(self._on_cleared)
         c.language_changed.connect(self.language_label.setText)
-        c.model_rtf_changed.connect(self.model_rtf_label.setText)
+        c.model_rtf_changed.connect(self._show_rtf)
         c.playback_position.connect(self._show_playing)
         c.system_audio_problem.connect(self._show_system_problem)
         c.transcripts_changed.connect(self._show_transcripts)
         c.current_changed.connect(self._on_current_changed)
         c.file_busy_changed.connect(lambda busy: self._draw_file(c._file_path) if busy else None)
+        c.recording_changed.connect(self._compare_recording)
+        self.comparison.busy_changed.connect(lambda _busy: self._update_buttons())
+        self.comparison.measured.connect(c.measured)
+        self.comparison.message.connect(self.show_message)
+        self.comparison.finished.connect(lambda _result: c._save_rtf())
         self._file_audio.connect(self._on_file_audio)
         self._show_transcripts(c.transcripts())
-        self.model_rtf_label.setText(c.rtf_summary(self.model_id()))
-        self.picker.changed.connect(lambda model: self.model_rtf_label.setText(c.rtf_summary(self.model_id())))
+        self._show_rtf(c.rtf_summary(self.model_id()))
+        self.picker.changed.connect(lambda model: self._show_rtf(c.rtf_summary(self.model_id())))
         c.playback_changed.connect(lambda playing: None if playing else self._show_words(self._words_index))
         if devices_after_paint:
             after_first_paint(self, self._list_devices_once)
@@ -134,7 +146,13 @@ class SpeechTab(QWidget):
         self.picker.setObjectName("speechModel")
         self.model_combo = self.picker.combo
         model_row.addWidget(self.picker, 1)
+        # Compare: more models with the same picker; a file (or a session's recording) goes through each.
+        self.compare = CompareModels(self.ctx, self.picker)
+        model_row.addWidget(self.compare.switch)
         root.addLayout(model_row)
+        root.addWidget(self.compare)
+        self.compare.switch.setToolTip(COMPARE_HINT)
+        self.compare.toggled.connect(self._on_compare_toggled)
         # Why what the computer plays is not in the input list (no PulseAudio, no loopback), when it is not.
         self.system_label = QLabel("")
         self.system_label.setObjectName("speechSystemAudio")
@@ -173,10 +191,12 @@ class SpeechTab(QWidget):
         self.model_rtf_label.setObjectName("speechModelRtf")
         self.model_rtf_label.setToolTip("Seconds of work per second of audio, measured on this machine for each "
                                         "model used; above 1 the smaller model keeps up")
-        # Wrapped, sharing the row: on one line a measured speed with its advice (over 500 px) set the
-        # window's minimum width.
+        # Wrapped, on a line of its own under the model pickers: on one line a measured speed with its
+        # advice (over 500 px) set the window's minimum width; beside the picker and the Compare switch
+        # it wrapped to seven lines in a narrow window.
         self.model_rtf_label.setWordWrap(True)
-        model_row.addWidget(self.model_rtf_label, 1)
+        self.model_rtf_label.setVisible(False)
+        root.insertWidget(root.indexOf(self.compare) + 1, self.model_rtf_label)
         root.addLayout(options)
 
         meter_row = QHBoxLayout()
@@ -193,7 +213,13 @@ class SpeechTab(QWidget):
         self.message.setObjectName("speechMessage")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        root.addWidget(self.message)
+        message_row = QHBoxLayout()
+        message_row.addWidget(self.message, 1)
+        # A comparison's columns take the transcript's place (below); its Cancel sits by the message line.
+        self.comparison = SpeechComparison(self.ctx, lambda m: self.compare.display_name(m))
+        self.comparison.setVisible(False)
+        message_row.addWidget(self.comparison.cancel_button)
+        root.addLayout(message_row)
 
         split = QSplitter(Qt.Orientation.Vertical)
         # The waveform and the spectrogram (pyqtgraph, numpy, librosa) are made just after the tab's
@@ -203,7 +229,7 @@ class SpeechTab(QWidget):
         self._spectrogram_slot = Deferred(partial(_make_spectrogram, self._waveform_slot), QSize(600, 480),
                                           QSize(68, 68))
         for slot in (self._waveform_slot, self._spectrogram_slot):
-            slot.setMinimumHeight(90)
+            slot.setMinimumHeight(AUDIO_HEIGHT)
             split.addWidget(slot)
 
         box = QWidget()
@@ -247,6 +273,8 @@ class SpeechTab(QWidget):
         lists.setStretchFactor(0, 1)
         lists.setStretchFactor(1, 3)
         col.addWidget(lists, 1)
+        self.transcript_box = box
+        split.addWidget(self.comparison)
         # The selected (or playing) segment word by word: the word being played is highlighted,
         # clicking a word plays from it.
         self.words_label = QLabel("")
@@ -291,6 +319,7 @@ class SpeechTab(QWidget):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 3)
+        split.setStretchFactor(3, 3)
         # Live sound classes (a classifier from the Train tab), over the same input.
         self.sound_panel = SoundPanel(self.ctx, self.controller, lambda: self.device_combo.currentData())
         split.addWidget(self.sound_panel)
@@ -300,6 +329,24 @@ class SpeechTab(QWidget):
 
     def model_id(self) -> str:
         return self.picker.model_id() or speech.DEFAULT_MODEL
+
+    def event(self, e) -> bool:  # noqa: D102
+        if e.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize):
+            self._keep_wrapped_lines()
+        return super().event(e)
+
+    def _keep_wrapped_lines(self) -> None:
+        """The wrapped lines above the audio views claim their height: the window's least size counts a
+        wrapped label as one line, so in a narrow window the views below (a comparison's columns) were
+        squeezed under their own least height and overlapped."""
+        for label in (self.system_label, self.model_rtf_label, self.rtf_label, self.message):
+            need = label.heightForWidth(label.width()) if label.isVisible() and label.text() else 0
+            if need > 0 and need != label.minimumHeight():
+                label.setMinimumHeight(need)
+
+    def _show_rtf(self, text: str) -> None:
+        self.model_rtf_label.setText(text)
+        self.model_rtf_label.setVisible(bool(text))
 
     @property
     def waveform(self):
@@ -401,6 +448,7 @@ class SpeechTab(QWidget):
 
     def _on_recording_changed(self, recording: bool) -> None:
         if recording:
+            self._show_comparison(False)  # the session's text shows as it comes
             self.file_audio_path = self._file_audio_wanted = ""
         if recording and self.source is not None:
             self._spec_pos = self.source.buffer.total
@@ -476,11 +524,66 @@ class SpeechTab(QWidget):
             self.open_paths([path])
 
     def open_paths(self, paths: list[str]) -> None:
+        if self.compare.active:
+            audio_paths = [p for p in paths if audio.is_audio_path(p)] or list(paths)
+            if audio_paths:
+                self.compare_file(audio_paths[0])
+            return
+        self._show_comparison(False)
         self.controller.open_paths(paths, self.model_id())
 
     def transcribe_file(self, path: str):
         """Transcribe one audio file with the chosen model; its JobHandle (None when busy)."""
+        if self.compare.active:
+            self.compare_file(path)
+            return None
+        self._show_comparison(False)
         return self.controller.transcribe_file(path, self.model_id())
+
+    # -- compare --------------------------------------------------------------------------------
+    def compared_models(self) -> list[str]:
+        return [m or speech.DEFAULT_MODEL for m in self.compare.model_ids()]
+
+    def compare_file(self, path: str) -> bool:
+        """Transcribe `path` with every compared model, one after another, side by side."""
+        c = self.controller
+        if c.busy or self.comparison.busy:
+            self.show_message(BUSY_MESSAGE, error=True)
+            return False
+        models = self.compared_models()
+        problem = next((p for p in (options_problem(m, c.language, c.task) for m in models) if p), "")
+        if problem:
+            self.show_message(problem, error=True)
+            return False
+        self.show_message(f"Comparing {len(models)} models on {Path(path).name}, one after another...")
+        self.picker.remember()
+        started = self.comparison.start(path, models, c.speech_options(words=False))
+        self._show_comparison(started)
+        return started
+
+    def _on_compare_toggled(self, on: bool) -> None:
+        if on:
+            self.show_message(COMPARE_HINT)
+        else:
+            self._show_comparison(False)
+
+    def _show_comparison(self, on: bool) -> None:
+        """The comparison's columns in the transcript's place, or the transcript back. The audio views
+        give up a little height meanwhile, so the tab is no taller than before."""
+        self.comparison.setVisible(on)
+        self.transcript_box.setVisible(not on)
+        for slot in (self._waveform_slot, self._spectrogram_slot):
+            slot.setMinimumHeight(COMPARING_AUDIO_HEIGHT if on else AUDIO_HEIGHT)
+
+    def _compare_recording(self, recording: bool) -> None:
+        """A live session ended while comparing: each model transcribes its recording."""
+        path = self.controller.last_recording
+        if not recording and path and self.compare.active:
+            self.compare_file(path)
+
+    def cancel(self) -> None:
+        """Esc: cancel every run of a comparison (the window cancels the speech lane's jobs too)."""
+        self.comparison.cancel()
 
     # -- playback ---------------------------------------------------------------------------
     def _on_play_clicked(self) -> None:
@@ -713,11 +816,16 @@ class SpeechTab(QWidget):
                                       and not no_mic)
         self.record_button.setToolTip(f"{c.mic_problem or 'No microphone found.'} Choose another input, "
                                       "or a file played live." if no_mic else RECORD_TIP)
-        self.open_button.setEnabled(not c.busy)
+        comparing = self.comparison.busy
+        if comparing:
+            self.record_button.setEnabled(False)
+        self.open_button.setEnabled(not c.busy and not comparing)
         self.device_combo.setEnabled(not c.recording)
-        self.model_combo.setEnabled(not c.busy)
-        self.language_combo.setEnabled(not c.busy)
-        self.task_combo.setEnabled(not c.busy)
+        self.model_combo.setEnabled(not c.busy and not comparing)
+        self.compare.setEnabled(not c.busy and not comparing)
+        self.compare.switch.setEnabled(not c.busy and not comparing)
+        self.language_combo.setEnabled(not c.busy and not comparing)
+        self.task_combo.setEnabled(not c.busy and not comparing)
         has_text = bool(c.segments())
         self.play_button.setText("\u25a0 Stop" if c.playing else "\u25b6 Play")
         self.play_button.setEnabled((has_text and not c.output_problem) or c.playing)

@@ -482,6 +482,31 @@ def _states(window):
         window.page(2).controller.devices_changed.emit(choices, "")
 
     yield "Speech/microphones", microphones
+
+    def compared():
+        """A finished comparison of two Whisper models on a file with a reference beside it, as its jobs deliver it."""
+        import time
+
+        from playground.core import word_diff
+        from playground.core.transcript import Segment, Transcript
+
+        window.tabs.setCurrentIndex(2)
+        speech = window.page(2)
+        speech.picker.set_model("bundled/whisper-tiny.en")  # (the state before chose base)
+        speech.compare.switch.setChecked(True)
+        speech.compare.pickers[0].set_model("bundled/whisper-base")
+        view, models_ = speech.comparison, speech.compared_models()
+        texts = ["Please call me tomorrow morning before the meeting starts. She won't be forget the clock.",
+                 "Please call me tomorrow morning before the meeting starts. Shivong and Dheetha met the Kwa Ka."]
+        view._prepare("/home/someone/recordings/standup-2026-12-06.wav", models_)
+        speech._show_comparison(True)
+        for i, text in enumerate(texts):
+            view._started[i] = time.perf_counter() - 12.3  # its job began with the load: the 'with loading' line shows
+            view._on_result(i, Transcript([Segment(0.0, 7.2, text)], 7.2, models_[i], 9.81))
+        view._show_alignment([0, 1], word_diff.compare_transcripts(texts, texts[0] + " Thursday.",
+                                                                    "/home/someone/recordings/standup.txt"))
+
+    yield "Speech/compare", compared
     train = window.page(3)
     for i in range(train.kind_combo.count()):
         yield f"Train/{train.kind_combo.itemData(i)}", lambda i=i: (window.tabs.setCurrentIndex(3),
