@@ -210,7 +210,7 @@ def test_speech_leaderboard_equals_transcribe_wer(recordings, capsys):
         assert row["examples"] == 2 and row["error"] is None  # the clip with no reference is left out
         wer, cer = _corpus_rates(capsys, row["model"], recordings)
         assert row["wer"] == pytest.approx(wer, abs=1e-6) and row["cer"] == pytest.approx(cer, abs=1e-6)
-        assert row["wer"] >= 1 / 21  # "early" is never said: at least one error in 21 reference words
+        assert row["wer"] >= round(1 / 21, 6)  # "early" is never said: at least one error in 21 reference words
         assert row["size_bytes"] == compare.model_size(row["model"]) > 10_000_000
         assert row["peak_memory_bytes"] > 0 and row["examples_per_s"] > 0
     keys = [(r["wer"], r["cer"]) for r in table["rows"]]
