@@ -297,7 +297,13 @@ def model_size(model: str) -> int | None:
     try:
         if path.exists():
             return models._disk_size(path)
-        if text.startswith("bundled/"):
+        spec = next((b for b in models.BUNDLED if b.id == text), None)
+        if spec is not None and spec.joined is not None:  # never joined just to be measured
+            from playground.core import joined
+
+            folder = joined.target_folder(spec.joined)
+            return models._disk_size(folder) if joined.is_joined(spec.joined) else joined.source_size(spec.joined)
+        if spec is not None:
             return models._disk_size(models.bundled_path(text))
         if text.startswith(tvw.PREFIX) and text[len(tvw.PREFIX):] in tvw.CLASSIFIERS:
             weights = tvw.hub_dir() / "checkpoints" / tvw.CLASSIFIERS[text[len(tvw.PREFIX):]][1]
