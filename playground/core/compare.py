@@ -133,6 +133,28 @@ class Comparison:
         """The `playground compare --json` object: the task and the rows, best first."""
         return {"task": self.task, "rows": [r.to_dict(self.task) for r in self.ranked()]}
 
+    def to_csv(self) -> str:
+        """The rows, best first, as CSV with the JSON rows' columns (empty cells for missing values)."""
+        import csv
+        import io
+
+        rows = self.to_dict()["rows"]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["model"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+        return out.getvalue()
+
+    def save(self, target: str | Path) -> None:
+        """Export the leaderboard, atomically: CSV for a .csv file, else the JSON object."""
+        import json
+
+        from playground.core import atomic
+
+        path = Path(target)
+        text = self.to_csv() if path.suffix.lower() == ".csv" else json.dumps(self.to_dict(), indent=2) + "\n"
+        atomic.write_text(path, text)
+
 
 # -- which task ------------------------------------------------------------------------------
 

@@ -159,3 +159,17 @@ def test_data_may_come_before_or_after_the_models(tmp_path):
     b = cli.parse_args(["compare", "DATA", "--models", "A", "B"])
     b.check_options(b)
     assert (a.models, a.data) == (b.models, b.data) == (["A", "B"], "DATA")
+
+
+def test_export_as_csv_and_json(tmp_path):
+    import csv
+
+    result = compare.Comparison("text-classification", "d", [
+        compare.Row("x", {"accuracy": 0.5, "macro_f1": 0.4}, 10, 2.0, size_bytes=5),
+        compare.Row("y", error="cannot load, really")])
+    result.save(tmp_path / "board.csv")
+    result.save(tmp_path / "board.json")
+    rows = list(csv.DictReader((tmp_path / "board.csv").open()))
+    assert [r["model"] for r in rows] == ["x", "y"] and rows[0]["examples_per_s"] == "5.0"
+    assert rows[1]["error"] == "cannot load, really" and rows[1]["accuracy"] == ""
+    assert json.loads((tmp_path / "board.json").read_text()) == result.to_dict()
