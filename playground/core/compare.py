@@ -368,9 +368,9 @@ def _preload(ctx: JobContext, task: str, model: str) -> float | None:
     evaluation loads the model itself (sound classifiers, exported text classifiers)."""
     t0 = time.perf_counter()
     if task == SPEECH:
-        from playground.core import speech
-
         import numpy as np
+
+        from playground.core import speech
 
         # Loaded, and one second of silence decoded (without the VAD, which would skip it): the
         # recogniser's first-call set-up is done before the clock starts, as a text classifier's is.
