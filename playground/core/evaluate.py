@@ -76,6 +76,14 @@ class Evaluation:
         return len(self.examples)
 
     @property
+    def macro_f1(self) -> float:
+        """Mean of the per-class F1 over the classes in the data or the predictions (scikit-learn's
+        macro average: a model class that neither occurs nor is predicted does not count)."""
+        n = len(self.labels)
+        seen = [i for i in range(n) if sum(self.confusion[i]) or any(self.confusion[r][i] for r in range(n))]
+        return sum(self.per_class[self.labels[i]].f1 for i in seen) / len(seen) if seen else 0.0
+
+    @property
     def source_key(self) -> str:
         return "text" if self.kind == "text" else "path"
 
@@ -158,7 +166,8 @@ def model_kind(model: str) -> str:
     return "image"  # bundled/..., torchvision/...: image classifiers
 
 
-def _check_data(kind: str, data: str) -> Path:
+def check_data(kind: str, data: str) -> Path:
+    """The data's path when it is the shape `kind`'s evaluation reads; one sentence otherwise."""
     path = Path(data).expanduser()
     if not path.exists():
         raise InputError(f"{path.name or data}: not found.")
@@ -226,7 +235,7 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
              batch_size: int = BATCH_SIZE, device: str | None = None, trust_remote_code: bool = False) -> Evaluation:
     """Predict every labelled example of `data` with `model` and score the predictions."""
     kind = model_kind(model)
-    path = _check_data(kind, data)
+    path = check_data(kind, data)
     t0 = time.perf_counter()
     if kind == "image":
         result = _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, device, trust_remote_code)

@@ -154,6 +154,10 @@ def _failure_cases(files: Path) -> dict[str, list[tuple[list[str], str]]]:
         "evaluate": [(["evaluate", "--model", MISSING, str(files)], "missing-input"),
                      (["evaluate", "--model", empty, str(files)], "empty-model"),
                      (["evaluate", "--model", MISSING + ".onnx", str(files)], "missing-input.onnx")],
+        "compare": [(["compare", "--models", MISSING, empty, str(files)], "missing-input"),
+                    (["compare", "--models", empty, junk, str(files)], "empty-model"),
+                    (["compare", "--models", "bundled/whisper-tiny.en", "bundled/whisper-tiny.en", MISSING],
+                     "missing-input")],
         "export": [(["export", "--model", MISSING, "--out", str(files / "x.onnx")], "missing-input"),
                    (["export", "--model", empty, "--out", str(files / "x.onnx")], "empty-model")],
     }
