@@ -192,6 +192,9 @@ class MainWindow(QMainWindow):
         self.model_manager_action = QAction("&Model manager...", self, shortcut=QKeySequence("Ctrl+M"),
                                             triggered=self.show_model_manager)
         tools_menu.addAction(self.model_manager_action)
+        self.leaderboard_action = QAction("&Compare models on your data...", self,
+                                          shortcut=QKeySequence("Ctrl+Shift+L"), triggered=self.show_leaderboard)
+        tools_menu.addAction(self.leaderboard_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.show_log_action = QAction("Show &log", self, triggered=self.show_log)
@@ -429,6 +432,11 @@ class MainWindow(QMainWindow):
         from playground.ui.model_manager import show_model_manager
 
         return show_model_manager(self)
+
+    def show_leaderboard(self):
+        from playground.ui.leaderboard_dialog import show_leaderboard
+
+        return show_leaderboard(self)
 
     def show_log(self):
         from playground.ui.crash_dialog import show_log
