@@ -201,6 +201,8 @@ def report(res: dict) -> None:
             hit = time_to(run["history"], res["target"])
             when = (f"epoch {hit['epoch']} (step {hit['step']}): {hit['wall_s']:.0f} s / {hit['training_s']:.0f} s"
                     if hit else f"not reached (best {_share(_best(run['history']))})")
+            if hit is run["history"][0]:
+                when += " (the first evaluation: at most)"  # more, smaller epochs (--epochs, --examples) resolve it
             print(f"{_label(run):24} {run['tokens_per_s']:9.1f} {run['optimizer_steps']:6d} "
                   f"{run['per_process_batch']:10d} {run['load_s']:7.1f} {run['wall_s']:7.1f}   {when}")
     n = [k for k in res["tokens_per_s"] if k != "1"][0]
