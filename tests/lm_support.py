@@ -1,5 +1,6 @@
 """A tiny Llama with a word-level tokenizer and a chat template, built offline, and a toy task for
-the LoRA fine-tuning tests: a colour and an animal in, the colour that follows it in WORDS out ("red cat" -> "blue")."""
+the LoRA fine-tuning tests: a colour and an animal in, the colour that follows it in WORDS out ("red cat" -> "blue").
+And `trips`: the task the bundled SmolLM2 is tuned on by the e2e test and benchmarks/finetune_lm.py."""
 
 from __future__ import annotations
 
@@ -46,6 +47,22 @@ def toy_pairs(seed: int = 0):
     pairs = [(f"{a} {b}", follow[a]) for a, b in itertools.product(WORDS, ANIMALS)]
     random.Random(seed).shuffle(pairs)
     return pairs
+
+
+# A task the bundled SmolLM2 does not answer in the expected form: a trip's destination as a three-letter code.
+TRIP_NAMES = ["Maria", "Tom", "Aiko", "Lars", "Priya", "Omar", "Lena", "Chen", "Sofia", "Ravi"]
+TRIP_CITIES = ["Lisbon", "Oslo", "Madrid", "Tokyo", "Paris", "Berlin", "Cairo", "Lima", "Delhi", "Quito", "Rome",
+               "Seoul", "Dublin", "Accra", "Hanoi", "Vienna"]
+
+
+def trips(n: int, seed: int) -> list[tuple[str, str]]:
+    """`n` distinct (prompt, response) pairs: "Destination code: Maria flew from Lisbon to Oslo on Monday." -> "OSL"."""
+    rng = random.Random(seed)
+    rows: dict[str, str] = {}
+    while len(rows) < n:
+        who, a, b = rng.choice(TRIP_NAMES), *rng.sample(TRIP_CITIES, 2)
+        rows[f"Destination code: {who} flew from {a} to {b} on {rng.choice(['Monday', 'Friday'])}."] = b[:3].upper()
+    return list(rows.items())
 
 
 def write_toy_jsonl(path, pairs=None):

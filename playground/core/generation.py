@@ -611,27 +611,50 @@ def _first_line(exc: BaseException) -> str:
 # -- prompt building ---------------------------------------------------------------------
 
 
+def prompt_ids(tokenizer, messages: list[dict], chat: bool, system: str = "") -> list[int]:
+    """A prompt's token ids, the one way generation and LoRA training build them (a tuned model is asked
+    exactly as it was taught): the chat template with the assistant's turn opened, or (`chat` False)
+    the messages' texts one per line, after the system line when there is one."""
+    if chat:
+        convo = ([{"role": "system", "content": system}] if system else []) + list(messages)
+        return _chat_ids(tokenizer, convo, generation_prompt=True)
+    text = "\n".join(m["content"] for m in messages)
+    if system:
+        text = f"{system}\n{text}"
+    return list(tokenizer(text)["input_ids"])
+
+
+def response_ids(tokenizer, messages: list[dict], response: str, chat: bool, prompt: list[int]) -> list[int]:
+    """The answer's token ids as the model should produce them after `prompt` (`prompt_ids` of the same
+    messages), ending the turn: the template's own tokens after the answer when the whole exchange
+    starts with the prompt's tokens, else the answer's text and the end-of-sequence token."""
+    if chat:
+        full = _chat_ids(tokenizer, list(messages) + [{"role": "assistant", "content": response}],
+                         generation_prompt=False)
+        if full[:len(prompt)] == prompt and len(full) > len(prompt):
+            return full[len(prompt):]
+    ids = list(tokenizer(response, add_special_tokens=False)["input_ids"])
+    eos = tokenizer.eos_token_id
+    return ids + ([eos] if eos is not None else [])
+
+
+def _chat_ids(tokenizer, conversation: list[dict], generation_prompt: bool) -> list[int]:
+    """The chat template rendered, then tokenized with no added special tokens (the template writes its
+    own): `apply_chat_template(tokenize=True)`, done one way for a prompt and for a whole exchange."""
+    text = tokenizer.apply_chat_template(conversation, add_generation_prompt=generation_prompt, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def build_inputs(gen: Generator, prompt: str | None = None, messages: list[dict] | None = None,
                  chat: bool | None = None, system: str = ""):
-    """Token ids (1 x n tensor) for a prompt or a chat; (ids, chat_used)."""
+    """Token ids (1 x n tensor) for a prompt or a chat (`prompt_ids`); (ids, chat_used)."""
     import torch
 
-    tok = gen.tokenizer
     use_chat = gen.has_chat_template if chat is None else (chat and gen.has_chat_template)
     if messages is None:
         messages = [{"role": "user", "content": prompt or ""}]
-    if use_chat:
-        convo = ([{"role": "system", "content": system}] if system else []) + list(messages)
-        out = tok.apply_chat_template(convo, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        ids = out["input_ids"]
-    else:
-        text = "\n".join(m["content"] for m in messages) if len(messages) > 1 else messages[0]["content"]
-        if system:
-            text = f"{system}\n{text}"
-        ids = tok(text, return_tensors="pt")["input_ids"]
-    if not torch.is_tensor(ids):
-        ids = torch.tensor([ids])
-    return ids, use_chat
+    ids = prompt_ids(gen.tokenizer, messages, use_chat, system)
+    return torch.tensor([ids], dtype=torch.long), use_chat
 
 
 class _Streamer:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 
 import pytest
+from lm_support import trips, write_toy_jsonl
 
 from playground import cli
 from playground.core import models
@@ -18,20 +18,6 @@ from playground.core import models
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(os.environ.get("PLAYGROUND_SLOW_LM") != "1",
                                  reason="tunes the real SmolLM2 for ~4 minutes on 2 cores; set PLAYGROUND_SLOW_LM=1")]
-
-NAMES = ["Maria", "Tom", "Aiko", "Lars", "Priya", "Omar", "Lena", "Chen", "Sofia", "Ravi"]
-CITIES = ["Lisbon", "Oslo", "Madrid", "Tokyo", "Paris", "Berlin", "Cairo", "Lima", "Delhi", "Quito", "Rome",
-          "Seoul", "Dublin", "Accra", "Hanoi", "Vienna"]
-
-
-def trips(n: int, seed: int) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    rows: dict[str, str] = {}
-    while len(rows) < n:
-        who, a, b = rng.choice(NAMES), *rng.sample(CITIES, 2)
-        rows[f"Destination code: {who} flew from {a} to {b} on {rng.choice(['Monday', 'Friday'])}."] = b[:3].upper()
-    return list(rows.items())
-
 
 def test_lora_on_the_bundled_smollm2_learns_the_answer_form(tmp_path, capsys):
     pytest.importorskip("peft")
@@ -45,8 +31,7 @@ def test_lora_on_the_bundled_smollm2_learns_the_answer_form(tmp_path, capsys):
         pytest.skip(str(exc))
     examples = trips(56, seed=1)
     train, held_out = examples[:48], examples[48:]
-    data = tmp_path / "trips.jsonl"
-    data.write_text("\n".join(json.dumps({"prompt": p, "response": r}) for p, r in train), encoding="utf-8")
+    data = write_toy_jsonl(tmp_path / "trips.jsonl", train)
     out = tmp_path / "trips-lm"
     assert cli.main(["--device", "cpu", "finetune", "lm", str(data), "--out", str(out), "--epochs", "2",
                      "--lr", "1e-3", "--max-length", "64", "--val-share", "0.15", "--json"]) == 0

