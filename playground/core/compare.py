@@ -31,13 +31,12 @@ No Qt; torch and the model libraries are imported by the engines, inside the job
 from __future__ import annotations
 
 import gc
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.core import evaluate, models
+from playground.core import evaluate, models, word_diff
 from playground.core.errors import Cancelled, InputError, ModelError, PlaygroundError, friendly_message
 from playground.core.jobs import Job, JobContext, Progress
 from playground.core.wording import plural
@@ -46,7 +45,6 @@ SPEECH = "speech-recognition"
 CLASSIFIERS = {"image": "image-classification", "text": "text-classification", "sound": "audio-classification"}
 TASKS = (*CLASSIFIERS.values(), SPEECH)
 METRICS = {SPEECH: ("wer", "cer")} | {task: ("accuracy", "macro_f1") for task in CLASSIFIERS.values()}
-REFERENCE_SUFFIXES = (".txt", ".srt")
 # The libraries each task's engine runs on: imported once before the first turn, so the first model's
 # memory and time do not carry the imports every model shares.
 ENGINE_MODULES = {SPEECH: ("torch", "faster_whisper", "silero_vad", "onnxruntime"),
@@ -240,10 +238,10 @@ def reference_pairs(data: str) -> list[tuple[Path, str]]:
                          "transcripts beside them (.txt or .srt of the same name), or a folder of them.")
     pairs = []
     for f in files:
-        ref = next((f.with_suffix(s) for s in REFERENCE_SUFFIXES if f.with_suffix(s).is_file()), None)
+        ref = word_diff.reference_beside(f)
         if ref is None:
             continue
-        text = read_reference(ref)
+        text = word_diff.read_reference(ref)
         if text.strip():
             audio.probe(f)  # an unreadable recording fails here, before any model loads
             pairs.append((f, text))
@@ -251,22 +249,6 @@ def reference_pairs(data: str) -> list[tuple[Path, str]]:
         raise InputError(f"{path.name}: no audio file with a reference transcript beside it "
                          "(clip.txt or clip.srt next to clip.wav).")
     return pairs
-
-
-_SRT_TIMING = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->")
-
-
-def read_reference(path: Path) -> str:
-    """A reference transcript's words: a .txt as is; an .srt without its cue numbers, times and tags."""
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise InputError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from exc
-    if path.suffix.lower() != ".srt":
-        return text.strip()
-    lines = [line for line in text.splitlines()
-             if line.strip() and not line.strip().isdigit() and not _SRT_TIMING.match(line)]
-    return re.sub(r"<[^>]+>", "", " ".join(line.strip() for line in lines))
 
 
 # -- measuring -------------------------------------------------------------------------------
