@@ -59,6 +59,40 @@ def concat(out: Path, *parts: Path) -> Path:
     return out
 
 
+# Two espeak-ng voices taking turns (a low male US voice and a high female variant), for speaker labels.
+VOICES = (("en-us", 160, 35), ("en+f3", 175, 80))  # voice, words per minute, pitch
+TURNS = (
+    "Good morning, thank you all for coming to the meeting today.",
+    "Thanks for having me, I have a few questions about the budget.",
+    "Of course, we can start with the numbers from last quarter.",
+    "Great, the travel costs look much higher than we expected.",
+)
+
+
+def two_voices(folder: Path, turns=TURNS, gap: float = 0.3) -> tuple[Path, list[tuple[float, float, int]]]:
+    """One 16 kHz WAV of `turns` spoken alternately by the two VOICES with `gap` s of silence between
+    them, and the reference turns (start, end, voice index) in seconds."""
+    need_tools("espeak-ng", "sox")
+    parts, ref, t = [], [], 0.0
+    for i, text in enumerate(turns):
+        voice, speed, pitch = VOICES[i % 2]
+        raw = folder / f"turn{i}.raw.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
+                       check=True, capture_output=True)
+        wav = folder / f"turn{i}.wav"
+        # silence 1 0.1 1%: cut espeak's leading and trailing silence so the reference turns are exact
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(wav), "silence", "1", "0.05", "1%",
+                        "reverse", "silence", "1", "0.05", "1%", "reverse"], check=True, capture_output=True)
+        samples, _ = sf.read(wav, dtype="float32")
+        ref.append((t, t + len(samples) / 16000, i % 2))
+        parts.append(samples)
+        parts.append(np.zeros(int(gap * 16000), np.float32))
+        t += len(samples) / 16000 + gap
+    out = folder / "two_voices.wav"
+    sf.write(out, np.concatenate(parts), 16000)
+    return out, ref
+
+
 # -- a fake sounddevice module (Buzz's idea): its stream feeds a WAV from a thread -----------
 
 

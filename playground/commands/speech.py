@@ -11,6 +11,7 @@ line on stderr and the exit status is 1 if any failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--cues", default="segment", choices=("segment", "line", "word"),
                    help="SRT/VTT: one cue per segment (default), per line of words or per word "
                         "(line and word imply --word-timestamps)")
+    _speaker_args(p, "label who spoke: Speaker 1..N on each segment and word (N found automatically, "
+                     "or given); implies --word-timestamps")
     p.set_defaults(func=cmd_transcribe, input_paths={"files": "file"})
 
     p = sub.add_parser("listen", help="live transcription from a microphone or a file played at real-time pace")
@@ -55,6 +58,8 @@ def register(sub) -> None:
                    help="also keep the audio heard in FILE.flac (written when listening ends; "
                         "segment times are seconds into it)")
     _language_args(p)
+    _speaker_args(p, "label who spoke on each final (Speaker 1.., a new one when a voice is new; "
+                     "N: at most N speakers)")
     p.set_defaults(func=cmd_listen, input_paths={"from_file": "file"})
 
 
@@ -63,6 +68,31 @@ def _language_args(p) -> None:
                    help="spoken language: auto (detected; default) or a code such as en, fr, de, es")
     p.add_argument("--task", default="transcribe", choices=("transcribe", "translate"),
                    help="transcribe (default) or translate to English (multilingual models)")
+
+
+def _speaker_args(p, text: str) -> None:
+    p.add_argument("--speakers", nargs="?", const="auto", default=None, metavar="N", help=text)
+    p.add_argument("--speaker-names", default=None, metavar="NAME,NAME",
+                   help="with --speakers: names for Speaker 1, Speaker 2, ... in the output")
+
+
+def _speakers(args) -> tuple[bool, int | None]:
+    """(--speakers given, its number or None for automatic); a usage error for anything else."""
+    if args.speakers is None:
+        if args.speaker_names:
+            raise cli.UsageError("--speaker-names needs --speakers")
+        return False, None
+    if args.speakers == "auto":
+        return True, None
+    if not args.speakers.isdigit() or int(args.speakers) < 1:
+        raise cli.UsageError(f"--speakers takes a number of speakers of at least 1, not '{args.speakers}'")
+    return True, int(args.speakers)
+
+
+def _named(segments, args):
+    from playground.core import speakers
+
+    return speakers.rename(segments, speakers.parse_names(args.speaker_names)) if args.speaker_names else segments
 
 
 def _options(args):
@@ -87,8 +117,15 @@ def cmd_transcribe(args) -> int:
             sys.stderr.write(f"\r{event.text[:100]:100}")
             sys.stderr.flush()
 
-    run = run_sync(Job(speech.transcribe_files, (list(args.files),), {"model": args.model, "options": _options(args)}),
-                   sink, cancel)
+    with_speakers, num_speakers = _speakers(args)
+    kwargs = {"model": args.model, "options": _options(args)}
+    if with_speakers:
+        kwargs.update(speakers=True, num_speakers=num_speakers)
+    run = run_sync(Job(speech.transcribe_files, (list(args.files),), kwargs), sink, cancel)
+    if args.speaker_names:
+        for r in run.results:
+            if r.transcript is not None:
+                r.transcript.segments = _named(r.transcript.segments, args)
     if show_progress:
         sys.stderr.write("\r" + " " * 100 + "\r")
     if run.cancelled or cancel.is_set():
@@ -170,6 +207,12 @@ def cmd_listen(args) -> int:
         source = streaming.MicrophoneSource(device=device)
         if not args.json:
             sys.stderr.write(f"Listening to '{source.name}'; press Ctrl+C to stop.\n")
+    with_speakers, max_speakers = _speakers(args)
+    names = None
+    if args.speaker_names:
+        from playground.core import speakers
+
+        names = speakers.parse_names(args.speaker_names)
     cancel = cli.cancel_on_sigint()
     stop_event = _StopOnCancel(cancel, source)
 
@@ -177,10 +220,13 @@ def cmd_listen(args) -> int:
         if isinstance(event, streaming.LiveText):
             if not event.text:
                 return
+            if names and event.speaker:
+                event = dataclasses.replace(event, speaker=names.get(event.speaker, event.speaker))
             if args.json:
                 cli.print_json_line(event.to_dict())
             elif event.kind == "final":
-                sys.stdout.write(f"[{event.start:7.2f} - {event.end:7.2f}] {event.text}\n")
+                who = f"{event.speaker}: " if event.speaker else ""
+                sys.stdout.write(f"[{event.start:7.2f} - {event.end:7.2f}] {who}{event.text}\n")
                 sys.stdout.flush()
             elif sys.stderr.isatty():
                 sys.stderr.write(f"\r... {event.text[-110:]:110}\r")
@@ -189,7 +235,9 @@ def cmd_listen(args) -> int:
     # Ctrl+C behaves like Stop: recording ends, buffered audio is still transcribed.
     result = run_sync(Job(streaming.listen, (source,), {"model": args.model, "autosave": not args.no_autosave,
                                                         "speech_options": _options(args),
-                                                        "record_to": args.record}), sink, None)
+                                                        "record_to": args.record,
+                                                        "speakers": with_speakers, "max_speakers": max_speakers}),
+                      sink, None)
     stop_event.done()
     if args.record and result.recording is None and not result.error:
         sys.stderr.write(f"No audio was kept in {args.record} (nothing was heard, or the disk refused it).\n")

@@ -439,13 +439,20 @@ def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer
 
 def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
                     window_seconds: float = WINDOW_SECONDS, trust_remote_code: bool = False,
-                    options: SpeechOptions | None = None):
+                    options: SpeechOptions | None = None, speakers: bool = False, num_speakers: int | None = None):
     """Job (generator): yields FileSegment events, returns the Transcript.
 
     `options`: the language (None: detected), the task (transcribe / translate to English), word times.
+    `speakers`: label each segment and word with who spoke (`core/speakers.py`; `num_speakers` None:
+    found automatically); word times are then always on, so a segment can be split where the
+    speaker changes. The FileSegment events come before the labels, which only the result carries.
     Raises NoSpeechError when the whole file holds no speech.
     """
     options = options or SpeechOptions()
+    if speakers:
+        from dataclasses import replace
+
+        options = replace(options, word_timestamps=True)
     path = Path(path)
     audio.probe(path)  # a bad file fails before the model loads
     recognizer = load_recognizer(model, ctx, trust_remote_code)
@@ -464,6 +471,11 @@ def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
     duration = info.duration or processed
     if not segments:
         raise NoSpeechError(f"No speech found in {path.name}.")
+    if speakers:
+        from playground.core import speakers as who_spoke
+
+        ctx.progress(None, f"Finding who spoke in {path.name}...")
+        segments = who_spoke.label_file(path, segments, num_speakers)
     ctx.progress(1.0, f"Transcribed {path.name}")
     return Transcript(segments, duration, recognizer.model_id, elapsed, language, probability, options.task)
 

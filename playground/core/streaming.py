@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -389,6 +389,7 @@ class LiveText:
     stable: str = ""  # partial only: the prefix two hypotheses agreed on
     language: str | None = None  # final only: the language the recogniser heard (or was given)
     language_probability: float | None = None
+    speaker: str | None = None  # final only, with speaker labels on (core/speakers.LiveSpeakers)
 
     def to_dict(self) -> dict:
         out = {"type": self.kind, "text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
@@ -397,6 +398,10 @@ class LiveText:
             out["language"] = self.language
             p = self.language_probability
             out["language_probability"] = None if p is None else round(float(p), 4)
+        if self.speaker is not None:
+            out["speaker"] = self.speaker
+            for word in out.get("words", ()):  # a final's words are its speaker's
+                word["speaker"] = self.speaker
         return out
 
 
@@ -702,12 +707,13 @@ class LiveTranscriber:
 
 def listen(ctx: JobContext, source: AudioSource, model: str | None = None, options: LiveOptions | None = None,
            autosave: bool = True, trust_remote_code: bool = False, speech_options=None,
-           record_to: str | None = None):
+           record_to: str | None = None, speakers: bool = False, max_speakers: int | None = None):
     """Job (generator): transcribe `source` live until it stops; yields LiveText and LiveStatus events.
 
     `speech_options`: a `speech.SpeechOptions` (language, or None to detect it per phrase; transcribe or
     translate to English); an English-only model asked for another language fails at once.
     `record_to`: keep the audio heard there (FLAC; segment times are seconds into it).
+    `speakers`: each final carries `speaker` (Speaker 1.., at most `max_speakers`), found online.
 
     Returns a LiveResult. A device lost mid-way ends the job with its error in
     `LiveResult.error` (and the final text of everything heard before it).
@@ -718,6 +724,12 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     if speech_options is not None:
         recognizer = speech.WithOptions(recognizer, speech_options)
     vad = speech.load_vad()
+    tagger = None
+    if speakers:
+        from playground.core.speakers import LiveSpeakers, load_encoder
+
+        load_encoder()  # before the clock starts, like the recogniser
+        tagger = LiveSpeakers(max_speakers)
     saver = Autosaver() if autosave else None
     decode_seconds = 0.0
     if source.started_at is None:
@@ -759,10 +771,12 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
                 if lost > 0:
                     recorder.write(np.zeros(lost, np.float32))
                 recorder.write(data)
+            if tagger is not None:
+                tagger.feed(data)
             for i in range(0, len(data), step):
                 # Behind real time: skip partial hypotheses so the finals catch up.
                 live.partials_enabled = (buf.total - pos) + (len(data) - i) < live.opt.partial_max_lag * SR
-                for event in live.feed(data[i:i + step]):
+                for event in _with_speaker(tagger, live.feed(data[i:i + step])):
                     autosave_error = _autosave(saver, event) or autosave_error
                     yield event
             now = time.monotonic()
@@ -774,7 +788,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
             if buf.closed and pos >= buf.total:
                 break
         if not ctx.cancelled:
-            for event in live.flush():
+            for event in _with_speaker(tagger, live.flush()):
                 autosave_error = _autosave(saver, event) or autosave_error
                 yield event
     finally:
@@ -782,7 +796,20 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
         recording = recorder.close() if recorder is not None else None
     error = str(source.error) if source.error else autosave_error
     saved = saver is not None and saver.segments and autosave_error is None
-    return LiveResult(live.segments, pos / SR, str(saver.txt_path) if saved else None, error, recording)
+    segments = live.segments
+    if tagger is not None:
+        from playground.core.speakers import label_segments
+
+        segments = label_segments(segments, tagger.turns)
+    return LiveResult(segments, pos / SR, str(saver.txt_path) if saved else None, error, recording)
+
+
+def _with_speaker(tagger, events: list[LiveText]) -> list[LiveText]:
+    """Finals with the speaker of their audio (see `speakers.LiveSpeakers`); the rest as they are."""
+    if tagger is None:
+        return events
+    return [replace(e, speaker=tagger.assign(e.start, e.end)) if e.kind == "final" and e.text else e
+            for e in events]
 
 
 def _autosave(saver: Autosaver | None, event) -> str | None:
@@ -790,7 +817,7 @@ def _autosave(saver: Autosaver | None, event) -> str | None:
     if saver is None or event.kind != "final" or not event.text:
         return None
     try:
-        saver.add(Segment(event.start, event.end, event.text))
+        saver.add(Segment(event.start, event.end, event.text, speaker=event.speaker))
     except OSError as exc:
         log.warning("autosaving the live transcript failed: %s", exc)
         return (f"The transcript could not be autosaved to {saver.folder} ({exc.strerror or exc}); "

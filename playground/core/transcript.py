@@ -25,9 +25,13 @@ class Word:
     end: float
     word: str
     probability: float
+    speaker: str | None = None  # filled by core/speakers.py when speakers were asked for
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.speaker is None:
+            del out["speaker"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,12 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()  # filled when word timestamps were asked for
+    speaker: str | None = None  # "Speaker 1" or the name given to it, when speakers were asked for
 
     def to_dict(self) -> dict:
         out = {"start": self.start, "end": self.end, "text": self.text}
+        if self.speaker is not None:
+            out["speaker"] = self.speaker
         if self.words:
             out["words"] = [w.to_dict() for w in self.words]
         return out
@@ -106,8 +113,21 @@ def _cue_text(text: str) -> str:
     return "\n".join(lines).replace("-->", "->")
 
 
+def _spoken(s: Segment) -> str:
+    """The text with its speaker in front ("Ana: ..."), for TXT and SRT (which has no voice tag)."""
+    return f"{s.speaker}: {s.text.strip()}" if s.speaker else s.text.strip()
+
+
+def _voiced(s: Segment) -> str:
+    """WebVTT's voice span (`<v Ana>...`) around the text when the speaker is known."""
+    if not s.speaker:
+        return _cue_text(s.text)
+    name = s.speaker.replace(">", "").replace("\n", " ").strip()
+    return "\n".join(f"<v {name}>{line}" for line in _cue_text(s.text).split("\n"))
+
+
 def to_txt(segments: Sequence[Segment]) -> str:
-    return "".join(f"{s.text.strip()}\n" for s in segments if s.text.strip())
+    return "".join(f"{_spoken(s)}\n" for s in segments if s.text.strip())
 
 
 def cues(segments: Sequence[Segment], per: str = "segment", line_chars: int = LINE_CHARS) -> list[Segment]:
@@ -123,24 +143,30 @@ def cues(segments: Sequence[Segment], per: str = "segment", line_chars: int = LI
             out.append(s)
             continue
         if per == "word":
-            out += [Segment(w.start, w.end, w.word.strip(), (w,)) for w in s.words if w.word.strip()]
+            out += [Segment(w.start, w.end, w.word.strip(), (w,), w.speaker or s.speaker)
+                    for w in s.words if w.word.strip()]
             continue
         line: list[Word] = []
         for w in s.words:
             text = "".join(x.word for x in line + [w]).strip()
-            if line and len(text) > line_chars:
-                out.append(Segment(line[0].start, line[-1].end, "".join(x.word for x in line).strip(), tuple(line)))
+            if line and (len(text) > line_chars or w.speaker != line[-1].speaker):
+                out.append(_line_cue(line, s))
                 line = []
             line.append(w)
         if line:
-            out.append(Segment(line[0].start, line[-1].end, "".join(x.word for x in line).strip(), tuple(line)))
+            out.append(_line_cue(line, s))
     return out
+
+
+def _line_cue(line: list[Word], s: Segment) -> Segment:
+    return Segment(line[0].start, line[-1].end, "".join(x.word for x in line).strip(), tuple(line),
+                   line[0].speaker or s.speaker)
 
 
 def to_srt(segments: Sequence[Segment], per: str = "segment") -> str:
     blocks = []
     for i, s in enumerate((s for s in cues(segments, per) if s.text.strip()), 1):
-        blocks.append(f"{i}\n{srt_time(s.start)} --> {srt_time(max(s.end, s.start))}\n{_cue_text(s.text)}\n")
+        blocks.append(f"{i}\n{srt_time(s.start)} --> {srt_time(max(s.end, s.start))}\n{_cue_text(_spoken(s))}\n")
     return "\n".join(blocks)
 
 
@@ -148,7 +174,7 @@ def to_vtt(segments: Sequence[Segment], per: str = "segment") -> str:
     blocks = ["WEBVTT\n"]
     for s in cues(segments, per):
         if s.text.strip():
-            blocks.append(f"{vtt_time(s.start)} --> {vtt_time(max(s.end, s.start))}\n{_cue_text(s.text)}\n")
+            blocks.append(f"{vtt_time(s.start)} --> {vtt_time(max(s.end, s.start))}\n{_voiced(s)}\n")
     return "\n".join(blocks)
 
 
