@@ -26,6 +26,11 @@ FORMAT = "playground-transcript"
 VERSION = 1
 
 
+def _speaker(item: dict) -> str | None:
+    who = item.get("speaker")
+    return str(who) if who else None
+
+
 @dataclass
 class StoredTranscript:
     """A transcript with what it came from: `kind` "file" (`source` is its path) or "live" (the input's name)."""
@@ -53,8 +58,9 @@ class StoredTranscript:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not a transcript")
         segments = [Segment(float(s["start"]), float(s["end"]), str(s["text"]),
-                            tuple(Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"]))
-                                  for w in s.get("words", ())))
+                            tuple(Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"]),
+                                       _speaker(w))
+                                  for w in s.get("words", ())), _speaker(s))
                     for s in data["segments"]]
         prob = data.get("language_probability")
         t = Transcript(segments, float(data.get("duration") or 0.0), str(data.get("model") or ""),

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 audio = lazy_module("playground.core.audio")
 speech = lazy_module("playground.core.speech")
 streaming = lazy_module("playground.core.streaming")
+speakers = lazy_module("playground.core.speakers")
 audio_sources = lazy_module("playground.core.audio_sources")
 
 FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
@@ -199,6 +200,8 @@ class SpeechController(QObject):
         self._playback_id = 0
         self.language: str | None = None  # None: detect it
         self.task = "transcribe"  # or "translate" (to English)
+        self.speakers = False  # "Who spoke": label speakers in the next files and live sessions
+        self._live_names: dict[str, str] = {}  # the live session's speaker labels renamed while it runs
         self.detected = ""  # language_text() of the last transcript
         self._language: tuple[str | None, float | None] = (None, None)  # for JSON exports
         self.model_rtf: dict[str, float] = self._load_rtf()  # real-time factor measured here, per model
@@ -390,6 +393,7 @@ class SpeechController(QObject):
         self._live_buffer = source.buffer  # segments of this session play from it
         self.live_model = model or speech.DEFAULT_MODEL
         self.last_recording = ""
+        self._live_names = {}
         # One transcript per recording: shown at once, on disk from its first final segment.
         item = self.store.new(live_name(), "live", source.name)
         item.transcript.model, item.transcript.task = self.live_model, self.task
@@ -406,7 +410,8 @@ class SpeechController(QObject):
             self._live_runner = self.ctx.runner(LIVE_LANE, self)
         self.live_handle = self._live_runner.submit(
             Job(streaming.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options(),
-                                               "record_to": str(kept) if kept is not None else None},
+                                               "record_to": str(kept) if kept is not None else None,
+                                               "speakers": self.speakers},
                 name="live transcription"),
             on_event=self._on_live_event, on_result=self._on_live_result,
             on_error=lambda message: self._say(message, error=True), on_finished=self._on_live_finished)
@@ -439,7 +444,9 @@ class SpeechController(QObject):
             else:
                 had_partial = self._partials.pop(event.utterance, None) is not None
                 if event.text:
-                    self._add_segment(Segment(event.start, event.end, event.text), ("live", self._live_buffer),
+                    who = self._live_names.get(event.speaker, event.speaker)
+                    self._add_segment(Segment(event.start, event.end, event.text, speaker=who),
+                                      ("live", self._live_buffer),
                                       event.utterance)
                 elif had_partial:
                     self.partial_dropped.emit(event.utterance)
@@ -521,7 +528,8 @@ class SpeechController(QObject):
             self._file_runner = self.ctx.runner(FILE_LANE, self)
         self.file_handle = self._file_runner.submit(
             Job(speech.transcribe_file, (path,), {"model": model or speech.DEFAULT_MODEL,
-                                                  "options": self.speech_options(words=True)},
+                                                  "options": self.speech_options(words=True),
+                                                  "speakers": self.speakers},
                 name=f"transcribe {name}"),
             on_event=self._on_file_event, on_result=self._on_file_result,
             on_error=self._on_file_error,
@@ -549,9 +557,13 @@ class SpeechController(QObject):
     def _on_file_result(self, result: Transcript) -> None:
         item = self._active
         if item is not None and item.kind == "file":
-            item.transcript = Transcript(list(item.transcript.segments), result.duration, result.model,
+            # With "Who spoke", the labelled (and split) segments come only with the result.
+            segments = result.segments if speakers.speakers_of(result.segments) else item.transcript.segments
+            item.transcript = Transcript(list(segments), result.duration, result.model,
                                          result.elapsed, result.language, result.language_probability, result.task)
             self._store_save(item)
+            if segments is result.segments and item is self._current:
+                self.select(item.id)
         rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
         self.detected = language_text(result.language, result.language_probability)
         self._language = (result.language, result.language_probability)
@@ -695,6 +707,37 @@ class SpeechController(QObject):
             self._say(f"Could not save {Path(path).name}: {exc}", error=True)
             return False
         self.ctx.show_status(f"Saved {path}")
+        return True
+
+    def set_speakers(self, on: bool) -> None:
+        """Label who spoke in the next file transcriptions and live sessions."""
+        self.speakers = bool(on)
+
+    def speaker_names(self) -> list[str]:
+        """The speakers of the transcript shown, in order of first appearance."""
+        return speakers.speakers_of(self._segments)
+
+    def rename_speaker(self, old: str, new: str) -> bool:
+        """Call `old` `new` in the transcript shown (view, exports and the copy on disk); a name
+        already in use merges the two. False, with the reason said, when nothing changed."""
+        new = " ".join(new.split())
+        if not new:
+            self._say("A speaker's name cannot be empty.", error=True)
+            return False
+        if old not in self.speaker_names() or new == old:
+            return False
+        item = self._current
+        if item is None:
+            return False
+        item.transcript.segments = speakers.rename(item.transcript.segments, {old: new})
+        self._store_save(item)
+        if item is self._active and item.kind == "live":  # the session's next finals get the name too
+            for label, name in list(self._live_names.items()):
+                if name == old:
+                    self._live_names[label] = new
+            if old not in self._live_names.values() and old not in self._live_names:
+                self._live_names[old] = new
+        self.select(item.id)
         return True
 
     def clear(self) -> None:

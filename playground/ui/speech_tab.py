@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
+    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
     QMenu, QPushButton, QSizePolicy, QSplitter, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -84,6 +84,7 @@ class SpeechTab(QWidget):
         c.status.connect(self.show_message)
         c.recording_changed.connect(self._on_recording_changed)
         c.state_changed.connect(self._update_buttons)
+        c.state_changed.connect(self._show_speakers)
         c.partial_text.connect(self._show_partial)
         c.partial_dropped.connect(self._drop_partial)
         c.segment_added.connect(self._show_segment)
@@ -183,6 +184,12 @@ class SpeechTab(QWidget):
         self.task_combo.currentIndexChanged.connect(
             lambda _i: self.controller.set_task(self.task_combo.currentData()))
         options.addWidget(self.task_combo)
+        self.speakers_check = QCheckBox("Who spoke")
+        self.speakers_check.setObjectName("speechSpeakers")
+        self.speakers_check.setToolTip("Label each segment with its speaker (Speaker 1, 2, ...) in the next file "
+                                       "or recording; rename a speaker in the Speakers list")
+        self.speakers_check.toggled.connect(self.controller.set_speakers)
+        options.addWidget(self.speakers_check)
         self.language_label = QLabel("")
         self.language_label.setObjectName("speechDetectedLanguage")
         options.addWidget(self.language_label)
@@ -268,6 +275,18 @@ class SpeechTab(QWidget):
         self.delete_button.setToolTip("Delete the selected transcript (its file in the data folder too)")
         self.delete_button.clicked.connect(self.delete_current)
         left_col.addWidget(self.delete_button)
+        # The speakers of the transcript shown: double-click (or F2) a name to rename it everywhere.
+        self.speakers_title = QLabel("Speakers:")
+        left_col.addWidget(self.speakers_title)
+        self.speaker_list = QListWidget()
+        self.speaker_list.setObjectName("speechSpeakerNames")
+        self.speaker_list.setAccessibleName("Speakers")
+        self.speaker_list.setToolTip("Double-click a speaker to rename them in the transcript and its exports")
+        self.speaker_list.setMaximumHeight(100)
+        self.speaker_list.itemChanged.connect(self._on_speaker_renamed)
+        left_col.addWidget(self.speaker_list)
+        self.speakers_title.setVisible(False)
+        self.speaker_list.setVisible(False)
         lists.addWidget(left)
         lists.addWidget(self.view)
         lists.setStretchFactor(0, 1)
@@ -506,7 +525,7 @@ class SpeechTab(QWidget):
             self.view.addTopLevelItem(item)
         item.setData(1, SEGMENT_INDEX, index)
         item.setText(0, f"{transcript.short_time(seg.start)} \u2013 {transcript.short_time(seg.end)}")
-        item.setText(1, seg.text)
+        item.setText(1, f"{seg.speaker}: {seg.text}" if seg.speaker else seg.text)
         item.setFont(1, QFont(self.view.font()))
         item.setForeground(1, self.palette().text())
         item.setToolTip(1, "")
@@ -665,6 +684,36 @@ class SpeechTab(QWidget):
 
     def clear(self) -> None:
         self.controller.clear()
+
+    def _show_speakers(self) -> None:
+        names = self.controller.speaker_names()
+        if names == self.speaker_names():
+            return
+        self.speaker_list.blockSignals(True)
+        try:
+            self.speaker_list.clear()
+            for name in names:
+                row = QListWidgetItem(name)
+                row.setData(Qt.ItemDataRole.UserRole, name)
+                row.setFlags(row.flags() | Qt.ItemFlag.ItemIsEditable)
+                self.speaker_list.addItem(row)
+        finally:
+            self.speaker_list.blockSignals(False)
+        self.speakers_title.setVisible(bool(names))
+        self.speaker_list.setVisible(bool(names))
+
+    def speaker_names(self) -> list[str]:
+        return [self.speaker_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.speaker_list.count())]
+
+    def rename_speaker(self, old: str, new: str) -> bool:
+        return self.controller.rename_speaker(old, new)
+
+    def _on_speaker_renamed(self, row: QListWidgetItem) -> None:
+        old = row.data(Qt.ItemDataRole.UserRole)
+        if not self.rename_speaker(old, row.text()):
+            self.speaker_list.blockSignals(True)
+            row.setText(old)  # refused (an empty name): the old one stays
+            self.speaker_list.blockSignals(False)
 
     def _on_cleared(self) -> None:
         self.view.clear()
