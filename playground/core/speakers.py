@@ -6,8 +6,9 @@ package's own modules import webrtcvad and print on load, so the small network i
 to match the state dict and the weights are read with `torch.load(weights_only=True)`.
 
 Files: embeddings of 1 s windows (0.25 s hop) inside the speech that Silero VAD finds,
-agglomerative clustering on cosine distance (the number of speakers found with a distance
-threshold, or given), then every 0.1 s of speech takes the speaker its windows vote for.
+agglomerative clustering on the cosine distance of the centred embeddings (the number of
+speakers given, or the one with the best silhouette), then every 0.1 s of speech takes the
+speaker its windows vote for.
 Transcript segments and words take the speaker they overlap most; a segment whose words change
 speaker is split there. Live: each final phrase is embedded and joins the nearest speaker, or
 starts a new one when none is close enough (`LiveSpeakers`).
@@ -41,8 +42,9 @@ MAX_CLUSTERED = 3000  # windows clustered directly (about 40 min of speech at a 
 # pyannote.audio's two-speaker sample, two espeak-ng voices and one voice (benchmarks/diarization.py).
 MIN_SILHOUETTE = 0.1
 MIN_SHARE = 0.1  # a cluster under this share of the windows joins its nearest
-# Live phrases: the embedding of a whole phrase is steadier than one window's, so the bar for
-# "same speaker" is a little higher.
+# Live phrases: cosine distance (raw embeddings: nothing to centre on yet) under which a phrase joins
+# a speaker. Two espeak-ng voices are about 0.33 apart, one voice's phrases under 0.1; real voices
+# are closer (about 0.12-0.3 on pyannote's sample), so live labels are rougher than a file's.
 LIVE_DISTANCE_THRESHOLD = 0.25
 TARGET_DBFS = -30.0  # the encoder's training loudness (Resemblyzer's audio_norm_target_dBFS)
 
