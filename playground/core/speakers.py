@@ -356,10 +356,29 @@ def _split_at_changes(seg: Segment, words: list[Word]) -> list[Segment]:
             runs[-1].append(w)
         else:
             runs.append([w])
+    runs = _absorb_short_runs(runs)
     if len(runs) == 1:
-        return [replace(seg, words=tuple(words), speaker=words[0].speaker)]
+        return [replace(seg, words=tuple(runs[0]), speaker=runs[0][0].speaker)]
     return [Segment(run[0].start, run[-1].end, "".join(w.word for w in run).strip(), tuple(run), run[0].speaker)
             for run in runs]
+
+
+def _absorb_short_runs(runs: list[list[Word]], min_seconds: float = 0.6) -> list[list[Word]]:
+    """A run of one or two words shorter than `min_seconds` between other speech is more likely a
+    word whose time straddles a turn than a turn of its own: it joins the run before it (the one
+    after, at the start) and takes that speaker."""
+    out: list[list[Word]] = []
+    for i, run in enumerate(runs):
+        short = len(runs) > 1 and len(run) <= 2 and run[-1].end - run[0].start < min_seconds
+        if short and out:
+            out[-1] += [replace(w, speaker=out[-1][0].speaker) for w in run]
+        elif short and i + 1 < len(runs):
+            runs[i + 1][:0] = [replace(w, speaker=runs[i + 1][0].speaker) for w in run]
+        elif out and out[-1][0].speaker == run[0].speaker:
+            out[-1] += run
+        else:
+            out.append(run)
+    return out
 
 
 def speakers_of(segments: Sequence[Segment]) -> list[str]:

@@ -115,3 +115,13 @@ def test_live_speakers_join_the_nearest_or_start_a_new_one():
 def test_bad_number_of_speakers():
     with pytest.raises(speakers.InputError):
         speakers.diarize(np.zeros(16000, np.float32), num_speakers=0)
+
+
+def test_a_lone_short_word_at_a_turn_keeps_its_neighbours_speaker():
+    words = (Word(0.2, 1.0, " Well,", 0.9), Word(1.0, 1.9, " isn't", 0.9), Word(1.95, 2.1, " that", 0.9),
+             Word(2.2, 3.5, " much.", 0.9))
+    turns = [speakers.Turn(0.0, 1.9, "Speaker 1"), speakers.Turn(1.9, 2.15, "Speaker 2"),
+             speakers.Turn(2.15, 4.0, "Speaker 1")]
+    out = speakers.label_segments([Segment(0.2, 3.5, "Well, isn't that much.", words)], turns)
+    assert [(s.text, s.speaker) for s in out] == [("Well, isn't that much.", "Speaker 1")]
+    assert {w.speaker for w in out[0].words} == {"Speaker 1"}
