@@ -30,12 +30,13 @@ sys.path.insert(0, str(ROOT))
 STEP = 0.01
 
 
-def read_rttm(path: Path) -> list[tuple[float, float, str]]:
-    """(start, end, speaker) of each SPEAKER line."""
+def read_rttm(path: Path, uri: str | None = None) -> list[tuple[float, float, str]]:
+    """(start, end, speaker) of each SPEAKER line (of file `uri` only, when given: an RTTM can hold
+    several recordings)."""
     out = []
     for line in path.read_text().splitlines():
         f = line.split()
-        if len(f) >= 8 and f[0] == "SPEAKER":
+        if len(f) >= 8 and f[0] == "SPEAKER" and (uri is None or f[1] == uri):
             start, dur = float(f[3]), float(f[4])
             out.append((start, start + dur, f[7]))
     return out
@@ -102,7 +103,8 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.wav:
-            wav, reference, what = args.wav, read_rttm(args.rttm), args.wav.name
+            reference = read_rttm(args.rttm, args.wav.stem) or read_rttm(args.rttm)
+            wav, what = args.wav, args.wav.name
         else:
             wav, reference = synthetic(Path(tmp))
             what = "two espeak-ng voices alternating (synthetic)"

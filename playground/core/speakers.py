@@ -41,6 +41,7 @@ MAX_CLUSTERED = 3000  # windows clustered directly (about 40 min of speech at a 
 # A split whose silhouette (centred cosine distance) stays under this is one speaker. Tuned on
 # pyannote.audio's two-speaker sample, two espeak-ng voices and one voice (benchmarks/diarization.py).
 MIN_SILHOUETTE = 0.1
+SILHOUETTE_SLACK = 0.05  # see `cluster`
 MIN_SHARE = 0.1  # a cluster under this share of the windows joins its nearest
 # Live phrases: cosine distance (raw embeddings: nothing to centre on yet) under which a phrase joins
 # a speaker. Given the reference turns of pyannote's sample and two of its AMI test excerpts as
@@ -190,8 +191,8 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None = None, max_speaker
     GE2E embeddings are non-negative, so any two voices look alike (cosine about 0.7 here whether
     the speaker is the same or not); centred on the recording's mean they separate. Average-linkage
     agglomerative clustering on cosine distance of the centred embeddings, cut into `num_speakers`,
-    or into the number (2..max_speakers) with the best silhouette; one speaker when even the best
-    split is poor. Beyond `max_points` windows an even subsample is clustered and the rest join the
+    or into the fewest (2..max_speakers) whose silhouette is within SILHOUETTE_SLACK of the best;
+    one speaker when even the best split is poor. Beyond `max_points` windows an even subsample is clustered and the rest join the
     nearest centroid (the linkage costs memory quadratic in the points)."""
     n = len(embeddings)
     if n == 0:
@@ -210,14 +211,16 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None = None, max_speaker
         raw = fcluster(tree, t=min(num_speakers, len(points)), criterion="maxclust")
     else:
         dist = squareform(condensed)
-        best, raw = MIN_SILHOUETTE, np.ones(len(points), int)
+        scored = []  # (silhouette, clustering) for 2..max_speakers
         for k in range(2, min(max_speakers, len(points) - 1) + 1):
             cand = _absorb_small(points, fcluster(tree, t=k, criterion="maxclust"), MIN_SHARE)
-            if len(np.unique(cand)) < k:
-                continue
-            score = silhouette(dist, cand)
-            if score > best:
-                best, raw = score, cand
+            if len(np.unique(cand)) == k:
+                scored.append((silhouette(dist, cand), cand))
+        best = max((score for score, _ in scored), default=-1.0)
+        # The fewest speakers whose split is nearly as good as the best: silhouettes of 2..6 clusters
+        # often differ by a few hundredths, and the larger counts were the wrong ones here.
+        raw = next((cand for score, cand in scored if score >= best - SILHOUETTE_SLACK),
+                   np.ones(len(points), int)) if best >= MIN_SILHOUETTE else np.ones(len(points), int)
     if len(picked) < n:
         ids = np.unique(raw)
         centroids = np.stack([_unit(points[raw == c].mean(0)) for c in ids])
