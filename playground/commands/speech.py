@@ -51,7 +51,7 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="speech model (default: bundled Whisper tiny.en)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: type (partial|final), text, start, end, emitted_at; "
-                        "finals add language and language_probability")
+                        "finals add language and language_probability (and speaker, with --speakers)")
     p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--no-autosave", action="store_true", help="do not keep the transcript in the data folder")
     p.add_argument("--record", default=None, metavar="FILE.flac",

@@ -28,6 +28,8 @@ import numpy as np
 from playground.core import audio, models
 from playground.core.errors import InputError, ModelError
 from playground.core.transcript import Segment, Word
+from playground.core.transcript import rename_speakers as rename  # noqa: F401 (one name for CLI and tests)
+from playground.core.transcript import speakers_of  # noqa: F401
 
 SR = audio.SAMPLE_RATE
 N_MELS = 40
@@ -383,28 +385,6 @@ def _absorb_short_runs(runs: list[list[Word]], min_seconds: float = 0.6) -> list
         else:
             out.append(run)
     return out
-
-
-def speakers_of(segments: Sequence[Segment]) -> list[str]:
-    """The speakers in order of first appearance."""
-    seen: dict[str, None] = {}
-    for s in segments:
-        if s.speaker:
-            seen.setdefault(s.speaker, None)
-    return list(seen)
-
-
-def rename(segments: Sequence[Segment], names: Mapping[str, str]) -> list[Segment]:
-    """Segments with speakers renamed (e.g. {"Speaker 1": "Ana"}); blank names keep the label."""
-    names = {k: v.strip() for k, v in names.items() if v and v.strip()}
-    if not names:
-        return list(segments)
-
-    def new(who):
-        return names.get(who, who) if who else who
-
-    return [replace(s, speaker=new(s.speaker), words=tuple(replace(w, speaker=new(w.speaker)) for w in s.words))
-            for s in segments]
 
 
 def parse_names(text: str) -> dict[str, str]:

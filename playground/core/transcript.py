@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from playground.core import atomic, paths
@@ -78,6 +78,28 @@ class Transcript:
         return {"text": self.text, "segments": [s.to_dict() for s in self.segments],
                 "duration": round(self.duration, 3), "language": self.language,
                 "language_probability": None if prob is None else round(prob, 4)}
+
+
+def speakers_of(segments: Sequence[Segment]) -> list[str]:
+    """The speakers in order of first appearance."""
+    seen: dict[str, None] = {}
+    for s in segments:
+        if s.speaker:
+            seen.setdefault(s.speaker, None)
+    return list(seen)
+
+
+def rename_speakers(segments: Sequence[Segment], names: Mapping[str, str]) -> list[Segment]:
+    """Segments with speakers renamed (e.g. {"Speaker 1": "Ana"}); blank names keep the label."""
+    names = {k: v.strip() for k, v in names.items() if v and v.strip()}
+    if not names:
+        return list(segments)
+
+    def new(who):
+        return names.get(who, who) if who else who
+
+    return [replace(s, speaker=new(s.speaker), words=tuple(replace(w, speaker=new(w.speaker)) for w in s.words))
+            for s in segments]
 
 
 def join_text(segments: Iterable[Segment]) -> str:

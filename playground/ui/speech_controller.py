@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 audio = lazy_module("playground.core.audio")
 speech = lazy_module("playground.core.speech")
 streaming = lazy_module("playground.core.streaming")
-speakers = lazy_module("playground.core.speakers")
 audio_sources = lazy_module("playground.core.audio_sources")
 
 FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
@@ -558,7 +557,7 @@ class SpeechController(QObject):
         item = self._active
         if item is not None and item.kind == "file":
             # With "Who spoke", the labelled (and split) segments come only with the result.
-            segments = result.segments if speakers.speakers_of(result.segments) else item.transcript.segments
+            segments = result.segments if transcript.speakers_of(result.segments) else item.transcript.segments
             item.transcript = Transcript(list(segments), result.duration, result.model,
                                          result.elapsed, result.language, result.language_probability, result.task)
             self._store_save(item)
@@ -715,7 +714,7 @@ class SpeechController(QObject):
 
     def speaker_names(self) -> list[str]:
         """The speakers of the transcript shown, in order of first appearance."""
-        return speakers.speakers_of(self._segments)
+        return transcript.speakers_of(self._segments)
 
     def rename_speaker(self, old: str, new: str) -> bool:
         """Call `old` `new` in the transcript shown (view, exports and the copy on disk); a name
@@ -729,7 +728,7 @@ class SpeechController(QObject):
         item = self._current
         if item is None:
             return False
-        item.transcript.segments = speakers.rename(item.transcript.segments, {old: new})
+        item.transcript.segments = transcript.rename_speakers(item.transcript.segments, {old: new})
         self._store_save(item)
         if item is self._active and item.kind == "live":  # the session's next finals get the name too
             for label, name in list(self._live_names.items()):
