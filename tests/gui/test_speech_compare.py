@@ -32,6 +32,9 @@ def clips(tmp_path_factory):
 
 @pytest.fixture
 def tab(qtbot, main_window):
+    from playground.core import models
+
+    models.cache.clear()  # each model loads in its turn ("with loading"), whatever ran before
     main_window.tabs.setCurrentIndex(SPEECH_TAB)
     page = main_window.page(SPEECH_TAB)
     qtbot.waitUntil(lambda: page.ctx.store.scanned, timeout=30_000)  # the columns are titled with its names
