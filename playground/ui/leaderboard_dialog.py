@@ -119,6 +119,7 @@ class LeaderboardDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(120)  # a small window still shows the heading and three rows
         self.table.itemSelectionChanged.connect(self._open_row)
         self.details_title = QLabel("Click a row to see its errors.")
         self.details = QWidget()  # the evaluation view (classifiers) or the recordings table (speech)
