@@ -189,7 +189,6 @@ class SpeechTab(QWidget):
         self.speakers_check.setToolTip("Label each segment with its speaker (Speaker 1, 2, ...) in the next file "
                                        "or recording; rename a speaker in the Speakers list")
         self.speakers_check.toggled.connect(self.controller.set_speakers)
-        options.addWidget(self.speakers_check)
         self.language_label = QLabel("")
         self.language_label.setObjectName("speechDetectedLanguage")
         options.addWidget(self.language_label)
@@ -277,6 +276,8 @@ class SpeechTab(QWidget):
         left_col.addWidget(self.delete_button)
         # The speakers of the transcript shown: double-click (or F2) a name to rename it everywhere.
         self.speakers_title = QLabel("Speakers:")
+        # Under the transcripts, above their speakers: the language row has no room left at the minimum width.
+        left_col.addWidget(self.speakers_check)
         left_col.addWidget(self.speakers_title)
         self.speaker_list = QListWidget()
         self.speaker_list.setObjectName("speechSpeakerNames")
