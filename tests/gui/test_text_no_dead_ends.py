@@ -218,7 +218,8 @@ def test_first_token_is_counted_from_the_click_with_the_load(qtbot, generate_pan
     stats = panel.stats.text()
     assert "after the click" in stats and "s of it loading the model" in stats
     seconds = float(stats.split("first token ")[1].split(" s after")[0])
-    assert seconds >= result.load_seconds  # the load is inside the figure, not left out of it
+    # the load is inside the figure, not left out of it (the figure is shown to 2 decimals)
+    assert seconds + 0.005 >= result.load_seconds
 
 
 def test_a_failed_chat_turn_leaves_the_chat_before_it(qtbot, generate_panel, tmp_path):
