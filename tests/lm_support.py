@@ -8,6 +8,8 @@ import itertools
 import json
 import random
 
+import pytest
+
 WORDS = ["red", "blue", "green", "gold", "pink", "gray", "cyan", "lime"]
 ANIMALS = ["cat", "dog", "owl", "fox", "bee", "elk", "yak", "emu"]
 SPECIALS = ["<pad>", "<unk>", "<eos>", "<user>", "<assistant>", "<system>"]
@@ -87,3 +89,15 @@ def train_toy(root, sink=None, **options):
     data = write_toy_jsonl(root / "toy.jsonl")
     result = train(data, root / "out", sink, base=str(base), **(TOY | options))
     return {"base": base, "data": data, "out": root / "out", "result": result}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: one thread is faster and steadier on a shared machine (a test module that
+    imports this fixture gets it for every test)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.core import models
+from playground.core import generation, models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.wording import plural
@@ -114,7 +114,7 @@ class LMEvaluation:
 def is_language_model(model: str) -> bool:
     """Whether `evaluate` should score `model` as a language model: a LoRA run or any text-generation
     model (its marker, or a causal-LM config), or a bundled language model's id."""
-    from playground.core import generation, tasks
+    from playground.core import tasks
 
     text = (model or "").strip()
     if text in generation.GGUF_BUNDLES:
@@ -164,7 +164,7 @@ def evaluate_lm(ctx: JobContext, model: str, data: str, *, split: str = "all", b
     batch = int(batch_size or meta.get("batch_size") or DEFAULT_BATCH_SIZE)
 
     plan = ([("base", base)] if base else []) + [("tuned", model)]
-    folders = {role: lm.base_folder(name, ctx, trust_remote_code) for role, name in plan}  # fails early
+    folders = {role: generation.model_folder(name, ctx, trust_remote_code) for role, name in plan}  # fails early
     tokenizer, _ = lm.load_causal_lm(model, folders["tuned"], trust_remote_code, with_model=False)
     if base:  # both models read the same token ids
         _same_vocabulary(lm.load_causal_lm(base, folders["base"], trust_remote_code, with_model=False)[0],
@@ -197,8 +197,6 @@ def evaluate_lm(ctx: JobContext, model: str, data: str, *, split: str = "all", b
 def _chat(lm_data, meta: dict, chat_model: str, tokenizer) -> bool:
     """Training's decision: prompt/response pairs go through the chat template when the base has one
     (the run's marker says what it decided for data of that format)."""
-    from playground.core import generation
-
     if lm_data.fmt != "pairs":
         return False
     if meta.get("data_format") == "pairs" and "chat_template" in meta:

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("peft")
 
 from lm_support import TOY, ANIMALS, WORDS, make_tiny_llm, train, train_toy, write_toy_jsonl  # noqa: E402
+from lm_support import one_thread  # noqa: E402, F401 - autouse: one torch thread in every test here
 
 from playground import cli  # noqa: E402
 from playground.core.errors import Cancelled, InputError, ModelError  # noqa: E402
@@ -21,15 +22,6 @@ from playground.core.jobs import Job, JobContext  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
 from playground.core.training import lm  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

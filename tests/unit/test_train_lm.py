@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("peft")
 
 from lm_support import TOY, make_tiny_llm, toy_pairs, train_toy, write_toy_jsonl  # noqa: E402
+from lm_support import one_thread  # noqa: E402, F401 - autouse: one torch thread in every test here
 from lm_support import train as _train  # noqa: E402
 
 from playground import cli  # noqa: E402
@@ -20,16 +21,6 @@ from playground.core.training import events as ev  # noqa: E402
 from playground.core.training import lm  # noqa: E402
 
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: one thread is faster and steadier on a shared machine."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

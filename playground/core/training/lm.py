@@ -233,11 +233,6 @@ def pad_id_of(tokenizer) -> int:
 # -- the base --------------------------------------------------------------------------------
 
 
-def base_folder(base: str, ctx: JobContext | None, trust_remote_code: bool = False) -> Path:
-    """The base's folder: a bundled GGUF model's dequantized copy, a local folder or a Hub download."""
-    return generation.model_folder(base or DEFAULT_BASE, ctx, trust_remote_code)
-
-
 def load_causal_lm(name: str, folder: Path, trust_remote_code: bool = False, with_model: bool = True):
     """(tokenizer, float32 model) of a causal LM folder (the model None without `with_model`);
     a one-line ModelError when it is not one."""
@@ -312,7 +307,7 @@ class LMSpec(TrainSpec):
             raise ModelError("Fine-tuning a language model needs the 'peft' package (pip install peft).") from exc
 
         ctx.progress(None, f"Loading {self.base}")
-        self.folder = base_folder(self.base, ctx, trust_remote_code)
+        self.folder = generation.model_folder(self.base, ctx, trust_remote_code)
         self.tokenizer, model = load_causal_lm(self.base, self.folder, trust_remote_code)
         self.notes: list[str] = []
         positions = getattr(model.config, "max_position_embeddings", None)
