@@ -7,7 +7,6 @@ cannot load is its own row; cancel stops the comparison between and inside the m
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -25,12 +24,6 @@ from playground.core.jobs import Job  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def restore_sigint():
-    yield
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -16,12 +15,6 @@ from playground import cli  # noqa: E402
 from playground.core import audio, speakers  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def restore_sigint():
-    yield
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")

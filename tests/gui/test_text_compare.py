@@ -12,8 +12,9 @@ from playground.core import models
 from playground.ui.context import AppContext
 
 
-def make_classifier(folder, favours: str, seed: int):
-    """A tiny BERT classifier whose head always prefers `favours` ("meh" or "wow")."""
+def make_classifier(folder, favours: str | None, seed: int):
+    """A tiny BERT classifier (labels "meh" and "wow") whose head always prefers `favours`;
+    None leaves the head as initialised."""
     import torch
     from tokenizers import Tokenizer, models as tmodels, pre_tokenizers, processors
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
@@ -29,8 +30,9 @@ def make_classifier(folder, favours: str, seed: int):
     model = BertForSequenceClassification(BertConfig(
         vocab_size=len(words), hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
         max_position_embeddings=16, num_labels=2, id2label={0: "meh", 1: "wow"}, label2id={"meh": 0, "wow": 1}))
-    with torch.no_grad():
-        model.classifier.bias.copy_(torch.tensor([5.0, -5.0] if favours == "meh" else [-5.0, 5.0]))
+    if favours is not None:
+        with torch.no_grad():
+            model.classifier.bias.copy_(torch.tensor([5.0, -5.0] if favours == "meh" else [-5.0, 5.0]))
     model.save_pretrained(folder)
     (folder / "playground_model.json").write_text(json.dumps({"task": "text-classification", "name": folder.name}))
     return str(folder)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from PySide6.QtCore import Qt
 
@@ -131,23 +129,9 @@ def test_tokens_table_and_counts(qtbot, text_tab):
 
 
 def test_classify_a_trained_folder(qtbot, text_tab, tmp_path):
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from test_text_compare import make_classifier
 
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie"]
-    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2),
-                                                                                                 ("[SEP]", 3)])
-    BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                      sep_token="[SEP]", mask_token="[MASK]").save_pretrained(tmp_path)
-    torch.manual_seed(1)
-    BertForSequenceClassification(BertConfig(
-        vocab_size=len(words), hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
-        max_position_embeddings=16, num_labels=2, id2label={0: "meh", 1: "wow"},
-        label2id={"meh": 0, "wow": 1})).save_pretrained(tmp_path)
-    (tmp_path / "playground_model.json").write_text(json.dumps({"task": "text-classification", "name": "t"}))
+    make_classifier(tmp_path, None, seed=1)
 
     panel = text_tab.select("Classify")
     panel.picker.set_model(str(tmp_path))
