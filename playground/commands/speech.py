@@ -51,7 +51,9 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="speech model (default: bundled Whisper tiny.en)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: type (partial|final), text, start, end, emitted_at; "
-                        "finals add language and language_probability (and speaker, with --speakers)")
+                        "finals add utterance (the line), continues (more finals of the line follow), words "
+                        "(word, start, end, probability), language and language_probability (and speaker, "
+                        "with --speakers); words become final while the speaker goes on")
     p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--no-autosave", action="store_true", help="do not keep the transcript in the data folder")
     p.add_argument("--record", default=None, metavar="FILE.flac",
@@ -216,6 +218,8 @@ def cmd_listen(args) -> int:
     cancel = cli.cancel_on_sigint()
     stop_event = _StopOnCancel(cancel, source)
 
+    line = {"open": None}  # the utterance whose printed line goes on
+
     def sink(event) -> None:
         if isinstance(event, streaming.LiveText):
             if not event.text:
@@ -225,8 +229,14 @@ def cmd_listen(args) -> int:
             if args.json:
                 cli.print_json_line(event.to_dict())
             elif event.kind == "final":
-                who = f"{event.speaker}: " if event.speaker else ""
-                sys.stdout.write(f"[{event.start:7.2f} - {event.end:7.2f}] {who}{event.text}\n")
+                # A line's finals come as its words become final: the line is printed as they come.
+                if line["open"] == event.utterance:
+                    sys.stdout.write(f" {event.text}")
+                else:
+                    who = f"{event.speaker}: " if event.speaker else ""
+                    sys.stdout.write(f"[{event.start:7.2f}] {who}{event.text}")
+                sys.stdout.write("" if event.continues else "\n")
+                line["open"] = event.utterance if event.continues else None
                 sys.stdout.flush()
             elif sys.stderr.isatty():
                 sys.stderr.write(f"\r... {event.text[-110:]:110}\r")

@@ -118,4 +118,3 @@ class CommitPolicy:
     def trimmed(self) -> None:
         """The buffer now starts after every committed word: they become the prompt."""
         self._in_buffer = 0
-        self._previous = []

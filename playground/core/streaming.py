@@ -28,7 +28,9 @@ import numpy as np
 from playground.core import audio
 from playground.core.errors import DeviceError, PlaygroundError
 from playground.core.jobs import JobContext
-from playground.core.transcript import Autosaver, Segment
+from playground.core.live_commit import SENTENCE_END, CommitPolicy, text_of, words_of
+from playground.core.speech import SpeechOptions
+from playground.core.transcript import Autosaver, Segment, Word, join_segments
 
 log = logging.getLogger(__name__)
 
@@ -378,7 +380,12 @@ class MicrophoneSource(AudioSource):
 
 @dataclass(frozen=True)
 class LiveText:
-    """Event: text of one utterance. `kind` is "partial" (may change) or "final" (fixed)."""
+    """Event: text of one line (`utterance`). `kind` is "partial" (may change) or "final" (fixed).
+
+    Words become final while the person keeps talking (core/live_commit.py), so one line may get
+    several finals, each with the words made final since the last: they extend the same line, which
+    ends with a final whose `continues` is False (a pause, a sentence end, or a long line).
+    A partial holds only the words that are not final yet."""
 
     kind: str
     text: str
@@ -386,14 +393,21 @@ class LiveText:
     end: float
     emitted_at: float  # wall seconds since the stream started
     utterance: int
-    stable: str = ""  # partial only: the prefix two hypotheses agreed on
     language: str | None = None  # final only: the language the recogniser heard (or was given)
     language_probability: float | None = None
     speaker: str | None = None  # final only, with speaker labels on (core/speakers.LiveSpeakers)
+    words: tuple[Word, ...] = ()  # final only: its words with their times
+    continues: bool = False  # final only: more finals of this line follow
 
     def to_dict(self) -> dict:
         out = {"type": self.kind, "text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
                "emitted_at": round(self.emitted_at, 3)}
+        if self.kind == "final":
+            out["utterance"] = self.utterance
+            out["continues"] = self.continues
+            if self.words:
+                out["words"] = [{"word": w.word.strip(), "start": w.start, "end": w.end,
+                                 "probability": w.probability} for w in self.words]
         if self.kind == "final" and self.language:
             out["language"] = self.language
             p = self.language_probability
@@ -415,6 +429,8 @@ class LiveStatus:
     speaking: bool
     language: str | None = None  # the language last heard (or the one given), with speech_options
     language_probability: float | None = None
+    keep_up: str = ""  # "" keeping up, "cheaper" decoding more cheaply to catch up, "behind" still behind
+    skipped_seconds: float = 0.0  # audio left untranscribed so the backlog stays bounded (session total)
 
 
 @dataclass
@@ -424,6 +440,7 @@ class LiveResult:
     autosave: str | None
     error: str | None = None
     recording: str | None = None  # the audio kept with `record_to` (None: not asked, or nothing heard)
+    skipped_seconds: float = 0.0  # audio the recogniser could not keep up with (see KeepUp)
 
 
 @dataclass
@@ -440,27 +457,16 @@ class LiveOptions:
     # `soft_min_silence` ends it (a comma, a breath), so no final waits for the speaker to stop for good.
     soft_max_utterance: float = 5.0
     soft_min_silence: float = 0.15
-    # Speakers who run phrases together (a conversation, a talk over noise) may give the VAD no pause
-    # at all: past `segment_cut_after` seconds the utterance is cut between two words at the
-    # recogniser's own segment boundary (None: never). Later than the soft cut, which serves readings
-    # better (a cut without a pause costs a decode with word times, and read speech pauses soon).
-    segment_cut_after: float | None = 8.0
+    # Words become final while the speaker goes on (core/live_commit.py): when two hypotheses agree,
+    # or when a word ended `commit_max_age` s before the audio a hypothesis heard.
+    commit_max_age: float = 1.6
+    # Once the audio buffer is `trim_after` s long, it is trimmed after its last final word (the
+    # final text goes on as Whisper's prompt), so hypotheses stay cheap however long a person talks.
+    trim_after: float = 4.0
+    line_max: float = 12.0  # a line of final words ends at a sentence end or once this long (s)
     final_beam: int = 5
     partial_beam: int = 1
     partial_max_lag: float = 0.6  # seconds of unread audio above which partial hypotheses are skipped
-
-
-def common_prefix(a: list[str], b: list[str]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if _norm(x) != _norm(y):
-            break
-        n += 1
-    return n
-
-
-def _norm(word: str) -> str:
-    return "".join(ch for ch in word.lower() if ch.isalnum())
 
 
 class LiveTranscriber:
@@ -486,9 +492,11 @@ class LiveTranscriber:
         self._partial_cost = decode_seconds  # seconds the last partial decode took
         self._last_decode = 0.0  # seconds the last decode of any kind took
         self._speculation: tuple[int, list[Segment]] | None = None  # (samples decoded, segments)
-        self._no_cut_before = 0  # utterance length (samples) before which no segment cut is tried
-        self._prev_words: list[str] = []
-        self._committed: list[str] = []
+        self._policy = CommitPolicy(self.opt.commit_max_age)
+        self._line_start: float | None = None
+        self._line_open = False  # the last final continues: the next extends its segment
+        self._partial_shown = False  # a partial of the current line is on screen
+        self.cheap = False  # KeepUp: decode finals with beam 1 while the recogniser catches up
         self.utterance = 0
         self.segments: list[Segment] = []
         self._asr_seconds = 0.0
@@ -562,32 +570,31 @@ class LiveTranscriber:
         self._speech = speech
         self._last_partial_len = 0
         self._speculation = None
-        self._no_cut_before = 0
-        self._prev_words, self._committed = [], []
+        self._policy = CommitPolicy(self.opt.commit_max_age)
+        self._line_start: float | None = None  # audio time (s) of the open line's first final word
 
     def _utt_audio(self) -> np.ndarray:
         return np.concatenate(self._utt) if self._utt else np.zeros(0, np.float32)
 
-    def _recognise(self, samples: np.ndarray, beam: int, words: bool = False) -> list[Segment]:
-        """Decode `samples` of the utterance; `words`: with word times (faster-whisper's alignment)."""
+    @property
+    def _heard(self) -> float:
+        """Audio time (s) of the end of the buffer: nothing said later can be final yet."""
+        return (self._utt_start + self._utt_len) / SR
+
+    def _recognise(self, samples: np.ndarray, beam: int) -> list[Segment]:
+        """Decode `samples` of the buffer with word times (faster-whisper's alignment), going on from
+        the final text already trimmed out of the buffer."""
         t0 = time.perf_counter()
-        offset = self._utt_start / SR
-        if words:
-            from dataclasses import replace
-
-            from playground.core.speech import SpeechOptions
-
-            options = replace(getattr(self.rec, "options", None) or SpeechOptions(), word_timestamps=True)
-            segs = self.rec.transcribe(samples, offset=offset, beam_size=beam, options=options)
-        else:
-            segs = self.rec.transcribe(samples, offset=offset, beam_size=beam)
+        options = replace(getattr(self.rec, "options", None) or SpeechOptions(), word_timestamps=True)
+        segs = self.rec.transcribe(samples, offset=self._utt_start / SR, beam_size=beam,
+                                   prompt=self._policy.prompt, options=options)
         self._last_decode = time.perf_counter() - t0
         self._asr_seconds += self._last_decode
         self._asr_audio += len(samples) / SR
         return segs
 
     def _final_audio(self) -> np.ndarray:
-        """The utterance with only `final_tail` seconds of its trailing silence."""
+        """The buffer with only `final_tail` seconds of its trailing silence."""
         samples = self._utt_audio()
         tail = int(self.opt.final_tail * SR)
         if self._silence > tail:
@@ -595,103 +602,116 @@ class LiveTranscriber:
         return samples
 
     def _speculate(self) -> None:
-        """The speaker paused for `final_tail`: decode the utterance now, as the final would.
+        """The speaker paused for `final_tail`: decode the buffer now, as the final would.
 
         If the pause lasts until `min_silence`, the final uses this result (the very
         same samples), so its latency no longer includes the rest of the wait; if
         speech resumes, the result is dropped."""
         samples = self._final_audio()
-        self._speculation = (len(samples), self._recognise(samples, self.opt.final_beam))
+        self._speculation = (len(samples), self._recognise(samples, self.final_beam))
+
+    @property
+    def final_beam(self) -> int:
+        """The beam a pause's final decodes with: 1 while the recogniser catches up (KeepUp)."""
+        return 1 if self.cheap else self.opt.final_beam
 
     def _partial(self) -> list[LiveText]:
+        """A hypothesis: words it makes final become a final event at once; the rest is the partial."""
         self._last_partial_len = self._utt_len
-        samples = self._utt_audio()
-        segments = self._recognise(samples, self.opt.partial_beam)
+        segments = self._recognise(self._utt_audio(), self.opt.partial_beam)
         self._partial_cost = self._last_decode
-        words = " ".join(s.text for s in segments).split()
-        # LocalAgreement-2: words both of the last two hypotheses agree on become stable, and stay.
-        # Committed words never change (not even their punctuation); new agreed words are appended.
-        agreed = common_prefix(self._prev_words, words)
-        n = len(self._committed)
-        if agreed > n and common_prefix(self._committed, words) == n:
-            self._committed = self._committed + words[n:agreed]
-        self._prev_words = words
-        if self._wants_cut(segments):
-            events = self._cut_at_segment()
-            if events:
-                return events
-        shown = self._committed + words[len(self._committed):]
-        if not shown:
-            return []
-        end = (self._utt_start + self._utt_len) / SR
-        return [LiveText("partial", " ".join(shown), self._utt_start / SR, end, self.clock(), self.utterance,
-                         " ".join(self._committed))]
+        heard = self._heard
+        commit, rest = self._policy.update(words_of(segments), heard)
+        events = []
+        if commit:
+            events.append(self._commit(commit, rest))
+            self._trim(rest)
+        if rest:
+            start = max(rest[0].start, self._utt_start / SR)
+            events.append(LiveText("partial", text_of(rest), start, heard, self.clock(), self.utterance))
+            self._partial_shown = True
+        return events
 
-    def _wants_cut(self, segments: list[Segment]) -> bool:
-        """The utterance has run past `segment_cut_after` with no pause to end it, and the partial
-        shows a finished segment before the one being spoken."""
-        after = self.opt.segment_cut_after
-        return (after is not None and len(segments) >= 2 and self._utt_len >= after * SR
-                and self._utt_len >= self._no_cut_before)
+    def _commit(self, words: list[Word], rest: list[Word]) -> LiveText:
+        """Words agreed while the person keeps talking: a final that the line's next finals extend,
+        unless the words end a sentence or the line is long (then the line ends here)."""
+        start = words[0].start
+        if self._line_start is None:
+            self._line_start = start
+        ends = words[-1].word.strip().endswith(SENTENCE_END) or words[-1].end - self._line_start >= self.opt.line_max
+        return self._emit(words, continues=not ends)
 
-    def _cut_at_segment(self) -> list[LiveText]:
-        """Decode the utterance as a final is decoded, with word times; the segments before the last
-        become this utterance's final, cut between two words, and the rest goes on as a new utterance.
-        (A partial's segment times are too rough to cut at: words at the boundary were lost.)"""
-        audio = self._utt_audio()
-        segs = self._recognise(audio, self.opt.final_beam, words=True)
-        cut = None
-        if len(segs) >= 2:
-            head, tail = segs[:-1], segs[-1]
-            last = head[-1].words[-1].end if head[-1].words else head[-1].end
-            first = tail.words[0].start if tail.words else tail.start
-            cut = round((last + max(first, last)) / 2 * SR) - self._utt_start
-        if cut is None or cut < self.opt.min_speech * SR or cut > self._utt_len - int(0.3 * SR):
-            self._no_cut_before = self._utt_len + 2 * SR  # no boundary yet: look again 2 s later
-            return []
-        text = " ".join(s.text.strip() for s in head if s.text.strip())
-        start, end = head[0].start, max(head[-1].end, head[0].start)
-        utt = self.utterance
-        self.utterance += 1
-        rest = audio[cut:]
-        self._utt, self._utt_len = [rest], len(rest)
-        self._utt_start += cut
-        self._fresh_utterance(len(rest))
-        self.segments.append(Segment(start, end, text))
-        return [self._final(text, start, end, utt)]
+    def _trim(self, rest: list[Word]) -> None:
+        """Drop the audio of final words from a long buffer (their text becomes the prompt)."""
+        if self._utt_len < self.opt.trim_after * SR:
+            return
+        cut = self._policy.cut_point(rest, self._heard)
+        if cut is None:
+            return
+        k = min(int(round(cut * SR)) - self._utt_start, self._utt_len)
+        if k <= 0:
+            return
+        samples = self._utt_audio()[k:]
+        self._utt, self._utt_len = [samples], len(samples)
+        self._utt_start += k
+        self._last_partial_len = max(0, self._last_partial_len - k)
+        self._policy.trimmed()
 
-    def _final(self, text: str, start: float, end: float, utt: int) -> LiveText:
-        """A final event, with the language the recogniser last heard (when it tells)."""
-        return LiveText("final", text, start, end, self.clock(), utt,
-                        language=getattr(self.rec, "language", None),
-                        language_probability=getattr(self.rec, "language_probability", None))
+    def _emit(self, words: list[Word], continues: bool, heard: float | None = None) -> LiveText:
+        """A final event for `words` of the open line, kept in `segments` (one segment a line)."""
+        text = text_of(words)
+        heard = self._heard if heard is None else heard
+        # Times never lie after what was heard (Whisper's last word may claim to end later).
+        start, end = min(words[0].start, heard), min(max(words[-1].end, words[0].start), heard)
+        words = tuple(replace(w, start=min(w.start, heard), end=min(w.end, heard)) for w in words)
+        piece = Segment(start, end, text, words)
+        if self._line_open and self.segments:
+            self.segments[-1] = join_segments(self.segments[-1], piece)
+        else:
+            self.segments.append(piece)
+        event = LiveText("final", text, start, end, self.clock(), self.utterance,
+                         language=getattr(self.rec, "language", None),
+                         language_probability=getattr(self.rec, "language_probability", None),
+                         words=words, continues=continues)
+        self._line_open, self._partial_shown = continues, False
+        if not continues:
+            self.utterance += 1
+            self._line_start = None
+        return event
 
     def _finalise(self) -> list[LiveText]:
+        """A pause (or a cut, or Stop) ends the phrase: its words not yet final become final now."""
         samples = self._final_audio()
         speculation, self._speculation = self._speculation, None
-        was_partial = self._last_partial_len > 0
-        start = self._utt_start / SR
-        end = (self._utt_start + len(samples)) / SR
+        was_partial = self._partial_shown or self._line_open
+        heard = (self._utt_start + len(samples)) / SR
         self.in_speech = False
         self._utt, self._utt_len, self._silence = [], 0, 0
-        speech = self._speech
-        self._speech = 0
+        speech, self._speech = self._speech, 0
+        if speech >= self.opt.min_speech * SR or was_partial:
+            if speculation is not None and speculation[0] == len(samples):
+                segs = speculation[1]
+            else:
+                segs = self._recognise(samples, self.final_beam)
+            rest = self._policy.unseen(words_of(segs))
+            if rest:
+                return [self._emit(rest, continues=False, heard=heard)]
         utt = self.utterance
         self.utterance += 1
-        if speech < self.opt.min_speech * SR and not was_partial:
+        self._line_open, self._line_start, self._partial_shown = False, None, False
+        if not was_partial:
             return []
-        if speculation is not None and speculation[0] == len(samples):
-            segs = speculation[1]
-        else:
-            segs = self._recognise(samples, self.opt.final_beam)
-        text = " ".join(s.text.strip() for s in segs if s.text.strip())
-        if segs:
-            start, end = segs[0].start, max(segs[-1].end, segs[0].start)
-            self.segments.append(Segment(start, end, text))
-        if not text and not was_partial:
-            return []
-        # An empty final tells the UI to drop the partial line of an utterance that held no words.
-        return [self._final(text, start, end, utt)]
+        # No new words: an empty final ends the line and tells the UI to drop its partial line.
+        return [LiveText("final", "", heard, heard, self.clock(), utt)]
+
+    def skip(self, samples: int) -> list[LiveText]:
+        """Leave the next `samples` of audio untranscribed (KeepUp): what is buffered becomes final
+        first, and later times still count them."""
+        events = self.flush()
+        self._pos += samples
+        self._pre, self._pending = [], np.zeros(0, np.float32)
+        self.vad.reset_states()
+        return events
 
     def flush(self) -> list[LiveText]:
         """The stream ended: whatever is buffered becomes final."""
@@ -703,6 +723,43 @@ class LiveTranscriber:
             self._silence = 0
             return self._finalise()
         return []
+
+
+class KeepUp:
+    """Keeps live text within reach of real time, watching the audio not yet transcribed (the lag).
+
+    Past `cheaper_after` s the transcriber decodes more cheaply (finals with beam 1; hypotheses are
+    already skipped while there is any lag); past `behind_after` s the person is told (the status says
+    so, with the measured real-time factor and a smaller model to choose); and audio older than
+    `max_backlog` s is left untranscribed, so the backlog never grows without end. Back under
+    `recover_below` s, decoding is as good as before."""
+
+    def __init__(self, cheaper_after: float = 1.5, behind_after: float = 4.0, max_backlog: float = 10.0,
+                 keep: float = 2.0, recover_below: float = 0.5):
+        self.cheaper_after, self.behind_after, self.max_backlog = cheaper_after, behind_after, max_backlog
+        self.keep, self.recover_below = keep, recover_below
+        self.state = ""  # "", "cheaper" or "behind"
+        self.skipped = 0.0  # seconds of audio left untranscribed
+
+    def observe(self, lag: float) -> str:
+        if lag > self.behind_after:
+            self.state = "behind"
+        elif lag > self.cheaper_after:
+            self.state = self.state or "cheaper"
+        elif lag < self.recover_below:
+            self.state = ""
+        elif self.state == "behind" and lag < self.cheaper_after:
+            self.state = "cheaper"
+        return self.state
+
+    def skip(self, unread: float) -> float:
+        """Seconds of the oldest unread audio to leave untranscribed (0 while within the backlog)."""
+        if unread <= self.max_backlog:
+            return 0.0
+        skipped = unread - self.keep
+        self.skipped += skipped
+        self.state = "behind"
+        return skipped
 
 
 def listen(ctx: JobContext, source: AudioSource, model: str | None = None, options: LiveOptions | None = None,
@@ -745,9 +802,19 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     ctx.progress(None, f"Listening to {source.name}...")
     buf = source.buffer
     pos = 0
-    last_status = 0.0
+    last_status, last_state = 0.0, ""
     step = SR // 10
     autosave_error: str | None = None
+    keep_up = KeepUp()
+    open_line: int | None = None  # the line whose last final continues: the next extends its segment
+
+    def emit(events: list[LiveText]):
+        nonlocal autosave_error, open_line
+        for event in _with_speaker(tagger, events):
+            if event.kind == "final":
+                autosave_error = _autosave(saver, event, event.utterance == open_line) or autosave_error
+                open_line = event.utterance if event.continues else None
+            yield event
     recorder = None
     if record_to:
         from playground.core.recording import AudioRecorder
@@ -773,24 +840,28 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
                 recorder.write(data)
             if tagger is not None:
                 tagger.feed(data)
+            skip = keep_up.skip(len(data) / SR)
+            if skip:  # far behind: leave the oldest audio untranscribed rather than fall further behind
+                yield from emit(live.skip(int(skip * SR)))
+                data = data[int(skip * SR):]
             for i in range(0, len(data), step):
+                lag = ((buf.total - pos) + (len(data) - i)) / SR
+                state = keep_up.observe(lag)
+                live.cheap = state != ""
                 # Behind real time: skip partial hypotheses so the finals catch up.
-                live.partials_enabled = (buf.total - pos) + (len(data) - i) < live.opt.partial_max_lag * SR
-                for event in _with_speaker(tagger, live.feed(data[i:i + step])):
-                    autosave_error = _autosave(saver, event) or autosave_error
-                    yield event
+                live.partials_enabled = lag < live.opt.partial_max_lag
+                yield from emit(live.feed(data[i:i + step]))
             now = time.monotonic()
-            if now - last_status >= 1.0:
-                last_status = now
+            if now - last_status >= 1.0 or keep_up.state != last_state:
+                last_status, last_state = now, keep_up.state
                 yield LiveStatus(pos / SR, (buf.total - pos) / SR, live.realtime_factor, live.in_speech,
                                  getattr(recognizer, "language", None),
-                                 getattr(recognizer, "language_probability", None))
+                                 getattr(recognizer, "language_probability", None),
+                                 keep_up.state, keep_up.skipped)
             if buf.closed and pos >= buf.total:
                 break
         if not ctx.cancelled:
-            for event in _with_speaker(tagger, live.flush()):
-                autosave_error = _autosave(saver, event) or autosave_error
-                yield event
+            yield from emit(live.flush())
     finally:
         source.stop()
         recording = recorder.close() if recorder is not None else None
@@ -801,7 +872,8 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
         from playground.core.speakers import label_segments
 
         segments = label_segments(segments, tagger.turns)
-    return LiveResult(segments, pos / SR, str(saver.txt_path) if saved else None, error, recording)
+    return LiveResult(segments, pos / SR, str(saver.txt_path) if saved else None, error, recording,
+                      keep_up.skipped)
 
 
 def _with_speaker(tagger, events: list[LiveText]) -> list[LiveText]:
@@ -812,12 +884,13 @@ def _with_speaker(tagger, events: list[LiveText]) -> list[LiveText]:
             for e in events]
 
 
-def _autosave(saver: Autosaver | None, event) -> str | None:
-    """Keep a final segment on disk; a full or read-only disk must not stop the recording."""
+def _autosave(saver: Autosaver | None, event, extend: bool = False) -> str | None:
+    """Keep a final segment on disk (`extend`: it goes on the line of the last one); a full or
+    read-only disk must not stop the recording."""
     if saver is None or event.kind != "final" or not event.text:
         return None
     try:
-        saver.add(Segment(event.start, event.end, event.text, speaker=event.speaker))
+        saver.add(Segment(event.start, event.end, event.text, event.words, event.speaker), extend)
     except OSError as exc:
         log.warning("autosaving the live transcript failed: %s", exc)
         return (f"The transcript could not be autosaved to {saver.folder} ({exc.strerror or exc}); "

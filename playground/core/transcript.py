@@ -53,6 +53,11 @@ class Segment:
         return out
 
 
+def join_segments(a: Segment, b: Segment) -> Segment:
+    """`b` said right after `a` on the same line (live finals of one line): one segment."""
+    return Segment(a.start, max(a.end, b.end), f"{a.text} {b.text}".strip(), a.words + b.words, a.speaker)
+
+
 @dataclass
 class Transcript:
     """A whole file's (or session's) result."""
@@ -260,8 +265,12 @@ class Autosaver:
     def srt_path(self) -> Path:
         return self.folder / f"{self.stem}.srt"
 
-    def add(self, segment: Segment) -> None:
-        self.segments.append(segment)
+    def add(self, segment: Segment, extend: bool = False) -> None:
+        """Keep `segment`; `extend`: it continues the last segment's line (a live line's next final)."""
+        if extend and self.segments:
+            self.segments[-1] = join_segments(self.segments[-1], segment)
+        else:
+            self.segments.append(segment)
         self.flush()
 
     def flush(self) -> None:

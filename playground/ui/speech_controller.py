@@ -11,6 +11,7 @@ tests drive it alone with an `AppContext` and a fake microphone.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import threading
@@ -24,7 +25,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from playground.core import transcript
 from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
-from playground.core.transcript import Segment, Transcript
+from playground.core.transcript import Segment, Transcript, join_segments
 from playground.core.transcript_store import StoredTranscript, TranscriptStore, live_name
 from playground.core.wording import plural
 from playground.ui.widgets.deferred import lazy_module
@@ -192,6 +193,7 @@ class SpeechController(QObject):
         self._segments: list[Segment] = []  # final segments, in order of arrival
         self._origins: list[tuple | None] = []  # ("file", path) or ("live", ring buffer), per segment
         self._partials: dict[int, str] = {}  # utterance -> text that may still change
+        self._open_line: int | None = None  # the live line whose last final continues (see LiveText)
         self._file_name = ""
         self._file_path = ""
         self._live_buffer: streaming.RingBuffer | None = None
@@ -442,11 +444,13 @@ class SpeechController(QObject):
                     self.partial_text.emit(event.utterance, event.start, event.text)
             else:
                 had_partial = self._partials.pop(event.utterance, None) is not None
+                extend = event.utterance == self._open_line
+                self._open_line = event.utterance if event.continues else None
                 if event.text:
                     who = self._live_names.get(event.speaker, event.speaker)
-                    self._add_segment(Segment(event.start, event.end, event.text, speaker=who),
-                                      ("live", self._live_buffer),
-                                      event.utterance)
+                    words = tuple(dataclasses.replace(w, speaker=who) for w in event.words) if who else event.words
+                    self._add_segment(Segment(event.start, event.end, event.text, words, speaker=who),
+                                      ("live", self._live_buffer), event.utterance, extend)
                 elif had_partial:
                     self.partial_dropped.emit(event.utterance)
         elif isinstance(event, streaming.LiveStatus):
@@ -587,17 +591,27 @@ class SpeechController(QObject):
         self.file_busy_changed.emit(False)
         self.state_changed.emit()
 
-    def _add_segment(self, seg: Segment, origin: tuple | None, utterance: int) -> None:
+    def _add_segment(self, seg: Segment, origin: tuple | None, utterance: int, extend: bool = False) -> None:
+        """A final segment; `extend`: it goes on the line of the last one (a live line's next words),
+        and `segment_added` comes again with that segment's index."""
         item = self._active
         if item is not None:
-            item.transcript.segments.append(seg)
+            kept = item.transcript.segments
+            extend_kept = extend and bool(kept) and kept[-1].speaker == seg.speaker
+            if extend_kept:
+                kept[-1] = join_segments(kept[-1], seg)
+            else:
+                kept.append(seg)
             item.transcript.duration = max(item.transcript.duration, seg.end)
             self._store_save(item)  # autosaved atomically with every final segment
             if item is not self._current:  # another transcript is shown: this one fills quietly
                 return
-        self._segments.append(seg)
-        self._origins.append(origin)
-        self.segment_added.emit(len(self._segments) - 1, seg, utterance)
+        if extend and self._segments and self._segments[-1].speaker == seg.speaker:
+            self._segments[-1] = join_segments(self._segments[-1], seg)
+        else:
+            self._segments.append(seg)
+            self._origins.append(origin)
+        self.segment_added.emit(len(self._segments) - 1, self._segments[-1], utterance)
         self.state_changed.emit()
 
     # -- playback ---------------------------------------------------------------------------

@@ -520,7 +520,11 @@ class SpeechTab(QWidget):
 
     def _show_segment(self, index: int, seg: Segment, utterance: int) -> None:
         """A final segment: it replaces its utterance's partial line, or comes as a new line."""
-        item = self._partial_items.pop(utterance, None) if utterance >= 0 else None
+        partial = self._partial_items.pop(utterance, None) if utterance >= 0 else None
+        item = self._segment_row(index)  # a live line's next final words extend its row
+        if item is not None and partial is not None:
+            self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(partial))
+        item = item or partial
         if item is None:
             item = QTreeWidgetItem()
             self.view.addTopLevelItem(item)
@@ -532,6 +536,17 @@ class SpeechTab(QWidget):
         item.setToolTip(1, "")
         item.setData(0, Qt.ItemDataRole.UserRole, seg)
         self.view.scrollToItem(item)
+
+    def _segment_row(self, index: int) -> QTreeWidgetItem | None:
+        """The row showing final segment `index` (rows are in order: the last rows are looked at)."""
+        for row in range(self.view.topLevelItemCount() - 1, -1, -1):
+            item = self.view.topLevelItem(row)
+            found = item.data(1, SEGMENT_INDEX)
+            if found == index:
+                return item
+            if found is not None and found < index:
+                return None
+        return None
 
     def _show_autosave(self, path: str) -> None:
         self.autosave_label.setText(f"Autosaved to {path}")  # whole in its tooltip when elided

@@ -31,7 +31,7 @@ class ScriptedRecognizer:
         self.final = final
         self.calls = []
 
-    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
         self.calls.append((len(samples) / SR, offset, beam_size))
         if beam_size == 1:
             text = self.hypotheses.pop(0) if self.hypotheses else self.final
@@ -55,25 +55,31 @@ def feed(live, samples, step=1600):
     return events
 
 
-def test_partials_follow_local_agreement_and_final_replaces_them():
+def test_agreed_words_become_final_at_once_and_the_pause_finalises_the_rest():
+    """LocalAgreement-2: words two consecutive hypotheses agree on become a final at once (the line
+    goes on); the partial holds only the words not final yet; the pause's final (beam 5) adds the
+    rest and ends the line, which is one segment."""
     rec = ScriptedRecognizer(["the cat", "the cat sat!", "the cat sat on", "the cat sat on the mat"],
                              "The cat sat on the mat.")
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5))
+    opts = streaming.LiveOptions(partial_interval=0.5, commit_max_age=100)  # agreement only
+    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
     events = feed(live, np.concatenate([quiet(1.0), speech_like(2.5), quiet(1.0)]))
     partials = [e for e in events if e.kind == "partial"]
     finals = [e for e in events if e.kind == "final"]
-    assert [p.text for p in partials][:4] == ["the cat", "the cat sat!", "the cat sat on", "the cat sat on the mat"]
-    # Stable = words two consecutive hypotheses agree on; once stable, never changed.
-    assert [p.stable for p in partials][:4] == ["", "the cat", "the cat sat", "the cat sat on"]
-    assert len(finals) == 1 and finals[0].text == "The cat sat on the mat." and finals[-1] is events[-1]
-    # Times are audio seconds: the utterance starts near 1.0 s (minus the pre-roll) and the final's
-    # segment times come from the recogniser.
-    assert 0.6 <= partials[0].start <= 1.0
-    assert finals[0].start == rec.calls[-1][1] + 0.1
+    assert [p.text for p in partials][:4] == ["the cat", "sat!", "on", "the mat"]
+    assert [(f.text, f.continues) for f in finals] == [("the cat", True), ("sat", True), ("on", True),
+                                                      ("the mat.", False)]
+    assert len({e.utterance for e in events}) == 1 and finals[-1] is events[-1]
+    # each final carries its words with times; they follow one another and the line starts near 1.0 s
+    words = [w for f in finals for w in f.words]
+    assert [w.word.strip() for w in words] == ["the", "cat", "sat", "on", "the", "mat."]
+    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert 0.6 <= finals[0].start <= 1.0
     assert rec.calls[-1][2] == 5 and all(c[2] == 1 for c in rec.calls[:-1])
     # The final decode gets the utterance without most of its trailing silence.
     assert rec.calls[-1][0] < 2.5 + 0.3 + 0.3
-    assert live.segments == [Segment(finals[0].start, finals[0].end, finals[0].text)]
+    assert [s.text for s in live.segments] == ["the cat sat on the mat."]
+    assert live.segments[0].words == tuple(words)
 
 
 def test_stop_mid_utterance_flushes_a_final():
@@ -127,7 +133,8 @@ def test_listen_job_with_a_file_source(tmp_path, monkeypatch):
     assert result.segments[0].text == "Hello there." and result.error is None
     assert result.duration == 0.5 + 1.5 + 0.2 + 1.0
     assert open(result.autosave).read() == "Hello there.\n"
-    assert texts[-1].to_dict().keys() == {"type", "text", "start", "end", "emitted_at"}
+    assert texts[-1].to_dict().keys() == {"type", "text", "start", "end", "emitted_at", "utterance", "continues",
+                                          "words"}
     assert result.recording is None  # no record_to: no audio kept
 
 
@@ -202,7 +209,7 @@ def test_partials_are_spaced_by_what_a_decode_costs(monkeypatch):
     clock = SlowClock()
 
     class SlowRecognizer(ScriptedRecognizer):
-        def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
+        def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
             clock.now += 0.05
             return super().transcribe(samples, offset, beam_size)
 
@@ -211,7 +218,8 @@ def test_partials_are_spaced_by_what_a_decode_costs(monkeypatch):
 
     def partial_ends(rec, **options):
         live = streaming.LiveTranscriber(rec, LoudnessVAD(), streaming.LiveOptions(partial_interval=0.5, **options))
-        return [e.end for e in feed(live, speech_like(6.0)) if e.kind == "partial"]
+        feed(live, speech_like(6.0))
+        return [offset + seconds for seconds, offset, beam in rec.calls if beam == 1]
 
     fast = partial_ends(ScriptedRecognizer(["a"] * 20, "a"))
     slow = partial_ends(SlowRecognizer(["a"] * 20, "a"), partial_budget=0.04)  # 0.05 s decodes: every 1.25 s
@@ -249,76 +257,3 @@ def test_a_short_phrase_is_not_cut_at_a_short_pause():
     # 4.8 s of speech with two short pauses: one utterance, ended by `min_silence` only
     assert [e.kind for e in events] == ["final"] and live.utterance == 1
     assert abs(rec.calls[-1][0] - (0.3 + 2.0 + 0.3 + 2.0 + 0.3 + 0.5 + 0.1)) < 0.1
-
-
-class SegmentedRecognizer:
-    """Speech split in two segments at `boundary` (absolute seconds) once heard past it. Partials
-    (beam 1): segment times only, the head's words changing between hypotheses when `unstable`.
-    Finals with word times: the head's last word ends 0.1 s before the boundary, the tail's first
-    starts 0.1 s after it. Other finals: one segment."""
-
-    def __init__(self, boundary, unstable=False):
-        self.boundary, self.unstable = boundary, unstable
-        self.calls = []
-
-    def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
-        words = bool(options and options.word_timestamps)
-        self.calls.append((len(samples) / SR, offset, beam_size, words))
-        end = offset + len(samples) / SR
-        b = self.boundary
-        if beam_size > 1 and not words:
-            return [Segment(offset, end, f"final {len(self.calls)}")]
-        if end <= b + 0.5:
-            return [Segment(offset, end, "hello there")]
-        if words:
-            return [Segment(offset, b, "hello there friend", (Word(offset, b - 0.3, "hello", 0.9),
-                                                               Word(b - 0.3, b - 0.1, "friend", 0.9))),
-                    Segment(b, end, "how are you", (Word(b + 0.1, end, "how", 0.9),))]
-        head = f"hello there {len(self.calls)}" if self.unstable else "hello there friend"
-        return [Segment(offset, b + 0.4, head), Segment(b + 0.4, end, "how are you")]  # rough times
-
-
-def test_a_phrase_run_into_the_next_is_cut_between_two_words_past_segment_cut_after():
-    """No pause for the VAD: past `segment_cut_after` the utterance is decoded as a final with word
-    times and cut between the two words at the recogniser's segment boundary (not at the partial's
-    rougher segment time); the rest goes on as a new utterance."""
-    rec = SegmentedRecognizer(boundary=2.5)
-    opts = streaming.LiveOptions(partial_interval=0.5, segment_cut_after=3.5)
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(3.0)]), step=800)
-    assert not [e for e in events if e.kind == "final"]  # two segments, but 3.5 s have not passed
-    events = feed(live, speech_like(1.5), step=800)
-    finals = [e for e in events if e.kind == "final"]
-    assert [f.text for f in finals] == ["hello there friend"]
-    assert finals[0].end == 2.5
-    assert [c[2:] for c in rec.calls].count((5, True)) == 1  # one final decode, with word times
-    cut_at = next(i for i, e in enumerate(events) if e.kind == "final")
-    assert all(e.utterance == finals[0].utterance + 1 for e in events[cut_at + 1:])
-    assert live._utt_start == int(2.5 * SR)  # between "friend" (ends 2.4) and "how" (starts 2.6)
-    events = feed(live, quiet(1.0), step=800)
-    assert [e.kind for e in events] == ["final"] and events[0].start >= 2.5
-    assert rec.calls[-1][1] == 2.5  # the last final decode holds only the rest of the speech
-    assert live.segments[0].end == 2.5 and len(live.segments) == 2
-
-
-def test_no_boundary_in_the_final_decode_means_no_cut_for_two_more_seconds():
-    class OneSegmentFinal(SegmentedRecognizer):
-        def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None, options=None):
-            out = super().transcribe(samples, offset, beam_size, vad, prompt, options)
-            return out[:1] if beam_size > 1 else out
-
-    rec = OneSegmentFinal(boundary=2.5)
-    opts = streaming.LiveOptions(partial_interval=0.5, segment_cut_after=3.0)
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(4.5)]), step=800)
-    assert not [e for e in events if e.kind == "final"]
-    tries = [c for c in rec.calls if c[2:] == (5, True)]
-    assert len(tries) == 1  # tried once; the partials that followed within 2 s did not try again
-
-
-def test_segment_cut_can_be_turned_off():
-    rec = SegmentedRecognizer(boundary=2.5)
-    opts = streaming.LiveOptions(partial_interval=0.5, segment_cut_after=None)
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(6.0)]), step=800)
-    assert not [e for e in events if e.kind == "final"]
