@@ -289,7 +289,8 @@ def bench_live(path: Path, ends: list[float], options=None, keep_finals: bool = 
         del rec.transcribe
     latencies = []
     for end in ends:
-        after = [f for f in finals if f.start <= end <= f.end + 0.6]
+        # the first final holding the phrase's last word (finals now come while a line goes on)
+        after = [f for f in finals if f.start <= end and f.end >= end - 0.35]
         if after:
             latencies.append(after[0].emitted_at - end)
     rtf = status[-1].realtime_factor if status else None
@@ -374,25 +375,23 @@ def bench_hf_gpu(path: Path, model_id: str) -> dict | None:
             "text": " ".join(s.text for s in segs)}
 
 
-def live_options(soft_max: float | None, segment_cut: bool = True, min_silence: float | None = None):
-    """LiveOptions for an A/B run: `soft_max` 0 turns the soft cut off; `segment_cut` False, no cut at
-    the recogniser's segment boundary; `min_silence` the pause that ends a phrase (default 0.5 s)."""
+def live_options(soft_max: float | None, min_silence: float | None = None):
+    """LiveOptions for an A/B run: `soft_max` 0 turns the soft cut off; `min_silence` the pause that
+    ends a phrase (default 0.5 s)."""
     from playground.core import streaming
 
-    if soft_max is None and segment_cut and min_silence is None:
+    if soft_max is None and min_silence is None:
         return None
     defaults = streaming.LiveOptions()
     soft = defaults.soft_max_utterance if soft_max is None else (defaults.max_utterance if soft_max <= 0 else soft_max)
     return streaming.LiveOptions(soft_max_utterance=soft,
-                                 segment_cut_after=defaults.segment_cut_after if segment_cut else None,
                                  min_silence=defaults.min_silence if min_silence is None else min_silence)
 
 
-def reading_section(folder: Path, repeats: int, soft_max: float | None, segment_cut: bool = True,
-                    min_silence: float | None = None) -> None:
+def reading_section(folder: Path, repeats: int, soft_max: float | None, min_silence: float | None = None) -> None:
     from playground.core import streaming
 
-    options = live_options(soft_max, segment_cut, min_silence)
+    options = live_options(soft_max, min_silence)
     path, sentence_ends, inner = make_reading(folder)
     runs = [bench_reading(path, sentence_ends, inner, options) for _ in range(repeats)]
     lat = [x for r in runs for x in r["latencies"]]
@@ -423,43 +422,66 @@ def read_stm(path: Path) -> list[tuple[float, float, str]]:
 
 
 def recording_section(path: Path, stm: Path, repeats: int, soft_max: float | None, verbose: bool = False) -> None:
-    """2c: segment cut on and off, interleaved repeats on the same recording."""
-    from playground.core import speech, streaming
+    """2c: phrase ends on a real recording with an STM transcript."""
+    from playground.core import speech
 
     rows = read_stm(stm)
     ends, inner = [], []
     for i, (_, end, _) in enumerate(rows):
         nxt = rows[i + 1][0] if i + 1 < len(rows) else math.inf
         (ends if nxt - end >= 0.3 else inner).append(end)
-    variants = {True: [], False: []}
-    for _ in range(repeats):
-        for cut in variants:
-            variants[cut].append(bench_reading(path, ends, inner, live_options(soft_max, cut)))
-    opts = live_options(soft_max) or streaming.LiveOptions()
+    runs = [bench_reading(path, ends, inner, live_options(soft_max)) for _ in range(repeats)]
     print(f"\n2c. Live latency on a recording: {path.name}, {rows[-1][1]:.0f} s, {len(rows)} phrases "
-          f"({len(ends)} followed by a pause of 0.3 s or more), {repeats} interleaved run(s) each; soft cut after "
-          f"{opts.soft_max_utterance:g} s at a {opts.soft_min_silence:g} s pause")
+          f"({len(ends)} followed by a pause of 0.3 s or more), {repeats} run(s)")
     reference = " ".join(r[2] for r in rows)
-    for cut, runs in variants.items():
-        lat = [x for r in runs for x in r["latencies"]]
-        per_final = [x for r in runs for x in r["per_final"]]
-        every = []  # each phrase end, paused after or not -> the first final that holds it
-        for r in runs:
-            for end in sorted(ends + inner):
-                holding = [f for f in r["final_events"] if f.start <= end <= f.end + 0.6 and f.emitted_at >= end]
-                if holding:
-                    every.append(holding[0].emitted_at - end)
-        wers = [speech.word_error_rate(reference, " ".join(f.text for f in r["final_events"])) for r in runs]
-        print(f"   segment cut {'on ' if cut else 'off'}:")
-        print(f"     phrase end (pause after) -> final: {percentiles(lat)}  (target p90 <= 1.0 s); "
-              f"{sum(r['missed'] for r in runs)} without a final")
-        print(f"     every phrase end -> the final holding it: {percentiles(every)}")
-        print(f"     every final, from the pause it ends at: {percentiles(per_final)}; "
-              f"{sum(r['finals'] for r in runs)} finals; WER {statistics.mean(wers):.2f}; "
-              f"real-time factor {runs[-1]['rtf'] or 0:.2f}")
-        if verbose:
-            for f in runs[-1]["final_events"]:
-                print(f"       [{f.start:6.2f} - {f.end:6.2f}] at {f.emitted_at:6.2f}: {f.text}")
+    lat = [x for r in runs for x in r["latencies"]]
+    every = []  # each phrase end, paused after or not -> the first final that holds it
+    for r in runs:
+        for end in sorted(ends + inner):
+            holding = [f for f in r["final_events"] if f.start <= end and f.end >= end - 0.35 and f.emitted_at >= end]
+            if holding:
+                every.append(holding[0].emitted_at - end)
+    wers = [speech.word_error_rate(reference, " ".join(f.text for f in r["final_events"])) for r in runs]
+    print(f"   phrase end (pause after) -> final: {percentiles(lat)}  (target p90 <= 1.0 s); "
+          f"{sum(r['missed'] for r in runs)} without a final")
+    print(f"   every phrase end -> the final holding it: {percentiles(every)}")
+    print(f"   {sum(r['finals'] for r in runs)} finals; WER {statistics.mean(wers):.2f}; "
+          f"real-time factor {runs[-1]['rtf'] or 0:.2f}")
+    if verbose:
+        for f in runs[-1]["final_events"]:
+            print(f"       [{f.start:6.2f} - {f.end:6.2f}] at {f.emitted_at:6.2f}: {f.text}")
+
+
+def words_section(args, repeats: int) -> int:
+    """2d: per-word latency on the recording (as recorded, and with its pauses cut out) or on the
+    synthetic reading without pauses."""
+    import live_words
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"speech benchmark 2d: {cores} CPU cores, load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.recording:
+            if args.stm:
+                reference = " ".join(r[2] for r in read_stm(args.stm))
+            elif args.reference:
+                reference = args.reference.read_text(encoding="utf-8")
+            else:
+                print("--words with --recording needs --stm or --reference", file=sys.stderr)
+                return 2
+            wav = Path(tmp) / "recording.wav"
+            subprocess.run(["sox", str(args.recording), "-r", str(SR), "-c", "1", str(wav)], check=True,
+                           capture_output=True)
+            live_words.report(live_words.measure(wav, reference, repeats, f"{args.recording.name}, as recorded"))
+            runon = live_words.without_pauses(wav, Path(tmp) / "runon.wav")
+            live_words.report(live_words.measure(runon, reference, repeats,
+                                                 f"{args.recording.name}, pauses cut out (sox)"))
+        else:
+            path, _, _ = make_reading(Path(tmp))
+            runon = live_words.without_pauses(path, Path(tmp) / "runon.wav")
+            reference = " ".join(text for text, _, _ in READING)
+            live_words.report(live_words.measure(runon, reference, repeats,
+                                                 "espeak-ng reading, pauses cut out (synthetic)"))
+    return 0
 
 
 def main() -> int:
@@ -471,14 +493,18 @@ def main() -> int:
     ap.add_argument("--soft-max-utterance", type=float, default=None,
                     help="LiveOptions.soft_max_utterance for the reading (0: no soft cut, as before it existed)")
     ap.add_argument("--recording", type=Path, help="a real recording (WAV/FLAC) for 2c; needs --stm")
-    ap.add_argument("--no-segment-cut", action="store_true",
-                    help="2b: LiveOptions.segment_cut_after None (no cut at the recogniser's segment boundary; 2c runs both)")
+    ap.add_argument("--words", action="store_true",
+                    help="2d only: per-word latency (benchmarks/live_words.py) on a synthetic reading without "
+                         "pauses, or on --recording (with --stm or --reference), as recorded and without pauses")
+    ap.add_argument("--reference", type=Path, help="2d: the recording's words (plain text) when there is no STM")
     ap.add_argument("--min-silence", type=float, default=None,
                     help="2b: LiveOptions.min_silence, the pause that ends a phrase (default 0.5 s)")
     ap.add_argument("--verbose", action="store_true", help="2c: print each final with its times")
     ap.add_argument("--stm", type=Path, help="the recording's NIST STM transcript (phrase times and words)")
     args = ap.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
+    if args.words:
+        return words_section(args, repeats)
     if args.recording:
         if not args.stm:
             ap.error("--recording needs --stm (the phrase times)")
@@ -489,7 +515,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path, ends = make_speech(Path(tmp), gap=1.5)
         if args.reading_only:
-            reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut, args.min_silence)
+            reading_section(Path(tmp), repeats, args.soft_max_utterance, args.min_silence)
             return 0
         f = bench_file(path, repeats)
         print(f"\n1. File transcription ({f['duration']:.1f} s of speech, {repeats} interleaved repeats, median)")
@@ -524,7 +550,7 @@ def main() -> int:
         if live["rtf"] is not None:
             print(f"   recogniser real-time factor while live: {live['rtf']:.2f}")
 
-        reading_section(Path(tmp), repeats, args.soft_max_utterance, not args.no_segment_cut, args.min_silence)
+        reading_section(Path(tmp), repeats, args.soft_max_utterance, args.min_silence)
 
         if not args.quick:
             ui = bench_ui(path)

@@ -62,7 +62,7 @@ def text_of(words: list[Word]) -> str:
 class CommitPolicy:
     """The committed and tentative words of one phrase (reset when a pause ends it)."""
 
-    def __init__(self, max_age: float = 1.6, prompt_chars: int = 200):
+    def __init__(self, max_age: float = 1.2, prompt_chars: int = 200):
         self.max_age = max_age
         self.prompt_chars = prompt_chars
         self.committed: list[Word] = []  # every word made final in this phrase, in order

@@ -53,6 +53,9 @@ class SpeechOptions:
     language: str | None = None
     task: str = "transcribe"  # or "translate": any language to English text
     word_timestamps: bool = False
+    # Live decodes: a bounded number of tokens, so a decode that loops ("Thank you. Thank you. ...")
+    # costs no more than a normal one; greedy hypotheses also skip the temperature fallback.
+    live: bool = False
 
     @classmethod
     def parse(cls, language: str | None = None, task: str | None = None,
@@ -173,7 +176,10 @@ class FasterWhisperRecognizer(Recognizer):
         self.compute_type = compute
         try:
             index = int(device.split(":")[1]) if ct2_device == "cuda" and ":" in device else 0
-            self.model = WhisperModel(str(folder), device=ct2_device, device_index=index, compute_type=compute)
+            # One thread a core (CTranslate2 starts 4, which on a 2-core laptop fight each other).
+            threads = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 4)
+            self.model = WhisperModel(str(folder), device=ct2_device, device_index=index, compute_type=compute,
+                                      cpu_threads=threads)
         except Exception as exc:
             raise ModelError(f"Cannot load the Whisper model in '{folder}': {exc}") from exc
         self.multilingual = bool(getattr(self.model.model, "is_multilingual", True))
@@ -184,10 +190,16 @@ class FasterWhisperRecognizer(Recognizer):
         if len(samples) < SR // 10:
             return Decoded([], options.language)
         language = options.language if self.multilingual else "en"
+        live = {}
+        if options.live:  # about 3 tokens a second of speech; 8 a second is a loop, not speech
+            live = {"max_new_tokens": min(400, int(8 * len(samples) / SR) + 16)}
+            if beam_size == 1:  # a hypothesis: the next one comes soon, no re-decode at higher temperatures
+                live["temperature"] = 0.0
         segments, info = self.model.transcribe(
             np.ascontiguousarray(samples, dtype=np.float32), language=language,
             task=options.task if self.multilingual else "transcribe", beam_size=beam_size, vad_filter=vad,
-            condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=options.word_timestamps)
+            condition_on_previous_text=False, initial_prompt=prompt, word_timestamps=options.word_timestamps,
+            **live)
         out = []
         for s in segments:
             if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:

@@ -449,8 +449,10 @@ class LiveOptions:
     min_silence: float = 0.5  # seconds of non-speech that end an utterance
     pre_roll: float = 0.3  # audio kept before speech starts
     min_speech: float = 0.25  # shorter blips are ignored
-    partial_interval: float = 0.7  # seconds of new speech between partial hypotheses (at least)
-    partial_budget: float = 0.4  # share of real time partial decodes may take, so finals rarely queue
+    partial_interval: float = 0.5  # seconds of new speech between hypotheses (at least)
+    # Share of real time hypotheses may take: words become final after two of them agree, so they
+    # come as often as this allows; a pause's final still rarely waits (it is decoded speculatively).
+    partial_budget: float = 0.6
     final_tail: float = 0.1  # seconds of the silence after speech kept in the final decode
     max_utterance: float = 20.0  # an utterance this long is cut and finalised
     # A phrase that runs on: once an utterance is `soft_max_utterance` seconds long, a pause of only
@@ -459,7 +461,7 @@ class LiveOptions:
     soft_min_silence: float = 0.15
     # Words become final while the speaker goes on (core/live_commit.py): when two hypotheses agree,
     # or when a word ended `commit_max_age` s before the audio a hypothesis heard.
-    commit_max_age: float = 1.6
+    commit_max_age: float = 1.2
     # Once the audio buffer is `trim_after` s long, it is trimmed after its last final word (the
     # final text goes on as Whisper's prompt), so hypotheses stay cheap however long a person talks.
     trim_after: float = 4.0
@@ -585,7 +587,7 @@ class LiveTranscriber:
         """Decode `samples` of the buffer with word times (faster-whisper's alignment), going on from
         the final text already trimmed out of the buffer."""
         t0 = time.perf_counter()
-        options = replace(getattr(self.rec, "options", None) or SpeechOptions(), word_timestamps=True)
+        options = replace(getattr(self.rec, "options", None) or SpeechOptions(), word_timestamps=True, live=True)
         segs = self.rec.transcribe(samples, offset=self._utt_start / SR, beam_size=beam,
                                    prompt=self._policy.prompt, options=options)
         self._last_decode = time.perf_counter() - t0

@@ -1,0 +1,161 @@
+"""Per-word live latency: for every reference word, the time from its end in the audio to its first
+appearance as final (and as partial text), with WER beside the file transcription's.
+
+    uv run python benchmarks/speech.py --words [--recording FILE --stm FILE.stm | --reference FILE.txt]
+
+Without a recording: a paragraph read by espeak-ng with every pause cut out (synthetic; real speakers
+run phrases together, and that is where live latency suffers). With `--recording`, the recording
+is played live at real-time pace and, with `--no-pauses`, again with its pauses cut out by sox.
+
+Where each reference word ends: the recording is transcribed as a file with word times (the same
+bundled tiny.en, beam 5) and the reference aligned to those words; a reference word the file
+transcription missed takes the time between its aligned neighbours. The old phrase-end figure
+(the end of a phrase followed by a pause of 0.3 s or more, to the moment its last word was final)
+is printed beside it, from the same runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from pathlib import Path
+
+SR = 16000
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "no values"
+    q = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+    return f"p50 {statistics.median(values):.2f} s, p90 {q[89]:.2f} s, p99 {q[98]:.2f} s, max {max(values):.2f} s"
+
+
+def reference_word_ends(path: Path, reference: str) -> tuple[list[str], list[float]]:
+    """Each reference word (normalised) and where it ends in the audio (s)."""
+    from playground.core import speech, word_diff
+
+    t = transcribe(path, word_timestamps=True)
+    heard = [(w, word.end) for seg in t.segments for word in seg.words for w in speech.normalise_words(word.word)]
+    ref = speech.normalise_words(reference)
+    ends: list[float | None] = [None] * len(ref)
+    for e in word_diff.align(ref, [w for w, _ in heard]):
+        if e.op in ("equal", "replace") and e.ref is not None and e.hyp is not None:
+            ends[e.ref] = heard[e.hyp][1]
+    known = [i for i, x in enumerate(ends) if x is not None]
+    for i, x in enumerate(ends):  # a word the file missed: between its aligned neighbours
+        if x is None:
+            before = max((k for k in known if k < i), default=None)
+            after = min((k for k in known if k > i), default=None)
+            lo = ends[before] if before is not None else 0.0
+            hi = ends[after] if after is not None else lo
+            ends[i] = lo + (hi - lo) * 0.5
+    return ref, [float(x) for x in ends]
+
+
+def transcribe(path: Path, word_timestamps: bool = False):
+    """The file transcription (the bundled tiny.en, the app's options): a Transcript."""
+    from playground.core import speech
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
+
+    options = speech.SpeechOptions(word_timestamps=word_timestamps)
+    return run_sync(Job(speech.transcribe_file, (path,), {"options": options}), lambda e: None)
+
+
+def live_run(path: Path, options=None) -> list:
+    """Every LiveText of a live session on `path`, played at real-time pace."""
+    from playground.core import streaming
+    from playground.core.jobs import Job
+    from playground.core.runner import run_sync
+
+    events = []
+    source = streaming.FileSource(path, speed=1.0, tail_silence=1.5)
+    run_sync(Job(streaming.listen, (source,), {"autosave": False, "options": options}),
+             lambda e: events.append(e) if isinstance(e, streaming.LiveText | streaming.LiveStatus) else None)
+    return events
+
+
+def first_seen(ref: list[str], events: list) -> tuple[list[float | None], list[float | None], str]:
+    """When each reference word first showed as final, and as any text (partial or final); the final text."""
+    from playground.core import speech, streaming, word_diff
+
+    final_at: list[float | None] = [None] * len(ref)
+    shown_at: list[float | None] = [None] * len(ref)
+    finals: list[str] = []
+    partial: dict[int, list[str]] = {}
+
+    def mark(words: list[str], into: list, t: float) -> None:
+        for e in word_diff.align(ref, words):
+            if e.op == "equal" and into[e.ref] is None:
+                into[e.ref] = t
+
+    for ev in events:
+        if not isinstance(ev, streaming.LiveText):
+            continue
+        if ev.kind == "final":
+            finals += speech.normalise_words(ev.text)
+            partial.pop(ev.utterance, None)
+            mark(finals, final_at, ev.emitted_at)
+        else:
+            partial[ev.utterance] = speech.normalise_words(ev.text)
+        mark(finals + [w for u in sorted(partial) for w in partial[u]], shown_at, ev.emitted_at)
+    return final_at, shown_at, " ".join(finals)
+
+
+def phrase_ends(ref_ends: list[float], gap: float = 0.3, starts: list[float] | None = None) -> list[int]:
+    """Indices of reference words that end a phrase: the next word starts `gap` s or more later
+    (estimated from the next word's end when starts are unknown: a word lasts about 0.3 s)."""
+    out = []
+    for i in range(len(ref_ends) - 1):
+        nxt_start = starts[i + 1] if starts else ref_ends[i + 1] - 0.35
+        if nxt_start - ref_ends[i] >= gap:
+            out.append(i)
+    out.append(len(ref_ends) - 1)
+    return out
+
+
+def measure(path: Path, reference: str, repeats: int, label: str) -> dict:
+    from playground.core import speech, streaming
+
+    ref, ends = reference_word_ends(path, reference)
+    file_t = transcribe(path)
+    file_wer = speech.word_error_rate(reference, " ".join(s.text for s in file_t.segments))
+    final_lat, shown_lat, phrase_lat, wers, rtfs, missing = [], [], [], [], [], 0
+    pauses = phrase_ends(ends)
+    for _ in range(repeats):
+        events = live_run(path)
+        final_at, shown_at, text = first_seen(ref, events)
+        wers.append(speech.word_error_rate(reference, text))
+        status = [e for e in events if isinstance(e, streaming.LiveStatus)]
+        if status and status[-1].realtime_factor:
+            rtfs.append(status[-1].realtime_factor)
+        for i, end in enumerate(ends):
+            if final_at[i] is None:
+                missing += 1
+            else:
+                final_lat.append(final_at[i] - end)
+            if shown_at[i] is not None:
+                shown_lat.append(shown_at[i] - end)
+        phrase_lat += [final_at[i] - ends[i] for i in pauses if final_at[i] is not None]
+    return {"label": label, "seconds": ends[-1], "words": len(ref), "final": final_lat, "shown": shown_lat,
+            "phrase": phrase_lat, "pauses": len(pauses), "wer": statistics.mean(wers), "file_wer": file_wer,
+            "rtf": statistics.mean(rtfs) if rtfs else None, "missing": missing, "repeats": repeats}
+
+
+def report(r: dict) -> None:
+    print(f"\n2d. Per-word live latency: {r['label']} ({r['seconds']:.0f} s, {r['words']} reference words, "
+          f"{r['repeats']} run(s))")
+    print(f"   word end -> final:   {percentiles(r['final'])}  (targets p90 <= 2.0 s, p99 <= 3.0 s); "
+          f"{r['missing']} word(s) never final as said (WER counts them)")
+    print(f"   word end -> partial: {percentiles(r['shown'])}")
+    print(f"   phrase end (pause after) -> final: {percentiles(r['phrase'])} over {r['pauses']} phrase ends "
+          f"(target p90 <= 1.0 s)")
+    print(f"   WER live {r['wer']:.3f} vs file {r['file_wer']:.3f} (target: live <= file + 0.03); "
+          f"real-time factor {r['rtf'] or 0:.2f}")
+
+
+def without_pauses(path: Path, out: Path) -> Path:
+    """The recording with every pause longer than 0.1 s cut out (sox), so its phrases run together."""
+    subprocess.run(["sox", str(path), "-r", str(SR), "-c", "1", str(out), "silence", "-l", "1", "0.1", "1%",
+                    "-1", "0.1", "1%"], check=True, capture_output=True)
+    return out
