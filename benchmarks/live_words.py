@@ -30,17 +30,41 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {statistics.median(values):.2f} s, p90 {q[89]:.2f} s, p99 {q[98]:.2f} s, max {max(values):.2f} s"
 
 
-def reference_word_ends(path: Path, reference: str) -> tuple[list[str], list[float]]:
-    """Each reference word (normalised) and where it ends in the audio (s)."""
+def reference_word_ends(path: Path, reference: str, phrases: list[tuple[float, float, str]] | None = None
+                        ) -> tuple[list[str], list[float], list[int]]:
+    """Each reference word (normalised), where it ends in the audio (s), and the indices of the words
+    that end a phrase followed by a pause of 0.3 s or more.
+
+    With `phrases` (an STM's (start, end, words)), every word's end is kept inside its phrase, a word
+    the file transcription missed is placed by its position in the phrase, and a phrase's last word
+    ends at the phrase's end; without them, phrase ends are guessed from gaps between word ends."""
     from playground.core import speech, word_diff
 
     t = transcribe(path, word_timestamps=True)
     heard = [(w, word.end) for seg in t.segments for word in seg.words for w in speech.normalise_words(word.word)]
-    ref = speech.normalise_words(reference)
+    if phrases:
+        ref, span = [], []
+        for start, end, text in phrases:
+            words = speech.normalise_words(text)
+            ref += words
+            span += [(start, end, k, len(words)) for k in range(len(words))]
+    else:
+        ref = speech.normalise_words(reference)
+        span = [None] * len(ref)
     ends: list[float | None] = [None] * len(ref)
     for e in word_diff.align(ref, [w for w, _ in heard]):
         if e.op in ("equal", "replace") and e.ref is not None and e.hyp is not None:
             ends[e.ref] = heard[e.hyp][1]
+    for i, sp in enumerate(span):
+        if sp is None:
+            continue
+        start, end, k, n = sp
+        if k == n - 1:
+            ends[i] = end
+        elif ends[i] is None or not start - 0.2 <= ends[i] <= end + 0.2:
+            ends[i] = start + (end - start) * (k + 1) / n
+        else:
+            ends[i] = min(max(ends[i], start), end)
     known = [i for i, x in enumerate(ends) if x is not None]
     for i, x in enumerate(ends):  # a word the file missed: between its aligned neighbours
         if x is None:
@@ -49,7 +73,16 @@ def reference_word_ends(path: Path, reference: str) -> tuple[list[str], list[flo
             lo = ends[before] if before is not None else 0.0
             hi = ends[after] if after is not None else lo
             ends[i] = lo + (hi - lo) * 0.5
-    return ref, [float(x) for x in ends]
+    if phrases:
+        last, pauses = -1, []
+        for j, (start, end, text) in enumerate(phrases):
+            last += len(speech.normalise_words(text))
+            nxt = phrases[j + 1][0] if j + 1 < len(phrases) else float("inf")
+            if nxt - end >= 0.3:
+                pauses.append(last)
+    else:
+        pauses = phrase_ends([float(x) for x in ends])
+    return ref, [float(x) for x in ends], pauses
 
 
 def transcribe(path: Path, word_timestamps: bool = False):
@@ -75,8 +108,12 @@ def live_run(path: Path, options=None) -> list:
     return events
 
 
-def first_seen(ref: list[str], events: list) -> tuple[list[float | None], list[float | None], str]:
-    """When each reference word first showed as final, and as any text (partial or final); the final text."""
+def first_seen(ref: list[str], ends: list[float], events: list) -> tuple[list[float | None], list[float | None], str]:
+    """When each reference word first showed as final, and as any text (partial or final); the final text.
+
+    The text shown at each event is aligned with the reference words said by then (a word cannot be
+    shown before it is said; aligning with the whole reference would let an early "in New Jersey"
+    stand for a later one)."""
     from playground.core import speech, streaming, word_diff
 
     final_at: list[float | None] = [None] * len(ref)
@@ -85,7 +122,8 @@ def first_seen(ref: list[str], events: list) -> tuple[list[float | None], list[f
     partial: dict[int, list[str]] = {}
 
     def mark(words: list[str], into: list, t: float) -> None:
-        for e in word_diff.align(ref, words):
+        said = sum(1 for e in ends if e <= t + 0.5)  # a little slack: reference times are estimates
+        for e in word_diff.align(ref[:said], words):
             if e.op == "equal" and into[e.ref] is None:
                 into[e.ref] = t
 
@@ -114,17 +152,17 @@ def phrase_ends(ref_ends: list[float], gap: float = 0.3, starts: list[float] | N
     return out
 
 
-def measure(path: Path, reference: str, repeats: int, label: str) -> dict:
+def measure(path: Path, reference: str, repeats: int, label: str,
+            phrases: list[tuple[float, float, str]] | None = None) -> dict:
     from playground.core import speech, streaming
 
-    ref, ends = reference_word_ends(path, reference)
+    ref, ends, pauses = reference_word_ends(path, reference, phrases)
     file_t = transcribe(path)
     file_wer = speech.word_error_rate(reference, " ".join(s.text for s in file_t.segments))
     final_lat, shown_lat, phrase_lat, wers, rtfs, missing = [], [], [], [], [], 0
-    pauses = phrase_ends(ends)
     for _ in range(repeats):
         events = live_run(path)
-        final_at, shown_at, text = first_seen(ref, events)
+        final_at, shown_at, text = first_seen(ref, ends, events)
         wers.append(speech.word_error_rate(reference, text))
         status = [e for e in events if isinstance(e, streaming.LiveStatus)]
         if status and status[-1].realtime_factor:

@@ -471,7 +471,9 @@ def words_section(args, repeats: int) -> int:
             wav = Path(tmp) / "recording.wav"
             subprocess.run(["sox", str(args.recording), "-r", str(SR), "-c", "1", str(wav)], check=True,
                            capture_output=True)
-            live_words.report(live_words.measure(wav, reference, repeats, f"{args.recording.name}, as recorded"))
+            phrases = read_stm(args.stm) if args.stm else None  # the phrase times place the words
+            live_words.report(live_words.measure(wav, reference, repeats, f"{args.recording.name}, as recorded",
+                                                 phrases))
             runon = live_words.without_pauses(wav, Path(tmp) / "runon.wav")
             live_words.report(live_words.measure(runon, reference, repeats,
                                                  f"{args.recording.name}, pauses cut out (sox)"))

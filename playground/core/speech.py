@@ -40,6 +40,7 @@ CUT_SEARCH_SECONDS = 10.0
 # Whisper's own rule for "this segment is not speech" (as in openai-whisper).
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
+LOOP_RATIO = 2.4  # gzip compression ratio above which Whisper text is a loop (its own fallback threshold)
 
 
 class NoSpeechError(InputError):
@@ -53,8 +54,9 @@ class SpeechOptions:
     language: str | None = None
     task: str = "transcribe"  # or "translate": any language to English text
     word_timestamps: bool = False
-    # Live decodes: a bounded number of tokens, so a decode that loops ("Thank you. Thank you. ...")
-    # costs no more than a normal one; greedy hypotheses also skip the temperature fallback.
+    # Live decodes: one decode at temperature 0 (no fallback re-decodes, which cost seconds) with a
+    # bounded number of tokens, and a segment that loops ("see you next time, see you next time...")
+    # is dropped rather than shown: live text must come in time.
     live: bool = False
 
     @classmethod
@@ -192,9 +194,7 @@ class FasterWhisperRecognizer(Recognizer):
         language = options.language if self.multilingual else "en"
         live = {}
         if options.live:  # about 3 tokens a second of speech; 8 a second is a loop, not speech
-            live = {"max_new_tokens": min(400, int(8 * len(samples) / SR) + 16)}
-            if beam_size == 1:  # a hypothesis: the next one comes soon, no re-decode at higher temperatures
-                live["temperature"] = 0.0
+            live = {"max_new_tokens": min(400, int(8 * len(samples) / SR) + 16), "temperature": 0.0}
         segments, info = self.model.transcribe(
             np.ascontiguousarray(samples, dtype=np.float32), language=language,
             task=options.task if self.multilingual else "transcribe", beam_size=beam_size, vad_filter=vad,
@@ -203,6 +203,8 @@ class FasterWhisperRecognizer(Recognizer):
         out = []
         for s in segments:
             if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOGPROB_FLOOR:
+                continue
+            if options.live and s.compression_ratio > LOOP_RATIO:  # a loop; live text waits for the next decode
                 continue
             text = s.text.strip()
             if text:

@@ -461,7 +461,7 @@ class LiveOptions:
     soft_min_silence: float = 0.15
     # Words become final while the speaker goes on (core/live_commit.py): when two hypotheses agree,
     # or when a word ended `commit_max_age` s before the audio a hypothesis heard.
-    commit_max_age: float = 1.2
+    commit_max_age: float = 0.9
     # Once the audio buffer is `trim_after` s long, it is trimmed after its last final word (the
     # final text goes on as Whisper's prompt), so hypotheses stay cheap however long a person talks.
     trim_after: float = 4.0
