@@ -6,9 +6,9 @@ decode is a *hypothesis*, words with times). A word becomes final, and never cha
 - two consecutive hypotheses agree on it and on every word before it (LocalAgreement-2, as in
   whisper_streaming's `HypothesisBuffer`), or
 - it ends at least `max_age` seconds before the end of the audio the hypothesis heard: the model has
-  heard that much speech after it, so a later decode rarely changes it (the idea of AlignAtt, with
-  faster-whisper's word alignment standing in for the attention), which bounds how long a word that
-  hypotheses keep rewording can stay tentative.
+  heard that much speech after it, so a later decode rarely changes it (the idea of AlignAtt, with faster-whisper's word
+  alignment standing in for the attention), which bounds how long a word that hypotheses keep
+  rewording can stay tentative.
 
 Committed words stay in the buffer until the transcriber trims it; a later hypothesis repeats them,
 so `unseen` skips them: by text when the hypothesis starts with them, else by time (a word whose
@@ -62,7 +62,7 @@ def text_of(words: list[Word]) -> str:
 class CommitPolicy:
     """The committed and tentative words of one phrase (reset when a pause ends it)."""
 
-    def __init__(self, max_age: float = 1.2, prompt_chars: int = 200):
+    def __init__(self, max_age: float = 0.9, prompt_chars: int = 200):
         self.max_age = max_age
         self.prompt_chars = prompt_chars
         self.committed: list[Word] = []  # every word made final in this phrase, in order
@@ -105,16 +105,16 @@ class CommitPolicy:
             self.last_end = commit[-1].end
         return commit, rest
 
-    def cut_point(self, rest: list[Word], buffer_end: float, keep: float = 0.3) -> float | None:
-        """Where the buffer may be trimmed (s): between the last committed word and the next, or None
-        when no committed word is inside it or the cut would leave less than `keep` s of audio."""
-        if not self._in_buffer:
+    def cut_point(self, buffer_end: float, keep: float = 0.3) -> float | None:
+        """Where the buffer may be trimmed (s): just before the last committed word, which stays in the
+        buffer (a cut at a word's estimated end may clip the next word's first sound; the kept word
+        is skipped by text or time in the next hypotheses). None when fewer than two committed words
+        are inside the buffer or the cut would leave less than `keep` s of audio."""
+        if self._in_buffer < 2:
             return None
-        cut = self.last_end
-        if rest:
-            cut = min(max(cut, (cut + rest[0].start) / 2), cut + 0.2)
+        cut = self.committed[-1].start - 0.05
         return cut if cut <= buffer_end - keep else None
 
     def trimmed(self) -> None:
-        """The buffer now starts after every committed word: they become the prompt."""
-        self._in_buffer = 0
+        """The buffer now starts at the last committed word: the words before it become the prompt."""
+        self._in_buffer = 1

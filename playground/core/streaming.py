@@ -117,6 +117,7 @@ class AudioSource:
     """Something that writes 16 kHz mono audio into `self.buffer` until stopped or exhausted."""
 
     name = "audio"
+    paced = True  # audio comes in real time (KeepUp applies); a file read as fast as it can is not
 
     def __init__(self, buffer: RingBuffer | None = None):
         self.buffer = buffer or RingBuffer()
@@ -150,6 +151,7 @@ class FileSource(AudioSource):
         self.path = Path(path)
         self.name = self.path.name
         self.speed = speed
+        self.paced = speed > 0
         self.tail_silence = tail_silence
         self.chunk = max(1, int(chunk_seconds * SR))
         self._stop = threading.Event()
@@ -507,6 +509,11 @@ class LiveTranscriber:
         self.partials_enabled = True  # the caller turns partials off while the recogniser lags behind
 
     @property
+    def decode_seconds(self) -> float:
+        """Seconds spent decoding so far (KeepUp's share of real time)."""
+        return self._asr_seconds
+
+    @property
     def realtime_factor(self) -> float | None:
         return self._asr_seconds / self._asr_audio if self._asr_audio > 0 else None
 
@@ -644,10 +651,11 @@ class LiveTranscriber:
         return self._emit(words, continues=not ends)
 
     def _trim(self, rest: list[Word]) -> None:
-        """Drop the audio of final words from a long buffer (their text becomes the prompt)."""
+        """Drop the audio of final words from a long buffer (their text becomes the prompt); `rest`, the
+        words not final yet, stay in it."""
         if self._utt_len < self.opt.trim_after * SR:
             return
-        cut = self._policy.cut_point(rest, self._heard)
+        cut = self._policy.cut_point(self._heard)
         if cut is None:
             return
         k = min(int(round(cut * SR)) - self._utt_start, self._utt_len)
@@ -706,14 +714,23 @@ class LiveTranscriber:
         # No new words: an empty final ends the line and tells the UI to drop its partial line.
         return [LiveText("final", "", heard, heard, self.clock(), utt)]
 
-    def skip(self, samples: int) -> list[LiveText]:
-        """Leave the next `samples` of audio untranscribed (KeepUp): what is buffered becomes final
-        first, and later times still count them."""
-        events = self.flush()
-        self._pos += samples
+    def skip(self, samples: int) -> tuple[list[LiveText], float]:
+        """Leave the buffered phrase and the next `samples` of audio untranscribed (KeepUp: decoding
+        them would put the recogniser further behind); its words already final stay, an open line
+        ends. Later times still count the skipped audio. Returns the events and the seconds skipped."""
+        dropped = (self._utt_len + len(self._pending)) / SR if self.in_speech else len(self._pending) / SR
+        events = []
+        if self._line_open or self._partial_shown:  # an empty final ends the line and drops its partial
+            events.append(LiveText("final", "", self._heard, self._heard, self.clock(), self.utterance))
+            self.utterance += 1
+        self._utt, self._utt_len, self._silence, self._speech = [], 0, 0, 0
+        self.in_speech, self._speculation = False, None
+        self._line_open, self._line_start, self._partial_shown = False, None, False
+        self._policy = CommitPolicy(self.opt.commit_max_age)
+        self._pos += len(self._pending) + samples
         self._pre, self._pending = [], np.zeros(0, np.float32)
         self.vad.reset_states()
-        return events
+        return events, dropped + samples / SR
 
     def flush(self) -> list[LiveText]:
         """The stream ended: whatever is buffered becomes final."""
@@ -728,30 +745,39 @@ class LiveTranscriber:
 
 
 class KeepUp:
-    """Keeps live text within reach of real time, watching the audio not yet transcribed (the lag).
+    """Keeps live text within reach of real time. Once a second it looks at the most audio waiting
+    to be transcribed in that second (the lag) and at the share of the second the recogniser spent
+    decoding.
 
-    Past `cheaper_after` s the transcriber decodes more cheaply (finals with beam 1; hypotheses are
-    already skipped while there is any lag); past `behind_after` s the person is told (the status says
-    so, with the measured real-time factor and a smaller model to choose); and audio older than
-    `max_backlog` s is left untranscribed, so the backlog never grows without end. Back under
-    `recover_below` s, decoding is as good as before."""
+    A lag past `cheaper_after` s, or a recogniser busy more than `busy` of the time, makes the
+    transcriber decode more cheaply (finals with beam 1; hypotheses are skipped while there is a lag);
+    if that is not enough for `patience` seconds, or the lag passes `behind_after` s, the person is
+    told (the status says "behind", with the measured real-time factor and a smaller model to
+    choose); audio older than `max_backlog` s is left untranscribed, so the backlog never grows
+    without end. A second with little lag and an idle recogniser steps back towards normal."""
 
     def __init__(self, cheaper_after: float = 1.5, behind_after: float = 4.0, max_backlog: float = 10.0,
-                 keep: float = 2.0, recover_below: float = 0.5):
+                 keep: float = 2.0, recover_below: float = 0.5, busy: float = 0.85, patience: int = 3):
         self.cheaper_after, self.behind_after, self.max_backlog = cheaper_after, behind_after, max_backlog
-        self.keep, self.recover_below = keep, recover_below
+        self.keep, self.recover_below, self.busy, self.patience = keep, recover_below, busy, patience
         self.state = ""  # "", "cheaper" or "behind"
         self.skipped = 0.0  # seconds of audio left untranscribed
+        self._strained = 0  # seconds in a row that "cheaper" was not enough
 
-    def observe(self, lag: float) -> str:
+    def observe(self, lag: float, busy_share: float = 0.0) -> str:
+        """One second's peak lag (s) and the share of it spent decoding: the new state."""
+        strained = lag > self.cheaper_after or busy_share > self.busy
         if lag > self.behind_after:
             self.state = "behind"
-        elif lag > self.cheaper_after:
-            self.state = self.state or "cheaper"
-        elif lag < self.recover_below:
-            self.state = ""
-        elif self.state == "behind" and lag < self.cheaper_after:
-            self.state = "cheaper"
+        elif strained:
+            self._strained = self._strained + 1 if self.state else 0
+            if not self.state:
+                self.state = "cheaper"
+            elif self._strained >= self.patience:
+                self.state = "behind"
+        elif lag < self.recover_below and busy_share < self.busy:
+            self._strained = 0
+            self.state = "cheaper" if self.state == "behind" else ""
         return self.state
 
     def skip(self, unread: float) -> float:
@@ -804,7 +830,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     ctx.progress(None, f"Listening to {source.name}...")
     buf = source.buffer
     pos = 0
-    last_status, last_state = 0.0, ""
+    last_status, decoded, peak_lag = time.monotonic(), 0.0, 0.0
     step = SR // 10
     autosave_error: str | None = None
     keep_up = KeepUp()
@@ -842,20 +868,24 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
                 recorder.write(data)
             if tagger is not None:
                 tagger.feed(data)
-            skip = keep_up.skip(len(data) / SR)
+            skip = keep_up.skip(len(data) / SR) if source.paced else 0.0
             if skip:  # far behind: leave the oldest audio untranscribed rather than fall further behind
-                yield from emit(live.skip(int(skip * SR)))
+                events, skipped = live.skip(int(skip * SR))
+                keep_up.skipped += skipped - skip  # the phrase it was decoding is skipped too
+                yield from emit(events)
                 data = data[int(skip * SR):]
             for i in range(0, len(data), step):
                 lag = ((buf.total - pos) + (len(data) - i)) / SR
-                state = keep_up.observe(lag)
-                live.cheap = state != ""
+                peak_lag = max(peak_lag, lag)
                 # Behind real time: skip partial hypotheses so the finals catch up.
                 live.partials_enabled = lag < live.opt.partial_max_lag
                 yield from emit(live.feed(data[i:i + step]))
             now = time.monotonic()
-            if now - last_status >= 1.0 or keep_up.state != last_state:
-                last_status, last_state = now, keep_up.state
+            if now - last_status >= 1.0:
+                if source.paced:
+                    busy = (live.decode_seconds - decoded) / max(now - last_status, 1e-3)
+                    live.cheap = keep_up.observe(peak_lag, busy) != ""
+                last_status, decoded, peak_lag = now, live.decode_seconds, 0.0
                 yield LiveStatus(pos / SR, (buf.total - pos) / SR, live.realtime_factor, live.in_speech,
                                  getattr(recognizer, "language", None),
                                  getattr(recognizer, "language_probability", None),

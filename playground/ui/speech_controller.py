@@ -123,8 +123,17 @@ def realtime_text(status: streaming.LiveStatus, model: str) -> str:
     advice = rtf_advice(model, status.realtime_factor)
     if advice:
         text += f" ({advice})"
-    if status.lag_seconds > 2:
+    if status.keep_up == "behind":  # KeepUp: cheaper decoding was not enough
+        smaller = SMALLER.get(model) or (speech.DEFAULT_MODEL if model != speech.DEFAULT_MODEL else None)
+        what = (f"choose {smaller.removeprefix('bundled/')} to keep up" if smaller
+                else "close busy programs to keep up")
+        text += f"; falling behind, {status.lag_seconds:.0f} s to catch up: {what}"
+    elif status.keep_up == "cheaper":
+        text += f", {status.lag_seconds:.1f} s behind: decoding faster to catch up"
+    elif status.lag_seconds > 2:
         text += f", {status.lag_seconds:.0f} s behind"
+    if status.skipped_seconds:
+        text += f" ({status.skipped_seconds:.0f} s of audio left untranscribed to keep up)"
     return text
 
 

@@ -72,8 +72,13 @@ def test_listen_from_file_json_lines(capsys, phrase):
     base = {"type", "text", "start", "end", "emitted_at"}
     assert events and all(set(e) == base for e in events if e["type"] == "partial")
     # finals also say which language was heard (tiny.en: English, for certain)
-    assert all(set(e) == base | {"language", "language_probability"} and e["language"] == "en"
-               for e in events if e["type"] == "final")
+    final_keys = base | {"utterance", "continues", "words", "language", "language_probability"}
+    assert all(set(e) == final_keys and e["language"] == "en" for e in events if e["type"] == "final")
+    # each final's words carry their times, in order, inside the final and never after it was emitted
+    for e in (e for e in events if e["type"] == "final"):
+        assert [w["word"] for w in e["words"]] and " ".join(w["word"] for w in e["words"]) == e["text"]
+        assert all(e["start"] <= w["start"] <= w["end"] <= min(e["end"], e["emitted_at"]) + 1e-3 for w in e["words"])
+    assert [e["continues"] for e in events if e["type"] == "final"][-1] is False
     assert {e["type"] for e in events} <= {"partial", "final"}
     assert events[-1]["type"] == "final"
     finals = [e for e in events if e["type"] == "final"]

@@ -85,7 +85,10 @@ def test_a_live_session_from_a_fake_microphone_gives_the_spoken_text(qtbot, made
     finish_live(qtbot, c)
     assert word_error_rate(PHRASES[0], c.transcript_text()) < 0.3, c.transcript_text()
     added = rec.of("segment_added")
-    assert [a[0] for a in added] == list(range(len(c.segments())))  # indexes in order of arrival
+    # indexes in order of arrival; a line's next final words come again with its index (they extend it)
+    assert sorted({a[0] for a in added}) == list(range(len(c.segments())))
+    assert [a[0] for a in added] == sorted(a[0] for a in added)
+    assert [w.word.strip() for s in c.segments() for w in s.words]  # live words have times, as a file's
     assert all(a[2] >= 0 for a in added)  # live: each final names its utterance (to replace the partial)
     assert c.partials() == {}
     assert rec.of("realtime_changed") and "s heard" in c.realtime
@@ -107,10 +110,11 @@ def test_stop_transcribes_what_was_buffered_and_makes_it_final(qtbot, made, wavs
     assert c.start_recording(device=1)
     qtbot.waitUntil(lambda: c.source.buffer.total >= len(spoken), timeout=TIMEOUT)
     c.stop_recording()
-    finals_before_stop = len(c.segments())
+    words_before_stop = len(c.transcript_text().split())
     assert c.stopping and c.message.startswith("Stopped: ")
     finish_live(qtbot, c)
-    assert finals_before_stop == 0  # no pause long enough to end the utterance had been heard
+    # no pause ended the phrase: its last words became final only when Stop transcribed the buffer
+    assert len(c.transcript_text().split()) > words_before_stop
     assert word_error_rate(PHRASES[1], c.transcript_text()) < 0.3, c.transcript_text()
     assert c.partials() == {} and not c.stopping
     assert rec.of("transcript_done")[0][0].segments == c.segments()
@@ -192,6 +196,15 @@ def test_the_real_time_factor_line_suggests_a_smaller_model_above_one():
     slow = realtime_text(streaming.LiveStatus(10, 3.0, 1.4, True), "Systran/faster-whisper-small.en")
     assert "choose a smaller model" in slow and slow.endswith("3 s behind")
     assert "close busy programs" in realtime_text(streaming.LiveStatus(10, 0, 1.4, True), DEFAULT_MODEL)
+    # KeepUp: decoding faster first, then "falling behind" with the model to choose, and skipped audio
+    cheaper = realtime_text(streaming.LiveStatus(10, 1.8, 0.9, True, keep_up="cheaper"), DEFAULT_MODEL)
+    assert cheaper.endswith("1.8 s behind: decoding faster to catch up")
+    behind = realtime_text(streaming.LiveStatus(30, 6.0, 1.3, True, keep_up="behind", skipped_seconds=12.0),
+                           "bundled/whisper-base")
+    assert "real-time factor 1.30" in behind and "falling behind, 6 s to catch up: choose whisper-tiny.en" in behind
+    assert behind.endswith("(12 s of audio left untranscribed to keep up)")
+    hub = realtime_text(streaming.LiveStatus(30, 6.0, 1.3, True, keep_up="behind"), "Systran/faster-whisper-small.en")
+    assert "choose whisper-tiny.en to keep up" in hub
 
 
 @pytest.mark.slow

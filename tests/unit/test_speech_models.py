@@ -14,9 +14,9 @@ from playground.core.errors import ModelError, UnsafeModelError
 class FakeWhisperModel:
     calls: list[dict] = []
 
-    def __init__(self, path, device="cpu", device_index=0, compute_type="default"):
+    def __init__(self, path, device="cpu", device_index=0, compute_type="default", cpu_threads=0):
         FakeWhisperModel.calls.append({"path": path, "device": device, "compute_type": compute_type,
-                                       "device_index": device_index})
+                                       "device_index": device_index, "cpu_threads": cpu_threads})
         self.model = type("M", (), {"is_multilingual": False})()
 
 

@@ -1,7 +1,8 @@
 """Per-word live latency: for every reference word, the time from its end in the audio to its first
 appearance as final (and as partial text), with WER beside the file transcription's.
 
-    uv run python benchmarks/speech.py --words [--recording FILE --stm FILE.stm | --reference FILE.txt]
+Shared by `benchmarks/speech.py --words [--recording FILE --stm FILE.stm | --reference FILE.txt]`
+(which reports) and tests/e2e/test_live_runon.py (which asserts).
 
 Without a recording: a paragraph read by espeak-ng with every pause cut out (synthetic; real speakers
 run phrases together, and that is where live latency suffers). With `--recording`, the recording
