@@ -48,7 +48,7 @@ def test_every_word_of_speech_without_pauses_becomes_final_while_it_goes_on(runo
     path, reference = runon
     result = live_latency.measure(path, reference, 1, "espeak-ng run-on")
     quantiles = np.percentile(result["final"], [90, 99])
-    assert len(result["final"]) >= 0.75 * result["words"]  # most words final as said (WER counts the rest)
+    assert len(result["final"]) >= 0.65 * result["words"]  # most words final as said (WER counts the rest)
     assert quantiles[0] <= 2.5 and quantiles[1] <= 3.75, live_latency.percentiles(result["final"])
     assert result["wer"] <= result["file_wer"] + 0.05, (result["wer"], result["file_wer"])
     # the speech never paused: the words became final while it went on, long before it ended
