@@ -189,12 +189,12 @@ def cmd_devices(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from playground.core import models, tasks
+    from playground.core import tasks
     from playground.core.devices import format_bytes
 
     if args.task and args.task not in tasks.ids():
         raise UsageError(f"unknown task '{args.task}'; tasks: {', '.join(tasks.ids())}")
-    entries = models.catalog(args.task)
+    entries = tasks.catalog(args.task)
     if args.json:
         print_json([e.to_dict() for e in entries])
         return EXIT_OK

@@ -102,5 +102,5 @@ def test_evaluate_and_the_picker_take_a_sound_classifier(trained, capsys):
     from playground.core import paths
 
     shutil.copytree(result.model_dir, paths.models_dir() / "words-sounds")
-    served = tasks.models_for("audio-classification", models.catalog(include_hub=False))
+    served = tasks.models_for("audio-classification", tasks.catalog(include_hub=False))
     assert [e.source for e in served] == ["finetuned"] and served[0].location.endswith("words-sounds")

@@ -23,7 +23,7 @@ def test_image_classifier_on_digits_reaches_85_percent_and_loads_in_the_agreed_f
     import torch
     from safetensors.torch import load_file
 
-    from playground.core import models
+    from playground.core import tasks
     from playground.core.training.image import train_image_classifier
 
     data = write_digits(tmp_path / "digits")
@@ -38,7 +38,7 @@ def test_image_classifier_on_digits_reaches_85_percent_and_loads_in_the_agreed_f
     meta = json.loads(open(f"{out}/playground_model.json").read())
     assert meta["task"] == "image-classification" and meta["labels"] == [str(i) for i in range(10)]
     assert meta["backbone"] == "efficientnet_lite0" and meta["image_size"] == 32
-    assert any(e.id == out for e in models.catalog("image-classification"))  # in the pickers at once
+    assert any(e.id == out for e in tasks.catalog("image-classification"))  # in the pickers at once
     model = timm.create_model(meta["backbone"], pretrained=False, num_classes=meta["num_classes"])
     model.load_state_dict(load_file(f"{out}/model.safetensors"))
     cfg = json.loads(open(f"{out}/config.json").read())

@@ -40,7 +40,7 @@ def _load_corpus(qtbot, tab, tmp_path):
 def test_plot_receives_points_while_a_10ms_timer_keeps_ticking(qtbot, tab, tmp_path):
     from PySide6.QtCore import QTimer
 
-    from playground.core import models
+    from playground.core import tasks
 
     _load_corpus(qtbot, tab, tmp_path)
     tab.steps.setValue(160)
@@ -63,7 +63,7 @@ def test_plot_receives_points_while_a_10ms_timer_keeps_ticking(qtbot, tab, tmp_p
     assert steps[-1] == 160 and steps == sorted(steps) and tab.plot.redraws >= 1
     assert len(ticks) >= 10, "the UI timer kept ticking during training"
     assert saved and saved[0] == tab.last_result.model_dir
-    assert any(e.location == saved[0] for e in models.catalog("text-generation"))
+    assert any(e.location == saved[0] for e in tasks.catalog("text-generation"))
     assert "Saved" in tab.status_label.text()
     assert tab.start_button.isEnabled() and not tab.cancel_button.isEnabled()
 
