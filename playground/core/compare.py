@@ -211,9 +211,9 @@ def check_data(task: str, data: str) -> Path | list[tuple[Path, str]]:
 
         tdata.scan_image_folder(path)
     elif kind == "sound":
-        from playground.core import sound
+        from playground.core.training import data as tdata
 
-        sound.scan_sound_folder(path)
+        tdata.scan_sound_folder(path)
     else:
         from playground.core.training import data as tdata
 

@@ -113,7 +113,7 @@ TASKS: tuple[Task, ...] = (
          models.DEFAULT_EMBEDDER, kinds=("text-embedding",)),
     Task("text-classification", "Classify", "text", "text", "a sequence-classification model", None,
          kinds=("text-classification",), accepts=_not_embedder_or_nli, architectures=("ForSequenceClassification",),
-         sources=("playground.core.onnx_export:text_entries",),
+         sources=("playground.core.onnx_runtime:text_entries",),
          train="text",
          hub=(Hub("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "DistilBERT SST-2 sentiment",
                   "Apache-2.0"),)),
@@ -148,7 +148,7 @@ TASKS: tuple[Task, ...] = (
     # -- Image tab ------------------------------------------------------------------------------
     Task("image-classification", "Classify images", "image", "images", "an image-classification model",
          "bundled/efficientnet-lite0", kinds=("image-classification",), architectures=("ForImageClassification",),
-         sources=("playground.core.torchvision_weights:classifier_entries", "playground.core.onnx_export:entries"), train="image",
+         sources=("playground.core.torchvision_weights:classifier_entries", "playground.core.onnx_runtime:entries"), train="image",
          hub=(Hub("google/vit-base-patch16-224", "ViT base 224 (ImageNet)", "Apache-2.0"),)),
     Task("object-detection", "Objects", "image", "images", "an object-detection model", "bundled/yolov3-tiny",
          kinds=("object-detection",), architectures=("ForObjectDetection",),

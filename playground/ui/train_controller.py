@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from playground.core.jobs import Job
 from playground.core.training import data as tdata
+from playground.core.training import preview as tpreview
 from playground.ui.widgets.deferred import lazy_module
 
 # Read after the first paint only (a run's events, a checkpoint's presence): not worth the start-up.
@@ -113,7 +114,7 @@ class TrainController(QObject):
     # data
     data_changed = Signal(str, str)  # path, guessed kind: new data was accepted (its check follows)
     preview_started = Signal()  # a data check was submitted
-    preview_ready = Signal(object)  # tdata.DataPreview
+    preview_ready = Signal(object)  # tpreview.DataPreview
     preview_failed = Signal(str)
     name_changed = Signal(str)  # the controller proposes a model name (new data, the next run)
     resume_available = Signal(bool)  # a checkpoint exists for the current name
@@ -134,7 +135,7 @@ class TrainController(QObject):
         self._runner = ctx.runner("train", self)  # training and its data checks: the "train" lane
         self.handle = None  # the running job's JobHandle
         self.control: TrainControl | None = None
-        self.preview: tdata.DataPreview | None = None
+        self.preview: tpreview.DataPreview | None = None
         self.data_path = ""  # the path of the accepted data
         self.name = ""  # the model name, as the user typed it ("" = none yet)
         self.last_step: ev.StepEvent | None = None
@@ -180,7 +181,7 @@ class TrainController(QObject):
         if self.running:
             self._say("Training is running: cancel it before choosing other data.")
             return False
-        kind = tdata.guess_kind(path) or current_kind
+        kind = tpreview.guess_kind(path) or current_kind
         self.data_path = path
         self.data_changed.emit(path, kind)
         self._propose_name("")  # the check proposes one for this data
@@ -197,11 +198,11 @@ class TrainController(QObject):
         self.preview_started.emit()
         self._state()
         kwargs = {"text_column": text_column or None, "label_column": label_column or None}
-        self._runner.submit(Job(tdata.preview, (kind, path), kwargs, name="check training data"),
+        self._runner.submit(Job(tpreview.preview, (kind, path), kwargs, name="check training data"),
                             on_result=self._on_preview, on_error=self._on_preview_error,
                             key=PREVIEW_KEY, show=False)
 
-    def _on_preview(self, p: tdata.DataPreview) -> None:
+    def _on_preview(self, p: tpreview.DataPreview) -> None:
         self.preview = p
         self.preview_ready.emit(p)
         if not self.name.strip():

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
-from playground.core.training import data as tdata
+from playground.core.training import preview as tpreview
 from playground.core.training.distributed import local_slots
 from playground.ui.evaluation_panel import EvaluationPanel
 from playground.ui.sound_recorder import SoundRecorder
@@ -333,7 +333,7 @@ class TrainTab(QWidget):
     def _on_kind_changed(self, *_):
         self._apply_kind()
         path = self.path_edit.text().strip()
-        if path and tdata.guess_kind(path) in (None, self.kind):  # None: a missing path, said again
+        if path and tpreview.guess_kind(path) in (None, self.kind):  # None: a missing path, said again
             self._check_data()
 
     def _apply_kind(self) -> None:
@@ -401,7 +401,7 @@ class TrainTab(QWidget):
         self.controller.check_data(self.kind, self.path_edit.text(), self.text_col.currentText() or None,
                                    self.label_col.currentText() or None)
 
-    def _on_preview(self, p: tdata.DataPreview) -> None:
+    def _on_preview(self, p: tpreview.DataPreview) -> None:
         if p.columns:
             for combo, value in ((self.text_col, p.text_column), (self.label_col, p.label_column)):
                 combo.blockSignals(True)
