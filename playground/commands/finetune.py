@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from playground import cli
+from playground.commands import common
 
 
 def _common(p, default_lr: float, default_batch: int, default_epochs: int | None = 3) -> None:
@@ -109,14 +109,14 @@ def _check_options(args) -> None:
     _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
               "image_size", "max_length", "lora_rank", "checkpoint_every", "nproc", "nnodes")
     if not 0 <= args.node_rank < args.nnodes:
-        raise cli.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
+        raise common.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
 
 
 def _positive(args, *names) -> None:
     for name in names:
         value = getattr(args, name, None)
         if value is not None and value <= 0:
-            raise cli.UsageError(f"--{name.replace('_', '-')} must be positive (got {value})")
+            raise common.UsageError(f"--{name.replace('_', '-')} must be positive (got {value})")
 
 
 class _Printer:
@@ -137,7 +137,7 @@ class _Printer:
             return
         if self.as_json:
             if hasattr(event, "to_dict"):
-                cli.print_json_line(_clean(event.to_dict() | {"world_size": self.world_size}))
+                common.print_json_line(_clean(event.to_dict() | {"world_size": self.world_size}))
             return
         if isinstance(event, ev.StepEvent):
             now = time.monotonic()
@@ -233,21 +233,21 @@ def _launch(args) -> int:
         gpus = devices.choose_device().startswith("cuda") if args.device != "cpu" else False
         found = launch.commands(plan, worker_argv(args), gpus)
         if args.json:
-            cli.print_json(found)
+            common.print_json(found)
         else:
             print(f"# torchrun (on each machine, with its --node-rank)\n{found['torchrun']}\n")
             print(f"# accelerate launch (on each machine, with its --machine_rank)\n{found['accelerate']}\n")
             print(f"# Slurm: save as finetune.sbatch, then: sbatch finetune.sbatch\n{found['sbatch']}")
-        return cli.EXIT_OK
+        return common.EXIT_OK
     try:
         return launch.launch(plan, worker_argv(args), _default_out(args), args.json)
     except Cancelled:
         if args.json:
-            cli.print_json_line({"type": "cancelled", "world_size": plan.world_size})
+            common.print_json_line({"type": "cancelled", "world_size": plan.world_size})
         raise
     except launch.RankFailed as exc:
         if args.json:
-            cli.print_json_line({"type": "error", "message": str(exc), "world_size": plan.world_size})
+            common.print_json_line({"type": "error", "message": str(exc), "world_size": plan.world_size})
         raise
 
 
@@ -298,19 +298,19 @@ def cmd_finetune(args) -> int:
     job = Job(job_for(kind), (args.data, args.out),
               options | {"name": args.name, "resume": args.resume, "overwrite": args.overwrite, "control": control},
               name=f"finetune {kind}")
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     if ranks.active:
         return _run_rank(job, args, ranks, cancel)
     result = run_sync(job, _Printer(args.json, accuracy_name=_accuracy_name(kind)), cancel)
     if not args.json:
         print(f"saved {result.model_dir} ({_metric(result, kind)})")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def _run_rank(job, args, ranks, cancel) -> int:
     """One rank of a launched run: rank 0 prints the events; a cancel every rank agreed on exits
     EXIT_CANCELLED (the launcher tells it from a failure); an error is left for the launcher's sentence."""
-    from playground.core.errors import Cancelled, friendly_message
+    from playground.core.errors import Cancelled, PlaygroundError, friendly_message
     from playground.core.runner import run_sync
     from playground.core.training import distributed, launch
 
@@ -320,8 +320,8 @@ def _run_rank(job, args, ranks, cancel) -> int:
     except Cancelled:
         return distributed.EXIT_CANCELLED
     except Exception as exc:
-        launch.record_rank_error(str(exc) if isinstance(exc, cli.PlaygroundError) else friendly_message(exc))
+        launch.record_rank_error(str(exc) if isinstance(exc, PlaygroundError) else friendly_message(exc))
         raise
     if ranks.main and not args.json:
         print(f"saved {result.model_dir} ({_metric(result, args.finetune_kind)}, {ranks.world_size} processes)")
-    return cli.EXIT_OK
+    return common.EXIT_OK

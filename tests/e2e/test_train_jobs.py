@@ -135,6 +135,7 @@ def test_charlm_loss_falls_by_a_third_and_the_model_generates(tmp_path):
 
 def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch):
     from playground import cli
+    from playground.commands import common
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(CORPUS)
@@ -148,7 +149,7 @@ def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch
     real_emit_check = loop.StepEvent
 
     flag_holder = {}
-    real_cancel = cli.cancel_on_sigint
+    real_cancel = common.cancel_on_sigint
 
     def cancel_on_sigint():
         flag_holder["flag"] = real_cancel()
@@ -160,7 +161,7 @@ def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch
             if self.step == 7:  # as if Ctrl+C came right after step 7
                 flag_holder["flag"].set()
 
-    monkeypatch.setattr(cli, "cancel_on_sigint", cancel_on_sigint)
+    monkeypatch.setattr(common, "cancel_on_sigint", cancel_on_sigint)
     monkeypatch.setattr(loop, "StepEvent", StepThenCancel)
     assert cli.main(cmd) == 1
     captured = capsys.readouterr()
