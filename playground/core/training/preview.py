@@ -1,8 +1,9 @@
 """A quick look at training data for the Train tab: which job a path is for, and the data
 checks that job will run, without loading a model or decoding a file (`preview` is a job).
 
-It sits above the readers it dispatches to: `training.data` (image folders, tables, text
-files), and `training.lm` (prompt/response examples); the latter is imported when its kind is previewed, so the Train tab's first paint does not wait.
+It sits above the readers it dispatches to: `training.data` (image, sound and text data) and
+`training.lm` (prompt/response examples, imported only when that kind is previewed, so the
+Train tab's first paint does not wait for the generation engine).
 """
 
 from __future__ import annotations
