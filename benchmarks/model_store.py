@@ -1,6 +1,6 @@
 """Model manager listing: `model_store.list_models` vs the direct calls it wraps.
 
-The direct path is what the list needs from the libraries: `models.catalog()`
+The direct path is what the list needs from the libraries: `tasks.catalog()`
 without Hub suggestions (bundled + fine-tuned, with disk sizes) plus
 `huggingface_hub.scan_cache_dir()`. Both run on the same fake Hub cache (N repos)
 and models folder (M fine-tuned models), interleaved, several repeats; prints
@@ -59,13 +59,13 @@ def main(argv: list[str] | None = None) -> float:
 
     from huggingface_hub import scan_cache_dir
 
-    from playground.core import model_store, models
+    from playground.core import model_store, tasks
 
     def app_path():
         return model_store.list_models(hub_cache=cache)
 
     def direct_path():
-        entries = models.catalog(include_hub=False)
+        entries = tasks.catalog(include_hub=False)
         info = scan_cache_dir(cache)
         return len(entries) + len(info.repos)
 

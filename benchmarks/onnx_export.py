@@ -64,7 +64,7 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from playground.core import image, models, onnx_export
+    from playground.core import image, models, onnx_export, onnx_runtime
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -90,7 +90,7 @@ def main() -> int:
             opts.intra_op_num_threads = args.threads
             sess = ort.InferenceSession(str(out), opts, providers=["CPUExecutionProvider"])
         else:
-            sess = onnx_export.session(out)
+            sess = onnx_runtime.session(out)
         name = sess.get_inputs()[0].name
         h, w = clf.input_size
         print(f"CPU threads: torch {torch.get_num_threads()}, onnxruntime {args.threads or 'default'} "

@@ -469,11 +469,10 @@ class MainWindow(QMainWindow):
         cuda = (rep.cuda_version or "none (CPU build)") if rep else "checking..."
         device = f"{rep.chosen.name} ({rep.chosen.torch_device}, {rep.chosen.dtype})" if rep else "checking..."
         from playground.core.models import BUNDLED
-
-        from playground.core.models import _module_dir
+        from playground.core.packages import module_dir
 
         def state(b) -> str:
-            return "" if _module_dir(b.module) is not None else " <b>(not installed)</b>"
+            return "" if module_dir(b.module) is not None else " <b>(not installed)</b>"
 
         models = "".join(f"<li>{b.display_name}: package <i>{b.package}</i>{state(b)}, licence {b.licence}</li>"
                          for b in BUNDLED)

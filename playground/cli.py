@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
 import pkgutil
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from playground import __version__
+# The exit codes stay readable as cli.EXIT_* (the `playground` command's contract).
+from playground.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, fail, print_json  # noqa: F401
 from playground.core.errors import Cancelled, PlaygroundError, friendly_message
 from playground.core.wording import plural
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,28 +33,6 @@ class _Parser(argparse.ArgumentParser):
 APP_USAGE = "playground [options] [FILE ...]\n       playground [options] COMMAND ..."
 FILES_HELP = ("FILE ...: open the window with these files, routed like a drop: images to the Image tab, "
               "audio to Speech, tables and class folders to Train. A file named like a command: ./NAME.")
-
-
-def at_least_one(text: str) -> int:
-    """argparse type for counts (--top-k, --batch-size): a usage error before any input is read."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def share(text: str) -> float:
-    """argparse type for a share strictly between 0 and 1 (--val-share)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid float value: '{text}'") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
 
 
 def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
@@ -94,10 +65,11 @@ def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
 
 
 def _command_modules():
+    """Every feature's command module; `_*` modules and `common` are helpers the commands share."""
     import playground.commands as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and info.name != "common":
             yield importlib.import_module(f"playground.commands.{info.name}")
 
 
@@ -139,37 +111,6 @@ def is_file_argument(token: str) -> bool:
     return os.path.exists(token) and token not in command_names()
 
 
-def print_json(data) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=None if isinstance(data, dict) else 2, default=str)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
-
-
-def print_json_line(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def fail(message: str) -> int:
-    sys.stderr.write(f"playground: error: {message}\n")
-    sys.stderr.flush()
-    return EXIT_FAILURE
-
-
-def cancel_on_sigint() -> threading.Event:
-    """Ctrl+C sets a cancel flag (jobs stop at their next check) instead of a traceback."""
-    flag = threading.Event()
-
-    def handler(signum, frame):
-        if flag.is_set():
-            raise KeyboardInterrupt
-        flag.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, handler)
-    return flag
-
-
 # -- built-in commands ----------------------------------------------------------
 
 
@@ -189,12 +130,12 @@ def cmd_devices(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from playground.core import models, tasks
+    from playground.core import tasks
     from playground.core.devices import format_bytes
 
     if args.task and args.task not in tasks.ids():
         raise UsageError(f"unknown task '{args.task}'; tasks: {', '.join(tasks.ids())}")
-    entries = models.catalog(args.task)
+    entries = tasks.catalog(args.task)
     if args.json:
         print_json([e.to_dict() for e in entries])
         return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from playground import cli
+from playground.commands import common
 from playground.core.jobs import Job
 from playground.core.runner import run_sync
 from playground.core.wording import plural
@@ -46,7 +46,7 @@ def register(tasks) -> None:
 
 
 def _run(fn, *args, **kwargs):
-    return run_sync(Job(fn, args, kwargs), _progress_to_stderr, cli.cancel_on_sigint())
+    return run_sync(Job(fn, args, kwargs), _progress_to_stderr, common.cancel_on_sigint())
 
 
 def _progress_to_stderr(event) -> None:
@@ -73,18 +73,18 @@ def cmd_embed(args) -> int:
     res = _run(text.embed, args.texts, model=args.model)
     _notice_truncated(sum(res.truncated), res.max_tokens)
     if args.json:
-        cli.print_json(res.to_list())
+        common.print_json(res.to_list())
     else:
         for t, v in zip(res.texts, res.vectors, strict=True):
             head = ", ".join(f"{x:+.4f}" for x in v[:6])
             print(f"{t}\n  [{head}, ...] ({len(v)} dims)")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def _print_scores(res, as_json: bool) -> None:
     _notice_truncated(res.truncated, res.max_tokens)
     if as_json:
-        cli.print_json([s.to_dict() for s in res.items])
+        common.print_json([s.to_dict() for s in res.items])
         return
     for item in res.items:
         print(item.text)
@@ -98,12 +98,12 @@ def cmd_zero_shot(args) -> int:
 
     labels = [x for x in args.labels.split(",") if x.strip()]
     if len(labels) < 2:
-        raise cli.UsageError("--labels needs at least two labels separated by commas")
+        raise common.UsageError("--labels needs at least two labels separated by commas")
     kwargs = {"model": args.model, "multi_label": args.multi_label}
     if args.template:
         kwargs["template"] = args.template
     _print_scores(_run(text.zero_shot, args.texts, labels, **kwargs), args.json)
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def cmd_similar(args) -> int:
@@ -125,21 +125,21 @@ def cmd_similar(args) -> int:
             raise InputError(f"The candidates file {path} is not UTF-8 text.") from exc
         candidates += [line.strip() for line in content.splitlines() if line.strip()]
     if not candidates:
-        raise cli.UsageError("give candidate sentences as arguments or with --candidates-file")
+        raise common.UsageError("give candidate sentences as arguments or with --candidates-file")
     if args.top_k is not None and args.top_k < 1:
-        raise cli.UsageError("--top-k must be at least 1")
+        raise common.UsageError("--top-k must be at least 1")
     res = _run(text.similar, args.query, candidates, top_k=args.top_k, model=args.model)
     _notice_truncated(res.truncated, None)
     if args.json:
-        cli.print_json([h.to_dict() for h in res.hits])
+        common.print_json([h.to_dict() for h in res.hits])
     else:
         for h in res.hits:
             print(f"{h.score:+.3f}  {h.text}")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def cmd_classify(args) -> int:
     from playground.core import text
 
     _print_scores(_run(text.classify, args.texts, args.model, allow_pickle=args.allow_pickle), args.json)
-    return cli.EXIT_OK
+    return common.EXIT_OK

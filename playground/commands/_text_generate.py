@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from playground import cli
+from playground.commands import common
 from playground.core.generation import DEFAULT_DECODING
 from playground.core.jobs import Job, Progress
 from playground.core.runner import run_sync
@@ -75,7 +75,7 @@ def _stderr_progress(event) -> None:
 
 
 def _run(job: Job, sink=_stderr_progress):
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     return run_sync(job, sink, cancel), cancel
 
 
@@ -84,15 +84,15 @@ def cmd_generate(args) -> int:
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if args.max_new_tokens < 1:
-        raise cli.UsageError("--max-new-tokens must be at least 1")
+        raise common.UsageError("--max-new-tokens must be at least 1")
     if args.temperature < 0:
-        raise cli.UsageError("--temperature cannot be negative (0 means greedy)")
+        raise common.UsageError("--temperature cannot be negative (0 means greedy)")
     if not 0 < args.top_p <= 1:
-        raise cli.UsageError("--top-p must be in (0, 1]")
+        raise common.UsageError("--top-p must be in (0, 1]")
     if args.repetition_penalty is not None and args.repetition_penalty <= 0:
-        raise cli.UsageError("--repetition-penalty must be positive (1 means none)")
+        raise common.UsageError("--repetition-penalty must be positive (1 means none)")
     if args.no_repeat_ngram is not None and args.no_repeat_ngram < 0:
-        raise cli.UsageError("--no-repeat-ngram cannot be negative (0 means off)")
+        raise common.UsageError("--no-repeat-ngram cannot be negative (0 means off)")
 
     def sink(event) -> None:
         if isinstance(event, generation.TokenEvent):
@@ -112,13 +112,13 @@ def cmd_generate(args) -> int:
     if result.notice:
         sys.stderr.write(result.notice + "\n")
     if args.json:
-        cli.print_json(result.to_dict())
+        common.print_json(result.to_dict())
     else:
         sys.stdout.write("\n")
         sys.stdout.flush()
     if result.stopped:
-        return cli.fail("cancelled")
-    return cli.EXIT_OK
+        return common.fail("cancelled")
+    return common.EXIT_OK
 
 
 def cmd_answer(args) -> int:
@@ -129,15 +129,15 @@ def cmd_answer(args) -> int:
             with open(args.context_file, encoding="utf-8") as fh:
                 context = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
-            return cli.fail(f"cannot read {args.context_file}: {exc}")
+            return common.fail(f"cannot read {args.context_file}: {exc}")
     else:
         context = args.context
     result, _ = _run(Job(answer.answer, (context, args.question, args.model), _safety(args), name="answer"))
     if args.json:
-        cli.print_json(result.to_dict())
+        common.print_json(result.to_dict())
     else:
         print(result.answer)
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def cmd_entities(args) -> int:
@@ -145,8 +145,8 @@ def cmd_entities(args) -> int:
 
     results, _ = _run(Job(entities.find_entities, (args.texts, args.model), _safety(args), name="entities"))
     if args.json:
-        cli.print_json([r.to_dict() for r in results])
-        return cli.EXIT_OK
+        common.print_json([r.to_dict() for r in results])
+        return common.EXIT_OK
     for r in results:
         print(r.text)
         for e in r.entities:
@@ -154,7 +154,7 @@ def cmd_entities(args) -> int:
             print(f"  {e.label:12} {e.text}  [{e.start}:{e.end}]{score}")
         if not r.entities:
             print("  (no entities)")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def cmd_translate(args) -> int:
@@ -163,8 +163,8 @@ def cmd_translate(args) -> int:
     results, _ = _run(Job(translate.translate, (args.texts, args.target, args.source, args.model), _safety(args),
                           name="translate"))
     if args.json:
-        cli.print_json([r.to_dict() for r in results])
-        return cli.EXIT_OK
+        common.print_json([r.to_dict() for r in results])
+        return common.EXIT_OK
     for r in results:
         print(r.translation)
-    return cli.EXIT_OK
+    return common.EXIT_OK

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from playground import cli
+from playground.commands import common
 
 HEADINGS = {"accuracy": "accuracy", "macro_f1": "macro-F1", "wer": "WER", "cer": "CER"}
 
@@ -25,7 +25,7 @@ def register(sub) -> None:
                    help="folder of class sub-folders, labelled CSV/TSV, or audio with reference .txt/.srt beside it")
     p.add_argument("--models", nargs="+", required=True, metavar="MODEL",
                    help="two or more models of one task: classifiers or speech recognisers (ids or folders)")
-    p.add_argument("--batch-size", type=cli.at_least_one, default=32,
+    p.add_argument("--batch-size", type=common.at_least_one, default=32,
                    help="classifiers: examples per forward pass (default 32)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_compare, input_paths={"data": "file or folder"}, check_options=_check_options)
@@ -35,9 +35,9 @@ def _check_options(args) -> None:
     if args.data is None and len(args.models) > 1:
         args.data = args.models.pop()
     if args.data is None:
-        raise cli.UsageError("compare needs the labelled data (DATA) after the models")
+        raise common.UsageError("compare needs the labelled data (DATA) after the models")
     if len(args.models) < 2:
-        raise cli.UsageError("compare needs at least two models (--models A B ...)")
+        raise common.UsageError("compare needs at least two models (--models A B ...)")
 
 
 def cmd_compare(args) -> int:
@@ -45,14 +45,14 @@ def cmd_compare(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     result = run_sync(Job(compare.compare, (list(args.models), args.data), {"batch_size": args.batch_size}),
                       None, cancel)
     if args.json:
-        cli.print_json(result.to_dict())
+        common.print_json(result.to_dict())
     else:
         sys.stdout.write(table(result))
-    return cli.EXIT_OK if all(r.ok for r in result.rows) else cli.EXIT_FAILURE
+    return common.EXIT_OK if all(r.ok for r in result.rows) else common.EXIT_FAILURE
 
 
 def table(result) -> str:

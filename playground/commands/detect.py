@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playground import cli
+from playground.commands import common
 
 
 def _threshold(text: str) -> float:
@@ -49,7 +49,7 @@ def _finish(results, as_json: bool, to_dict, line) -> int:
 
     failed = [r for r in results if r.error is not None]
     if as_json:
-        cli.print_json([to_dict(r) for r in results])
+        common.print_json([to_dict(r) for r in results])
     else:
         for r in results:
             if r.error is None:
@@ -57,7 +57,7 @@ def _finish(results, as_json: bool, to_dict, line) -> int:
     for r in failed:
         message = r.error if Path(r.path).name in r.error else f"{r.path}: {r.error}"
         sys.stderr.write(f"playground: error: {message}\n")
-    return cli.EXIT_FAILURE if failed else cli.EXIT_OK
+    return common.EXIT_FAILURE if failed else common.EXIT_OK
 
 
 def cmd_detect_objects(args) -> int:
@@ -65,7 +65,7 @@ def cmd_detect_objects(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     job = Job(detection.detect_objects, (args.paths,),
               {"model": args.model, "min_score": args.threshold, "allow_pickle": args.allow_pickle,
                "trust_remote_code": args.trust_remote_code})
@@ -87,7 +87,7 @@ def cmd_detect_faces(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     floor = min(args.threshold, detection.FACE_FLOOR)
     job = Job(detection.detect_faces, (args.paths,),
               {"min_score": floor, "blur_to": args.blur_to, "blur_threshold": args.threshold})

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from playground import cli
+from playground.commands import common
 from playground.core.wording import plural
 
 
@@ -31,18 +31,18 @@ def register(sub) -> None:
                         "(a LoRA run folder: scored against its base)")
     p.add_argument("--split", choices=("all", "validation"), default="all",
                    help="all examples (default) or only the training run's validation split of DATA")
-    p.add_argument("--val-share", type=cli.share, default=None,
+    p.add_argument("--val-share", type=common.share, default=None,
                    help="with --split validation: the run's validation share (default: from the model)")
     p.add_argument("--seed", type=int, default=None,
                    help="with --split validation: the run's seed (default: the one saved with the model)")
     p.add_argument("--text-column", default=None, help="text column of a table (default: the model's or guessed)")
     p.add_argument("--label-column", default=None, help="label column of a table (default: the model's or guessed)")
-    p.add_argument("--batch-size", type=cli.at_least_one, default=None,
+    p.add_argument("--batch-size", type=common.at_least_one, default=None,
                    help="examples per forward pass (default 32; a language model: its run's batch size)")
     p.add_argument("--base", default=None,
                    help="language models: the base to compare with (default: a LoRA run's own base; "
                         "another causal LM is scored alone)")
-    p.add_argument("--max-length", type=cli.at_least_one, default=None,
+    p.add_argument("--max-length", type=common.at_least_one, default=None,
                    help="language models: tokens per example (default: the run's, else 256)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate, input_paths={"data": "file or folder"})
@@ -53,21 +53,21 @@ def cmd_evaluate(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     if evaluate_lm.is_language_model(args.model):
         return _report_lm(args, run_sync(Job(evaluate_lm.evaluate_lm, (args.model, args.data),
                                              {"split": args.split, "base": args.base, "val_share": args.val_share,
                                               "seed": args.seed, "max_length": args.max_length,
                                               "batch_size": args.batch_size}), None, cancel))
     if args.base or args.max_length:
-        raise cli.UsageError("--base and --max-length are for language models; the model is a classifier")
+        raise common.UsageError("--base and --max-length are for language models; the model is a classifier")
     result = run_sync(Job(evaluate.evaluate, (args.model, args.data),
                           {"split": args.split, "val_share": args.val_share, "seed": args.seed,
                            "text_column": args.text_column, "label_column": args.label_column,
                            "batch_size": args.batch_size or evaluate.BATCH_SIZE}), None, cancel)
     if args.json:
-        cli.print_json(result.to_dict())
-        return cli.EXIT_OK
+        common.print_json(result.to_dict())
+        return common.EXIT_OK
     out = sys.stdout
     out.write(f"{result.model} on {result.data}: accuracy {result.accuracy:.4f} ({plural(result.total, 'example')})\n")
     width = max(8, *(len(x) for x in result.labels))
@@ -76,14 +76,14 @@ def cmd_evaluate(args) -> int:
         s = result.per_class[label]
         out.write(f"{label:{width}}  {s.precision:9.3f}  {s.recall:6.3f}  {s.f1:5.3f}  {s.support:7d}\n")
     out.write(f"{len(result.misclassified)} misclassified\n")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def _report_lm(args, result) -> int:
     """A language model's before and after: one JSON object, or a two-line table and the changed count."""
     if args.json:
-        cli.print_json(result.to_dict())
-        return cli.EXIT_OK
+        common.print_json(result.to_dict())
+        return common.EXIT_OK
     out = sys.stdout
     out.write(f"{result.model} on {result.data} ({result.split}, {plural(result.examples, 'example')})\n")
     width = max(len(s.model) for s in result.scores)
@@ -94,4 +94,4 @@ def _report_lm(args, result) -> int:
     if result.rows and result.base_model:
         out.write(f"{result.changed} of {plural(result.examples, 'example')} changed: {result.fixed} now right, "
                   f"{result.changed - result.fixed} now wrong\n")
-    return cli.EXIT_OK
+    return common.EXIT_OK

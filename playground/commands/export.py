@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from playground import cli
+from playground.commands import common
 
 
 def register(sub) -> None:
@@ -29,15 +29,15 @@ def cmd_export(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     result = run_sync(Job(onnx_export.export, (args.model, args.out),
                           {"format": args.format, "check_data": args.check_data}), None, cancel)
     if args.json:
-        cli.print_json(result.to_dict())
-        return cli.EXIT_OK
+        common.print_json(result.to_dict())
+        return common.EXIT_OK
     agreement = (f"same top-1 as torch on {result.agreement:.2%} of {result.checked} {result.check_source} examples"
                  if result.agreement is not None else "not checked")
     sys.stdout.write(f"{result.path}: {result.size_bytes / 1e6:.1f} MB, {agreement}\n")
     for note in result.warnings:
         sys.stderr.write(f"playground: warning: {note}\n")
-    return cli.EXIT_OK
+    return common.EXIT_OK

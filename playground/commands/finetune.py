@@ -11,19 +11,24 @@ import argparse
 import sys
 import time
 
-from playground import cli
+from playground.commands import common
+from playground.core.training import defaults
 
 
-def _common(p, default_lr: float, default_batch: int, default_epochs: int | None = 3) -> None:
+def _common(p, kind: str) -> None:
+    """The options every job takes, with the job's defaults (the ones the Train tab shows too)."""
+    d = defaults.for_kind(kind)
     p.add_argument("--out", default=None, help="model folder to write (default: <models folder>/<name>)")
     p.add_argument("--name", default=None, help="model name (default: from the data's name)")
-    if default_epochs is not None:
-        p.add_argument("--epochs", type=int, default=default_epochs, help=f"epochs (default {default_epochs})")
-    p.add_argument("--batch-size", type=int, default=default_batch, help=f"batch size (default {default_batch})")
-    p.add_argument("--lr", type=float, default=default_lr, help=f"peak learning rate (default {default_lr:g})")
-    p.add_argument("--val-share", type=float, default=None, help="share of the data held out for validation")
+    if not d.by_steps:
+        p.add_argument("--epochs", type=int, default=d.length, help=f"epochs (default {d.length})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size (default {d.batch_size})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr:g})")
+    p.add_argument("--val-share", type=float, default=None,
+                   help=f"share of the data held out for validation (default {d.val_share:g})")
     p.add_argument("--patience", type=int, default=None,
-                   help="stop after this many evaluations without a better validation loss (0: never)")
+                   help=f"stop after this many evaluations without a better validation loss (0: never; "
+                        f"default {d.patience})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
     p.add_argument("--no-mixed-precision", action="store_true", help="train in fp32 on a GPU too")
@@ -48,10 +53,11 @@ def register(sub) -> None:
 
     p = kinds.add_parser("image", help="image classifier from a folder of class sub-folders")
     p.add_argument("data", metavar="DIR", help="folder with one sub-folder of images per class")
-    _common(p, 1e-3, 32)
-    p.add_argument("--backbone", default="bundled/efficientnet-lite0",
+    _common(p, "image")
+    p.add_argument("--backbone", default=defaults.IMAGE_BACKBONE,
                    help="bundled/efficientnet-lite0, a timm model name, or a fine-tuned image model folder")
-    p.add_argument("--image-size", type=int, default=224, help="input size in pixels (default 224)")
+    p.add_argument("--image-size", type=int, default=defaults.IMAGE_SIZE,
+                   help=f"input size in pixels (default {defaults.IMAGE_SIZE})")
     p.add_argument("--head-only", action="store_true", help="train only the new classification head")
     p.add_argument("--no-augment", action="store_true", help="no random crops or colour jitter")
     p.add_argument("--flip", action="store_true", help="also flip images horizontally at random")
@@ -60,19 +66,21 @@ def register(sub) -> None:
 
     p = kinds.add_parser("text", help="text classifier from a CSV or TSV file")
     p.add_argument("data", metavar="FILE", help="CSV/TSV file with a header row")
-    _common(p, 5e-5, 16)
+    _common(p, "text")
     p.add_argument("--text-column", default=None, help="column with the text (default: guessed)")
     p.add_argument("--label-column", default=None, help="column with the label (default: guessed)")
-    p.add_argument("--model", default="bundled/all-minilm-l6-v2", help="encoder: bundled id, Hub id or folder")
-    p.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
+    p.add_argument("--model", default=defaults.TEXT_ENCODER, help="encoder: bundled id, Hub id or folder")
+    p.add_argument("--max-length", type=int, default=defaults.TEXT_MAX_LENGTH,
+                   help=f"tokens per text (default {defaults.TEXT_MAX_LENGTH})")
     p.add_argument("--head-only", action="store_true", help="train only the classification head")
     p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"},
                    check_options=_check_options)
 
     p = kinds.add_parser("charlm", help="character-level GPT from a text file, from scratch")
     p.add_argument("data", metavar="FILE", help="plain UTF-8 text file")
-    _common(p, 2e-3, 32, default_epochs=None)
-    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    _common(p, "charlm")
+    steps = defaults.for_kind("charlm").length
+    p.add_argument("--steps", type=int, default=steps, help=f"training steps (default {steps})")
     p.add_argument("--block-size", type=int, default=128, help="context length in characters (default 128)")
     p.add_argument("--layers", type=int, default=4, help="transformer layers (default 4)")
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
@@ -83,7 +91,7 @@ def register(sub) -> None:
 
     p = kinds.add_parser("sound", help="sound classes from a folder of class sub-folders of audio clips")
     p.add_argument("data", metavar="DIR", help="folder with one sub-folder of audio clips per class")
-    _common(p, 2e-3, 16, default_epochs=60)
+    _common(p, "sound")
     p.add_argument("--features", choices=("whisper", "logmel"), default="whisper",
                    help="features: the bundled Whisper tiny.en encoder (default) or log-mel statistics")
     p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "folder"},
@@ -93,12 +101,13 @@ def register(sub) -> None:
     p.add_argument("data", metavar="FILE",
                    help="JSONL with prompt/response (or messages), CSV/TSV with prompt and response columns, "
                         "or a .txt file (continued pre-training)")
-    _common(p, 3e-4, 8)
-    p.add_argument("--base", default="bundled/smollm2-135m-instruct",
+    _common(p, "lm")
+    p.add_argument("--base", default=defaults.LM_BASE,
                    help="bundled/smollm2-135m-instruct (default), bundled/gemma-3-270m, a causal-LM folder or Hub id")
-    p.add_argument("--lora-rank", type=int, default=16, help="LoRA rank on every projection (default 16)")
-    p.add_argument("--max-length", type=int, default=256, help="tokens per example; longer ones are truncated "
-                                                               "(default 256)")
+    p.add_argument("--lora-rank", type=int, default=defaults.LORA_RANK,
+                   help=f"LoRA rank on every projection (default {defaults.LORA_RANK})")
+    p.add_argument("--max-length", type=int, default=defaults.LM_MAX_LENGTH,
+                   help=f"tokens per example; longer ones are truncated (default {defaults.LM_MAX_LENGTH})")
     p.add_argument("--trust-remote-code", action="store_true", help="allow a Hub base's own code to run")
     p.set_defaults(func=cmd_finetune, finetune_parser=p, input_paths={"data": "file"},
                    check_options=_check_options)
@@ -109,14 +118,14 @@ def _check_options(args) -> None:
     _positive(args, "epochs", "batch_size", "lr", "steps", "block_size", "layers", "heads", "embed", "eval_every",
               "image_size", "max_length", "lora_rank", "checkpoint_every", "nproc", "nnodes")
     if not 0 <= args.node_rank < args.nnodes:
-        raise cli.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
+        raise common.UsageError(f"--node-rank must be between 0 and {args.nnodes - 1} (got {args.node_rank})")
 
 
 def _positive(args, *names) -> None:
     for name in names:
         value = getattr(args, name, None)
         if value is not None and value <= 0:
-            raise cli.UsageError(f"--{name.replace('_', '-')} must be positive (got {value})")
+            raise common.UsageError(f"--{name.replace('_', '-')} must be positive (got {value})")
 
 
 class _Printer:
@@ -137,7 +146,7 @@ class _Printer:
             return
         if self.as_json:
             if hasattr(event, "to_dict"):
-                cli.print_json_line(_clean(event.to_dict() | {"world_size": self.world_size}))
+                common.print_json_line(_clean(event.to_dict() | {"world_size": self.world_size}))
             return
         if isinstance(event, ev.StepEvent):
             now = time.monotonic()
@@ -233,21 +242,21 @@ def _launch(args) -> int:
         gpus = devices.choose_device().startswith("cuda") if args.device != "cpu" else False
         found = launch.commands(plan, worker_argv(args), gpus)
         if args.json:
-            cli.print_json(found)
+            common.print_json(found)
         else:
             print(f"# torchrun (on each machine, with its --node-rank)\n{found['torchrun']}\n")
             print(f"# accelerate launch (on each machine, with its --machine_rank)\n{found['accelerate']}\n")
             print(f"# Slurm: save as finetune.sbatch, then: sbatch finetune.sbatch\n{found['sbatch']}")
-        return cli.EXIT_OK
+        return common.EXIT_OK
     try:
         return launch.launch(plan, worker_argv(args), _default_out(args), args.json)
     except Cancelled:
         if args.json:
-            cli.print_json_line({"type": "cancelled", "world_size": plan.world_size})
+            common.print_json_line({"type": "cancelled", "world_size": plan.world_size})
         raise
     except launch.RankFailed as exc:
         if args.json:
-            cli.print_json_line({"type": "error", "message": str(exc), "world_size": plan.world_size})
+            common.print_json_line({"type": "error", "message": str(exc), "world_size": plan.world_size})
         raise
 
 
@@ -298,19 +307,19 @@ def cmd_finetune(args) -> int:
     job = Job(job_for(kind), (args.data, args.out),
               options | {"name": args.name, "resume": args.resume, "overwrite": args.overwrite, "control": control},
               name=f"finetune {kind}")
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     if ranks.active:
         return _run_rank(job, args, ranks, cancel)
     result = run_sync(job, _Printer(args.json, accuracy_name=_accuracy_name(kind)), cancel)
     if not args.json:
         print(f"saved {result.model_dir} ({_metric(result, kind)})")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def _run_rank(job, args, ranks, cancel) -> int:
     """One rank of a launched run: rank 0 prints the events; a cancel every rank agreed on exits
     EXIT_CANCELLED (the launcher tells it from a failure); an error is left for the launcher's sentence."""
-    from playground.core.errors import Cancelled, friendly_message
+    from playground.core.errors import Cancelled, PlaygroundError, friendly_message
     from playground.core.runner import run_sync
     from playground.core.training import distributed, launch
 
@@ -320,8 +329,8 @@ def _run_rank(job, args, ranks, cancel) -> int:
     except Cancelled:
         return distributed.EXIT_CANCELLED
     except Exception as exc:
-        launch.record_rank_error(str(exc) if isinstance(exc, cli.PlaygroundError) else friendly_message(exc))
+        launch.record_rank_error(str(exc) if isinstance(exc, PlaygroundError) else friendly_message(exc))
         raise
     if ranks.main and not args.json:
         print(f"saved {result.model_dir} ({_metric(result, args.finetune_kind)}, {ranks.world_size} processes)")
-    return cli.EXIT_OK
+    return common.EXIT_OK

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from playground import cli
+from playground.commands import common
 
 
 def register(sub) -> None:
@@ -19,8 +19,8 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or http(s) URLs")
     p.add_argument("--model", default=None,
                    help="model: bundled/efficientnet-lite0 (default), torchvision/NAME, a Hub id or a local folder")
-    p.add_argument("--top-k", type=cli.at_least_one, default=5, help="how many labels per image (default 5)")
-    p.add_argument("--batch-size", type=cli.at_least_one, default=16, help="images per forward pass (default 16)")
+    p.add_argument("--top-k", type=common.at_least_one, default=5, help="how many labels per image (default 5)")
+    p.add_argument("--batch-size", type=common.at_least_one, default=16, help="images per forward pass (default 16)")
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.set_defaults(func=cmd_classify_image, input_paths={"paths": "file"})
 
@@ -30,7 +30,7 @@ def cmd_classify_image(args) -> int:
     from playground.core.jobs import Job, Progress
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
 
     def sink(event) -> None:
         if isinstance(event, image.ImageResult) and not args.json:
@@ -45,10 +45,10 @@ def cmd_classify_image(args) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 100 + "\r")
     if args.json:
-        cli.print_json([r.to_dict() for r in summary.results])
+        common.print_json([r.to_dict() for r in summary.results])
     if summary.cancelled:
-        return cli.fail("cancelled")
-    return cli.EXIT_FAILURE if summary.failed else cli.EXIT_OK
+        return common.fail("cancelled")
+    return common.EXIT_FAILURE if summary.failed else common.EXIT_OK
 
 
 def _print_row(result) -> None:

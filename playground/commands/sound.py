@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 
-from playground import cli
+from playground.commands import common
 
 
 def register(sub) -> None:
     p = sub.add_parser("classify-sound", help="classify audio clips with a sound classifier from 'finetune sound'")
     p.add_argument("paths", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, MP3, OGG ...) or folders")
     p.add_argument("--model", required=True, help="the model folder 'playground finetune sound' wrote")
-    p.add_argument("--top-k", type=cli.at_least_one, default=None, help="how many labels per file (default: all)")
+    p.add_argument("--top-k", type=common.at_least_one, default=None, help="how many labels per file (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.set_defaults(func=cmd_classify_sound, input_paths={"model": "model folder", "paths": "file"})
 
@@ -41,7 +41,7 @@ def cmd_classify_sound(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
 
     def sink(event) -> None:
         if isinstance(event, sound.SoundResult) and not args.json:
@@ -55,5 +55,5 @@ def cmd_classify_sound(args) -> int:
     results = run_sync(Job(sound.classify_files, (_expand(list(args.paths)), args.model), {"top_k": args.top_k},
                            name="classify sounds"), sink, cancel)
     if args.json:
-        cli.print_json([r.to_dict() for r in results])
-    return cli.EXIT_FAILURE if any(r.error is not None for r in results) else cli.EXIT_OK
+        common.print_json([r.to_dict() for r in results])
+    return common.EXIT_FAILURE if any(r.error is not None for r in results) else common.EXIT_OK

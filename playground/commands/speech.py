@@ -15,7 +15,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from playground import cli
+from playground.commands import common
 
 
 def register(sub) -> None:
@@ -82,12 +82,12 @@ def _speakers(args) -> tuple[bool, int | None]:
     """(--speakers given, its number or None for automatic); a usage error for anything else."""
     if args.speakers is None:
         if args.speaker_names:
-            raise cli.UsageError("--speaker-names needs --speakers")
+            raise common.UsageError("--speaker-names needs --speakers")
         return False, None
     if args.speakers == "auto":
         return True, None
     if not args.speakers.isdigit() or int(args.speakers) < 1:
-        raise cli.UsageError(f"--speakers takes a number of speakers of at least 1, not '{args.speakers}'")
+        raise common.UsageError(f"--speakers takes a number of speakers of at least 1, not '{args.speakers}'")
     return True, int(args.speakers)
 
 
@@ -109,7 +109,7 @@ def cmd_transcribe(args) -> int:
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     show_progress = sys.stderr.isatty()
 
     def sink(event) -> None:
@@ -131,7 +131,7 @@ def cmd_transcribe(args) -> int:
     if show_progress:
         sys.stderr.write("\r" + " " * 100 + "\r")
     if run.cancelled or cancel.is_set():
-        return cli.fail("cancelled")
+        return common.fail("cancelled")
     if len(args.files) == 1 and len(run.results) == 1 and not Path(args.files[0]).is_dir():
         return _one_transcript(run.results[0], args)
     return _many_transcripts(run.results, args)
@@ -148,7 +148,7 @@ def _one_transcript(result, args) -> int:
         transcript.save(t.segments, Path(args.output), args.format, args.cues, t)
     else:
         _write(transcript.render(t.segments, args.format, t.duration, args.cues, t))
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def _many_transcripts(results, args) -> int:
@@ -158,7 +158,7 @@ def _many_transcripts(results, args) -> int:
     if args.output:
         folder = Path(args.output)
         if folder.exists() and not folder.is_dir():
-            return cli.fail(f"{folder}: is a file; several transcripts need a folder.")
+            return common.fail(f"{folder}: is a file; several transcripts need a folder.")
         folder.mkdir(parents=True, exist_ok=True)
         used: set[str] = set()
         for r in done:
@@ -168,7 +168,7 @@ def _many_transcripts(results, args) -> int:
             used.add(stem)
             transcript.save(r.transcript.segments, folder / f"{stem}.{args.format}", args.format, args.cues, r.transcript)
     elif args.format == "json":
-        cli.print_json([r.to_dict() for r in results])
+        common.print_json([r.to_dict() for r in results])
     else:
         for i, r in enumerate(done):
             _write(("\n" if i else "") + f"==> {r.path} <==\n"
@@ -177,7 +177,7 @@ def _many_transcripts(results, args) -> int:
         if r.error is not None:
             message = r.error if Path(r.path).name in r.error else f"{r.path}: {r.error}"
             sys.stderr.write(f"playground: error: {message}\n")
-    return cli.EXIT_FAILURE if len(done) < len(results) else cli.EXIT_OK
+    return common.EXIT_FAILURE if len(done) < len(results) else common.EXIT_OK
 
 
 def _write(text: str) -> None:
@@ -193,9 +193,9 @@ def cmd_listen(args) -> int:
     if args.list_devices:
         return _list_sources(args)
     if args.speed < 0:
-        raise cli.UsageError("--speed must be >= 0")
+        raise common.UsageError("--speed must be >= 0")
     if args.record and not args.record.lower().endswith(".flac"):
-        raise cli.UsageError("--record writes FLAC: give a file name ending in .flac")
+        raise common.UsageError("--record writes FLAC: give a file name ending in .flac")
     if args.from_file:
         source = streaming.FileSource(args.from_file, speed=args.speed, tail_silence=1.0)
     elif args.system is not None:
@@ -215,7 +215,7 @@ def cmd_listen(args) -> int:
         from playground.core import speakers
 
         names = speakers.parse_names(args.speaker_names)
-    cancel = cli.cancel_on_sigint()
+    cancel = common.cancel_on_sigint()
     stop_event = _StopOnCancel(cancel, source)
 
     line = {"open": None}  # the utterance whose printed line goes on
@@ -227,7 +227,7 @@ def cmd_listen(args) -> int:
             if names and event.speaker:
                 event = dataclasses.replace(event, speaker=names.get(event.speaker, event.speaker))
             if args.json:
-                cli.print_json_line(event.to_dict())
+                common.print_json_line(event.to_dict())
             elif event.kind == "final":
                 # A line's finals come as its words become final: the line is printed as they come.
                 if line["open"] == event.utterance:
@@ -252,10 +252,10 @@ def cmd_listen(args) -> int:
     if args.record and result.recording is None and not result.error:
         sys.stderr.write(f"No audio was kept in {args.record} (nothing was heard, or the disk refused it).\n")
     if result.error:
-        return cli.fail(result.error)
+        return common.fail(result.error)
     if source.error is not None:
-        return cli.fail(str(source.error))
-    return cli.EXIT_OK
+        return common.fail(str(source.error))
+    return common.EXIT_OK
 
 
 def _list_sources(args) -> int:
@@ -264,11 +264,11 @@ def _list_sources(args) -> int:
 
     found = audio_sources.list_sources()
     if found.mic_problem and not found.system:
-        return cli.fail(found.mic_problem)
+        return common.fail(found.mic_problem)
     if args.json:
-        cli.print_json([{"kind": "microphone", **d.to_dict()} for d in found.microphones]
+        common.print_json([{"kind": "microphone", **d.to_dict()} for d in found.microphones]
                        + [{"kind": "system", **s.to_dict()} for s in found.system])
-        return cli.EXIT_OK
+        return common.EXIT_OK
     for d in found.microphones:
         print(f"{'*' if d.is_default else ' '} {d.index:3} {d.label}")
     if found.mic_problem:
@@ -277,7 +277,7 @@ def _list_sources(args) -> int:
         print(f"  --system '{s.name}'  {s.label}")
     if found.system_problem:
         print(f"  {found.system_problem}")
-    return cli.EXIT_OK
+    return common.EXIT_OK
 
 
 def _system_source(name: str):
@@ -286,12 +286,12 @@ def _system_source(name: str):
 
     found = audio_sources.list_sources()
     if not found.system:
-        raise cli.UsageError(found.system_problem or "no output whose sound can be recorded was found")
+        raise common.UsageError(found.system_problem or "no output whose sound can be recorded was found")
     wanted = name.strip().lower()
     matches = [s for s in found.system if wanted in s.name.lower() or wanted in s.pulse_source.lower()]
     if not matches:
         names = ", ".join(f"'{s.name}'" for s in found.system)
-        raise cli.UsageError(f"no output named '{name}' (there is {names})")
+        raise common.UsageError(f"no output named '{name}' (there is {names})")
     return audio_sources.SystemAudioSource(matches[0])
 
 

@@ -8,7 +8,7 @@ what the window offers: with `--json`, a list of `{"id", "label", "tab",
 
 from __future__ import annotations
 
-from playground import cli
+from playground.commands import common
 
 TABS = ("text", "image", "speech", "engine")
 
@@ -25,10 +25,10 @@ def cmd_tasks(args) -> int:
 
     rows = [r for r in tasks.listing() if args.tab is None or r["tab"] == args.tab]
     if args.json:
-        cli.print_json(rows)
-        return cli.EXIT_OK
+        common.print_json(rows)
+        return common.EXIT_OK
     for r in rows:
         ready = [m["id"] for m in r["models"] if m["available"]]
         print(f"{r['id']:26} {r['tab']:7} {r['label']:20} default: {r['default'] or '-':32} "
               f"{len(ready)} of {len(r['models'])} models ready")
-    return cli.EXIT_OK
+    return common.EXIT_OK

@@ -211,9 +211,9 @@ def check_data(task: str, data: str) -> Path | list[tuple[Path, str]]:
 
         tdata.scan_image_folder(path)
     elif kind == "sound":
-        from playground.core import sound
+        from playground.core.training import data as tdata
 
-        sound.scan_sound_folder(path)
+        tdata.scan_sound_folder(path)
     else:
         from playground.core.training import data as tdata
 
@@ -294,6 +294,7 @@ class PeakMemory:
 def model_size(model: str) -> int | None:
     """Bytes of the model's files on disk (a folder, a file, a bundled package's model, torchvision
     weights or a downloaded Hub snapshot); None when they cannot be found."""
+    from playground.core import download
     from playground.core import torchvision_weights as tvw
 
     text = model.strip()
@@ -310,7 +311,7 @@ def model_size(model: str) -> int | None:
         if spec is not None:
             return models._disk_size(models.bundled_path(text))
         if text.startswith(tvw.PREFIX) and text[len(tvw.PREFIX):] in tvw.CLASSIFIERS:
-            weights = tvw.hub_dir() / "checkpoints" / tvw.CLASSIFIERS[text[len(tvw.PREFIX):]][1]
+            weights = download.hub_dir() / "checkpoints" / tvw.CLASSIFIERS[text[len(tvw.PREFIX):]][1]
             return weights.stat().st_size if weights.is_file() else None
         folder = models.hub_cached_folder(text)
         return models._disk_size(folder) if folder is not None else None

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from playground.core import devices
 from playground.core.atomic import atomic_path
 from playground.core.errors import Cancelled, InputError, ModelError
 from playground.core.jobs import JobContext
@@ -64,11 +65,21 @@ def download_to(url: str, target: Path, ctx: JobContext, label: str, sha256_pref
             raise ModelError(f"The download of {target.name} is corrupt (checksum mismatch); try again.")
 
 
+def hub_dir() -> Path:
+    """torch's hub cache folder, the one place of the rule (the torchvision weights' listing uses it too):
+    torch.hub.get_dir() once torch is imported, else, without importing it, the same rule
+    (TORCH_HOME, then XDG_CACHE_HOME)."""
+    torch = devices.imported("torch")
+    if torch is not None and hasattr(torch, "hub"):
+        return Path(torch.hub.get_dir())
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch")
+    return Path(home) / "hub"
+
+
 def torch_checkpoint(url: str) -> Path:
     """Where torch keeps the checkpoint downloaded from `url` (its hub cache's checkpoints folder)."""
     import torch  # noqa: F401 (once imported, hub_dir() is torch.hub.get_dir() itself, a set_dir() included)
-
-    from playground.core.torchvision_weights import hub_dir
 
     return hub_dir() / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
 

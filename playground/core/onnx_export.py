@@ -1,4 +1,4 @@
-"""Export a fine-tuned image or text classifier to ONNX, check it, and run exported files.
+"""Export a fine-tuned image or text classifier to ONNX and check it.
 
 `export(ctx, model, out)` writes one self-contained `.onnx` file (atomically: a failed
 export or check never leaves a file behind) with a dynamic batch dimension and, in its
@@ -15,9 +15,8 @@ After writing, the file is loaded with onnxruntime and its top-1 compared with t
 model's validation set (the training run's split of its data, or `check_data`): the
 agreement is returned (`ExportResult.agreement`) and an export below `MIN_AGREEMENT` fails.
 
-`load_image_classifier(path)` makes an `image.Classifier` running the file with
-onnxruntime (the Image tab, `classify-image --model FILE.onnx`, `evaluate`), and
-`entries()` is the task registry's source listing `.onnx` files in the models folder.
+Running an exported file (its metadata, an onnxruntime session, the models folder's listing)
+is `onnx_runtime`'s; `image.load_onnx_classifier` and `text.classify_onnx` run one.
 No Qt; torch, onnx and onnxruntime are imported inside the functions.
 """
 
@@ -30,7 +29,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from playground.core import models, paths
+from playground.core import models, onnx_runtime
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 
@@ -39,7 +38,7 @@ TASKS = ("image-classification", "text-classification")  # what can be exported
 OPSET = 17
 MIN_AGREEMENT = 0.99
 CHECK_LIMIT = 2000  # validation examples compared at most
-METADATA_KEY = "playground"
+METADATA_KEY = onnx_runtime.METADATA_KEY
 
 
 @dataclass
@@ -60,178 +59,6 @@ class ExportResult:
         d["agreement"] = None if self.agreement is None else round(self.agreement, 6)
         d["max_abs_diff"] = round(self.max_abs_diff, 8)
         return d
-
-
-# -- metadata ----------------------------------------------------------------------------------
-
-_META_CACHE: dict[tuple[str, float], dict] = {}
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The "playground" metadata of an exported file (with "labels", "preprocess" ... merged in)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ModelError(f"Model not found: {path}")
-    key = (str(path.resolve()), path.stat().st_mtime)
-    if key not in _META_CACHE:
-        import onnx
-
-        try:
-            proto = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:
-            raise ModelError(f"'{path.name}' is not a readable ONNX file ({type(exc).__name__}).") from exc
-        props = {p.key: p.value for p in proto.metadata_props}
-        meta: dict = {}
-        try:
-            meta = json.loads(props.get(METADATA_KEY, "{}"))
-            for name in ("labels", "preprocess"):
-                if name in props:
-                    meta[name] = json.loads(props[name])
-        except ValueError:
-            meta = {}
-        if "tokenizer" in props:
-            meta["tokenizer"] = props["tokenizer"]
-        meta.setdefault("labels", [])
-        meta.setdefault("input_names", [i.name for i in proto.graph.input])
-        _META_CACHE.clear() if len(_META_CACHE) > 64 else None
-        _META_CACHE[key] = meta
-    return _META_CACHE[key]
-
-
-def entries(kind: str = "image") -> list[models.ModelEntry]:
-    """Exported image classifiers (`*.onnx`) in the models folder, for the pickers (registry source)."""
-    task = f"{kind}-classification"
-    try:
-        files = sorted(p for p in paths.models_dir().glob("*.onnx") if p.is_file())
-    except OSError:
-        return []
-    out = []
-    for f in files:
-        try:
-            meta = read_metadata(f)
-        except ModelError:
-            continue
-        if meta.get("kind", "image") != kind:
-            continue
-        out.append(models.ModelEntry(str(f), task, f"{meta.get('name') or f.stem} (ONNX)",
-                                     "local", "yours", f"An exported ONNX {kind} classifier (onnxruntime)",
-                                     location=str(f), size_bytes=f.stat().st_size, available=True,
-                                     extra={"labels": meta.get("labels", []), "format": "onnx"}))
-    return out
-
-
-def text_entries() -> list[models.ModelEntry]:
-    """Exported text classifiers in the models folder (the Text tab's Classify picker)."""
-    return entries("text")
-
-
-# -- running an exported file ---------------------------------------------------------------------
-
-
-def session(path: str | os.PathLike):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelError(f"'{Path(path).name}' cannot be loaded by onnxruntime: {str(exc).splitlines()[0]}") from exc
-
-
-class _OrtModule:
-    """Callable like a torch module on an NCHW float tensor: logits as a torch tensor."""
-
-    def __init__(self, sess, input_name: str):
-        self.session = sess
-        self.input_name = input_name
-
-    def __call__(self, batch):
-        import numpy as np
-        import torch
-
-        x = np.ascontiguousarray(batch.detach().to("cpu").float().numpy())
-        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
-
-    def eval(self):
-        return self
-
-
-def load_image_classifier(model_id: str):
-    """An `image.Classifier` that runs an exported file with onnxruntime and its saved recipe."""
-    import torch
-
-    from playground.core import image
-    from playground.core.preprocess import Preprocess
-
-    path = Path(model_id).expanduser()
-    meta = read_metadata(path)
-    if meta.get("kind", "image") != "image":
-        raise ModelError(f"'{path.name}' is an exported {meta.get('kind')} classifier, not an image classifier.")
-    try:
-        recipe = Preprocess.from_dict(meta.get("preprocess"))
-    except ValueError as exc:
-        raise ModelError(f"'{path.name}' has no valid preprocessing in its metadata ({exc}).") from exc
-    sess = session(path)
-    labels = [str(x) for x in meta.get("labels") or []]
-    n = sess.get_outputs()[0].shape[-1]
-    if isinstance(n, int) and not labels:
-        labels = [f"class {i}" for i in range(n)]
-    clf = image.Classifier(str(path), f"{meta.get('name') or path.stem} (ONNX)", "onnx",
-                           _OrtModule(sess, sess.get_inputs()[0].name), labels, recipe, recipe.input_size,
-                           recipe.mean, recipe.std, "cpu", torch.float32, recipe=recipe)
-    clf.cam_searched = True  # no Grad-CAM: the graph has no hooks
-    return clf
-
-
-def _pad(rows: list[list[int]], pad_id: int):
-    import numpy as np
-
-    width = max(1, max(len(r) for r in rows))
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for j, r in enumerate(rows):
-        ids[j, :len(r)] = r
-        mask[j, :len(r)] = 1
-    return ids, mask
-
-
-def classify_texts(ctx: JobContext | None, model: str, texts: list[str], batch_size: int = 32):
-    """(`text.Scored` per text, labels, name) from an exported text classifier and its own tokenizer."""
-    import numpy as np
-    from tokenizers import Tokenizer
-
-    from playground.core.text import LabelScore, Scored
-
-    path = Path(model).expanduser()
-    meta = read_metadata(path)
-    if meta.get("kind") != "text" or "tokenizer" not in meta:
-        raise ModelError(f"'{path.name}' is not an exported text classifier.")
-    tok = Tokenizer.from_str(meta["tokenizer"])
-    max_length = int(meta.get("max_length") or 128)
-    tok.no_padding()
-    tok.enable_truncation(max_length)
-    sess = session(path)
-    names = [i.name for i in sess.get_inputs()]
-    labels = [str(x) for x in meta.get("labels") or []]
-    pad_id = int(meta.get("pad_id") or 0)
-    out = []
-    for start in range(0, len(texts), batch_size):
-        if ctx is not None:
-            ctx.check_cancelled()
-        encs = tok.encode_batch(list(texts[start:start + batch_size]))
-        ids, mask = _pad([e.ids for e in encs], pad_id)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in names:
-            types, _ = _pad([e.type_ids for e in encs], 0)
-            feed["token_type_ids"] = types
-        logits = sess.run(None, {k: v for k, v in feed.items() if k in names})[0].astype(np.float64)
-        probs = np.exp(logits - logits.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
-        for t, row in zip(texts[start:start + batch_size], probs, strict=True):
-            scores = [LabelScore(labels[k] if k < len(labels) else f"LABEL_{k}", float(p)) for k, p in enumerate(row)]
-            out.append(Scored(t, sorted(scores, key=lambda s: -s.score)))
-    return out, labels, str(meta.get("name") or path.stem)
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -347,10 +174,10 @@ def _export_image(ctx, folder: Path, tmp: Path, check_data, val_share, seed) -> 
             "output": "logits: float32 [batch, classes]; softmax gives probabilities"}
     _add_metadata(tmp, {METADATA_KEY: json.dumps(info), "labels": json.dumps(list(clf.labels)),
                         "preprocess": json.dumps(clf.recipe.to_dict())})
-    _META_CACHE.clear()
+    onnx_runtime.forget_metadata()
 
     sources, how = _check_examples(str(folder), "image", check_data, val_share, seed, meta)
-    sess = session(tmp)
+    sess = onnx_runtime.session(tmp)
     name = sess.get_inputs()[0].name
     agree = total = 0
     worst = 0.0
@@ -443,7 +270,7 @@ def _export_text(ctx, folder: Path, tmp: Path, check_data, val_share, seed) -> E
             "output": "logits: float32 [batch, classes]; softmax gives probabilities"}
     _add_metadata(tmp, {METADATA_KEY: json.dumps(info), "labels": json.dumps(labels),
                         "tokenizer": backend.to_str()})
-    _META_CACHE.clear()
+    onnx_runtime.forget_metadata()
 
     texts, how = _check_examples(str(folder), "text", check_data, val_share, seed, meta,
                                  meta.get("text_column") if not check_data else None,
@@ -453,7 +280,7 @@ def _export_text(ctx, folder: Path, tmp: Path, check_data, val_share, seed) -> E
         notes.append("No validation data found (the training table is gone): checked on sample sentences.")
         texts, how = ["This is great.", "This is terrible.", "An ordinary day.", "I do not know."], "synthetic"
     # onnxruntime through the file's own tokenizer (the path `evaluate` and others use) vs torch.
-    scored, _labels, _name = classify_texts(ctx, str(tmp), texts)
+    scored, _labels, _name = text.classify_onnx(ctx, str(tmp), texts)
     agree, worst = 0, 0.0
     for start in range(0, len(texts), 32):
         ctx.check_cancelled()

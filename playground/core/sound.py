@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,15 +30,10 @@ import numpy as np
 from playground.core import audio
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
-from playground.core.wording import plural
-
-if typing.TYPE_CHECKING:
-    from playground.core.training.data import ClassFolderData
 
 TASK = "audio-classification"
 SR = audio.SAMPLE_RATE
 CLIP_SECONDS = 1.0
-NOISE_CLASS = "background noise"
 EXTRACTORS = ("whisper", "logmel")
 DEFAULT_EXTRACTOR = "whisper"
 WHISPER_MODEL = "bundled/whisper-tiny.en"
@@ -137,26 +131,6 @@ def featurizer(name: str, ctx: JobContext | None = None):
     raise InputError(f"Unknown sound features '{name}'; choose one of: {', '.join(EXTRACTORS)}.")
 
 
-# -- data -------------------------------------------------------------------------------------
-
-
-def scan_sound_folder(folder: str | Path) -> ClassFolderData:
-    """One sub-folder of audio files per class (a one-second clip each, or longer recordings)."""
-    from playground.core.training.data import check_classes, scan_class_folder
-
-    data = scan_class_folder(folder, audio.is_audio_path, "choose a folder with one sub-folder of audio clips per class")
-    name = data.name
-    if not data.files:
-        raise InputError(f"{name}: has no class sub-folders with audio files (WAV, FLAC, MP3, OGG ...).")
-    data.warnings = check_classes(data.counts, name)
-    if data.skipped:
-        data.warnings.insert(0, f"Skipped {plural(data.skipped, 'file')} that {'is' if data.skipped == 1 else 'are'} "
-                                "not audio.")
-    if NOISE_CLASS not in data.labels:
-        data.warnings.append(f"No '{NOISE_CLASS}' class: silence and noise will be called one of the others.")
-    return data
-
-
 def load_clip(path: str | Path) -> np.ndarray:
     return fit_clip(audio.load(path, max_seconds=10.0))
 
@@ -249,34 +223,6 @@ def classify_files(ctx: JobContext, paths: list[str], model: str, top_k: int | N
         ctx.emit(result)
         out.append(result)
     return out
-
-
-def evaluate_folder(ctx: JobContext, model: str, path: Path, split: str, val_share: float, seed: int):
-    """`playground evaluate` for sound classes: every clip of a class-folder set (or the run's
-    validation split), predicted as `classify-sound` does; an `evaluate.Evaluation`."""
-    from playground.core import evaluate as ev
-
-    data = scan_sound_folder(path)
-    chosen = ev.select(data.targets, split, val_share, seed)
-    clf = load_classifier(model, ctx)
-    labels = ev._label_order(list(clf.labels), list(data.labels))
-    index = {label: i for i, label in enumerate(labels)}
-    examples = []
-    for n, i in enumerate(chosen):
-        ctx.check_cancelled()
-        try:
-            probs = clf.scores([load_clip(data.files[i])])[0]
-        except InputError:
-            continue  # an unreadable clip is no example (training skipped it too)
-        top = int(np.argmax(probs))
-        examples.append(ev.Example(str(data.files[i]), index[data.labels[data.targets[i]]], index[clf.labels[top]],
-                                   float(probs[top])))
-        if n % 10 == 0:
-            ctx.progress(n / max(1, len(chosen)), f"Evaluating: {n} of {plural(len(chosen), 'clip')}")
-    if not examples:
-        raise InputError(f"{path.name}: no readable audio clip to evaluate.")
-    return ev.Evaluation(str(clf.meta.get("name") or clf.folder.name), "sound", str(path), labels, examples,
-                         split=split)
 
 
 # -- live ---------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ TASKS: tuple[Task, ...] = (
          models.DEFAULT_EMBEDDER, kinds=("text-embedding",)),
     Task("text-classification", "Classify", "text", "text", "a sequence-classification model", None,
          kinds=("text-classification",), accepts=_not_embedder_or_nli, architectures=("ForSequenceClassification",),
-         sources=("playground.core.onnx_export:text_entries",),
+         sources=("playground.core.onnx_runtime:text_entries",),
          train="text",
          hub=(Hub("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "DistilBERT SST-2 sentiment",
                   "Apache-2.0"),)),
@@ -148,7 +148,7 @@ TASKS: tuple[Task, ...] = (
     # -- Image tab ------------------------------------------------------------------------------
     Task("image-classification", "Classify images", "image", "images", "an image-classification model",
          "bundled/efficientnet-lite0", kinds=("image-classification",), architectures=("ForImageClassification",),
-         sources=("playground.core.torchvision_weights:classifier_entries", "playground.core.onnx_export:entries"), train="image",
+         sources=("playground.core.torchvision_weights:classifier_entries", "playground.core.onnx_runtime:entries"), train="image",
          hub=(Hub("google/vit-base-patch16-224", "ViT base 224 (ImageNet)", "Apache-2.0"),)),
     Task("object-detection", "Objects", "image", "images", "an object-detection model", "bundled/yolov3-tiny",
          kinds=("object-detection",), architectures=("ForObjectDetection",),
@@ -222,6 +222,18 @@ def preferred_model(task_id: str, served: Iterable[models.ModelEntry]) -> str | 
 # -- which models serve a task ---------------------------------------------------------------
 
 
+def catalog(task: str | None = None, include_hub: bool = True, extra_folders: Iterable[str] = ()) -> list[models.ModelEntry]:
+    """Every model the app knows: bundled, fine-tuned and local folders (and the suggested Hub
+    models); for one task, the models that serve it according to this registry."""
+    entries = models.bundled_entries() + models.finetuned_entries() + local_entries(extra_folders)
+    if task is not None:
+        served = models_for(task, entries)
+        return served if include_hub else [e for e in served if e.source != "hub"]
+    if include_hub:
+        entries += [e for t in TASKS for e in models_for(t.id, []) if e.source == "hub"]
+    return entries
+
+
 def _hub_entry(task: Task, hub: Hub, cached: Callable[[str], Path | None]) -> models.ModelEntry:
     folder = cached(hub.id)
     return models.ModelEntry(hub.id, task.id, hub.name, "hub", hub.licence, "Hugging Face Hub model",
@@ -235,12 +247,12 @@ def models_for(task_id: str, entries: Iterable[models.ModelEntry] | None = None,
                sources: bool = True) -> list[models.ModelEntry]:
     """The models that serve a task: the offline default first, then bundled, yours, local, Hub.
 
-    `entries` is a catalog snapshot (bundled, fine-tuned and local folders: `models.catalog()`
+    `entries` is a catalog snapshot (bundled, fine-tuned and local folders: `catalog()`
     by default); `hub_cached` tells whether a suggested Hub repo is downloaded (a look at the
     Hub cache by default).
     """
     task = get(task_id)
-    pool = list(models.catalog(include_hub=False) if entries is None else entries)
+    pool = list(catalog(include_hub=False) if entries is None else entries)
     out = [e for e in pool if task.serves(e)]
     for source in task.sources if sources else ():
         out += _call_source(source)
@@ -375,7 +387,7 @@ def local_entries(extra_folders: Iterable[str] = ()) -> list[models.ModelEntry]:
 def listing(entries: Iterable[models.ModelEntry] | None = None,
             hub_cached: Callable[[str], Path | None] | None = None) -> list[dict]:
     """`playground tasks --json`: every task with its default and the models that serve it."""
-    pool = list(models.catalog(include_hub=False) if entries is None else entries)
+    pool = list(catalog(include_hub=False) if entries is None else entries)
     out = []
     for task in TASKS:
         served = models_for(task.id, pool, hub_cached)
@@ -387,7 +399,7 @@ def listing(entries: Iterable[models.ModelEntry] | None = None,
 
 def snapshot(ctx=None, extra_folders: Iterable[str] = ()) -> dict[str, list[models.ModelEntry]]:
     """Every task's model list from one look at the disk (a job: the model store's rescan)."""
-    pool = models.catalog(include_hub=False, extra_folders=extra_folders)
+    pool = catalog(include_hub=False, extra_folders=extra_folders)
     seen: dict[str, Path | None] = {}
 
     def cached(repo_id: str) -> Path | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core import devices, models, tasks
+from playground.core import devices, models, onnx_runtime, tasks
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 
@@ -589,6 +589,43 @@ def similar(ctx: JobContext, query: str, candidates, top_k: int | None = None,
     return SearchResult(query, hits, len(candidates), enc.src.model_id, qcut[0], time.perf_counter() - t0)
 
 
+def classify_onnx(ctx: JobContext | None, model: str, texts: list[str], batch_size: int = 32):
+    """(`Scored` per text, labels, name) from an exported text classifier (`onnx_export`) run by
+    onnxruntime with the tokenizer saved in the file."""
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    path = Path(model).expanduser()
+    meta = onnx_runtime.read_metadata(path)
+    if meta.get("kind") != "text" or "tokenizer" not in meta:
+        raise ModelError(f"'{path.name}' is not an exported text classifier.")
+    tok = Tokenizer.from_str(meta["tokenizer"])
+    max_length = int(meta.get("max_length") or 128)
+    tok.no_padding()
+    tok.enable_truncation(max_length)
+    sess = onnx_runtime.session(path)
+    names = [i.name for i in sess.get_inputs()]
+    labels = [str(x) for x in meta.get("labels") or []]
+    pad_id = int(meta.get("pad_id") or 0)
+    out = []
+    for start in range(0, len(texts), batch_size):
+        if ctx is not None:
+            ctx.check_cancelled()
+        encs = tok.encode_batch(list(texts[start:start + batch_size]))
+        ids, mask = onnx_runtime.pad_rows([e.ids for e in encs], pad_id)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in names:
+            types, _ = onnx_runtime.pad_rows([e.type_ids for e in encs], 0)
+            feed["token_type_ids"] = types
+        logits = sess.run(None, {k: v for k, v in feed.items() if k in names})[0].astype(np.float64)
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        for t, row in zip(texts[start:start + batch_size], probs, strict=True):
+            scores = [LabelScore(labels[k] if k < len(labels) else f"LABEL_{k}", float(p)) for k, p in enumerate(row)]
+            out.append(Scored(t, sorted(scores, key=lambda s: -s.score)))
+    return out, labels, str(meta.get("name") or path.stem)
+
+
 def classify(ctx: JobContext, texts, model: str, allow_pickle: bool = False,
              trust_remote_code: bool = False) -> ScoresResult:
     """Every class with its probability, for any sequence-classification model."""
@@ -598,10 +635,8 @@ def classify(ctx: JobContext, texts, model: str, allow_pickle: bool = False,
     if not (model or "").strip():
         raise InputError("Pick a text-classification model (a Hub id, a folder or one you trained).")
     if model.strip().lower().endswith(".onnx"):  # an exported classifier: onnxruntime and its own tokenizer
-        from playground.core import onnx_export
-
         t0 = time.perf_counter()
-        items, _labels, _name = onnx_export.classify_texts(ctx, model.strip(), texts)
+        items, _labels, _name = classify_onnx(ctx, model.strip(), texts)
         return ScoresResult(items, model.strip(), "classifier", None, time.perf_counter() - t0)
     src = model_source(model, ctx, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
     config = check_fit(src, "text-classification")

@@ -8,10 +8,7 @@ torchvision's own weight URLs.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from playground.core import devices, models
+from playground.core import download, models
 
 PREFIX = "torchvision/"
 # name -> (display name, checkpoint file name in torch's hub cache)
@@ -41,20 +38,8 @@ DETECTOR_SIZES_MB = {"fasterrcnn_mobilenet_v3_large_320_fpn": 74, "fasterrcnn_mo
                      "retinanet_resnet50_fpn_v2": 146, "fcos_resnet50_fpn": 124, "ssd300_vgg16": 136}
 
 
-def hub_dir() -> Path:
-    """torch's hub cache folder, the one place of the rule (`download.torch_checkpoint` uses it too):
-    torch.hub.get_dir() once torch is imported, else, without importing it, the same rule
-    (TORCH_HOME, then XDG_CACHE_HOME)."""
-    torch = devices.imported("torch")
-    if torch is not None and hasattr(torch, "hub"):
-        return Path(torch.hub.get_dir())
-    home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch")
-    return Path(home) / "hub"
-
-
 def _entries(table: dict[str, tuple[str, str]], task: str, what: str, sizes: dict[str, int]) -> list:
-    checkpoints = hub_dir() / "checkpoints"
+    checkpoints = download.hub_dir() / "checkpoints"
     out = []
     for name, (display, fname) in table.items():
         cached = (checkpoints / fname).is_file()

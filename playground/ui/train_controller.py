@@ -17,6 +17,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from playground.core.jobs import Job
 from playground.core.training import data as tdata
+from playground.core.training import defaults as tdefaults
+from playground.core.training import preview as tpreview
 from playground.ui.widgets.deferred import lazy_module
 
 # Read after the first paint only (a run's events, a checkpoint's presence): not worth the start-up.
@@ -32,26 +34,15 @@ KINDS = (("image", "Image classifier (class sub-folders)"),
          ("charlm", "Character-level GPT (text file)"),
          ("sound", "Sound classes (record clips or a folder)"),
          ("lm", "Language model (LoRA)"))
-LM_BASES = ("bundled/smollm2-135m-instruct", "bundled/gemma-3-270m")  # the bundled chat model, the bundled base
+LM_BASES = (tdefaults.LM_BASE, "bundled/gemma-3-270m")  # the bundled chat model, the bundled base
 EVENT_INTERVAL_S = 0.05
-DEFAULTS = {  # epochs (or steps), batch size, learning rate
-    "image": (3, 32, 1e-3),
-    "text": (4, 16, 5e-5),
-    "charlm": (2000, 32, 2e-3),
-    "sound": (60, 16, 2e-3),
-    "lm": (3, 8, 3e-4),
-}
 STATUS_INTERVAL_MS = 250  # 4 status lines a second: each one relayouts the panel
 PREVIEW_KEY = "preview"  # a new data check replaces the previous one (its late outcome is dropped)
 
 
-def default_patience(kind: str) -> int:
-    return {"charlm": 0, "sound": 15, "lm": 2}.get(kind, 3)
-
-
 @dataclass
 class TrainOptions:
-    """What one run is asked to do. `None` fields take the kind's defaults (`DEFAULTS`);
+    """What one run is asked to do. `None` fields take the kind's defaults (`core.training.defaults`);
     `name=None` is the controller's current name; `device=None` is the Settings device."""
 
     kind: str
@@ -61,9 +52,9 @@ class TrainOptions:
     steps: int | None = None  # charlm
     batch_size: int | None = None
     lr: float | None = None
-    val_share: float = 0.2
+    val_share: float | None = None
     patience: int | None = None
-    image_size: int = 224
+    image_size: int = tdefaults.IMAGE_SIZE
     device: str | None = None
     head_only: bool = False
     resume: bool = False
@@ -73,19 +64,19 @@ class TrainOptions:
     extra: dict = field(default_factory=dict)  # advanced job options (model size ...), merged last
 
     def __post_init__(self) -> None:
-        if self.kind not in DEFAULTS:
-            raise ValueError(f"unknown training kind '{self.kind}'")
-        length, batch, lr = DEFAULTS[self.kind]
-        if self.kind == "charlm" and self.steps is None:
-            self.steps = length
-        elif self.kind != "charlm" and self.epochs is None:
-            self.epochs = length
+        d = tdefaults.for_kind(self.kind)  # ValueError for an unknown kind
+        if d.by_steps and self.steps is None:
+            self.steps = d.length
+        elif not d.by_steps and self.epochs is None:
+            self.epochs = d.length
         if self.batch_size is None:
-            self.batch_size = batch
+            self.batch_size = d.batch_size
         if self.lr is None:
-            self.lr = lr
+            self.lr = d.lr
+        if self.val_share is None:
+            self.val_share = d.val_share
         if self.patience is None:
-            self.patience = default_patience(self.kind)
+            self.patience = d.patience
 
     def job_arguments(self, control: TrainControl | None = None) -> tuple[tuple, dict]:
         """The training job's (args, kwargs)."""
@@ -113,7 +104,7 @@ class TrainController(QObject):
     # data
     data_changed = Signal(str, str)  # path, guessed kind: new data was accepted (its check follows)
     preview_started = Signal()  # a data check was submitted
-    preview_ready = Signal(object)  # tdata.DataPreview
+    preview_ready = Signal(object)  # tpreview.DataPreview
     preview_failed = Signal(str)
     name_changed = Signal(str)  # the controller proposes a model name (new data, the next run)
     resume_available = Signal(bool)  # a checkpoint exists for the current name
@@ -134,7 +125,7 @@ class TrainController(QObject):
         self._runner = ctx.runner("train", self)  # training and its data checks: the "train" lane
         self.handle = None  # the running job's JobHandle
         self.control: TrainControl | None = None
-        self.preview: tdata.DataPreview | None = None
+        self.preview: tpreview.DataPreview | None = None
         self.data_path = ""  # the path of the accepted data
         self.name = ""  # the model name, as the user typed it ("" = none yet)
         self.last_step: ev.StepEvent | None = None
@@ -180,7 +171,7 @@ class TrainController(QObject):
         if self.running:
             self._say("Training is running: cancel it before choosing other data.")
             return False
-        kind = tdata.guess_kind(path) or current_kind
+        kind = tpreview.guess_kind(path) or current_kind
         self.data_path = path
         self.data_changed.emit(path, kind)
         self._propose_name("")  # the check proposes one for this data
@@ -197,11 +188,11 @@ class TrainController(QObject):
         self.preview_started.emit()
         self._state()
         kwargs = {"text_column": text_column or None, "label_column": label_column or None}
-        self._runner.submit(Job(tdata.preview, (kind, path), kwargs, name="check training data"),
+        self._runner.submit(Job(tpreview.preview, (kind, path), kwargs, name="check training data"),
                             on_result=self._on_preview, on_error=self._on_preview_error,
                             key=PREVIEW_KEY, show=False)
 
-    def _on_preview(self, p: tdata.DataPreview) -> None:
+    def _on_preview(self, p: tpreview.DataPreview) -> None:
         self.preview = p
         self.preview_ready.emit(p)
         if not self.name.strip():

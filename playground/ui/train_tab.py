@@ -18,13 +18,12 @@ from PySide6.QtWidgets import (
     QLineEdit, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget,
 )
 
-from playground.core.training import data as tdata
+from playground.core.training import defaults as tdefaults
+from playground.core.training import preview as tpreview
 from playground.core.training.distributed import local_slots
 from playground.ui.evaluation_panel import EvaluationPanel
 from playground.ui.sound_recorder import SoundRecorder
-from playground.ui.train_controller import (
-    DEFAULTS, KINDS, LM_BASES, TrainController, TrainOptions, default_patience,
-)
+from playground.ui.train_controller import KINDS, LM_BASES, TrainController, TrainOptions
 from playground.ui.widgets.deferred import Deferred
 from playground.ui.widgets.model_picker import ModelPicker
 
@@ -131,7 +130,7 @@ class TrainTab(QWidget):
         self.patience.setToolTip("Stop after this many epochs without a better validation loss (0: never)")
         self.image_size = QSpinBox()
         self.image_size.setRange(16, 1024)
-        self.image_size.setValue(224)
+        self.image_size.setValue(tdefaults.IMAGE_SIZE)
         # Language model (LoRA): the base to tune (a bundled id, a folder or a Hub id) and the adapter's rank.
         # The one model picker (text-generation models: the bundled two, yours, folders, Hub ids); choosing a
         # base here does not change Generate's default model.
@@ -141,7 +140,7 @@ class TrainTab(QWidget):
         self.base_picker.setToolTip("The language model to tune: a bundled one, a model folder or a Hub id")
         self.lora_rank = QSpinBox()
         self.lora_rank.setRange(1, 512)
-        self.lora_rank.setValue(16)
+        self.lora_rank.setValue(tdefaults.LORA_RANK)
         self.lora_rank.setToolTip("LoRA rank on every projection: larger learns more, trains a little slower")
         self.device_combo = QComboBox()
         self.device_combo.setAccessibleName("Training device")
@@ -333,20 +332,18 @@ class TrainTab(QWidget):
     def _on_kind_changed(self, *_):
         self._apply_kind()
         path = self.path_edit.text().strip()
-        if path and tdata.guess_kind(path) in (None, self.kind):  # None: a missing path, said again
+        if path and tpreview.guess_kind(path) in (None, self.kind):  # None: a missing path, said again
             self._check_data()
 
     def _apply_kind(self) -> None:
         """The kind's default options and the widgets it uses."""
         kind = self.kind
-        epochs, batch, lr = DEFAULTS[kind]
-        if kind == "charlm":
-            self.steps.setValue(epochs)
-        else:
-            self.epochs.setValue(epochs)
-        self.batch.setValue(batch)
-        self.lr.setValue(lr)
-        self.patience.setValue(default_patience(kind))
+        d = tdefaults.for_kind(kind)
+        (self.steps if d.by_steps else self.epochs).setValue(d.length)
+        self.batch.setValue(d.batch_size)
+        self.lr.setValue(d.lr)
+        self.val_share.setValue(d.val_share)
+        self.patience.setValue(d.patience)
         for w in (self.epochs, self.epochs_label):
             w.setVisible(kind != "charlm")
         for w in (self.steps, self.steps_label):
@@ -401,7 +398,7 @@ class TrainTab(QWidget):
         self.controller.check_data(self.kind, self.path_edit.text(), self.text_col.currentText() or None,
                                    self.label_col.currentText() or None)
 
-    def _on_preview(self, p: tdata.DataPreview) -> None:
+    def _on_preview(self, p: tpreview.DataPreview) -> None:
         if p.columns:
             for combo, value in ((self.text_col, p.text_column), (self.label_col, p.label_column)):
                 combo.blockSignals(True)

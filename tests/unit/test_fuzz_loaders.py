@@ -319,7 +319,7 @@ def _model_folder(tmp: Path, config, raw: bytes | None = None, weights: str = "m
        weights=st.sampled_from(["model.safetensors", "pytorch_model.bin", "model.ckpt", "weights.gguf"]),
        allow_pickle=st.booleans(), trust=st.booleans())
 def test_fuzz_check_weights_safe(config, raw, weights, allow_pickle, trust):
-    from playground.core import models
+    from playground.core import models, tasks
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = _model_folder(Path(tmp), config, raw, weights)
@@ -359,14 +359,14 @@ marker_st = st.fixed_dictionaries({}, optional={
 def test_fuzz_finetuned_marker_in_catalog_and_image_loader(meta):
     """A damaged playground_model.json never breaks the model catalog, and the image loader
     answers with a ModelError."""
-    from playground.core import image, models, paths
+    from playground.core import image, models, paths, tasks
 
     folder = paths.models_dir() / "fuzzed"
     folder.mkdir(exist_ok=True)
     (folder / models.FINETUNED_MARKER).write_text(json.dumps(meta))
     (folder / "model.safetensors").write_bytes(b"")
     try:
-        assert_typed(bounded(models.catalog, include_hub=False))
+        assert_typed(bounded(tasks.catalog, include_hub=False))
         models.cache.clear()
         assert_typed(bounded(image.load_classifier, str(folder), None, "cpu"))
     finally:

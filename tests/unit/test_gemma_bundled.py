@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from playground.core import joined, models, tasks
+from playground.core import joined, models, packages, tasks
 from playground.core.errors import ModelError
 
 GEMMA = "bundled/gemma-3-270m"
@@ -36,7 +36,7 @@ def fake_gemma(tmp_path, monkeypatch):
     sums = dirs[MODULE] / "data" / "SHA256SUMS"
     sums.write_text(f"{hashlib.sha256(whole).hexdigest()}  {models.GEMMA_GGUF}\n")
     (dirs[MODULE] / "data" / "GEMMA_TERMS.html").write_text(TERMS_PAGE)
-    monkeypatch.setattr(models, "_module_dir", lambda m: dirs.get(m))
+    monkeypatch.setattr(packages, "module_dir", lambda m: dirs.get(m))
     monkeypatch.setattr(models, "_bundled_sizes", {})
     # The real packages, when installed, have RECORDs that list other bytes for these parts.
     monkeypatch.setattr(joined, "_record_hash", lambda source: None)
@@ -44,7 +44,7 @@ def fake_gemma(tmp_path, monkeypatch):
 
 
 def gemma_entry(task="text-generation"):
-    return next((e for e in models.catalog(task, include_hub=False) if e.id == GEMMA), None)
+    return next((e for e in tasks.catalog(task, include_hub=False) if e.id == GEMMA), None)
 
 
 def test_registered_as_a_bundled_base_model_for_text_generation(fake_gemma):

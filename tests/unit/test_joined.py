@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.core import joined, models
+from playground.core import joined, models, packages, tasks
 from playground.core.errors import ModelError
 
 
@@ -29,7 +29,7 @@ def parts(tmp_path, monkeypatch):
     (pkg2 / "data" / "model.bin.part2").write_bytes(two)
     (pkg2 / "data" / "config.json").write_text("{}")
     dirs = {"fake_pkg1": pkg1, "fake_pkg2": pkg2}
-    monkeypatch.setattr(models, "_module_dir", lambda m: dirs.get(m))
+    monkeypatch.setattr(packages, "module_dir", lambda m: dirs.get(m))
     monkeypatch.setattr(joined, "CHUNK", 64 * 1024)
     spec = joined.JoinSpec("fake-model", "model.bin",
                            (joined.Source("fake_pkg1", "data/model.bin.part1", "fake-pkg-1"),
@@ -73,9 +73,9 @@ def test_a_join_killed_mid_write_is_never_used_and_is_redone(parts):
     script = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from playground.core import joined, models
+        from playground.core import joined, packages
         dirs = {{k: Path(v) for k, v in {{{", ".join(f"{k!r}: {str(v)!r}" for k, v in dirs.items())}}}.items()}}
-        models._module_dir = dirs.get
+        packages.module_dir = dirs.get
         joined.CHUNK = 64 * 1024
         joined._after_chunk = lambda done: time.sleep(0.05)
         spec = joined.JoinSpec({spec.name!r}, "model.bin",
@@ -136,21 +136,21 @@ def test_a_damaged_part_or_an_upgraded_package_is_noticed(parts, monkeypatch):
 
 def test_missing_package_is_named(parts, monkeypatch):
     spec, root, _, dirs = parts
-    monkeypatch.setattr(models, "_module_dir", lambda m: None if m == "fake_pkg2" else dirs[m])
+    monkeypatch.setattr(packages, "module_dir", lambda m: None if m == "fake_pkg2" else dirs[m])
     with pytest.raises(ModelError, match="install the 'fake-pkg-2' package"):
         joined.ensure_joined(spec, root)
 
 
 def test_the_bundled_whisper_base_joins_into_the_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
-    entry = next(e for e in models.catalog("speech-recognition") if e.id == "bundled/whisper-base")
+    entry = next(e for e in tasks.catalog("speech-recognition") if e.id == "bundled/whisper-base")
     assert entry.available and entry.licence == "MIT" and entry.size_bytes > 140_000_000
     assert entry.extra["joined"] is False  # listing never joins
     folder = models.bundled_path("bundled/whisper-base")
     assert folder.parent == tmp_path / "cache" / "bundled"
     assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.json"} <= {p.name for p in folder.iterdir()}
     assert (folder / "model.bin").stat().st_size == json.loads((folder / joined.MANIFEST).read_text())["size"]
-    ids = [e.id for e in models.catalog("speech-recognition")]
+    ids = [e.id for e in tasks.catalog("speech-recognition")]
     assert ids.index("bundled/whisper-tiny.en") < ids.index("bundled/whisper-base")
 
 

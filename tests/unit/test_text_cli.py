@@ -10,11 +10,12 @@ import threading
 import pytest
 
 from playground import cli
+from playground.commands import common
 
 
 @pytest.fixture(autouse=True)
 def no_sigint_handler(monkeypatch):
-    monkeypatch.setattr(cli, "cancel_on_sigint", threading.Event)
+    monkeypatch.setattr(common, "cancel_on_sigint", threading.Event)
 
 
 def run_cli(capsys, *argv):

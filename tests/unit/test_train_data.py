@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from playground.core.errors import InputError
 from playground.core.training import data as tdata
+from playground.core.training import preview as tpreview
 
 
 def _png(path: Path, value: int = 0) -> None:
@@ -169,12 +170,12 @@ def test_unique_output_dir_adds_a_number(tmp_path):
 
 def test_preview_for_each_kind(tmp_path):
     root = _classes(tmp_path / "pets", {"cat": 2, "dog": 2})
-    p = tdata.preview(None, "image", root)
+    p = tpreview.preview(None, "image", root)
     assert p.summary == "4 images in 2 classes" and p.suggested_name == "pets-classifier"
     table = _csv(tmp_path, "sentence,label\nhello,a\nbye,b\nhi,a\nciao,b\n")
-    p = tdata.preview(None, "text", table)
+    p = tpreview.preview(None, "text", table)
     assert p.columns == ["sentence", "label"] and p.text_column == "sentence" and p.counts == {"a": 2, "b": 2}
-    assert tdata.guess_kind(root) == "image" and tdata.guess_kind(table) == "text"
+    assert tpreview.guess_kind(root) == "image" and tpreview.guess_kind(table) == "text"
     (tmp_path / "book.txt").write_text("once upon a time")
-    assert tdata.guess_kind(tmp_path / "book.txt") == "charlm"
-    assert tdata.guess_kind(tmp_path / "missing.txt") is None  # cannot tell: the job stays as chosen
+    assert tpreview.guess_kind(tmp_path / "book.txt") == "charlm"
+    assert tpreview.guess_kind(tmp_path / "missing.txt") is None  # cannot tell: the job stays as chosen

@@ -13,7 +13,7 @@ from pathlib import Path
 from playground.core.errors import InputError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
-from playground.core.training import distributed
+from playground.core.training import defaults, distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
@@ -146,15 +146,13 @@ class CharLMSpec(TrainSpec):
 
 
 def train_charlm(ctx: JobContext, text_file: str | Path, out: str | Path | None = None, *, name: str | None = None,
-                 steps: int = 2000, block_size: int = 128, layers: int = 4, heads: int = 4, embed: int = 128,
-                 eval_every: int | None = None, resume: bool = False, overwrite: bool = False,
-                 control: TrainControl | None = None, **train_options) -> TrainResult:
+                 steps: int = defaults.DEFAULTS["charlm"].length, block_size: int = 128, layers: int = 4,
+                 heads: int = 4, embed: int = 128, eval_every: int | None = None, resume: bool = False,
+                 overwrite: bool = False, control: TrainControl | None = None, **train_options) -> TrainResult:
     """The job: a small GPT over the file's characters; eval rounds play the part of epochs."""
     path = Path(text_file).expanduser()
     text = tdata.read_text_file(path)
-    options = {"lr": 2e-3, "batch_size": 32, "val_share": 0.1, "checkpoint_every": 100, "warmup": 0.02,
-               "patience": 0} | train_options
-    cfg = make_config(name or "", **options)
+    cfg = make_config(name or "", **defaults.config_options("charlm", train_options))
     tdata.check_val_share(cfg.val_share)
     out_dir = resolve_out(out, name, f"{path.stem}-charlm", resume, overwrite)
     spec = CharLMSpec(ctx, text, str(path), steps, cfg.batch_size, block_size, layers, heads, embed, cfg.val_share,

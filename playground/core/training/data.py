@@ -24,6 +24,7 @@ IMBALANCE_RATIO = 5.0  # largest class / smallest class above this: a warning
 MAX_TABLE_BYTES = 200 * 1024 * 1024
 TEXT_COLUMN_GUESSES = ("text", "sentence", "review", "content", "body", "message", "comment", "document", "input")
 LABEL_COLUMN_GUESSES = ("label", "labels", "class", "category", "sentiment", "target", "y", "tag")
+NOISE_CLASS = "background noise"  # the sound class that teaches silence and noise apart from the words
 
 
 # -- output paths ---------------------------------------------------------------
@@ -123,7 +124,7 @@ def split_indices(targets: list[int], val_share: float, seed: int = 0) -> tuple[
 @dataclass
 class ClassFolderData:
     """A folder with one sub-folder of examples per class (images for `scan_image_folder`, audio
-    clips for `sound.scan_sound_folder`)."""
+    clips for `scan_sound_folder`)."""
 
     root: Path
     files: list[Path]
@@ -203,6 +204,24 @@ def scan_image_folder(folder: str | Path) -> ClassFolderData:
         what = "is not an image" if data.skipped == 1 else "are not images"
         data.warnings.insert(0, f"Skipped {plural(data.skipped, 'file')} that {what} "
                                 f"(e.g. '{data.skipped_examples[0]}').")
+    return data
+
+
+def scan_sound_folder(folder: str | Path) -> ClassFolderData:
+    """One sub-folder of audio files per class (a one-second clip each, or longer recordings): the
+    sound classes' training and evaluation data."""
+    from playground.core.audio import is_audio_path  # numpy: not before the Train tab's first paint
+
+    data = scan_class_folder(folder, is_audio_path, "choose a folder with one sub-folder of audio clips per class")
+    name = data.name
+    if not data.files:
+        raise InputError(f"{name}: has no class sub-folders with audio files (WAV, FLAC, MP3, OGG ...).")
+    data.warnings = check_classes(data.counts, name)
+    if data.skipped:
+        data.warnings.insert(0, f"Skipped {plural(data.skipped, 'file')} that {'is' if data.skipped == 1 else 'are'} "
+                                "not audio.")
+    if NOISE_CLASS not in data.labels:
+        data.warnings.append(f"No '{NOISE_CLASS}' class: silence and noise will be called one of the others.")
     return data
 
 
@@ -390,88 +409,3 @@ def read_text_file(path: str | Path, min_chars: int = 200) -> str:
     if len(text) < min_chars:
         raise InputError(f"{name}: has only {len(text)} characters; a character model needs at least {min_chars}.")
     return text
-
-
-# -- a quick look for the Train tab (no model, no decoding) --------------------------------
-
-
-@dataclass
-class DataPreview:
-    kind: str  # "image" | "text" | "charlm" | "sound" | "lm"
-    path: str
-    summary: str
-    labels: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    text_column: str = ""
-    label_column: str = ""
-    suggested_name: str = ""
-
-
-def guess_kind(path: str | Path) -> str | None:
-    """The job a path's data is for; None when it cannot tell (the path does not exist)."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        return None
-    if p.is_dir():
-        return "sound" if _looks_like_sound_folder(p) else "image"
-    if p.suffix.lower() in (".csv", ".tsv", ".tab"):
-        return "text"
-    if p.suffix.lower() in (".jsonl", ".ndjson"):  # prompt/response examples for a language model
-        return "lm"
-    return "charlm"
-
-
-def _looks_like_sound_folder(root: Path, per_class: int = 20) -> bool:
-    """Class sub-folders whose first files are audio and none an image (a quick look, no decoding)."""
-    from playground.core.audio import is_audio_path
-
-    sounds = images = 0
-    try:
-        for d in (q for q in root.iterdir() if q.is_dir() and not q.name.startswith(".")):
-            for i, f in enumerate(d.iterdir()):
-                if i >= per_class:
-                    break
-                sounds += is_audio_path(f)
-                images += is_image_path(f)
-    except OSError:
-        return False
-    return sounds > 0 and images == 0
-
-
-def preview(ctx, kind: str, path: str | Path, text_column: str | None = None,
-            label_column: str | None = None) -> DataPreview:
-    """The data checks the job will run, without loading a model (a job: runs on the worker)."""
-    p = Path(path).expanduser()
-    if kind == "sound":
-        from playground.core.sound import scan_sound_folder
-
-        d = scan_sound_folder(p)
-        summary = f"{plural(len(d.files), 'audio clip')} in {plural(len(d.labels), 'class', 'classes')}"
-        return DataPreview(kind, str(p), summary, list(d.labels), d.counts, list(d.warnings),
-                           suggested_name=f"{safe_model_name(p.name)}-sounds")
-    if kind == "image":
-        d = scan_image_folder(p)
-        summary = f"{plural(len(d.files), 'image')} in {plural(len(d.labels), 'class', 'classes')}"
-        return DataPreview(kind, str(p), summary, list(d.labels), d.counts, list(d.warnings),
-                           suggested_name=f"{safe_model_name(p.name)}-classifier")
-    if kind == "text":
-        columns, guessed_text, guessed_label = table_columns(p)
-        t = read_table(p, text_column if text_column in columns else guessed_text,
-                       label_column if label_column in columns else guessed_label)
-        summary = f"{plural(len(t.texts), 'row')}, {plural(len(t.labels), 'label')}"
-        return DataPreview(kind, str(p), summary, list(t.labels), t.counts,
-                           list(t.warnings), columns, t.text_column, t.label_column,
-                           f"{safe_model_name(p.stem)}-classifier")
-    if kind == "lm":
-        from playground.core.training.lm import read_lm_data
-
-        d = read_lm_data(p)
-        summary = (f"{plural(len(d), 'prompt/response example')}" if d.fmt == "pairs" else
-                   f"{len(d.text):,} characters of text (continued pre-training)")
-        return DataPreview(kind, str(p), summary, warnings=list(d.warnings),
-                           suggested_name=f"{safe_model_name(p.stem)}-lm")
-    text = read_text_file(p)
-    return DataPreview(kind, str(p), f"{len(text):,} characters, {len(set(text))} different",
-                       suggested_name=f"{safe_model_name(p.stem)}-charlm")

@@ -16,12 +16,12 @@ from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from playground.core.training import data as tdata
-from playground.core.training import distributed
+from playground.core.training import defaults, distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 
-BUNDLED_BACKBONE = "bundled/efficientnet-lite0"
+BUNDLED_BACKBONE = defaults.IMAGE_BACKBONE
 PRELOAD_BUDGET = 1_500_000_000  # bytes of decoded pixels kept in memory; beyond it images are decoded per batch
 
 
@@ -259,13 +259,13 @@ class ImageSpec(TrainSpec):
 
 
 def train_image_classifier(ctx: JobContext, data_dir: str | Path, out: str | Path | None = None, *,
-                           name: str | None = None, backbone: str = BUNDLED_BACKBONE, image_size: int = 224,
-                           head_only: bool = False, augment: bool = True, flip: bool = False,
-                           resume: bool = False, overwrite: bool = False, control: TrainControl | None = None,
-                           **train_options) -> TrainResult:
+                           name: str | None = None, backbone: str = BUNDLED_BACKBONE,
+                           image_size: int = defaults.IMAGE_SIZE, head_only: bool = False, augment: bool = True,
+                           flip: bool = False, resume: bool = False, overwrite: bool = False,
+                           control: TrainControl | None = None, **train_options) -> TrainResult:
     """The job: check the folder, fine-tune, save `out` (or `<models>/<name>`) with labels and a card."""
     data = tdata.scan_image_folder(data_dir)
-    cfg = make_config(name or "", **({"lr": 1e-3, "batch_size": 32, "checkpoint_every": 50} | train_options))
+    cfg = make_config(name or "", **defaults.config_options("image", train_options))
     out_dir = resolve_out(out, name, f"{data.root.name}-classifier", resume, overwrite)
     tdata.check_val_share(cfg.val_share)
     spec = ImageSpec(ctx, data, backbone, image_size, cfg.batch_size, cfg.val_share, head_only, augment, flip, cfg.seed)

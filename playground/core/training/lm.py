@@ -22,14 +22,14 @@ from playground.core import generation, lora, models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
-from playground.core.training import distributed
+from playground.core.training import defaults, distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 from playground.core.training.text import quiet_transformers
 from playground.core.wording import plural
 
-DEFAULT_BASE = generation.BUNDLED_ID
+DEFAULT_BASE = defaults.LM_BASE
 ADAPTER_DIR = "adapter"
 TUNED_KIND = generation.TUNED_KIND  # the marker's kind of a finished run (the merged model)
 LIVE_KIND = "lm-lora-live"  # the marker's kind of a live checkpoint (the adapter at one step)
@@ -421,16 +421,14 @@ class LMSpec(TrainSpec):
 
 
 def train_lm(ctx: JobContext, data: str | Path, out: str | Path | None = None, *, base: str = DEFAULT_BASE,
-             name: str | None = None, lora_rank: int = 16, max_length: int = 256, resume: bool = False,
-             overwrite: bool = False, control: TrainControl | None = None, trust_remote_code: bool = False,
-             **train_options) -> TrainResult:
+             name: str | None = None, lora_rank: int = defaults.LORA_RANK, max_length: int = defaults.LM_MAX_LENGTH,
+             resume: bool = False, overwrite: bool = False, control: TrainControl | None = None,
+             trust_remote_code: bool = False, **train_options) -> TrainResult:
     """The job: read the examples, tune LoRA adapters on the base, save the adapter and the merged model.
 
     Validation accuracy is the exact-match rate (greedy) when every validation response is short."""
     lm_data = read_lm_data(data)
-    options = {"epochs": 3, "lr": 3e-4, "batch_size": 8, "val_share": 0.1, "patience": 2, "warmup": 0.05,
-               "weight_decay": 0.0} | train_options
-    cfg = make_config(name or "", **options)
+    cfg = make_config(name or "", **defaults.config_options("lm", train_options))
     tdata.check_val_share(cfg.val_share)
     out_dir = resolve_out(out, name, f"{lm_data.path.stem}-lm", resume, overwrite)
     spec = LMSpec(ctx, lm_data, base, lora_rank, max_length, cfg.batch_size, cfg.val_share, cfg.seed,

@@ -269,108 +269,149 @@ def fit(ctx: JobContext, spec: TrainSpec, cfg: TrainConfig, out_dir: Path, *, co
 
 
 def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, torch) -> TrainResult:
-    control = control or TrainControl()
-    out_dir = Path(out_dir)
-    t_start = time.perf_counter()
-    multi = ranks.active
-    per_rank, effective_batch, lr_scale = distributed.batch_plan(spec.batch_size, ranks.world_size)
-    base_lr = cfg.lr * lr_scale
-    if multi:
-        spec.shard(ranks.rank, ranks.world_size)
-        ctx = _RankContext(ctx, ranks.main)
-        if hasattr(spec, "ctx"):
-            spec.ctx = ctx
-        if not ranks.main:
-            control = TrainControl()  # rank 0 reads the controls; the others follow its decision
-    torch.manual_seed(cfg.seed + 1000 * ranks.rank)  # rank 0: the one-process seed; others: their own dropout
-    spec.to(device)
-    amp_dtype, use_scaler = precision_plan(device, cfg.mixed_precision)
-    device_type = device.split(":")[0]
-    scaler = torch.amp.GradScaler(device_type, enabled=use_scaler) if use_scaler else None
-
-    def autocast():
-        if amp_dtype is None:
-            return torch.autocast(device_type, enabled=False)
-        return torch.autocast(device_type, dtype=amp_dtype)
-
-    params = list(spec.parameters())
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    spe = spec.steps_per_epoch
-    total = cfg.epochs * spe
-    history: list[dict] = []
-    step = 0
-    best = (math.inf, 0)
-    bad_epochs = 0
-    signature = spec.signature()
-    resumed_from = None  # the world size of the run the checkpoint came from
-
+    run = _Run(ctx, spec, cfg, out_dir, control or TrainControl(), ranks, device, torch)
     if resume:
-        state = ckpt.load_checkpoint(out_dir, spec.task, signature)
-        spec.model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
+        run.restore_checkpoint()
+    elif ranks.main:
+        ckpt.remove_checkpoints(run.out_dir)  # a stale best.pt must never end up in this run's model
+    run.wrap_for_ranks()
+    run.train_epochs(*run.announce())
+    if not ranks.main:  # rank 0 alone writes the model
+        return run.rank_result()
+    return run.save_model(data_meta)
+
+
+class _Run:
+    """One training run: its state (step, history, best epoch, device ...) and the steps `_fit` takes.
+
+    Under several ranks, `ctx` is this rank's `_RankContext` and `ddp_model` the DDP wrapper the
+    forward goes through; `raw_model` is the model itself (what is saved and evaluated)."""
+
+    def __init__(self, ctx, spec: TrainSpec, cfg: TrainConfig, out_dir, control: TrainControl, ranks, device: str,
+                 torch):
+        self.t_start = time.perf_counter()
+        self.torch, self.spec, self.cfg, self.out_dir = torch, spec, cfg, Path(out_dir)
+        self.ctx, self.control, self.ranks = ctx, control, ranks
+        self.multi = ranks.active
+        self.per_rank, self.effective_batch, self.lr_scale = distributed.batch_plan(spec.batch_size, ranks.world_size)
+        self.base_lr = cfg.lr * self.lr_scale
+        if self.multi:
+            self._join_ranks()
+        torch.manual_seed(cfg.seed + 1000 * ranks.rank)  # rank 0: the one-process seed; others: their own dropout
+        self.device = device
+        spec.to(device)
+        self.amp_dtype, use_scaler = precision_plan(device, cfg.mixed_precision)
+        self.device_type = device.split(":")[0]
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=use_scaler) if use_scaler else None
+        self.params = list(spec.parameters())
+        self.optimizer = self._make_optimizer()
+        self.spe = spec.steps_per_epoch
+        self.total = cfg.epochs * self.spe
+        self.history: list[dict] = []
+        self.step = 0
+        self.best = (math.inf, 0)  # (validation loss, epoch)
+        self.bad_epochs = 0
+        self.signature = spec.signature()
+        self.resumed_from: int | None = None  # the world size of the run the checkpoint came from
+        self.raw_model = spec.model
+        self.ddp_model = None
+        self.paused_s = 0.0  # seconds paused during the last `agree` (several ranks)
+        self.rate = _Rate()
+        self.last_emit = 0.0
+        self.eval_seconds = 0.0
+        self.stopped_early = False
+        self.last_checkpoint_step = 0
+
+    # -- setting up -------------------------------------------------------------------------------
+
+    def _join_ranks(self) -> None:
+        """Train this rank's shard; only rank 0 reports and reads the controls, the others follow it."""
+        self.spec.shard(self.ranks.rank, self.ranks.world_size)
+        self.ctx = _RankContext(self.ctx, self.ranks.main)
+        if hasattr(self.spec, "ctx"):
+            self.spec.ctx = self.ctx
+        if not self.ranks.main:
+            self.control = TrainControl()  # rank 0 reads the controls; the others follow its decision
+
+    def _make_optimizer(self):
+        """AdamW with weight decay on the matrices only (not on biases and norms)."""
+        decay = [p for p in self.params if p.ndim >= 2]
+        no_decay = [p for p in self.params if p.ndim < 2]
+        return self.torch.optim.AdamW([{"params": decay, "weight_decay": self.cfg.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=self.cfg.lr)
+
+    def restore_checkpoint(self) -> None:
+        """Go on from the run's checkpoint: weights, optimizer, step, history, best epoch."""
+        state = ckpt.load_checkpoint(self.out_dir, self.spec.task, self.signature)
+        self.spec.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        spe = self.spe
         step = int(state["step"])
         old_spe = int(state.get("steps_per_epoch") or spe)
-        resumed_from = int(state.get("world_size", 1))
-        if old_spe != spe and resumed_from != ranks.world_size and getattr(spec, "train_idx", None) is not None:
+        self.resumed_from = int(state.get("world_size", 1))
+        if (old_spe != spe and self.resumed_from != self.ranks.world_size
+                and getattr(self.spec, "train_idx", None) is not None):
             # another world size split the data's epoch into other steps (an uneven batch): the same place in it
             epoch_done, in_epoch = divmod(step, old_spe)
             step = epoch_done * spe + min(spe, round(in_epoch * spe / old_spe))
-        history = list(state.get("history", []))
-        best = (float(state.get("best_val_loss", math.inf)), int(state.get("best_epoch", 0)))
-        bad_epochs = int(state.get("bad_epochs", 0))
-        total = max(total, step)
-    elif ranks.main:
-        ckpt.remove_checkpoints(out_dir)  # a stale best.pt must never end up in this run's model
+        self.step = step
+        self.history = list(state.get("history", []))
+        self.best = (float(state.get("best_val_loss", math.inf)), int(state.get("best_epoch", 0)))
+        self.bad_epochs = int(state.get("bad_epochs", 0))
+        self.total = max(self.total, step)
 
-    raw_model = spec.model
-    ddp_model = distributed.wrap(raw_model, device) if multi else None
+    def wrap_for_ranks(self) -> None:
+        self.raw_model = self.spec.model
+        self.ddp_model = distributed.wrap(self.raw_model, self.device) if self.multi else None
 
-    def checkpoint(reason: str) -> None:
-        if not ranks.main:
-            return  # rank 0 alone writes; the weights are the same on every rank
-        path = ckpt.save_checkpoint(out_dir, {
-            "task": spec.task, "signature": signature, "step": step, "history": history,
-            "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else {},
-            "best_val_loss": best[0], "best_epoch": best[1], "bad_epochs": bad_epochs, "config": cfg.to_dict(),
-            "world_size": ranks.world_size, "steps_per_epoch": spe,
-        })
-        ctx.emit(CheckpointSaved(str(path), step, step // spe + (1 if step % spe else 0), reason))
-        if reason == "steps":
-            share_live(None, None)
+    def announce(self) -> tuple[int, int]:
+        """Emit RunStarted; returns where training starts: (epoch, batch in it).
 
-    def share_live(val_loss: float | None, val_acc: float | None) -> None:
-        """The model as it is now, for the Generate panel's "latest checkpoint" (rank 0 writes it)."""
-        live = ckpt.live_dir(out_dir)
-        if ranks.main and spec.save_live(live, step):
-            ctx.emit(LiveCheckpoint(spec.task, str(live), step, step // spe + (1 if step % spe else 0),
-                                    val_loss, val_acc))
+        A resumed run whose last epoch finished training but not evaluation evaluates it first."""
+        start_epoch, start_batch = divmod(self.step, self.spe)
+        if self.step and start_batch == 0 and len(self.history) < start_epoch:
+            start_epoch, start_batch = start_epoch - 1, self.spe
+        cfg, ranks, device = self.cfg, self.ranks, self.device
+        self.ctx.emit(RunStarted(
+            self.spec.task, str(self.out_dir), device, cfg.epochs, self.spe, self.total, self.step,
+            str(self.amp_dtype).replace("torch.", "") if self.amp_dtype is not None else None,
+            world_size=ranks.world_size, rank=ranks.rank, batch_size=self.spec.batch_size,
+            per_rank_batch_size=self.per_rank, effective_batch_size=self.effective_batch, lr=self.base_lr,
+            lr_scale=self.lr_scale, backend=("nccl" if device.startswith("cuda") else "gloo") if self.multi else None,
+            resumed_world_size=self.resumed_from))
+        self.last_checkpoint_step = self.step
+        return start_epoch, start_batch
 
-    def forward_loss(batch):
-        if ddp_model is None:
-            return spec.loss(batch)
-        spec.model = ddp_model  # the forward through DDP: its backward averages the gradients over the ranks
+    # -- one step ---------------------------------------------------------------------------------
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return self.torch.autocast(self.device_type, enabled=False)
+        return self.torch.autocast(self.device_type, dtype=self.amp_dtype)
+
+    def _forward_loss(self, batch):
+        if self.ddp_model is None:
+            return self.spec.loss(batch)
+        self.spec.model = self.ddp_model  # the forward through DDP: its backward averages the gradients over the ranks
         try:
-            return spec.loss(batch)
+            return self.spec.loss(batch)
         finally:
-            spec.model = raw_model
+            self.spec.model = self.raw_model
 
-    def train_step(batch) -> tuple[float, int]:
+    def _train_step(self, batch) -> tuple[float, int]:
+        optimizer, scaler = self.optimizer, self.scaler
         optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            loss, n = forward_loss(batch)
+        with self.autocast():
+            loss, n = self._forward_loss(batch)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
         else:
             loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        if self.cfg.grad_clip:
+            self.torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
@@ -378,212 +419,258 @@ def _fit(ctx, spec, cfg, out_dir, control, resume, data_meta, ranks, device, tor
             optimizer.step()
         return float(loss.detach()), n
 
-    def fall_back_to_cpu() -> None:
+    def _fall_back_to_cpu(self) -> None:
         """CUDA out of memory: the same run goes on on the CPU from the step that failed.
 
         The failed step changed nothing (the optimizer had not stepped), so the weights,
         optimizer state and step count carry over as they are."""
-        nonlocal device, device_type, amp_dtype, scaler
-        optimizer.zero_grad(set_to_none=True)
-        failed = device
-        device, device_type, amp_dtype, scaler = "cpu", "cpu", None, None
-        spec.to(device)
-        for state in optimizer.state.values():
+        self.optimizer.zero_grad(set_to_none=True)
+        failed = self.device
+        self.device, self.device_type, self.amp_dtype, self.scaler = "cpu", "cpu", None, None
+        self.spec.to(self.device)
+        for state in self.optimizer.state.values():
             for key, value in state.items():
-                if torch.is_tensor(value):
-                    state[key] = value.to(device)
+                if self.torch.is_tensor(value):
+                    state[key] = value.to(self.device)
         devices.free_gpu_memory()
-        event = DeviceFallback(step, failed, device)
+        event = DeviceFallback(self.step, failed, self.device)
         log.warning(event.message)
-        ctx.emit(event)
-        ctx.progress(None, event.message)
+        self.ctx.emit(event)
+        self.ctx.progress(None, event.message)
 
-    def or_on_cpu(run, again):
+    def _or_on_cpu(self, run, again):
         """`run()`; if the GPU runs out of memory, move to the CPU and return `again()`."""
         try:
             return run()
         except Exception as exc:
-            if device == "cpu" or multi or not devices.is_out_of_memory(exc):
+            if self.device == "cpu" or self.multi or not devices.is_out_of_memory(exc):
                 raise
         # Outside the except block: the error's traceback, which holds GPU tensors, is gone.
-        fall_back_to_cpu()
+        self._fall_back_to_cpu()
         return again()
 
-    def evaluate():
-        with autocast():
-            batchnorm.recalibrate(raw_model, spec.calibration_inputs(device),
+    def _set_lr(self) -> float:
+        lr = lr_at(self.step, self.total, self.base_lr, self.cfg.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    # -- several ranks: one decision for all ------------------------------------------------------
+
+    def _asked_to_stop(self) -> float:
+        return float(self.ctx.asked or bool(getattr(self.control, "cancel_requested", False)))
+
+    def _agree(self, loss_value: float, n: int) -> tuple[float, int]:
+        """One small all-reduce per step: the global loss and samples, and every rank's cancel / pause
+        wish, so all ranks take the same decision at the same step."""
+        loss_sum, total_n, cancel, pause = distributed.all_reduce(
+            [loss_value * n, n, self._asked_to_stop(), float(self.control.paused)], self.device)
+        if cancel:
+            self.ctx.agreed = True
+        elif pause:
+            self._wait_paused_together()
+        return loss_sum / max(1, total_n), int(total_n)
+
+    def _wait_paused_together(self) -> None:
+        t0 = time.perf_counter()
+        self.ctx.emit(Paused(self.step))
+        while True:
+            time.sleep(0.05)
+            cancel, pause = distributed.all_reduce([self._asked_to_stop(), float(self.control.paused)],
+                                                   self.device, op="max")
+            if cancel:
+                self.ctx.agreed = True
+                break
+            if not pause:
+                break
+        self.ctx.emit(Resumed(self.step))
+        self.paused_s += time.perf_counter() - t0
+
+    # -- epochs -----------------------------------------------------------------------------------
+
+    def train_epochs(self, start_epoch: int, start_batch: int) -> None:
+        """Train and evaluate epoch after epoch until the last, an early stop or a cancel
+        (which checkpoints first, then lets every rank leave together)."""
+        try:
+            for epoch in range(start_epoch, self.cfg.epochs):
+                self.spec.train_mode()
+                losses = self._train_epoch(epoch, start_batch if epoch == start_epoch else 0)
+                self.ctx.check_cancelled()
+                if self._end_epoch(epoch, losses):
+                    break
+        except Cancelled:
+            if self.step > self.last_checkpoint_step:
+                self.checkpoint("cancel")
+            if self.multi:
+                distributed.barrier(self.device)  # no rank leaves before rank 0's checkpoint is whole
+            raise
+
+    def _train_epoch(self, epoch: int, batch_start: int) -> list[float]:
+        """The epoch's training steps from batch `batch_start`; their losses."""
+        ctx, cfg = self.ctx, self.cfg
+        losses: list[float] = []
+        batches = _OnDevice(lambda start, e=epoch: self.spec.batches(e, start, self.device), batch_start)
+        t_step = time.perf_counter()
+        for batch in batches:
+            ctx.check_cancelled()
+            paused = 0.0 if self.multi else self.control.wait(ctx, self.step)  # several ranks: `_agree` after each step
+            if paused:
+                ctx.check_cancelled()  # cancelled while paused: no extra step
+            t_step += paused
+            lr = self._set_lr()
+            value, n = self._or_on_cpu(lambda: self._train_step(batch),
+                                       lambda: self._train_step(batches.restart(self.step - epoch * self.spe)))
+            if self.multi:
+                self.paused_s = 0.0
+                value, n = self._agree(value, n)
+                t_step += self.paused_s
+            self.step += 1
+            losses.append(value)
+            now = time.perf_counter()
+            self.rate.add(now - t_step, n)
+            t_step = now
+            self._report_step(epoch, value, lr, now)
+            if self.multi:
+                ctx.check_cancelled()  # the cancel every rank agreed on, after the step it came with
+            if cfg.checkpoint_every and self.step - self.last_checkpoint_step >= cfg.checkpoint_every \
+                    and self.step % self.spe:
+                self.checkpoint("steps")
+                self.last_checkpoint_step = self.step
+                t_step = time.perf_counter()
+        return losses
+
+    def _report_step(self, epoch: int, loss: float, lr: float, now: float) -> None:
+        """A StepEvent with samples/s and the time left (at most every `event_interval` seconds, and
+        always at an epoch's last step)."""
+        cfg, step, spe, rate = self.cfg, self.step, self.spe, self.rate
+        left_steps = self.total - step
+        left_evals = cfg.epochs - epoch  # this epoch's evaluation too
+        per_eval = self.eval_seconds / max(1, len(self.history)) if self.history else rate.step_seconds * spe * 0.2
+        if cfg.event_interval <= 0 or now - self.last_emit >= cfg.event_interval or step % spe == 0:
+            self.last_emit = now
+            self.ctx.emit(StepEvent(step, epoch + 1, loss, lr, rate.samples_per_s,
+                                    left_steps * rate.step_seconds + left_evals * per_eval, self.total))
+            self.ctx.progress(step / self.total, f"Training: epoch {epoch + 1}/{cfg.epochs}, step {step}/{self.total}")
+
+    def _evaluate(self):
+        """(validation loss, accuracy or None) over the whole validation set, BatchNorm recalibrated first."""
+        torch, multi, device = self.torch, self.multi, self.device
+        with self.autocast():
+            batchnorm.recalibrate(self.raw_model, self.spec.calibration_inputs(device),
                                   (lambda ts: distributed.average_tensors(ts, device)) if multi else None)
         with torch.inference_mode():
             if not multi:
-                return spec.evaluate(device, autocast)
-            total_loss, correct, n = spec.eval_sums(device, autocast)
+                return self.spec.evaluate(device, self.autocast)
+            total_loss, correct, n = self.spec.eval_sums(device, self.autocast)
             total_loss, correct_all, n = distributed.all_reduce(
                 [total_loss, 0.0 if correct is None else correct, n], device)  # the whole validation set
             return total_loss / max(1, n), (None if correct is None else correct_all / max(1, n))
 
-    def agree(loss_value: float, n: int) -> tuple[float, int]:
-        """One small all-reduce per step: the global loss and samples, and every rank's cancel / pause
-        wish, so all ranks take the same decision at the same step."""
-        loss_sum, total_n, cancel, pause = distributed.all_reduce(
-            [loss_value * n, n, float(ctx.asked or bool(getattr(control, "cancel_requested", False))),
-             float(control.paused)], device)
-        if cancel:
-            ctx.agreed = True
-        elif pause:
-            wait_paused()
-        return loss_sum / max(1, total_n), int(total_n)
+    def _end_epoch(self, epoch: int, losses: list[float]) -> bool:
+        """Evaluate the epoch, record it, keep the best weights, checkpoint; True: stop early."""
+        cfg, history = self.cfg, self.history
+        t_eval = time.perf_counter()
+        self.ctx.progress(self.step / self.total, f"Evaluating epoch {epoch + 1}/{cfg.epochs}")
+        self.spec.model.eval()
+        val_loss, val_acc = self._or_on_cpu(self._evaluate, self._evaluate)
+        if not losses and history:  # the epoch's training ran before a resume
+            train_loss = history[-1]["train_loss"] if len(history) == epoch + 1 else float("nan")
+        else:
+            train_loss = sum(losses) / len(losses) if losses else float("nan")
+        history.append({"epoch": epoch + 1, "step": self.step, "train_loss": train_loss, "val_loss": val_loss,
+                        "val_accuracy": val_acc, "lr": self.optimizer.param_groups[0]["lr"]})
+        self.ctx.emit(EpochEvent(epoch + 1, self.step, train_loss, val_loss, val_acc))
+        self.share_live(val_loss, val_acc)
+        self.eval_seconds += time.perf_counter() - t_eval
+        if val_loss < self.best[0] - 1e-6:
+            self.best = (val_loss, epoch + 1)
+            self.bad_epochs = 0
+            if self.ranks.main:
+                ckpt.save_state(ckpt.checkpoint_dir(self.out_dir) / ckpt.BEST_FILE,
+                                {"model": self.raw_model.state_dict(), "epoch": epoch + 1})
+        else:
+            self.bad_epochs += 1
+        self.checkpoint("epoch")
+        self.last_checkpoint_step = self.step
+        if cfg.patience and self.bad_epochs >= cfg.patience and epoch + 1 < cfg.epochs:
+            self.ctx.emit(EarlyStopped(epoch + 1, self.best[1], self.best[0]))
+            self.stopped_early = True
+            return True
+        return False
 
-    def wait_paused() -> None:
-        nonlocal paused_s
-        t0 = time.perf_counter()
-        ctx.emit(Paused(step))
-        while True:
-            time.sleep(0.05)
-            cancel, pause = distributed.all_reduce(
-                [float(ctx.asked or bool(getattr(control, "cancel_requested", False))), float(control.paused)],
-                device, op="max")
-            if cancel:
-                ctx.agreed = True
-                break
-            if not pause:
-                break
-        ctx.emit(Resumed(step))
-        paused_s += time.perf_counter() - t0
+    # -- checkpoints and the saved model ----------------------------------------------------------
 
-    paused_s = 0.0
+    def _epoch_of_step(self) -> int:
+        return self.step // self.spe + (1 if self.step % self.spe else 0)
 
-    # A resumed run whose last epoch finished training but not evaluation evaluates it first.
-    start_epoch, start_batch = divmod(step, spe)
-    if step and start_batch == 0 and len(history) < start_epoch:
-        start_epoch, start_batch = start_epoch - 1, spe
-    ctx.emit(RunStarted(spec.task, str(out_dir), device, cfg.epochs, spe, total, step,
-                        str(amp_dtype).replace("torch.", "") if amp_dtype is not None else None,
-                        world_size=ranks.world_size, rank=ranks.rank, batch_size=spec.batch_size,
-                        per_rank_batch_size=per_rank, effective_batch_size=effective_batch, lr=base_lr,
-                        lr_scale=lr_scale, backend=("nccl" if device.startswith("cuda") else "gloo") if multi else None,
-                        resumed_world_size=resumed_from))
-    rate = _Rate()
-    last_emit = 0.0
-    eval_seconds = 0.0
-    stopped_early = False
-    last_checkpoint_step = step
-    epoch = start_epoch
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            spec.train_mode()
-            losses: list[float] = []
-            batch_start = start_batch if epoch == start_epoch else 0
-            batches = _OnDevice(lambda start, e=epoch: spec.batches(e, start, device), batch_start)
-            t_step = time.perf_counter()
-            for batch in batches:
-                ctx.check_cancelled()
-                paused = 0.0 if multi else control.wait(ctx, step)  # several ranks: `agree` after each step
-                if paused:
-                    ctx.check_cancelled()  # cancelled while paused: no extra step
-                t_step += paused
-                lr = lr_at(step, total, base_lr, cfg.warmup)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                value, n = or_on_cpu(lambda: train_step(batch),
-                                     lambda: train_step(batches.restart(step - epoch * spe)))
-                if multi:
-                    paused_s = 0.0
-                    value, n = agree(value, n)
-                    t_step += paused_s
-                step += 1
-                losses.append(value)
-                now = time.perf_counter()
-                rate.add(now - t_step, n)
-                t_step = now
-                left_steps = total - step
-                left_evals = cfg.epochs - epoch  # this epoch's evaluation too
-                per_eval = eval_seconds / max(1, len(history)) if history else rate.step_seconds * spe * 0.2
-                if cfg.event_interval <= 0 or now - last_emit >= cfg.event_interval or step % spe == 0:
-                    last_emit = now
-                    ctx.emit(StepEvent(step, epoch + 1, value, lr, rate.samples_per_s,
-                                       left_steps * rate.step_seconds + left_evals * per_eval, total))
-                    ctx.progress(step / total, f"Training: epoch {epoch + 1}/{cfg.epochs}, step {step}/{total}")
-                if multi:
-                    ctx.check_cancelled()  # the cancel every rank agreed on, after the step it came with
-                if cfg.checkpoint_every and step - last_checkpoint_step >= cfg.checkpoint_every and step % spe:
-                    checkpoint("steps")
-                    last_checkpoint_step = step
-                    t_step = time.perf_counter()
-            ctx.check_cancelled()
-            t_eval = time.perf_counter()
-            ctx.progress(step / total, f"Evaluating epoch {epoch + 1}/{cfg.epochs}")
-            spec.model.eval()
-            val_loss, val_acc = or_on_cpu(evaluate, evaluate)
-            if not losses and history:  # the epoch's training ran before a resume
-                train_loss = history[-1]["train_loss"] if len(history) == epoch + 1 else float("nan")
-            else:
-                train_loss = sum(losses) / len(losses) if losses else float("nan")
-            record = {"epoch": epoch + 1, "step": step, "train_loss": train_loss, "val_loss": val_loss,
-                      "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"]}
-            history.append(record)
-            ctx.emit(EpochEvent(epoch + 1, step, train_loss, val_loss, val_acc))
-            share_live(val_loss, val_acc)
-            eval_seconds += time.perf_counter() - t_eval
-            if val_loss < best[0] - 1e-6:
-                best = (val_loss, epoch + 1)
-                bad_epochs = 0
-                if ranks.main:
-                    ckpt.save_state(ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE,
-                                    {"model": raw_model.state_dict(), "epoch": epoch + 1})
-            else:
-                bad_epochs += 1
-            checkpoint("epoch")
-            last_checkpoint_step = step
-            if cfg.patience and bad_epochs >= cfg.patience and epoch + 1 < cfg.epochs:
-                ctx.emit(EarlyStopped(epoch + 1, best[1], best[0]))
-                stopped_early = True
-                break
-    except Cancelled:
-        if step > last_checkpoint_step:
-            checkpoint("cancel")
-        if multi:
-            distributed.barrier(device)  # no rank leaves before rank 0's checkpoint is whole
-        raise
+    def checkpoint(self, reason: str) -> None:
+        if not self.ranks.main:
+            return  # rank 0 alone writes; the weights are the same on every rank
+        path = ckpt.save_checkpoint(self.out_dir, {
+            "task": self.spec.task, "signature": self.signature, "step": self.step, "history": self.history,
+            "model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "best_val_loss": self.best[0], "best_epoch": self.best[1], "bad_epochs": self.bad_epochs,
+            "config": self.cfg.to_dict(), "world_size": self.ranks.world_size, "steps_per_epoch": self.spe,
+        })
+        self.ctx.emit(CheckpointSaved(str(path), self.step, self._epoch_of_step(), reason))
+        if reason == "steps":
+            self.share_live(None, None)
 
-    parallel = {"world_size": ranks.world_size, "per_device_batch_size": per_rank,
-                "effective_batch_size": effective_batch, "lr_scale": lr_scale}
-    if not ranks.main:  # rank 0 alone writes the model
-        best_record = next((h for h in history if h["epoch"] == best[1]), history[-1] if history else {})
-        return TrainResult(str(out_dir), spec.task, history, best_record.get("val_accuracy"),
-                           best_record.get("val_loss"), stopped_early)
+    def share_live(self, val_loss: float | None, val_acc: float | None) -> None:
+        """The model as it is now, for the Generate panel's "latest checkpoint" (rank 0 writes it)."""
+        live = ckpt.live_dir(self.out_dir)
+        if self.ranks.main and self.spec.save_live(live, self.step):
+            self.ctx.emit(LiveCheckpoint(self.spec.task, str(live), self.step, self._epoch_of_step(),
+                                         val_loss, val_acc))
 
-    # The final model: the weights of the best validation epoch.
-    best_file = ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE
-    best_record = history[-1] if history else {}
-    if best_file.is_file() and best[1] and best[1] != (history[-1]["epoch"] if history else 0):
-        spec.model.load_state_dict(ckpt.load_state(best_file)["model"])
-        best_record = next((h for h in history if h["epoch"] == best[1]), best_record)
-    ctx.progress(None, f"Saving the model to {out_dir}")
-    spec.model.eval()
-    tmp = ckpt.staging_dir(out_dir)
-    try:
-        spec.save(tmp)
-        metrics = {k: best_record[k] for k in ("val_loss", "val_accuracy", "train_loss")
-                   if best_record.get(k) is not None}
-        meta = spec.marker() | {
-            "name": cfg.name or out_dir.name, "metrics": metrics, "epochs": len(history), "best_epoch": best[1],
-            "steps": step, "batch_size": spec.batch_size, "lr": cfg.lr, "device": device,
-            "stopped_early": stopped_early, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "seconds": round(time.perf_counter() - t_start, 1),  # this session's wall time (a resume: since it)
-            "val_share": cfg.val_share, "seed": cfg.seed,  # evaluation and export rebuild this run's split
-        } | parallel | (data_meta or {})
-        ckpt.write_card(tmp, meta, history)
-        ckpt.write_marker(tmp, meta)  # last: a folder without it is never listed
-        ckpt.install(tmp, out_dir)
-    except BaseException:
-        import shutil
+    def _best_record(self) -> dict:
+        return next((h for h in self.history if h["epoch"] == self.best[1]), self.history[-1] if self.history else {})
 
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    ckpt.remove_checkpoints(out_dir)
-    val_acc = best_record.get("val_accuracy")
-    val_loss = best_record.get("val_loss")
-    ctx.progress(1.0, f"Saved {meta['name']}")
-    ctx.emit(DoneEvent(str(out_dir), spec.task, meta["name"], val_acc, val_loss, len(history), step,
-                       time.perf_counter() - t_start, world_size=ranks.world_size))
-    return TrainResult(str(out_dir), spec.task, history, val_acc, val_loss, stopped_early)
+    def rank_result(self) -> TrainResult:
+        """What a rank other than 0 returns: the run's outcome, nothing written."""
+        best_record = self._best_record()
+        return TrainResult(str(self.out_dir), self.spec.task, self.history, best_record.get("val_accuracy"),
+                           best_record.get("val_loss"), self.stopped_early)
+
+    def save_model(self, data_meta: dict | None) -> TrainResult:
+        """The final model (the weights of the best validation epoch), its card and marker, installed
+        atomically into the output folder; the checkpoints are removed."""
+        spec, cfg, out_dir, history, best = self.spec, self.cfg, self.out_dir, self.history, self.best
+        best_file = ckpt.checkpoint_dir(out_dir) / ckpt.BEST_FILE
+        best_record = history[-1] if history else {}
+        if best_file.is_file() and best[1] and best[1] != (history[-1]["epoch"] if history else 0):
+            spec.model.load_state_dict(ckpt.load_state(best_file)["model"])
+            best_record = next((h for h in history if h["epoch"] == best[1]), best_record)
+        self.ctx.progress(None, f"Saving the model to {out_dir}")
+        spec.model.eval()
+        parallel = {"world_size": self.ranks.world_size, "per_device_batch_size": self.per_rank,
+                    "effective_batch_size": self.effective_batch, "lr_scale": self.lr_scale}
+        tmp = ckpt.staging_dir(out_dir)
+        try:
+            spec.save(tmp)
+            metrics = {k: best_record[k] for k in ("val_loss", "val_accuracy", "train_loss")
+                       if best_record.get(k) is not None}
+            meta = spec.marker() | {
+                "name": cfg.name or out_dir.name, "metrics": metrics, "epochs": len(history), "best_epoch": best[1],
+                "steps": self.step, "batch_size": spec.batch_size, "lr": cfg.lr, "device": self.device,
+                "stopped_early": self.stopped_early, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                # this session's wall time (a resume: since it)
+                "seconds": round(time.perf_counter() - self.t_start, 1),
+                "val_share": cfg.val_share, "seed": cfg.seed,  # evaluation and export rebuild this run's split
+            } | parallel | (data_meta or {})
+            ckpt.write_card(tmp, meta, history)
+            ckpt.write_marker(tmp, meta)  # last: a folder without it is never listed
+            ckpt.install(tmp, out_dir)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        ckpt.remove_checkpoints(out_dir)
+        val_acc = best_record.get("val_accuracy")
+        val_loss = best_record.get("val_loss")
+        self.ctx.progress(1.0, f"Saved {meta['name']}")
+        self.ctx.emit(DoneEvent(str(out_dir), spec.task, meta["name"], val_acc, val_loss, len(history), self.step,
+                                time.perf_counter() - self.t_start, world_size=self.ranks.world_size))
+        return TrainResult(str(out_dir), spec.task, history, val_acc, val_loss, self.stopped_early)

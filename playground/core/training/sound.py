@@ -13,9 +13,9 @@ from pathlib import Path
 from playground.core import sound
 from playground.core.errors import InputError
 from playground.core.jobs import JobContext
-from playground.core.training import distributed
+from playground.core.training import defaults, distributed
 from playground.core.training.common import make_config, resolve_out
-from playground.core.training.data import ClassFolderData, split_indices
+from playground.core.training.data import ClassFolderData, scan_sound_folder, split_indices
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 
@@ -126,10 +126,8 @@ def train_sound_classifier(ctx: JobContext, data_dir: str | Path, out: str | Pat
                            resume: bool = False, overwrite: bool = False, control: TrainControl | None = None,
                            **train_options) -> TrainResult:
     """The job: check the folder, compute the clips' features, train the head, save the folder."""
-    data = sound.scan_sound_folder(data_dir)
-    options = {"epochs": 60, "lr": 2e-3, "batch_size": 16, "patience": 15, "warmup": 0.05} | {
-        k: v for k, v in train_options.items() if v is not None}
-    cfg = make_config(name or "", **options)
+    data = scan_sound_folder(data_dir)
+    cfg = make_config(name or "", **defaults.config_options("sound", train_options))
     out_dir = resolve_out(out, name, f"{data.root.name}-sounds", resume, overwrite)
     spec = SoundSpec(ctx, data, features, cfg.batch_size, cfg.val_share, cfg.seed)
     ctx.emit(DataReport("sound", str(data.root), len(spec.train_idx), len(spec.val_idx), list(data.labels),

@@ -14,12 +14,12 @@ from playground.core import models
 from playground.core.errors import InputError, ModelError
 from playground.core.jobs import JobContext
 from playground.core.training import data as tdata
-from playground.core.training import distributed
+from playground.core.training import defaults, distributed
 from playground.core.training.common import make_config, resolve_out
 from playground.core.training.events import DataReport, TrainResult
 from playground.core.training.loop import TrainControl, TrainSpec, fit
 
-BUNDLED_ENCODER = "bundled/all-minilm-l6-v2"
+BUNDLED_ENCODER = defaults.TEXT_ENCODER
 
 
 @contextlib.contextmanager
@@ -159,12 +159,13 @@ class TextSpec(TrainSpec):
 
 def train_text_classifier(ctx: JobContext, table: str | Path, out: str | Path | None = None, *,
                           name: str | None = None, text_column: str | None = None, label_column: str | None = None,
-                          model: str = BUNDLED_ENCODER, max_length: int = 128, head_only: bool = False,
-                          resume: bool = False, overwrite: bool = False, control: TrainControl | None = None,
-                          trust_remote_code: bool = False, **train_options) -> TrainResult:
+                          model: str = BUNDLED_ENCODER, max_length: int = defaults.TEXT_MAX_LENGTH,
+                          head_only: bool = False, resume: bool = False, overwrite: bool = False,
+                          control: TrainControl | None = None, trust_remote_code: bool = False,
+                          **train_options) -> TrainResult:
     """The job: read and check the table, fine-tune the encoder + head, save a Hugging Face folder."""
     data = tdata.read_table(table, text_column, label_column)
-    cfg = make_config(name or "", **({"lr": 5e-5, "batch_size": 16, "checkpoint_every": 100} | train_options))
+    cfg = make_config(name or "", **defaults.config_options("text", train_options))
     out_dir = resolve_out(out, name, f"{data.path.stem}-classifier", resume, overwrite)
     tdata.check_val_share(cfg.val_share)
     spec = TextSpec(ctx, data, model, max_length, cfg.batch_size, cfg.val_share, head_only, cfg.seed,
