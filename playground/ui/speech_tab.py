@@ -324,7 +324,7 @@ class SpeechTab(QWidget):
         self.cues_combo.setObjectName("speechCues")
         self.cues_combo.setAccessibleName("Subtitle cues")
         self.cues_combo.setToolTip("SRT/VTT subtitles: one cue per segment, per line of words or per word "
-                                   "(lines and words need word times: files have them)")
+                                   "(lines and words need word times: files and live sessions have them)")
         for per, label in (("segment", "Cue per segment"), ("line", "Cue per line"), ("word", "Cue per word")):
             self.cues_combo.addItem(label, per)
         # A long path is elided in the middle (its file name stays), whole in the tooltip.
