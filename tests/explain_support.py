@@ -1,0 +1,88 @@
+"""A digit classifier the explanation tests train in seconds, saved as a fine-tuned image folder (the Train
+tab's format: timm backbone, model.safetensors, playground_model.json with its preprocess recipe), and
+digits pasted at known places into larger blank canvases (the pointing test)."""
+
+from __future__ import annotations
+
+import json
+
+SIZE = 64  # a digit's side at the model's scale (its last feature map is then 2 x 2)
+BACKBONE = "test_efficientnet"  # timm's 0.1 M-parameter EfficientNet: trains in seconds on 2 cores
+
+
+def digit_images(size=SIZE):
+    """(PIL RGB digits at `size`, labels) for sklearn's 1797 digits, white on black."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = [Image.fromarray((img / 16.0 * 255).astype(np.uint8), "L").resize((size, size), Image.Resampling.BILINEAR)
+              .convert("RGB") for img in digits.images]
+    return images, [int(t) for t in digits.target]
+
+
+def split(n, held_back=0.2, seed=0):
+    """(train indices, held-back indices)."""
+    import random
+
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    cut = int(n * held_back)
+    return sorted(idx[cut:]), sorted(idx[:cut])
+
+
+def train_digit_classifier(folder, epochs=6, seed=0):
+    """Train on 80 % of the digits (the rest held back for the tests); (folder, held-back indices)."""
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from playground.core.preprocess import Preprocess
+
+    images, labels = digit_images()
+    train, held = split(len(images))
+    recipe = Preprocess(SIZE, (SIZE, SIZE), "bilinear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    x = torch.stack([recipe.tensor(images[i]) for i in train])
+    y = torch.tensor([labels[i] for i in train])
+    torch.manual_seed(seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is faster and steadier on a shared machine
+    net = timm.create_model(BACKBONE, pretrained=False, num_classes=10)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), 64):
+            b = order[start:start + 64]
+            loss = torch.nn.functional.cross_entropy(net(x[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    torch.set_num_threads(threads)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
+    (folder / "playground_model.json").write_text(json.dumps({
+        "task": "image-classification", "name": "digits", "backbone": BACKBONE, "num_classes": 10,
+        "labels": [str(i) for i in range(10)], "image_size": SIZE, "mean": [0.5] * 3, "std": [0.5] * 3,
+        "preprocess": recipe.to_dict()}))
+    return folder, held
+
+
+def paste(digit, slot: int, vertical: bool = False):
+    """The digit in slot 0, 1 or 2 of a 3-digit-long blank canvas; (canvas, box (left, top, right, bottom))."""
+    from PIL import Image
+
+    s = digit.width
+    size = (s, 3 * s) if vertical else (3 * s, s)
+    at = (0, slot * s) if vertical else (slot * s, 0)
+    canvas = Image.new("RGB", size, (0, 0, 0))
+    canvas.paste(digit, at)
+    return canvas, (at[0], at[1], at[0] + s, at[1] + s)
+
+
+def mass_in_box(heat, box) -> float:
+    """The share of the map's total inside `box`."""
+    left, top, right, bottom = box
+    total = float(heat.sum())
+    return float(heat[top:bottom, left:right].sum()) / total if total > 0 else 0.0
