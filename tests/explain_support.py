@@ -86,3 +86,72 @@ def mass_in_box(heat, box) -> float:
     left, top, right, bottom = box
     total = float(heat.sum())
     return float(heat[top:bottom, left:right].sum()) / total if total > 0 else 0.0
+
+
+# -- a sentiment classifier -----------------------------------------------------------------------------
+
+
+def reviews(per_class=60, seed=3):
+    """(text, label) review sentences from train_support's generator: the sentiment lives in one word."""
+    import csv
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from train_support import write_sentiment_csv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_sentiment_csv(Path(tmp) / "reviews.csv", per_class=per_class, seed=seed)
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    return [(r["review"], r["sentiment"]) for r in rows]
+
+
+def sentiment_classifier(folder):
+    """The tests' sentiment classifier, trained on 80 % of `reviews()`; (folder, held-back rows)."""
+    rows = reviews(per_class=60)
+    cut = int(len(rows) * 0.8)
+    return train_sentiment_classifier(folder, rows[:cut]), rows[cut:]
+
+
+def train_sentiment_classifier(folder, rows, epochs=30, seed=0):
+    """A one-layer BERT with a word-level vocabulary, trained from scratch on `rows`; saved as a
+    fine-tuned text-classification folder (config, safetensors, tokenizer, playground_model.json)."""
+    import re
+
+    import torch
+    from tokenizers import Tokenizer, models as tmodels, pre_tokenizers, processors
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    words = sorted({w for t, _ in rows for w in re.findall(r"\w+|[^\w\s]", t.lower())})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+    tok = Tokenizer(tmodels.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = __import__("tokenizers").normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2),
+                                                                                                 ("[SEP]", 3)])
+    fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                             sep_token="[SEP]", mask_token="[MASK]", model_max_length=32)
+    labels = sorted({y for _, y in rows})
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=32, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={y: i for i, y in enumerate(labels)}))
+    batch = fast([t for t, _ in rows], padding=True, return_tensors="pt")
+    y = torch.tensor([labels.index(lab) for _, lab in rows])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model.train()
+    for _ in range(epochs):
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=y)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    torch.set_num_threads(threads)
+    model.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    fast.save_pretrained(folder)
+    (folder / "playground_model.json").write_text(json.dumps({"task": "text-classification", "name": folder.name}))
+    return str(folder)

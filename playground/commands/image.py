@@ -6,8 +6,8 @@ or `{"path", "error"}` per input. Exit 0 when every input succeeded, 1 when any
 failed (the others are still printed). When no path exists the command stops at once,
 before the model loads.
 
-`--explain --explain-out DIR [--explain-class LABEL]`: for each image, why the model gives its top
-class (or LABEL) as a grayscale PNG the image's size in DIR (brighter = more important: Grad-CAM,
+`--explain --explain-out DIR [--explain-class LABEL]`: for each image, why the model gives the top
+class of its row (or LABEL) as a grayscale PNG the image's size in DIR (brighter = more important: Grad-CAM,
 or occlusion for a model without gradients); the JSON row then names it: `"explanation"` (the PNG's
 path), `"method"` and `"class"`. An unknown LABEL or a folder that cannot be written stops the
 command with one line before any image is classified.
@@ -94,8 +94,9 @@ class _Explainer:
         extras, taken = {}, set()
         for row in rows:
             try:
+                chosen = self.class_index if self.class_index is not None else row.top.index  # the row's answer
                 result = run_sync(Job(explain_image.explain, (row.path,),
-                                      {"model": self.model, "class_index": self.class_index}), None, self.cancel)
+                                      {"model": self.model, "class_index": chosen}), None, self.cancel)
                 path = explain_image.save_map(result, self.folder, taken)
             except Cancelled:
                 self.cancelled = True
