@@ -155,3 +155,51 @@ def train_sentiment_classifier(folder, rows, epochs=30, seed=0):
     fast.save_pretrained(folder)
     (folder / "playground_model.json").write_text(json.dumps({"task": "text-classification", "name": folder.name}))
     return str(folder)
+
+
+# -- a sound classifier: a beep somewhere in a second of noise -----------------------------------------
+
+
+def beep_clip(at: float | None, seed: int, sr: int = 16000):
+    """One second of quiet noise, with a 1 kHz beep of 0.15 s starting at `at` seconds (None: no beep)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    clip = (rng.standard_normal(sr) * 0.01).astype(np.float32)
+    if at is not None:
+        start, n = int(at * sr), int(0.15 * sr)
+        clip[start:start + n] += 0.5 * np.sin(2 * np.pi * 1000 * np.arange(n) / sr).astype(np.float32)
+    return clip
+
+
+def train_beep_classifier(folder, seed=0):
+    """A sound-classes folder (log-mel features, the app's head) telling 'beep' from 'background noise'."""
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    from playground.core import sound
+
+    rng = np.random.default_rng(seed)
+    clips = [beep_clip(float(rng.uniform(0.05, 0.8)), i) for i in range(40)] + [beep_clip(None, 100 + i)
+                                                                              for i in range(40)]
+    y = torch.tensor([0] * 40 + [1] * 40)
+    features = sound.featurizer("logmel")
+    x = features(clips)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xt = torch.from_numpy((x - mean) / std).float()
+    torch.manual_seed(seed)
+    head = sound.build_head(x.shape[1], 2, 32)
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-2)
+    head.train()
+    for _ in range(100):
+        loss = torch.nn.functional.cross_entropy(head(xt), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(folder / sound.HEAD_FILE))
+    (folder / "playground_model.json").write_text(json.dumps({
+        "task": sound.TASK, "name": "beeps", "labels": ["beep", sound.NOISE_CLASS], "features": "logmel",
+        "feature_mean": mean.tolist(), "feature_std": std.tolist(), "feature_dim": int(x.shape[1]), "hidden": 32}))
+    return str(folder)

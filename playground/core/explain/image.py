@@ -314,8 +314,9 @@ def class_index_for(clf: image.Classifier, label: str) -> int:
 
 def explain(ctx: JobContext, source: str, model: str | None = None, class_index: int | None = None,
             method: str = "auto", device: str | None = None, size: tuple[int, int] | None = None,
-            overlay: bool = False, trust_remote_code: bool = False) -> ImageExplanation:
-    """Why `model` gives `source` class `class_index` (default: its top class), as a map the image's size.
+            overlay: bool = False, trust_remote_code: bool = False, label: str | None = None) -> ImageExplanation:
+    """Why `model` gives `source` class `class_index` or the class named `label` (default: its top class),
+    as a map the image's size.
 
     `method`: "auto" (Grad-CAM where the model has gradients and a layer for it, else occlusion),
     "grad-cam" or "occlusion". `size=(width, height)` returns the map at that size (the UI's preview).
@@ -325,6 +326,8 @@ def explain(ctx: JobContext, source: str, model: str | None = None, class_index:
     if method not in METHODS:
         raise InputError(f"Unknown explanation method '{method}' (one of {', '.join(METHODS)}).")
     clf = image.load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
+    if label is not None:
+        class_index = class_index_for(clf, label)
     x, img = model_input(clf, source, ctx)
     x = clf.to_device(x)
     with torch.inference_mode():
