@@ -36,8 +36,8 @@ class ClassifyPanel(TextPanel):
         split.setSizes([160, 300, 120])
         row = self.run_row()
         row.insertWidget(2, self.per_line)
-        row.insertWidget(3, self.why.check)
         self.layout_.addLayout(row)
+        self.layout_.addWidget(self.why.check)  # its own line: the run row stays narrow
         self.layout_.addWidget(self.notice)
         self.layout_.addWidget(split, 1)
 

@@ -50,8 +50,8 @@ class ZeroShotPanel(TextPanel):
         opts = self.run_row()
         opts.insertWidget(2, self.per_line)
         opts.insertWidget(3, self.multi)
-        opts.insertWidget(4, self.why.check)
         self.layout_.addLayout(opts)
+        self.layout_.addWidget(self.why.check)  # its own line: the run row stays narrow
         self.layout_.addWidget(self.notice)
         self.layout_.addWidget(split, 1)
 
