@@ -65,7 +65,7 @@ class WhyPairDialog(QDialog):
                 img = img.scaled(PREVIEW, PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.SmoothTransformation)
             canvas.set_image(img if not img.isNull() else None)
-            canvas.set_opacity(0.5)
+            canvas.set_opacity(0.4)  # the image stays readable under the map
             return canvas
         return WordAttributions() if self.kind == "text" else WaveformWhy()
 

@@ -182,3 +182,18 @@ def test_cli_explain_errors_are_one_line_and_fail(digits, tmp_path, capsys):
     assert code == 1 and out == "" and err.count("\n") == 1 and "Cannot create the folder" in err
     code = cli.main(["classify-image", path, "--explain", "--json"])
     assert code == 2 and "--explain needs --explain-out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_models_as_on_a_gpu(dtype):
+    """On a GPU the classifier runs in half precision; the library's OpenCV resize takes only float32 maps."""
+    import timm
+    import torch
+
+    dt = getattr(torch, dtype)
+    net = timm.create_model(es.BACKBONE, num_classes=3).eval().to(dtype=dt)
+    clf = image.Classifier("half", "half", "timm", net, ["a", "b", "c"], None, (64, 64), (0.5,) * 3, (0.5,) * 3,
+                           "cpu", dt)
+    x = clf.to_device(torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
+    heat = explain_image.grad_cam(clf, x, 0, explain_image.target_for(clf, x))
+    assert heat.shape == (64, 64) and heat.dtype == np.float32 and np.isfinite(heat).all()

@@ -145,15 +145,18 @@ def find_target(model, example) -> CamTarget | None:
 
 
 def _reshape(target: CamTarget, height: int, width: int):
-    """pytorch-grad-cam's `reshape_transform`: activations -> (N, C, rows, cols)."""
+    """pytorch-grad-cam's `reshape_transform`: activations (and gradients) -> float32 (N, C, rows, cols).
+
+    Always float32: on a GPU the model runs in half precision, and the library's OpenCV resize takes
+    no float16 maps."""
     if target.layout == "nchw":
-        return None
+        return lambda t: t.float()
     if target.layout == "nhwc":
-        return lambda t: t.permute(0, 3, 1, 2)
+        return lambda t: t.permute(0, 3, 1, 2).float()
 
     def tokens(t):
         prefix, rows, cols = token_grid(t.shape[1], height, width)
-        return t[:, prefix:, :].reshape(t.shape[0], rows, cols, t.shape[2]).permute(0, 3, 1, 2)
+        return t[:, prefix:, :].reshape(t.shape[0], rows, cols, t.shape[2]).permute(0, 3, 1, 2).float()
 
     return tokens
 
