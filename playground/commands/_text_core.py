@@ -1,4 +1,9 @@
-"""`playground text embed | zero-shot | similar | classify`: the Text tab's engine, headless."""
+"""`playground text embed | zero-shot | similar | classify`: the Text tab's engine, headless.
+
+`classify` and `zero-shot` take `--explain [--explain-class LABEL]`: each text's row then also has
+`attributions` ([{"token", "score"}], integrated gradients for the top label or LABEL, special tokens
+left out), `delta` (Captum's convergence delta: how far they miss adding up to the score difference),
+`explained` (the label) and `trust` ("good" or "low")."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ def register(tasks) -> None:
     p.add_argument("--multi-label", action="store_true", help="score each label on its own")
     p.add_argument("--model", default=None, help="bundled MiniLM (default), an embedding model or an NLI model")
     p.add_argument("--json", action="store_true", help='print [{"text":..., "scores":[{"label":..., "score":...}]}]')
+    _explain_options(p)
     p.set_defaults(func=cmd_zero_shot)
 
     p = tasks.add_parser("similar", help="rank candidate sentences by meaning against a query")
@@ -42,7 +48,25 @@ def register(tasks) -> None:
     p.add_argument("--model", required=True, help="Hub id, model folder or one you trained")
     p.add_argument("--allow-pickle", action="store_true", help="allow pickle (.bin) weights for this model")
     p.add_argument("--json", action="store_true", help='print [{"text":..., "scores":[{"label":..., "score":...}]}]')
+    _explain_options(p)
     p.set_defaults(func=cmd_classify)
+
+
+def _explain_options(p) -> None:
+    p.add_argument("--explain", action="store_true",
+                   help="also say which words decided (integrated gradients, with a convergence delta)")
+    p.add_argument("--explain-class", default=None, metavar="LABEL", help="explain this label instead of the top one")
+    p.set_defaults(check_options=_check_explain)
+
+
+def _check_explain(args) -> None:
+    if args.explain_class is not None and not args.explain:
+        raise common.UsageError("--explain-class goes with --explain")
+
+
+def _explanations(res, explain_one) -> list:
+    """One explanation per scored text."""
+    return [_run(explain_one, item.text) for item in res.items]
 
 
 def _run(fn, *args, **kwargs):
@@ -81,16 +105,25 @@ def cmd_embed(args) -> int:
     return common.EXIT_OK
 
 
-def _print_scores(res, as_json: bool) -> None:
+def _print_scores(res, as_json: bool, why: list | None = None) -> None:
     _notice_truncated(res.truncated, res.max_tokens)
+    why = why or [None] * len(res.items)
     if as_json:
-        common.print_json([s.to_dict() for s in res.items])
+        common.print_json([s.to_dict() | (_why_dict(w) if w else {}) for s, w in zip(res.items, why, strict=True)])
         return
-    for item in res.items:
+    for item, w in zip(res.items, why, strict=True):
         print(item.text)
         for s in item.scores:
             bar = "#" * round(s.score * 30)
             print(f"  {s.score:6.1%}  {bar:30}  {s.label}")
+        if w is not None:
+            words = ", ".join(f"{t.token} {t.score:+.3f}" for t in w.top(5))
+            print(f"  why '{w.label}' (trust: {w.trust}, delta {w.delta:.3g}): {words}")
+
+
+def _why_dict(w) -> dict:
+    d = w.to_dict()
+    return {"attributions": d["attributions"], "delta": d["delta"], "explained": d["label"], "trust": d["trust"]}
 
 
 def cmd_zero_shot(args) -> int:
@@ -102,7 +135,17 @@ def cmd_zero_shot(args) -> int:
     kwargs = {"model": args.model, "multi_label": args.multi_label}
     if args.template:
         kwargs["template"] = args.template
-    _print_scores(_run(text.zero_shot, args.texts, labels, **kwargs), args.json)
+    res = _run(text.zero_shot, args.texts, labels, **kwargs)
+    why = None
+    if args.explain:
+        from playground.core.explain import text as explain_text
+
+        if args.multi_label:
+            raise common.UsageError("--explain explains one label among the others; leave out --multi-label")
+        options = {"label": args.explain_class, "model": args.model} | (
+            {"template": args.template} if args.template else {})
+        why = _explanations(res, lambda ctx, t: explain_text.explain_zero_shot(ctx, t, labels, **options))
+    _print_scores(res, args.json, why)
     return common.EXIT_OK
 
 
@@ -141,5 +184,12 @@ def cmd_similar(args) -> int:
 def cmd_classify(args) -> int:
     from playground.core import text
 
-    _print_scores(_run(text.classify, args.texts, args.model, allow_pickle=args.allow_pickle), args.json)
+    res = _run(text.classify, args.texts, args.model, allow_pickle=args.allow_pickle)
+    why = None
+    if args.explain:
+        from playground.core.explain import text as explain_text
+
+        why = _explanations(res, lambda ctx, t: explain_text.explain_classification(ctx, t, args.model,
+                                                                                     args.explain_class))
+    _print_scores(res, args.json, why)
     return common.EXIT_OK

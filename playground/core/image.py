@@ -1,4 +1,4 @@
-"""Image classification and Grad-CAM: typed inputs -> typed results, no Qt.
+"""Image classification: typed inputs -> typed results, no Qt (why a class: `core/explain/image.py`).
 
 Models: the bundled EfficientNet-Lite0 (timm, ImageNet-1k), torchvision
 classification models by name (`torchvision/resnet50`; weights downloaded once
@@ -10,7 +10,6 @@ Jobs (run by the GUI worker, the CLI and the tests alike):
   per input (errors are rows, the rest carry on) and returns a `BatchSummary`;
   inputs and per-file errors, cancel and progress are `core/batch.py`'s, in chunks
   of `batch_size` images per forward pass.
-- `gradcam(ctx, source, model, class_index)` returns a `GradCam` heatmap.
 
 A fine-tuned folder whose marker has "preprocess" (see `core/preprocess.py`) is
 fed exactly what its training evaluated on: same resize, crop, interpolation and
@@ -120,17 +119,6 @@ class BatchSummary:
     @property
     def succeeded(self) -> list[ImageResult]:
         return [r for r in self.results if r.ok]
-
-
-@dataclass
-class GradCam:
-    path: str
-    class_index: int
-    label: str
-    score: float
-    heatmap: Any  # numpy float32 (height, width) in [0, 1]: the image's size unless asked otherwise
-    image_size: tuple[int, int]  # (width, height) of the image
-    overlay: Thumbnail | None = None  # RGBA (4 bytes a pixel) colour map at the heatmap's size, when asked
 
 
 # -- input ----------------------------------------------------------------------
@@ -249,8 +237,6 @@ class Classifier:
     std: tuple[float, ...]
     device: str
     dtype: Any
-    cam_layer: str | None = None  # found on first Grad-CAM
-    cam_searched: bool = False
     recipe: Preprocess | None = None  # a fine-tuned model's saved preprocessing (then `transform` is it)
 
     def preprocess(self, img):
@@ -499,7 +485,6 @@ def load_onnx_classifier(model_id: str) -> Classifier:
     clf = Classifier(str(path), f"{meta.get('name') or path.stem} (ONNX)", "onnx",
                      onnx_runtime.OrtModule(sess, sess.get_inputs()[0].name), labels, recipe, recipe.input_size,
                      recipe.mean, recipe.std, "cpu", torch.float32, recipe=recipe)
-    clf.cam_searched = True  # no Grad-CAM: the graph has no hooks
     return clf
 
 
@@ -616,111 +601,6 @@ def classify_tensors(ctx: JobContext, batch, model: str | None = None, top_k: in
     clf = load_classifier(model, ctx, device)
     ctx.check_cancelled()
     return clf.predict(batch, top_k)
-
-
-def _find_cam_layer(clf: Classifier) -> str | None:
-    """The last module whose output is a spatial feature map (N, C, H, W) with H, W > 1."""
-    import torch
-
-    if clf.kind == "hf":
-        return None
-    seen: list[str] = []
-    hooks = []
-    for name, module in clf.model.named_modules():
-        if name and not list(module.children()):
-            hooks.append(module.register_forward_hook(
-                lambda m, i, o, n=name: seen.append(n) if isinstance(o, torch.Tensor) and o.dim() == 4
-                and o.shape[-1] > 1 and o.shape[-2] > 1 else None))
-    try:
-        h, w = clf.input_size
-        with torch.inference_mode():
-            clf.model(torch.zeros(1, 3, h, w, device=clf.device, dtype=clf.dtype))
-    finally:
-        for hk in hooks:
-            hk.remove()
-    if not seen:
-        return None
-    last = seen[-1]
-    # Vision transformers (ViT, Swin, MaxViT) only have the patch embedding (or channels-last maps): no Grad-CAM.
-    tv = torchvision_name(clf.model_id) if clf.kind == "torchvision" else None
-    if "patch_embed" in last or last.endswith("conv_proj") or (tv or "").startswith(("vit_", "swin", "maxvit")):
-        return None
-    return last
-
-
-def gradcam(ctx: JobContext, source: str, model: str | None = None, class_index: int | None = None,
-            device: str | None = None, size: tuple[int, int] | None = None, overlay: bool = False,
-            trust_remote_code: bool = False) -> GradCam:
-    """Grad-CAM for one image and class (default: the top class), upsampled to the image's size.
-
-    The whole image is resized to the model's input (no crop) so the map covers all of it; a
-    fine-tuned model with a saved recipe gets the whole image at its training scale, aspect
-    ratio kept, with the recipe's interpolation and normalisation (its CNN takes any size).
-    `size=(width, height)` returns the map at that size instead (the UI's preview).
-    """
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from torchvision.transforms import functional as TF
-
-    clf = load_classifier(model, ctx, device, trust_remote_code=trust_remote_code)
-    if not clf.cam_searched:
-        clf.cam_layer = _find_cam_layer(clf)
-        clf.cam_searched = True
-    if clf.cam_layer is None:
-        raise ModelError(f"Grad-CAM needs a convolutional model; {clf.name} has no spatial feature map.")
-    h, w = clf.input_size
-    if clf.recipe is not None:
-        img = load_image(source, ctx, draft=clf.recipe.draft)
-        ctx.check_cancelled()
-        whole = clf.recipe.resize_whole(limit_aspect(img))
-        x = clf.recipe.normalize(torch.from_numpy(np.asarray(whole, dtype=np.uint8).transpose(2, 0, 1).copy()))
-        x = x.unsqueeze(0)
-    else:
-        img = load_image(source, ctx, draft=(2 * w, 2 * h))
-        ctx.check_cancelled()
-        x = TF.to_tensor(img.resize((w, h), resample=3))
-        x = TF.normalize(x, list(clf.mean), list(clf.std)).unsqueeze(0)
-    x = clf.to_device(x)
-    module = dict(clf.model.named_modules())[clf.cam_layer]
-    captured: dict[str, Any] = {}
-    handle = module.register_forward_hook(lambda m, i, o: captured.__setitem__("act", o))
-    try:
-        with torch.enable_grad():
-            x.requires_grad_(False)
-            logits = clf.logits(x)
-            probs = logits.float().softmax(-1)[0]
-            idx = int(probs.argmax()) if class_index is None else int(class_index)
-            if not 0 <= idx < logits.shape[-1]:
-                raise InputError(f"Class {idx} does not exist in {clf.name} ({logits.shape[-1]} classes).")
-            act = captured["act"]
-            (grad,) = torch.autograd.grad(logits[0, idx], act)
-    finally:
-        handle.remove()
-    weights = grad.float().mean(dim=(2, 3), keepdim=True)
-    cam = torch.relu((weights * act.float().detach()).sum(dim=1, keepdim=True))
-    out_w, out_h = size or full_size(img)
-    cam = F.interpolate(cam, size=(int(out_h), int(out_w)), mode="bilinear", align_corners=False)[0, 0]
-    cam = cam - cam.min()
-    peak = float(cam.max())
-    heat = (cam / peak if peak > 0 else cam).cpu().numpy().astype(np.float32)
-    result = GradCam(source, idx, clf.label(idx), float(probs[idx].detach()), heat, full_size(img))
-    if overlay:
-        result.overlay = colorize(heat)
-    return result
-
-
-def colorize(heat) -> Thumbnail:
-    """A jet-like RGBA colour map of a [0, 1] heatmap (alpha opaque; the UI sets the opacity)."""
-    import numpy as np
-
-    v = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
-    r = np.clip(1.5 - np.abs(4.0 * v - 3.0), 0, 1)
-    g = np.clip(1.5 - np.abs(4.0 * v - 2.0), 0, 1)
-    b = np.clip(1.5 - np.abs(4.0 * v - 1.0), 0, 1)
-    rgba = np.stack([r, g, b, np.ones_like(v)], axis=-1)
-    rgba = np.ascontiguousarray((rgba * 255).astype(np.uint8))
-    return Thumbnail(int(v.shape[1]), int(v.shape[0]), rgba.tobytes())
 
 
 def results_csv(results: Iterable[ImageResult]) -> str:

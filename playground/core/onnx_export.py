@@ -168,7 +168,7 @@ def _export_image(ctx, folder: Path, tmp: Path, check_data, val_share, seed) -> 
     h, w = clf.input_size
     ctx.progress(None, f"Exporting {folder.name} to ONNX")
     _torch_export(clf.model.float().eval(), (torch.zeros(2, 3, h, w),), tmp, ["pixel_values"],
-                  {"pixel_values": {0: "batch"}, "logits": {0: "batch"}})
+                  {"pixel_values": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch"}})
     info = {"format": 1, "kind": "image", "name": clf.name, "source_model": str(folder), "task": image.TASK,
             "input": "pixel_values: float32 [batch, 3, height, width], RGB, the preprocess recipe applied",
             "output": "logits: float32 [batch, classes]; softmax gives probabilities"}

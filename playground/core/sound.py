@@ -236,6 +236,7 @@ class SoundScores:
     labels: tuple[str, ...]
     scores: tuple[float, ...]
     wall: float = 0.0  # time.monotonic() when the scores were ready
+    clip: typing.Any = field(default=None, compare=False, repr=False)  # the second scored (for "why")
 
     @property
     def top(self) -> str:
@@ -268,7 +269,7 @@ def listen(ctx: JobContext, source, model: str, hop: float = 0.25, start_source:
             pos = buf.total  # behind real time: skip to the newest second
             window = buf.latest(n)
             probs = clf.scores([window])[0]
-            yield SoundScores(pos / SR, tuple(clf.labels), tuple(float(s) for s in probs), time.monotonic())
+            yield SoundScores(pos / SR, tuple(clf.labels), tuple(float(s) for s in probs), time.monotonic(), np.array(window, np.float32))
             if buf.closed:
                 break
     finally:

@@ -399,6 +399,11 @@ def _load(src: Source, auto: str, ctx: JobContext | None, **extra):
     return models.cache.get(key, load)
 
 
+def load_sequence_classifier(src: Source, ctx: JobContext | None = None):
+    """The (cached) sequence-classification model of `src`: what classify and its explanations run."""
+    return _load(src, "AutoModelForSequenceClassification", ctx)
+
+
 def model_limit(src: Source, tokenizer, config: dict) -> int:
     """How many tokens the model sees at most (sentence-transformers' own limit first)."""
     sbert = src.folder / "sentence_bert_config.json"

@@ -86,6 +86,8 @@ class EvaluationPanel(QWidget):
         self.status.setObjectName("evaluationStatus")
         self.status.setWordWrap(True)
         self.view = EvaluationView()
+        self.view.example_chosen.connect(self.explain_example)
+        self.why_dialog = None  # the side-by-side explanation last opened
         self.lm_view = BeforeAfterView()
         self.lm_view.setVisible(False)
         # The title above its buttons: beside them, in the narrow Train column, it wrapped a word a line.
@@ -107,6 +109,20 @@ class EvaluationPanel(QWidget):
     def narrowest_width(self) -> int:
         """The least width that cuts nothing: the buttons', or the per-class table and matrix."""
         return max(self._title_row.minimumSize().width(), self.view.narrowest_width(), self.lm_view.narrowest_width())
+
+    # -- why: an example of a cell, for the predicted and the true class ----------------------
+    def explain_example(self, example):
+        """Open the side-by-side explanation of `example` (a core.evaluate.Example); the dialog, or None."""
+        from playground.ui.explain_pair import WhyPairDialog
+
+        evaluation = self.view.evaluation
+        if not self.model or evaluation is None or evaluation.kind not in ("image", "text", "sound"):
+            return None
+        if self.why_dialog is not None:
+            self.why_dialog.close()
+        self.why_dialog = WhyPairDialog(self.ctx, self.model, evaluation.kind, example, evaluation.labels, self)
+        self.why_dialog.show()
+        return self.why_dialog
 
     # -- the model ---------------------------------------------------------------------------
     def set_model(self, model: str | None, task: str | None) -> None:

@@ -20,6 +20,7 @@ from playground.core.jobs import Job
 from playground.ui.widgets.deferred import lazy_module
 
 image = lazy_module("playground.core.image")
+explain_image = lazy_module("playground.core.explain.image")
 detection = lazy_module("playground.core.detection")
 
 STOPPED = "Stopped."
@@ -130,7 +131,7 @@ class _Comparison(QObject):
 
 class ClassifierComparison(_Comparison):
     result = Signal(int, object, float, float)  # column, ImageResult, seconds classifying, seconds of the job
-    cam_ready = Signal(int, object)  # column, GradCam with its overlay
+    cam_ready = Signal(int, object)  # column, ImageExplanation with its overlay
     cam_failed = Signal(int, str)  # column, why there is no map (a model without a spatial feature map ...)
 
     def __init__(self, ctx, parent: QObject | None = None):
@@ -174,7 +175,7 @@ class ClassifierComparison(_Comparison):
         if self._cams.get(i) == key:
             return None
         self._cams[i] = key
-        job = Job(image.gradcam, (self.path,), {"model": self.models[i], "class_index": pred.index,
+        job = Job(explain_image.explain, (self.path,), {"model": self.models[i], "class_index": pred.index,
                                                  "size": tuple(size) if size else None, "overlay": True},
                   name="grad-cam (compare)")
         self.runner.submit(job, key=(CAM_KEY, i),

@@ -25,6 +25,7 @@ from playground.core.jobs import Job
 from playground.ui.widgets.deferred import lazy_module
 
 image = lazy_module("playground.core.image")  # on the first image, not before the first paint
+explain_image = lazy_module("playground.core.explain.image")
 IMAGE_TASK = "image-classification"  # = image.TASK, named here so the first paint needs no engine import
 
 FLUSH_MS = 40
@@ -42,7 +43,7 @@ class ImageController(QObject):
     busy_changed = Signal(bool)  # True when a classification job is submitted, False when the last one ends
     batch_finished = Signal(object)  # BatchSummary, or None when the job failed
     error = Signal(str)  # a classification job failed (one sentence); batch_finished(None) follows
-    cam_ready = Signal(object)  # GradCam (with its overlay) for the current selection
+    cam_ready = Signal(object)  # ImageExplanation (with its overlay) for the current selection
     cam_failed = Signal(str)
     cleared = Signal()
 
@@ -204,7 +205,8 @@ class ImageController(QObject):
 
     # -- Grad-CAM ----------------------------------------------------------------------
     def request_cam(self, row: int, size: tuple[int, int] | None = None):
-        """Grad-CAM of the selected image for its prediction `row`, at `size` (width, height).
+        """The map of the selected image for its prediction `row`, at `size` (width, height): Grad-CAM,
+        or occlusion for a model without gradients (ONNX).
 
         Returns the Prediction a job was started for, or None (nothing to do, or the same
         map is already asked for).
@@ -217,9 +219,9 @@ class ImageController(QObject):
         if key == self._cam_key:
             return None
         self._cam_key = key
-        job = Job(image.gradcam, (result.path,),
+        job = Job(explain_image.explain, (result.path,),
                   {"model": self.model, "class_index": pred.index, "size": tuple(size) if size else None,
-                   "overlay": True}, name="grad-cam")
+                   "overlay": True}, name="explain image")
         self.runner.submit(job, on_result=lambda cam, k=key: self._on_cam(k, cam),
                            on_error=lambda msg, k=key: self._on_cam_error(k, msg), key=CAM_KEY)
         return pred
@@ -230,7 +232,7 @@ class ImageController(QObject):
             self.runner.cancel(CAM_KEY)
         self._cam_key = None
 
-    def _on_cam(self, key: tuple, cam: image.GradCam) -> None:
+    def _on_cam(self, key: tuple, cam) -> None:
         if key == self._cam_key and cam.overlay is not None:
             self.cam_ready.emit(cam)
 

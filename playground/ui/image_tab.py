@@ -703,10 +703,10 @@ class ImageTab(QWidget):
         if pred is not None:
             self.cam_note.setText(f"Computing Grad-CAM for '{pred.label}'...")
 
-    def _on_cam(self, cam: image.GradCam) -> None:
+    def _on_cam(self, cam) -> None:
         ov = cam.overlay
         self.canvas.set_overlay(qimage_from_rgb(ov.width, ov.height, ov.rgb, channels=4))
-        self.cam_note.setText(f"Red: where the model sees '{cam.label}'.")
+        self.cam_note.setText(f"Red: where the model sees '{cam.label}'{_by(cam.method)}.")
         self.cam_shown.emit()
 
     def _on_cam_error(self, message: str) -> None:
@@ -768,12 +768,12 @@ class ImageTab(QWidget):
         if pred is not None:
             self.compare_view.set_cam_note(i, f"Computing Grad-CAM for '{pred.label}'...")
 
-    def _on_compare_cam(self, i: int, cam: image.GradCam) -> None:
+    def _on_compare_cam(self, i: int, cam) -> None:
         if cam.overlay is None or not 0 <= i < len(self.compare_view.columns):
             return
         ov = cam.overlay
         self.compare_view.set_cam(i, qimage_from_rgb(ov.width, ov.height, ov.rgb, channels=4),
-                                  f"Red: where it sees '{cam.label}'.")
+                                  f"Red: where it sees '{cam.label}'{_by(cam.method)}.")
         self.compare_cam_shown.emit(i)
 
     # -- table export, clearing, shutdown ---------------------------------------------------
@@ -821,3 +821,8 @@ class ImageTab(QWidget):
 
 def build(ctx) -> QWidget:
     return ImageTab(ctx)
+
+
+def _by(method: str) -> str:
+    """Grad-CAM is the default and goes unsaid; occlusion (a model without gradients) is named."""
+    return "" if method == "grad-cam" else f" ({method}: the score's drop where a patch is hidden)"

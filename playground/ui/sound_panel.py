@@ -15,8 +15,10 @@ from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
 from playground.ui.widgets.deferred import lazy_module
 from playground.ui.widgets.model_picker import ModelPicker
+from playground.ui.widgets.waveform_why import WaveformWhy
 
 sound = lazy_module("playground.core.sound")
+explain_sound = lazy_module("playground.core.explain.sound")
 TASK = "audio-classification"
 LANE = "sound"
 
@@ -109,13 +111,24 @@ class SoundPanel(QGroupBox):
         self.message.setWordWrap(True)
         self.bars: dict[str, QProgressBar] = {}
         self._grid = QGridLayout()
+        self.why_button = QPushButton("Why?")
+        self.why_button.setObjectName("soundWhy")
+        self.why_button.setToolTip("Which moments of the last second decided its class (occlusion over time)")
+        self.why_button.setEnabled(False)
+        self.why_button.clicked.connect(self.explain_last)
+        self.waveform = WaveformWhy()
+        self.waveform.setVisible(False)
+        self._ctx = ctx
+        self._why_runner = None
         row = QHBoxLayout()
         row.addWidget(self.picker, 1)
         row.addWidget(self.listen_button)
+        row.addWidget(self.why_button)
         row.addWidget(self.top_label)
         col = QVBoxLayout(self)
         col.addLayout(row)
         col.addLayout(self._grid)
+        col.addWidget(self.waveform)
         col.addWidget(self.message)
         c = self.controller
         c.scores.connect(self.show_scores)
@@ -155,6 +168,25 @@ class SoundPanel(QGroupBox):
         for label, score in zip(event.labels, event.scores, strict=True):
             self.bars[label].setValue(int(round(score * 1000)))
         self.top_label.setText(f"<b>{event.top}</b>")
+        self.why_button.setEnabled(event.clip is not None)
+
+    def explain_last(self) -> None:
+        """Shade the last second heard where it decided its class (a job on the sound-why lane)."""
+        last = self.controller.last
+        if last is None or last.clip is None:
+            return
+        if self._why_runner is None:
+            self._why_runner = self._ctx.runner("sound-why", self)
+        model = self.picker.model_id()
+        self._show_message(f"Finding the moments behind '{last.top}'...", False)
+        self._why_runner.submit(Job(explain_sound.explain_samples, (last.clip, model, last.top), name="why this sound"),
+                                on_result=self._show_why, on_error=lambda m: self._show_message(m, True), key="why")
+
+    def _show_why(self, explanation) -> None:
+        self.waveform.set_explanation(explanation)
+        self.waveform.setVisible(True)
+        self._show_message(f"Red: the moments that made it '{explanation.label}' (most at "
+                           f"{explanation.peak_time:.2f} s of the last second).", False)
 
     def shutdown(self) -> None:
         self.controller.shutdown()

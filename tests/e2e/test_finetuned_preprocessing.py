@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from playground import cli
 from playground.core.errors import ModelError
+from playground.core.explain import image as explain_image
 from playground.core.jobs import Job, JobContext
 from playground.core.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 
@@ -158,7 +159,7 @@ def test_inference_prepares_exactly_what_training_evaluated(trained, tmp_path):
     Image.fromarray(data.chelsea()).resize((1353, 900)).save(tmp_path / "cat.jpg", quality=90)
     assert np.array_equal(load_pixels(tmp_path / "cat.jpg", clf.recipe),
                           clf.recipe.pixels(image.load_image(str(tmp_path / "cat.jpg"), draft=clf.recipe.draft)))
-    cam = image.gradcam(JobContext(), str(tmp_path / "cat.jpg"), model=str(trained["model"]), device="cpu")
+    cam = explain_image.explain(JobContext(), str(tmp_path / "cat.jpg"), model=str(trained["model"]), device="cpu")
     assert cam.heatmap.shape == (900, 1353)
 
 
@@ -203,7 +204,7 @@ def test_an_old_marker_without_preprocess_still_loads(trained, tmp_path):
     summary = image.classify(JobContext(), [str(photo)], model=str(old), device="cpu", top_k=2)
     assert summary.results[0].ok and len(summary.results[0].predictions) == 2
     w, h = Image.open(photo).size
-    assert image.gradcam(JobContext(), str(photo), model=str(old), device="cpu").heatmap.shape == (h, w)
+    assert explain_image.explain(JobContext(), str(photo), model=str(old), device="cpu").heatmap.shape == (h, w)
     broken = tmp_path / "broken-model"
     shutil.copytree(trained["model"], broken)
     meta["preprocess"] = {"resize": "big"}

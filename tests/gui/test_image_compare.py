@@ -1,9 +1,9 @@
 """Compare in the Image tab: one image through two (or three) classifiers, side by side with their
-times, a line saying whether they agree on the top class, Grad-CAM per model where it exists, and
+times, a line saying whether they agree on the top class, Grad-CAM per model (the ViT's too), and
 Cancel (or Esc) stopping every run. The classifiers are the bundled EfficientNet-Lite0, the same
 weights saved as a fine-tuned folder (it resizes the whole image where the bundled one crops, so it
 calls the cat an 'Egyptian cat' where the bundled one says 'tabby', and both call the coffee
-'espresso'), and a tiny transformers ViT (no feature map: no Grad-CAM)."""
+'espresso'), and a tiny transformers ViT."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_two_classifiers_side_by_side_agree_then_disagree(qtbot, tab, photos, cl
     assert tab.view_stack.currentWidget() is tab.canvas and tab.bars.rows()[0][0] == "tabby"
 
 
-def test_gradcam_for_each_model_where_it_exists(qtbot, tab, photos, classifiers):
+def test_gradcam_for_each_model(qtbot, tab, photos, classifiers):
     compare_on(qtbot, tab, image.DEFAULT_MODEL, classifiers["copy"], classifiers["vit"])
     results = open_and_compare(qtbot, tab, photos / "cat.jpg")
     assert [r is not None for r in results] == [True, True, True]
@@ -126,9 +126,8 @@ def test_gradcam_for_each_model_where_it_exists(qtbot, tab, photos, classifiers)
     shown = set()
     tab.compare_cam_shown.connect(shown.add)
     tab.cam_check.setChecked(True)
-    qtbot.waitUntil(lambda: shown == {0, 1} and "convolutional" in view.columns[2].cam_note.text(), timeout=TIMEOUT)
-    assert view.columns[0].canvas.has_overlay() and view.columns[1].canvas.has_overlay()
-    assert not view.columns[2].canvas.has_overlay()
+    qtbot.waitUntil(lambda: shown == {0, 1, 2}, timeout=TIMEOUT)  # the ViT too: its tokens in their grid
+    assert all(c.canvas.has_overlay() for c in view.columns)
     assert view.columns[0].cam_note.text() == "Red: where it sees 'tabby'."
     assert view.columns[1].cam_note.text() == "Red: where it sees 'Egyptian cat'."
     # another class in one column: that column's map follows it

@@ -92,6 +92,10 @@ def _fill(widget) -> None:
         widget.set_matrix([[1.0, 0.0], [0.5, 0.5]], ["a", "b"])
     elif hasattr(widget, "set_groups"):
         widget.set_groups([("", [("old", 0.9)])])
+    elif hasattr(widget, "set_explanation"):  # the words behind a label
+        from playground.core.explain.text import TextExplanation, TokenScore
+
+        widget.set_explanation(TextExplanation("old", "a", 0.9, [TokenScore("old", 1.0, 0, 3)], 0.0, 1.0, 0.0, "m"))
     else:
         widget.setPlainText("old answer")
 
@@ -107,6 +111,8 @@ def _is_empty(widget) -> bool:
         return widget.count() == 0
     if hasattr(widget, "has_map"):
         return not widget.has_map()
+    if hasattr(widget, "set_explanation"):
+        return widget.explanation is None and widget.words.text() == ""
     if hasattr(widget, "rows"):
         return widget.rows() == []
     return widget.toPlainText() == ""

@@ -15,6 +15,7 @@ from PIL import Image
 
 from playground.core import image, models
 from playground.core.errors import ModelError
+from playground.core.explain import image as explain_image
 from playground.core.jobs import Job, JobContext
 from playground.core.runner import run_sync
 
@@ -153,7 +154,7 @@ def test_gradcam_peaks_on_the_cat(photos, bundled):
     box = (40, 260, 40 + cat.width, 260 + cat.height)
     path = photos / "cat_on_grey.png"
     canvas.save(path)
-    cam = run_sync(Job(image.gradcam, (str(path),), {"device": "cpu"}))
+    cam = run_sync(Job(explain_image.explain, (str(path),), {"device": "cpu"}))
     assert cam.label in CATS
     heat = cam.heatmap
     assert heat.shape == (600, 900) and heat.dtype == np.float32
@@ -164,7 +165,7 @@ def test_gradcam_peaks_on_the_cat(photos, bundled):
     y, x = np.unravel_index(int(heat.argmax()), heat.shape)
     assert inside[y, x]
     # a chosen class and a requested output size (the UI's preview) plus a colour overlay
-    cam2 = image.gradcam(JobContext(), str(photos / "cat.jpg"), class_index=cat_index(bundled), device="cpu",
+    cam2 = explain_image.explain(JobContext(), str(photos / "cat.jpg"), class_index=cat_index(bundled), device="cpu",
                          size=(200, 133), overlay=True)
     assert cam2.heatmap.shape == (133, 200) and cam2.image_size == (451, 300)
     assert cam2.overlay.width == 200 and len(cam2.overlay.rgb) == 200 * 133 * 4
@@ -267,9 +268,9 @@ def test_torchvision_cnn_from_cached_weights(photos, monkeypatch, tmp_path):
         summary, _ = run([photos / "cat.jpg"], model="torchvision/mobilenet_v3_small", top_k=3)
         assert summary.results[0].ok and len(summary.results[0].predictions) == 3
         assert summary.results[0].top.label in clf.labels
-        cam = image.gradcam(JobContext(), str(photos / "cat.jpg"), "torchvision/mobilenet_v3_small", device="cpu")
+        cam = explain_image.explain(JobContext(), str(photos / "cat.jpg"), "torchvision/mobilenet_v3_small", device="cpu")
         assert cam.heatmap.shape == (300, 451)
-        assert clf.cam_layer and clf.cam_layer.startswith("features.")
+        assert cam.method == "grad-cam" and cam.layer == "features"  # the last feature map, before pooling
     finally:
         models.cache.clear()
 
@@ -288,8 +289,8 @@ def test_hub_style_local_folder(photos, tmp_path):
     for r in summary.results:
         assert r.ok and len(r.predictions) == 2
         assert {p.label for p in r.predictions} <= {"apple", "banana", "cherry"}
-    with pytest.raises(ModelError, match="Grad-CAM needs a convolutional model"):
-        image.gradcam(JobContext(), str(photos / "cat.jpg"), str(folder), device="cpu")
+    cam = explain_image.explain(JobContext(), str(photos / "cat.jpg"), str(folder), device="cpu")
+    assert cam.method == "grad-cam" and cam.heatmap.shape == (300, 451)  # tokens reshaped to the patch grid
     # custom code is refused unless allowed
     config = json.loads((folder / "config.json").read_text())
     config["auto_map"] = {"AutoModelForImageClassification": "modeling.Net"}
@@ -327,7 +328,7 @@ def test_finetuned_folder_from_the_train_tab(photos, isolated_home):
     assert result.ok and [p.label for p in result.predictions] in (["cat", "dog"], ["dog", "cat"])
     clf = image.load_classifier(str(folder), device="cpu")
     assert clf.input_size == (64, 64) and clf.preprocess(Image.open(photos / "cat.jpg")).shape == (3, 64, 64)
-    cam = image.gradcam(JobContext(), str(photos / "cat.jpg"), str(folder), device="cpu")
+    cam = explain_image.explain(JobContext(), str(photos / "cat.jpg"), str(folder), device="cpu")
     assert cam.heatmap.shape == (300, 451)
     wrong = paths.models_dir() / "a-text-model"
     wrong.mkdir()
@@ -376,22 +377,6 @@ def test_csv_export_is_atomic_and_complete(tmp_path):
     assert io.StringIO(image.results_csv([])).read() == "path,label,score,error\n"
 
 
-def test_no_gradcam_for_vision_transformers():
-    """A ViT has only its patch embedding as a spatial map: Grad-CAM is refused, not faked."""
-    import torch
-    from torchvision.models import VisionTransformer
-
-    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=1, num_heads=1, hidden_dim=8, mlp_dim=8).eval()
-    clf = image.Classifier("torchvision/vit_b_16", "torchvision vit_b_16", "torchvision", vit, ["a"] * 1000,
-                           None, (32, 32), (0.5,) * 3, (0.5,) * 3, "cpu", torch.float32)
-    assert image._find_cam_layer(clf) is None
-    cnn = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
-    clf = image.Classifier("x", "x", "timm", cnn, ["a", "b"], None, (16, 16), (0.5,) * 3, (0.5,) * 3, "cpu",
-                           torch.float32)
-    assert image._find_cam_layer(clf) == "1"  # the ReLU after the conv: the last map before pooling
-
-
 def test_big_jpeg_decodes_at_draft_scale_but_reports_full_size(photos, bundled, tmp_path):
     from skimage import data
 
@@ -405,7 +390,7 @@ def test_big_jpeg_decodes_at_draft_scale_but_reports_full_size(photos, bundled, 
     summary, _ = run([tmp_path / "big.jpg"])
     row = summary.results[0]
     assert row.ok and (row.width, row.height) == (2400, 3608)
-    cam = image.gradcam(JobContext(), str(tmp_path / "big.jpg"), device="cpu", size=(240, 361))
+    cam = explain_image.explain(JobContext(), str(tmp_path / "big.jpg"), device="cpu", size=(240, 361))
     assert cam.image_size == (2400, 3608) and cam.heatmap.shape == (361, 240)
 
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 
 from playground.core.jobs import Job
 from playground.ui.widgets.text_panel_base import TextPanel, top_labels_text, truncation_notice
+from playground.ui.text_panels._why import WhyWords
 from playground.ui.widgets.text_score_bars import TextScoreBars
 
 TITLE = "Zero-shot labels"
@@ -21,7 +22,7 @@ class ZeroShotPanel(TextPanel):
     TASK = "zero-shot-classification"
     COMPARE = True
     RUN_TEXT = "Score labels"
-    OUTPUTS = ("bars",)
+    OUTPUTS = ("bars", "why_view")
 
     def __init__(self, ctx, parent=None):
         super().__init__(ctx, parent)
@@ -39,14 +40,18 @@ class ZeroShotPanel(TextPanel):
         self.layout_.addLayout(form)
         self.input = self.text_input("Type or paste the text to label (any language, emoji welcome)", "Text to label")
         self.bars = TextScoreBars()
+        self.why = WhyWords(self, self._why_job)
+        self.why_view = self.why.view
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.input)
         split.addWidget(self.bars)
-        split.setSizes([160, 300])
+        split.addWidget(self.why_view)
+        split.setSizes([160, 300, 120])
         opts = self.run_row()
         opts.insertWidget(2, self.per_line)
         opts.insertWidget(3, self.multi)
         self.layout_.addLayout(opts)
+        self.layout_.addWidget(self.why.check)  # its own line: the run row stays narrow
         self.layout_.addWidget(self.notice)
         self.layout_.addWidget(split, 1)
 
@@ -76,6 +81,16 @@ class ZeroShotPanel(TextPanel):
     def show_result(self, result) -> None:
         groups = [(item.text if len(result.items) > 1 else "", item.scores) for item in result.items]
         self.bars.set_groups(groups)
+        self.why.explain(result)
+
+    def _why_job(self, text: str, label: str) -> Job:
+        from playground.core import text as text_core
+        from playground.core.explain import text as explain_text
+
+        labels = [s.label for s in self.last_result.items[0].scores]
+        return Job(explain_text.explain_zero_shot, (text, labels, label),
+                   {"model": self.last_result.model, "template": self.template.text() or text_core.DEFAULT_TEMPLATE},
+                   name="why these words")
 
 
 def build(ctx):

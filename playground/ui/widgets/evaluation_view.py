@@ -42,6 +42,7 @@ def _thumbnail(path: str, size: int = THUMB) -> QIcon:
 
 class EvaluationView(QWidget):
     cell_shown = Signal(int, int, int)  # true, predicted, number of examples listed
+    example_chosen = Signal(object)  # core.evaluate.Example clicked in the gallery or the table
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -81,6 +82,9 @@ class EvaluationView(QWidget):
         self.texts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2, 3):
             self.texts.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self._shown: list = []  # the Examples listed, in order
+        self.gallery.itemClicked.connect(lambda item: self._choose(self.gallery.row(item)))
+        self.texts.cellClicked.connect(lambda row, _col: self._choose(row))
         self.examples = QStackedWidget()
         self.examples.addWidget(self.gallery)
         self.examples.addWidget(self.texts)
@@ -210,11 +214,11 @@ class EvaluationView(QWidget):
         if e is None:
             return
         examples = e.cell(true, predicted)
-        shown = examples[:MAX_SHOWN]
+        shown = self._shown = examples[:MAX_SHOWN]
         what = "correct" if true == predicted else "misclassified"
         more = f" (the first {len(shown)} shown)" if len(shown) < len(examples) else ""
         self.cell_title.setText(f"{len(examples)} {what}: true <b>{e.labels[true]}</b>, predicted "
-                                f"<b>{e.labels[predicted]}</b>{more}")
+                                f"<b>{e.labels[predicted]}</b>{more}. Click one to see why.")
         if e.kind == "image":
             self.gallery.clear()
             for x in shown:
@@ -232,6 +236,10 @@ class EvaluationView(QWidget):
                     item.setToolTip(x.source if c == 0 else value)
                     self.texts.setItem(r, c, item)
         self.cell_shown.emit(true, predicted, len(shown))
+
+    def _choose(self, row: int) -> None:
+        if 0 <= row < len(self._shown):
+            self.example_chosen.emit(self._shown[row])
 
     def shown_sources(self) -> list[str]:
         """The paths or texts listed for the chosen cell (tests, accessibility)."""
