@@ -179,6 +179,7 @@ def train_beep_classifier(folder, seed=0):
     from safetensors.torch import save_file
 
     from playground.core import sound
+    from playground.core.training.data import NOISE_CLASS
 
     rng = np.random.default_rng(seed)
     clips = [beep_clip(float(rng.uniform(0.05, 0.8)), i) for i in range(40)] + [beep_clip(None, 100 + i)
@@ -200,6 +201,6 @@ def train_beep_classifier(folder, seed=0):
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(folder / sound.HEAD_FILE))
     (folder / "playground_model.json").write_text(json.dumps({
-        "task": sound.TASK, "name": "beeps", "labels": ["beep", sound.NOISE_CLASS], "features": "logmel",
+        "task": sound.TASK, "name": "beeps", "labels": ["beep", NOISE_CLASS], "features": "logmel",
         "feature_mean": mean.tolist(), "feature_std": std.tolist(), "feature_dim": int(x.shape[1]), "hidden": 32}))
     return str(folder)
