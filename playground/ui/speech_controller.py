@@ -2,8 +2,8 @@
 
 `SpeechController` owns the input devices (the `sounddevice` module, or an
 injected source factory), runs live sessions on the "live" lane
-(`streaming.listen`) and file transcriptions on the "speech" lane
-(`speech.transcribe_file`), keeps the final segments and where their audio can
+(`live.listen`) and file transcriptions on the "speech" lane
+(`file_transcription.transcribe_file`), keeps the final segments and where their audio can
 be played from, plays a segment, exports the transcript, and formats what the
 view shows (messages, the real-time factor). `SpeechTab` renders its signals;
 tests drive it alone with an `AppContext` and a fake microphone.
@@ -32,9 +32,13 @@ from playground.ui.widgets.deferred import lazy_module
 log = logging.getLogger(__name__)
 # numpy-backed engine modules, imported on first use: the tab paints before numpy loads.
 audio = lazy_module("playground.core.audio")
-speech = lazy_module("playground.core.speech")
-streaming = lazy_module("playground.core.streaming")
-audio_sources = lazy_module("playground.core.audio_sources")
+file_transcription = lazy_module("playground.core.speech.file_transcription")
+input_devices = lazy_module("playground.core.speech.input_devices")
+live = lazy_module("playground.core.speech.live")
+recognizers = lazy_module("playground.core.speech.recognizers")
+ring_buffer = lazy_module("playground.core.speech.ring_buffer")
+sources = lazy_module("playground.core.speech.sources")
+system_audio = lazy_module("playground.core.speech.system_audio")
 
 FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
 NO_MICROPHONE = "no-microphone"  # device data of the entry that says there is none (and why: its tooltip)
@@ -89,7 +93,7 @@ def rtf_advice(model: str, rtf: float | None) -> str:
     smaller = SMALLER.get(model)
     if smaller:
         return f"slower than real time: choose {smaller.removeprefix('bundled/')}, the smaller model"
-    return ("slower than real time: close busy programs" if model == speech.DEFAULT_MODEL
+    return ("slower than real time: close busy programs" if model == recognizers.DEFAULT_MODEL
             else "slower than real time: choose a smaller model")
 
 
@@ -114,7 +118,7 @@ class DeviceChoice:
     why: str = ""  # the entry's tooltip
 
 
-def realtime_text(status: streaming.LiveStatus, model: str) -> str:
+def realtime_text(status: live.LiveStatus, model: str) -> str:
     """The live status line; above a real-time factor of 1, what to do about it."""
     if status.realtime_factor is None:
         return f"{status.audio_seconds:.0f} s heard"
@@ -156,10 +160,10 @@ class SpeechController(QObject):
     _playback_failed = Signal(str)
     _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
 
-    def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
+    def __init__(self, ctx, source_factory: Callable[[object], sources.AudioSource] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None, parent: QObject | None = None,
                  system_lister: Callable[[], list] | None = None, store: TranscriptStore | None = None):
-        """`system_lister() -> [audio_sources.SystemSource]` (DeviceError: the reason there are none) replaces
+        """`system_lister() -> [system_audio.SystemSource]` (DeviceError: the reason there are none) replaces
         the PulseAudio monitor listing; `store` the transcripts folder (default: the user's data folder)."""
         super().__init__(parent)
         self.ctx = ctx
@@ -176,7 +180,7 @@ class SpeechController(QObject):
         self._sd = None
         self._live_runner = None  # JobRunner on the "live" lane, made on the first recording
         self._file_runner = None  # JobRunner on the "speech" lane (file transcription)
-        self.source: streaming.AudioSource | None = None
+        self.source: sources.AudioSource | None = None
         self.live_handle = None
         self.file_handle = None
         self.live_model = ""
@@ -194,7 +198,7 @@ class SpeechController(QObject):
         self._partials: dict[int, str] = {}  # utterance -> text that may still change
         self._file_name = ""
         self._file_path = ""
-        self._live_buffer: streaming.RingBuffer | None = None
+        self._live_buffer: ring_buffer.RingBuffer | None = None
         self.playing = False
         self._playback_id = 0
         self.language: str | None = None  # None: detect it
@@ -252,7 +256,7 @@ class SpeechController(QObject):
         self.task = "translate" if task == "translate" else "transcribe"
 
     def speech_options(self, words: bool = False):
-        return speech.SpeechOptions(self.language, self.task, words)
+        return recognizers.SpeechOptions(self.language, self.task, words)
 
     def _check_options(self, model: str) -> bool:
         problem = options_problem(model, self.language, self.task)
@@ -315,11 +319,11 @@ class SpeechController(QObject):
         if self._source_factory is None:
             mics = []
             try:
-                mics = streaming.list_input_devices(self.sounddevice())
+                mics = input_devices.list_input_devices(self.sounddevice())
             except PlaygroundError as exc:
                 self.mic_problem = str(exc)
-            lister = self._system_lister or audio_sources.pulse_monitors
-            system, self.system_problem = audio_sources.system_sources(mics, self.mic_problem, monitors=lister)
+            lister = self._system_lister or system_audio.pulse_monitors
+            system, self.system_problem = system_audio.system_sources(mics, self.mic_problem, monitors=lister)
             loopback = {s.device for s in system if not s.pulse_source}
             choices = [DeviceChoice(d.label, d.index, d.is_default) for d in mics if d.index not in loopback]
             if not choices:  # the list starts on this, not on another source: it says why
@@ -344,39 +348,39 @@ class SpeechController(QObject):
     def _find_output_problem(self) -> str:
         """Why segments cannot be played here ("" when an output device is there)."""
         try:
-            sd = self._sd or streaming.load_sounddevice(self._sd_importer or importlib.import_module, "Playback")
+            sd = self._sd or input_devices.load_sounddevice(self._sd_importer or importlib.import_module, "Playback")
         except PlaygroundError as exc:
             return str(exc)
-        return streaming.output_problem(sd)
+        return input_devices.output_problem(sd)
 
     def sounddevice(self):
         """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
         if self._sd is None:
-            self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
-                        else streaming.load_sounddevice())
+            self._sd = (input_devices.load_sounddevice(self._sd_importer) if self._sd_importer
+                        else input_devices.load_sounddevice())
         return self._sd
 
-    def make_source(self, device, file_path: str | None = None) -> streaming.AudioSource | None:
+    def make_source(self, device, file_path: str | None = None) -> sources.AudioSource | None:
         """The source for a device choice; FILE_SOURCE plays `file_path` live (None without one)."""
         if device == FILE_SOURCE:
-            return streaming.FileSource(file_path) if file_path else None
+            return sources.FileSource(file_path) if file_path else None
         if device == NO_MICROPHONE:
             raise PlaygroundError(self.mic_problem or "No microphone found: choose a file played live.")
         if self._source_factory is not None:
             return self._source_factory(device)
         if self._sd is None:
             raise PlaygroundError(self.mic_problem or "The microphone is unavailable.")
-        if isinstance(device, audio_sources.SystemSource):
-            return audio_sources.SystemAudioSource(device, self._sd)
-        return streaming.MicrophoneSource(self._sd, device=device)
+        if isinstance(device, system_audio.SystemSource):
+            return system_audio.SystemAudioSource(device, self._sd)
+        return sources.MicrophoneSource(self._sd, device=device)
 
     # -- live sessions -------------------------------------------------------------------
-    def start_recording(self, source: streaming.AudioSource | None = None, device=None, model: str | None = None,
+    def start_recording(self, source: sources.AudioSource | None = None, device=None, model: str | None = None,
                         file_path: str | None = None) -> bool:
         """Start a live session from `source` (else the one `device` names); False if none started."""
         if self.busy:
             return False
-        if not self._check_options(model or speech.DEFAULT_MODEL):
+        if not self._check_options(model or recognizers.DEFAULT_MODEL):
             return False
         self.list_devices_once()
         try:
@@ -390,7 +394,7 @@ class SpeechController(QObject):
             return False
         self.source = source
         self._live_buffer = source.buffer  # segments of this session play from it
-        self.live_model = model or speech.DEFAULT_MODEL
+        self.live_model = model or recognizers.DEFAULT_MODEL
         self.last_recording = ""
         self._live_names = {}
         # One transcript per recording: shown at once, on disk from its first final segment.
@@ -408,7 +412,7 @@ class SpeechController(QObject):
             # wait behind nor block the jobs of the other tabs.
             self._live_runner = self.ctx.runner(LIVE_LANE, self)
         self.live_handle = self._live_runner.submit(
-            Job(streaming.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options(),
+            Job(live.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options(),
                                                "record_to": str(kept) if kept is not None else None,
                                                "speakers": self.speakers},
                 name="live transcription"),
@@ -434,7 +438,7 @@ class SpeechController(QObject):
             self.start_recording(device=device, model=model)
 
     def _on_live_event(self, event) -> None:
-        if isinstance(event, streaming.LiveText):
+        if isinstance(event, live.LiveText):
             if event.kind == "partial":
                 self._partials[event.utterance] = event.text
                 self._partial_starts[event.utterance] = event.start
@@ -449,7 +453,7 @@ class SpeechController(QObject):
                                       event.utterance)
                 elif had_partial:
                     self.partial_dropped.emit(event.utterance)
-        elif isinstance(event, streaming.LiveStatus):
+        elif isinstance(event, live.LiveStatus):
             self.realtime = realtime_text(event, self.live_model)
             self.realtime_changed.emit(self.realtime)
             if event.realtime_factor is not None:
@@ -461,7 +465,7 @@ class SpeechController(QObject):
             if event.realtime_factor is None and self.message.startswith("Recording from"):
                 self._say(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
 
-    def _on_live_result(self, result: streaming.LiveResult) -> None:
+    def _on_live_result(self, result: live.LiveResult) -> None:
         item = self._active
         if item is not None and item.kind == "live":
             item.transcript.duration = result.duration
@@ -517,7 +521,7 @@ class SpeechController(QObject):
         if self.busy:
             self._say(BUSY_MESSAGE, error=True)
             return None
-        if not self._check_options(model or speech.DEFAULT_MODEL):
+        if not self._check_options(model or recognizers.DEFAULT_MODEL):
             return None
         self._file_name = Path(path).name
         self._file_path = str(path)
@@ -526,7 +530,7 @@ class SpeechController(QObject):
         if self._file_runner is None:
             self._file_runner = self.ctx.runner(FILE_LANE, self)
         self.file_handle = self._file_runner.submit(
-            Job(speech.transcribe_file, (path,), {"model": model or speech.DEFAULT_MODEL,
+            Job(file_transcription.transcribe_file, (path,), {"model": model or recognizers.DEFAULT_MODEL,
                                                   "options": self.speech_options(words=True),
                                                   "speakers": self.speakers},
                 name=f"transcribe {name}"),
@@ -540,7 +544,7 @@ class SpeechController(QObject):
         return self.file_handle
 
     def _on_file_event(self, event) -> None:
-        if isinstance(event, speech.FileSegment):
+        if isinstance(event, file_transcription.FileSegment):
             text = language_text(event.language, event.language_probability)
             if text and text != self.detected:
                 self.detected = text
@@ -633,7 +637,7 @@ class SpeechController(QObject):
             return False
         kind, where = origin
         if kind == "live":
-            first = int(seg.start * streaming.SR)
+            first = int(seg.start * sources.SR)
             if where is None or first < where.total - where.capacity:
                 self._say("That part of the recording is no longer in memory "
                           "(the last two minutes of a recording can be played).", error=True)
@@ -660,13 +664,13 @@ class SpeechController(QObject):
     def _play(self, sd, kind: str, where, seg: Segment, playback_id: int) -> None:
         try:
             if kind == "live":
-                first = int(seg.start * streaming.SR)
-                samples, _ = where.read(first, int((seg.end - seg.start) * streaming.SR))
+                first = int(seg.start * sources.SR)
+                samples, _ = where.read(first, int((seg.end - seg.start) * sources.SR))
             else:
                 samples = audio.load_range(where, seg.start, seg.end)
             if samples.size == 0:
                 raise PlaygroundError("The segment has no audio to play.")
-            sd.play(samples, streaming.SR, blocking=True)
+            sd.play(samples, sources.SR, blocking=True)
         except PlaygroundError as exc:
             self._playback_failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - PortAudio errors: one sentence in the tab

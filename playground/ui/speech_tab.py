@@ -27,8 +27,8 @@ from playground.core.transcript_store import list_labels
 from playground.ui.sound_panel import SoundPanel
 from playground.ui.speech_compare import SpeechComparison
 from playground.ui.speech_controller import (
-    BUSY_MESSAGE, FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, options_problem, speech,
-    streaming, word_index,
+    BUSY_MESSAGE, FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, input_devices, options_problem,
+    recognizers, sources, word_index,
 )
 from playground.ui.widgets.audio_meter import AudioLevelMeter
 from playground.ui.widgets.compare_models import CompareModels
@@ -61,7 +61,7 @@ class SpeechTab(QWidget):
 
     _file_audio = Signal(str, object)  # path, its samples (loaded on a short-lived thread)
 
-    def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
+    def __init__(self, ctx, source_factory: Callable[[object], sources.AudioSource] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None, devices_after_paint: bool = False,
                  system_lister: Callable[[], list] | None = None):
         super().__init__()
@@ -348,7 +348,7 @@ class SpeechTab(QWidget):
         self._update_buttons()
 
     def model_id(self) -> str:
-        return self.picker.model_id() or speech.DEFAULT_MODEL
+        return self.picker.model_id() or recognizers.DEFAULT_MODEL
 
     def event(self, e) -> bool:  # noqa: D102
         if e.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize):
@@ -392,7 +392,7 @@ class SpeechTab(QWidget):
         return self.controller.file_handle
 
     @property
-    def source(self) -> streaming.AudioSource | None:
+    def source(self) -> sources.AudioSource | None:
         return self.controller.source
 
     @property
@@ -415,7 +415,7 @@ class SpeechTab(QWidget):
     @_sd.setter
     def _sd(self, module) -> None:
         self.controller._sd = module
-        self.controller.output_problem = streaming.output_problem(module)
+        self.controller.output_problem = input_devices.output_problem(module)
         self._update_buttons()
 
     # -- devices --------------------------------------------------------------------
@@ -446,7 +446,7 @@ class SpeechTab(QWidget):
         else:
             self.start_recording()
 
-    def start_recording(self, source: streaming.AudioSource | None = None) -> None:
+    def start_recording(self, source: sources.AudioSource | None = None) -> None:
         c = self.controller
         if c.busy:
             return
@@ -562,7 +562,7 @@ class SpeechTab(QWidget):
 
     # -- compare --------------------------------------------------------------------------------
     def compared_models(self) -> list[str]:
-        return [m or speech.DEFAULT_MODEL for m in self.compare.model_ids()]
+        return [m or recognizers.DEFAULT_MODEL for m in self.compare.model_ids()]
 
     def compare_file(self, path: str) -> bool:
         """Transcribe `path` with every compared model, one after another, side by side."""

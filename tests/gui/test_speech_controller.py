@@ -12,8 +12,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, FakeSoundDevice, concat, silence, speak  # noqa: E402
 
-from playground.core import audio, streaming  # noqa: E402
-from playground.core.speech import DEFAULT_MODEL, word_error_rate  # noqa: E402
+from playground.core import audio  # noqa: E402
+from playground.core.speech import live, sources  # noqa: E402
+from playground.core.speech.accuracy import word_error_rate  # noqa: E402
+from playground.core.speech.recognizers import DEFAULT_MODEL  # noqa: E402
 
 TIMEOUT = 120_000  # ms; the bundled model loads on a small shared machine
 
@@ -186,19 +188,19 @@ def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made
 def test_the_real_time_factor_line_suggests_a_smaller_model_above_one():
     from playground.ui.speech_controller import realtime_text
 
-    assert realtime_text(streaming.LiveStatus(3.2, 0.0, None, True), DEFAULT_MODEL) == "3 s heard"
-    fast = realtime_text(streaming.LiveStatus(10, 0.1, 0.25, False), "Systran/faster-whisper-small.en")
+    assert realtime_text(live.LiveStatus(3.2, 0.0, None, True), DEFAULT_MODEL) == "3 s heard"
+    fast = realtime_text(live.LiveStatus(10, 0.1, 0.25, False), "Systran/faster-whisper-small.en")
     assert fast == "10 s heard, real-time factor 0.25"
-    slow = realtime_text(streaming.LiveStatus(10, 3.0, 1.4, True), "Systran/faster-whisper-small.en")
+    slow = realtime_text(live.LiveStatus(10, 3.0, 1.4, True), "Systran/faster-whisper-small.en")
     assert "choose a smaller model" in slow and slow.endswith("3 s behind")
-    assert "close busy programs" in realtime_text(streaming.LiveStatus(10, 0, 1.4, True), DEFAULT_MODEL)
+    assert "close busy programs" in realtime_text(live.LiveStatus(10, 0, 1.4, True), DEFAULT_MODEL)
 
 
 @pytest.mark.slow
 def test_busy_refuses_a_second_job_and_a_file_source_needs_a_path(qtbot, made, wavs):
     from playground.ui.speech_controller import FILE_SOURCE
 
-    c = made(source_factory=lambda data: streaming.FileSource(wavs["p0"], speed=1.0))
+    c = made(source_factory=lambda data: sources.FileSource(wavs["p0"], speed=1.0))
     c.list_devices_once()
     assert [d.data for d in c.devices] == ["injected", FILE_SOURCE] and c.mic_problem == ""
     assert c.make_source(FILE_SOURCE) is None

@@ -88,10 +88,10 @@ def test_english_only_model_refuses_another_language_in_one_sentence(controller,
     c.set_task("translate")
     assert c.transcribe_file(str(spanish)) is None and "cannot translate" in c.message
     # A live session's status carries the language heard.
-    from playground.core import streaming
+    from playground.core.speech import live
 
     c.live_model = BASE
-    c._on_live_event(streaming.LiveStatus(3.0, 0.0, 0.4, True, "fr", 0.8))
+    c._on_live_event(live.LiveStatus(3.0, 0.0, 0.4, True, "fr", 0.8))
     assert c.detected == "Language: French (fr) detected, 80% sure" and c.model_rtf[BASE] == 0.4
 
 

@@ -9,7 +9,9 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from playground.core import speakers, transcript
+from playground.core import transcript
+from playground.core.errors import InputError
+from playground.core.speech import speakers
 from playground.core.transcript import Segment, Word
 
 
@@ -113,7 +115,7 @@ def test_live_speakers_join_the_nearest_or_start_a_new_one():
 
 
 def test_bad_number_of_speakers():
-    with pytest.raises(speakers.InputError):
+    with pytest.raises(InputError):
         speakers.diarize(np.zeros(16000, np.float32), num_speakers=0)
 
 

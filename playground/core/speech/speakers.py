@@ -19,7 +19,7 @@ Labels are "Speaker 1".."Speaker N" in order of first appearance; `rename` maps 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -160,7 +160,7 @@ def speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
     import torch
     from silero_vad import get_speech_timestamps
 
-    from playground.core.speech import load_vad
+    from playground.core.speech.recognizers import load_vad
 
     stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, np.float32)), load_vad(),
                                    sampling_rate=SR, min_silence_duration_ms=200, speech_pad_ms=30)

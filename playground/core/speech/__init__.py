@@ -1,0 +1,19 @@
+"""Speech: from audio to who said what, without Qt (the Speech tab and the CLI share all of it).
+
+Capture
+    ring_buffer        the RingBuffer live audio goes through (16 kHz mono float32)
+    input_devices      PortAudio via `sounddevice`: loading it, the input devices, playback problems
+    sources            AudioSource, FileSource (a file played live), MicrophoneSource
+    system_audio       what the computer plays: PulseAudio monitors, WASAPI loopback, SystemAudioSource
+    recorder           a live session's audio kept on disk as FLAC
+Recognition
+    recognizers        SpeechOptions, the English-only rule, loading faster-whisper/transformers, Silero VAD
+    file_transcription files in windows: transcribe_file, transcribe_files
+    accuracy           word and character error rates
+Live
+    live               the live transcriber (VAD, partial and final text, its commit policy) and the `listen` job
+Who spoke
+    speakers           speaker embeddings, clustering, labels for files and live sessions
+
+Nothing is imported here: `from playground.core.speech import sources` loads only what it needs.
+"""
