@@ -168,11 +168,11 @@ def bench_file(path: Path, repeats: int) -> dict:
     from faster_whisper import WhisperModel
 
     from playground.core import audio, models
-    from playground.core.speech import accuracy, recognizers
+    from playground.core.speech import accuracy, languages, recognizers
 
     duration = audio.probe(path).duration
     rec = recognizers.load_recognizer()  # the engine's cached model
-    bare = WhisperModel(str(models.bundled_path(recognizers.DEFAULT_MODEL)), device="cpu", compute_type="int8")
+    bare = WhisperModel(str(models.bundled_path(languages.DEFAULT_MODEL)), device="cpu", compute_type="int8")
 
     def engine() -> str:
         return transcribe_sync(path).text
@@ -212,13 +212,13 @@ def bench_base(path: Path, repeats: int) -> dict:
     from faster_whisper import WhisperModel
 
     from playground.core import audio, models
-    from playground.core.speech import accuracy, recognizers
+    from playground.core.speech import accuracy, languages, recognizers
 
     duration = audio.probe(path).duration
     t0 = time.perf_counter()
-    folder = models.bundled_path(recognizers.MULTILINGUAL_MODEL)  # joins the two parts the first time
+    folder = models.bundled_path(languages.MULTILINGUAL_MODEL)  # joins the two parts the first time
     join_s = time.perf_counter() - t0
-    recognizers.load_recognizer(recognizers.MULTILINGUAL_MODEL)
+    recognizers.load_recognizer(languages.MULTILINGUAL_MODEL)
     bare = WhisperModel(str(folder), device="cpu", compute_type="int8")
     info = {}
 
@@ -226,7 +226,7 @@ def bench_base(path: Path, repeats: int) -> dict:
         return transcribe_sync(path).text
 
     def base() -> str:
-        t = transcribe_sync(path, recognizers.MULTILINGUAL_MODEL)
+        t = transcribe_sync(path, languages.MULTILINGUAL_MODEL)
         info["language"], info["probability"] = t.language, t.language_probability
         return t.text
 

@@ -90,17 +90,16 @@ def _speakers(args) -> tuple[bool, int | None]:
 
 
 def _named(segments, args):
-    from playground.core.speech import speakers
-    from playground.core.speech import speakers
+    from playground.core.speech.library import SpeakerNames
 
-    return speakers.rename(segments, speakers.parse_names(args.speaker_names)) if args.speaker_names else segments
+    return SpeakerNames.parse(args.speaker_names).apply(segments) if args.speaker_names else segments
 
 
 def _options(args):
-    from playground.core.speech import recognizers
+    from playground.core.speech import languages
 
     words = getattr(args, "word_timestamps", False) or getattr(args, "cues", "segment") != "segment"
-    return recognizers.SpeechOptions.parse(args.language, args.task, words)
+    return languages.SpeechOptions.parse(args.language, args.task, words)
 
 
 def cmd_transcribe(args) -> int:
@@ -185,10 +184,10 @@ def _write(text: str) -> None:
 
 
 def cmd_listen(args) -> int:
-    from playground.core.speech import live
-    from playground.core.speech import sources, speakers
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
+    from playground.core.speech import live, sources
+    from playground.core.speech.library import SpeakerNames
 
     if args.list_devices:
         return _list_sources(args)
@@ -210,11 +209,7 @@ def cmd_listen(args) -> int:
         if not args.json:
             sys.stderr.write(f"Listening to '{source.name}'; press Ctrl+C to stop.\n")
     with_speakers, max_speakers = _speakers(args)
-    names = None
-    if args.speaker_names:
-        from playground.core.speech import speakers
-
-        names = speakers.parse_names(args.speaker_names)
+    names = SpeakerNames.parse(args.speaker_names or "")
     cancel = cli.cancel_on_sigint()
     stop_event = _StopOnCancel(cancel, source)
 
@@ -222,8 +217,8 @@ def cmd_listen(args) -> int:
         if isinstance(event, live.LiveText):
             if not event.text:
                 return
-            if names and event.speaker:
-                event = dataclasses.replace(event, speaker=names.get(event.speaker, event.speaker))
+            if event.speaker:
+                event = dataclasses.replace(event, speaker=names.of(event.speaker))
             if args.json:
                 cli.print_json_line(event.to_dict())
             elif event.kind == "final":

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import speak, transcribe
 
 from playground import cli
-from playground.core.speech import accuracy, recognizers
+from playground.core.speech import accuracy, languages
 from playground.core.errors import InputError
 
 BASE = "bundled/whisper-base"
@@ -46,7 +46,7 @@ def test_languages_detected_and_french_word_for_word(clips):
         assert 0 < t.language_probability <= 1
     t = transcribe(clips["fr"], model=BASE)
     assert accuracy.word_error_rate(FRENCH[2], t.text) < 0.35, t.text
-    given = transcribe(clips["fr"], model=BASE, options=recognizers.SpeechOptions("fr"))
+    given = transcribe(clips["fr"], model=BASE, options=languages.SpeechOptions("fr"))
     assert given.language == "fr" and given.language_probability == 1.0
     assert accuracy.word_error_rate(FRENCH[2], given.text) < 0.35, given.text
 
@@ -56,7 +56,7 @@ def test_translate_gives_english_words(clips, tmp_path):
     # sentence German): the same sentence at two paces, and one of them must come out in English.
     outs = []
     for clip in (clips["de"], speak(GERMAN[2], tmp_path / "de-slow.wav", voice=GERMAN[0], speed=130)):
-        t = transcribe(clip, model=BASE, options=recognizers.SpeechOptions(task="translate"))
+        t = transcribe(clip, model=BASE, options=languages.SpeechOptions(task="translate"))
         assert t.language == "de" and t.task == "translate"
         words = set(accuracy.normalise_words(t.text))
         outs.append(t.text)
@@ -67,7 +67,7 @@ def test_translate_gives_english_words(clips, tmp_path):
 
 
 def test_word_timestamps_rise_inside_their_segment(clips):
-    t = transcribe(clips["es"], model=BASE, options=recognizers.SpeechOptions(word_timestamps=True))
+    t = transcribe(clips["es"], model=BASE, options=languages.SpeechOptions(word_timestamps=True))
     assert t.segments and all(s.words for s in t.segments)
     for s in t.segments:
         starts = [w.start for w in s.words]
@@ -79,12 +79,12 @@ def test_word_timestamps_rise_inside_their_segment(clips):
 
 def test_english_only_model_says_so_in_one_sentence(clips):
     with pytest.raises(InputError, match=r"English only.*whisper-base") as info:
-        transcribe(clips["fr"], options=recognizers.SpeechOptions("fr"))
+        transcribe(clips["fr"], options=languages.SpeechOptions("fr"))
     assert str(info.value).count(". ") == 0
     with pytest.raises(InputError, match="cannot translate"):
-        transcribe(clips["fr"], options=recognizers.SpeechOptions(task="translate"))
+        transcribe(clips["fr"], options=languages.SpeechOptions(task="translate"))
     with pytest.raises(InputError, match="Unknown language 'klingon'"):
-        recognizers.SpeechOptions.parse("klingon")
+        languages.SpeechOptions.parse("klingon")
 
 
 def test_cli_language_task_words_and_cues(capsys, clips):

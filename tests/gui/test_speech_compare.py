@@ -15,7 +15,7 @@ from speech_support import PHRASES, speak  # noqa: E402
 from playground.core import word_diff  # noqa: E402
 from playground.core.speech import sources  # noqa: E402
 from playground.core.speech.accuracy import word_error_rate  # noqa: E402
-from playground.core.speech.recognizers import DEFAULT_MODEL, MULTILINGUAL_MODEL  # noqa: E402
+from playground.core.speech.languages import DEFAULT_MODEL, MULTILINGUAL_MODEL  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SPEECH_TAB = 2

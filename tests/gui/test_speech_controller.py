@@ -15,7 +15,7 @@ from speech_support import PHRASES, FakeSoundDevice, concat, silence, speak  # n
 from playground.core import audio  # noqa: E402
 from playground.core.speech import live, sources  # noqa: E402
 from playground.core.speech.accuracy import word_error_rate  # noqa: E402
-from playground.core.speech.recognizers import DEFAULT_MODEL  # noqa: E402
+from playground.core.speech.languages import DEFAULT_MODEL  # noqa: E402
 
 TIMEOUT = 120_000  # ms; the bundled model loads on a small shared machine
 
@@ -160,7 +160,7 @@ def test_a_file_gives_timed_segments_that_play_and_export(qtbot, made, wavs, tmp
 
 @pytest.mark.slow
 def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made, wavs):
-    from playground.ui.speech_controller import FILE_SOURCE, NO_MICROPHONE
+    from playground.core.speech.session import FILE_SOURCE, NO_MICROPHONE
 
     def no_portaudio(name):
         raise OSError("PortAudio library not found")
@@ -186,7 +186,7 @@ def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made
 
 
 def test_the_real_time_factor_line_suggests_a_smaller_model_above_one():
-    from playground.ui.speech_controller import realtime_text
+    from playground.core.speech.session import realtime_text
 
     assert realtime_text(live.LiveStatus(3.2, 0.0, None, True), DEFAULT_MODEL) == "3 s heard"
     fast = realtime_text(live.LiveStatus(10, 0.1, 0.25, False), "Systran/faster-whisper-small.en")
@@ -198,7 +198,7 @@ def test_the_real_time_factor_line_suggests_a_smaller_model_above_one():
 
 @pytest.mark.slow
 def test_busy_refuses_a_second_job_and_a_file_source_needs_a_path(qtbot, made, wavs):
-    from playground.ui.speech_controller import FILE_SOURCE
+    from playground.core.speech.session import FILE_SOURCE
 
     c = made(source_factory=lambda data: sources.FileSource(wavs["p0"], speed=1.0))
     c.list_devices_once()

@@ -58,12 +58,8 @@ def controller(worker, settings):
 
 
 def test_pure_helpers():
-    from playground.ui.speech_controller import (
-        language_text,
-        options_problem,
-        rtf_advice,
-        word_index,
-    )
+    from playground.core.speech.languages import options_problem
+    from playground.core.speech.session import language_text, rtf_advice, word_index
 
     assert options_problem("bundled/whisper-tiny.en", "fr", "transcribe").endswith("to transcribe French.")
     assert "cannot translate" in options_problem("bundled/whisper-tiny.en", None, "translate")

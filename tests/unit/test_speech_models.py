@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from playground.core import models
-from playground.core.speech import file_transcription, recognizers, sources
+from playground.core.speech import file_transcription, languages, recognizers, sources
 from playground.core.errors import ModelError, UnsafeModelError
 
 
@@ -37,7 +37,7 @@ def test_bundled_model_runs_int8_on_the_cpu(fake_whisper, monkeypatch):
     rec = recognizers.load_recognizer()
     assert isinstance(rec, recognizers.FasterWhisperRecognizer)
     assert fake_whisper[-1]["device"] == "cpu" and fake_whisper[-1]["compute_type"] == "int8"
-    assert fake_whisper[-1]["path"] == str(models.bundled_path(recognizers.DEFAULT_MODEL))
+    assert fake_whisper[-1]["path"] == str(models.bundled_path(languages.DEFAULT_MODEL))
     assert recognizers.load_recognizer() is rec  # cached between jobs
 
 

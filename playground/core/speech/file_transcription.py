@@ -19,7 +19,8 @@ from playground.core.errors import InputError
 from playground.core.jobs import Job, JobContext
 from playground.core.results import item_dict
 from playground.core.speech import recognizers
-from playground.core.speech.recognizers import Recognizer, SpeechOptions, check_options
+from playground.core.speech.languages import SpeechOptions, check_options
+from playground.core.speech.recognizers import Recognizer
 from playground.core.transcript import Segment, Transcript
 
 SR = audio.SAMPLE_RATE

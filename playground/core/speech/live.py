@@ -235,7 +235,7 @@ class LiveTranscriber:
         if words:
             from dataclasses import replace
 
-            from playground.core.speech.recognizers import SpeechOptions
+            from playground.core.speech.languages import SpeechOptions
 
             options = replace(getattr(self.rec, "options", None) or SpeechOptions(), word_timestamps=True)
             segs = self.rec.transcribe(samples, offset=offset, beam_size=beam, options=options)

