@@ -4,7 +4,7 @@ done alone, back to back, in one run.
     uv run python benchmarks/compare.py [--models A B] [--data DATA] [--clips N] [--repeats N]
 
 Default: Whisper tiny.en against Whisper base (both bundled) on N espeak-ng sentences with .txt
-references (needs espeak-ng and sox); the models alone run `speech.transcribe_files`, the job of
+references (needs espeak-ng and sox); the models alone run `file_transcription.transcribe_files`, the job of
 `playground transcribe`. With --models and --data, any two models `compare` takes; classifiers
 alone run `evaluate.evaluate`, the job of `playground evaluate`.
 
@@ -27,7 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from playground.core import compare, evaluate, models, speech  # noqa: E402
+from playground.core import compare, evaluate, models  # noqa: E402
+from playground.core.speech import file_transcription  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
 
@@ -61,7 +62,7 @@ def alone(model_ids: list[str], data: str) -> float:
         models.cache.clear()
         if task == compare.SPEECH:
             files = [str(p) for p, _ in compare.reference_pairs(data)]
-            run = run_sync(Job(speech.transcribe_files, (files,), {"model": model}))
+            run = run_sync(Job(file_transcription.transcribe_files, (files,), {"model": model}))
             assert not run.failed, run.failed
         else:
             run_sync(Job(evaluate.evaluate, (model, data)))

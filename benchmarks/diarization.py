@@ -1,4 +1,4 @@
-"""Diarization error rate of the speaker labels (`core/speakers.py`).
+"""Diarization error rate of the speaker labels (`core/speech/speakers.py`).
 
     uv run python benchmarks/diarization.py --wav sample.wav --rttm sample.rttm [--speakers N] [--collar S]
     uv run python benchmarks/diarization.py            # two espeak-ng voices taking turns (synthetic)
@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     if (args.wav is None) != (args.rttm is None):
         p.error("--wav and --rttm go together")
 
-    from playground.core import audio, speakers
+    from playground.core import audio
+    from playground.core.speech import speakers
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.wav:

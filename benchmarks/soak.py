@@ -153,7 +153,7 @@ def speech_file(folder: Path) -> Path:
 
 
 def phase_transcribe(runner: Runner, n: int, folder: Path) -> None:
-    from playground.core import speech
+    from playground.core.speech import file_transcription
     from playground.core.errors import PlaygroundError
     from playground.core.jobs import Job
 
@@ -168,7 +168,7 @@ def phase_transcribe(runner: Runner, n: int, folder: Path) -> None:
             t_total = 0.0
         t0 = time.perf_counter()
         try:
-            result = runner.run(Job(speech.transcribe_file, (str(wav),), name="transcribe"))
+            result = runner.run(Job(file_transcription.transcribe_file, (str(wav),), name="transcribe"))
             text = " ".join(s.text for s in result.segments)
         except (PlaygroundError, SystemExit) as exc:  # a tone has no speech: still a full pass
             text = str(exc)

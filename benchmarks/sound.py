@@ -30,7 +30,8 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import sound_support as ss  # noqa: E402
 
-from playground.core import sound, streaming  # noqa: E402
+from playground.core import sound  # noqa: E402
+from playground.core.speech import sources  # noqa: E402
 from playground.core.jobs import Job, JobContext  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
 
@@ -63,7 +64,7 @@ def stream(folder: Path, seed: int) -> tuple[Path, list[tuple[str, int, int]]]:
 
 
 def live_latencies(model: str, path: Path, words, hop: float) -> tuple[list[float], int]:
-    source = streaming.FileSource(path, tail_silence=0.5)
+    source = sources.FileSource(path, tail_silence=0.5)
     events: list[sound.SoundScores] = []
     ctx = JobContext()
     gen_done = threading.Event()

@@ -2,7 +2,7 @@
 
     uv run python benchmarks/speech.py [--quick] [--repeats N]
 
-1. File transcription real-time factor through `speech.transcribe_file`
+1. File transcription real-time factor through `file_transcription.transcribe_file`
    versus bare `faster_whisper.WhisperModel.transcribe` on the same file with
    the same decoding options, interleaved repeats; ratio = bare time / engine
    time (target >= 0.95).
@@ -10,7 +10,7 @@
    (real-time factor of each through the engine, language auto-detected for
    base), and base through the engine versus bare faster-whisper base with the
    same options (target >= 0.95), interleaved in one run.
-2. Live latency: a file fed at real-time pace through `streaming.listen` (once
+2. Live latency: a file fed at real-time pace through `live.listen` (once
    per repeat); for each phrase, seconds from the end of the phrase's audio to
    its final text (target < 1.5 s with tiny.en on 2 CPU cores).
 2b. Live latency on a read paragraph with natural pauses (commas short,
@@ -139,12 +139,12 @@ def make_reading(folder: Path, noise: float = 0.003) -> tuple[Path, list[float],
 
 
 def transcribe_sync(path, model=None):
-    """The engine's file job (`speech.transcribe_file`) run to the end on this thread."""
-    from playground.core import speech
+    """The engine's file job (`file_transcription.transcribe_file`) run to the end on this thread."""
+    from playground.core.speech import file_transcription
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    return run_sync(Job(speech.transcribe_file, (path,), {"model": model}))
+    return run_sync(Job(file_transcription.transcribe_file, (path,), {"model": model}))
 
 
 def percentiles(values: list[float]) -> str:
@@ -172,11 +172,12 @@ def bench_reading(path: Path, sentence_ends: list[float], inner: list[float], op
 def bench_file(path: Path, repeats: int) -> dict:
     from faster_whisper import WhisperModel
 
-    from playground.core import audio, models, speech
+    from playground.core import audio, models
+    from playground.core.speech import accuracy, languages, recognizers
 
     duration = audio.probe(path).duration
-    rec = speech.load_recognizer()  # the engine's cached model
-    bare = WhisperModel(str(models.bundled_path(speech.DEFAULT_MODEL)), device="cpu", compute_type="int8")
+    rec = recognizers.load_recognizer()  # the engine's cached model
+    bare = WhisperModel(str(models.bundled_path(languages.DEFAULT_MODEL)), device="cpu", compute_type="int8")
 
     def engine() -> str:
         return transcribe_sync(path).text
@@ -205,7 +206,7 @@ def bench_file(path: Path, repeats: int) -> dict:
     return {
         "duration": duration, "rec": rec.model_id,
         "rtf": {k: v / duration for k, v in med.items()},
-        "wer": {k: speech.word_error_rate(ref, t) for k, t in texts.items()},
+        "wer": {k: accuracy.word_error_rate(ref, t) for k, t in texts.items()},
         "ratio_same": med["bare_same_options"] / med["engine"],
         "ratio_defaults": med["bare_defaults"] / med["engine"],
     }
@@ -215,13 +216,14 @@ def bench_base(path: Path, repeats: int) -> dict:
     """tiny.en vs base through the engine, and base: engine vs bare faster-whisper, interleaved."""
     from faster_whisper import WhisperModel
 
-    from playground.core import audio, models, speech
+    from playground.core import audio, models
+    from playground.core.speech import accuracy, languages, recognizers
 
     duration = audio.probe(path).duration
     t0 = time.perf_counter()
-    folder = models.bundled_path(speech.MULTILINGUAL_MODEL)  # joins the two parts the first time
+    folder = models.bundled_path(languages.MULTILINGUAL_MODEL)  # joins the two parts the first time
     join_s = time.perf_counter() - t0
-    speech.load_recognizer(speech.MULTILINGUAL_MODEL)
+    recognizers.load_recognizer(languages.MULTILINGUAL_MODEL)
     bare = WhisperModel(str(folder), device="cpu", compute_type="int8")
     info = {}
 
@@ -229,7 +231,7 @@ def bench_base(path: Path, repeats: int) -> dict:
         return transcribe_sync(path).text
 
     def base() -> str:
-        t = transcribe_sync(path, speech.MULTILINGUAL_MODEL)
+        t = transcribe_sync(path, languages.MULTILINGUAL_MODEL)
         info["language"], info["probability"] = t.language, t.language_probability
         return t.text
 
@@ -254,19 +256,18 @@ def bench_base(path: Path, repeats: int) -> dict:
     med = {k: statistics.median(v) for k, v in times.items()}
     ref = " ".join(PHRASES)
     return {"duration": duration, "join_s": join_s, "rtf": {k: v / duration for k, v in med.items()},
-            "wer": {k: speech.word_error_rate(ref, t) for k, t in texts.items()},
+            "wer": {k: accuracy.word_error_rate(ref, t) for k, t in texts.items()},
             "base_over_tiny": med["base engine"] / med["tiny.en engine"],
             "ratio_base": med["base bare"] / med["base engine"], **info}
 
 
 def bench_live(path: Path, ends: list[float], options=None, keep_finals: bool = False) -> dict:
-    from playground.core import streaming
+    from playground.core.speech import live
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
+    from playground.core.speech import recognizers, sources
 
-    from playground.core import speech
-
-    rec = speech.load_recognizer()
+    rec = recognizers.load_recognizer()
     decode_times: list[float] = []
     original = rec.transcribe
 
@@ -278,18 +279,18 @@ def bench_live(path: Path, ends: list[float], options=None, keep_finals: bool = 
         return out
 
     rec.transcribe = timed
-    source = streaming.FileSource(path, speed=1.0, tail_silence=1.0)
+    source = sources.FileSource(path, speed=1.0, tail_silence=1.0)
     finals = []
     status = []
 
     def sink(e):
-        if isinstance(e, streaming.LiveText) and e.kind == "final" and e.text:
+        if isinstance(e, live.LiveText) and e.kind == "final" and e.text:
             finals.append(e)
-        elif isinstance(e, streaming.LiveStatus):
+        elif isinstance(e, live.LiveStatus):
             status.append(e)
 
     try:
-        run_sync(Job(streaming.listen, (source,), {"autosave": False, "options": options}), sink)
+        run_sync(Job(live.listen, (source,), {"autosave": False, "options": options}), sink)
     finally:
         del rec.transcribe
     latencies = []
@@ -310,7 +311,7 @@ def bench_ui(path: Path) -> dict:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
     from playground.app import MainWindow, create_app
-    from playground.core import streaming
+    from playground.core.speech import sources
     from playground.settings import Settings
 
     app = create_app([])
@@ -342,7 +343,7 @@ def bench_ui(path: Path) -> dict:
     def start():
         # The same window idle for 5 s first: the baseline of what this machine's load alone causes.
         phase["name"] = "live"
-        tab.start_recording(streaming.FileSource(path, speed=1.0, tail_silence=1.0))
+        tab.start_recording(sources.FileSource(path, speed=1.0, tail_silence=1.0))
         tab.live_handle.finished.connect(app.quit)
 
     QTimer.singleShot(1000, ticker.start)
@@ -366,11 +367,12 @@ def bench_hf_gpu(path: Path, model_id: str) -> dict | None:
         return None
     if not torch.cuda.is_available():
         return None
-    from playground.core import audio, models, speech
+    from playground.core import audio, models
+    from playground.core.speech import recognizers
 
     if models.hub_cached_folder(model_id) is None:
         return {"skipped": f"{model_id} is not downloaded (offline)"}
-    rec = speech.load_recognizer(model_id)
+    rec = recognizers.load_recognizer(model_id)
     x = audio.load(path)
     rec.transcribe(x)
     t0 = time.perf_counter()
@@ -383,25 +385,25 @@ def bench_hf_gpu(path: Path, model_id: str) -> dict | None:
 def live_options(soft_max: float | None, min_silence: float | None = None):
     """LiveOptions for an A/B run: `soft_max` 0 turns the soft cut off; `min_silence` the pause that
     ends a phrase (default 0.5 s)."""
-    from playground.core import streaming
+    from playground.core.speech import live as streaming
 
     if soft_max is None and min_silence is None:
         return None
-    defaults = streaming.LiveOptions()
+    defaults = live.LiveOptions()
     soft = defaults.soft_max_utterance if soft_max is None else (defaults.max_utterance if soft_max <= 0 else soft_max)
     return streaming.LiveOptions(soft_max_utterance=soft,
                                  min_silence=defaults.min_silence if min_silence is None else min_silence)
 
 
 def reading_section(folder: Path, repeats: int, soft_max: float | None, min_silence: float | None = None) -> None:
-    from playground.core import streaming
+    from playground.core.speech import live as streaming
 
     options = live_options(soft_max, min_silence)
     path, sentence_ends, inner = make_reading(folder)
     runs = [bench_reading(path, sentence_ends, inner, options) for _ in range(repeats)]
     lat = [x for r in runs for x in r["latencies"]]
     per_final = [x for r in runs for x in r["per_final"]]
-    opts = options or streaming.LiveOptions()
+    opts = options or live.LiveOptions()
     print(f"\n2b. Live latency on a read paragraph with natural pauses ({len(READING)} sentences, "
           f"{sentence_ends[-1]:.0f} s, {len(inner)} pauses inside sentences; espeak-ng at varied speed and pitch "
           f"plus noise: synthetic, not a human recording), {repeats} run(s); soft cut after "
@@ -428,7 +430,7 @@ def read_stm(path: Path) -> list[tuple[float, float, str]]:
 
 def recording_section(path: Path, stm: Path, repeats: int, soft_max: float | None, verbose: bool = False) -> None:
     """2c: phrase ends on a real recording with an STM transcript."""
-    from playground.core import speech
+    from playground.core.speech import accuracy
 
     rows = read_stm(stm)
     ends, inner = [], []
@@ -446,7 +448,7 @@ def recording_section(path: Path, stm: Path, repeats: int, soft_max: float | Non
             holding = [f for f in r["final_events"] if f.start <= end and f.end >= end - 0.35 and f.emitted_at >= end]
             if holding:
                 every.append(holding[0].emitted_at - end)
-    wers = [speech.word_error_rate(reference, " ".join(f.text for f in r["final_events"])) for r in runs]
+    wers = [accuracy.word_error_rate(reference, " ".join(f.text for f in r["final_events"])) for r in runs]
     print(f"   phrase end (pause after) -> final: {percentiles(lat)}  (target p90 <= 1.0 s); "
           f"{sum(r['missed'] for r in runs)} without a final")
     print(f"   every phrase end -> the final holding it: {percentiles(every)}")

@@ -39,18 +39,19 @@ def reference_word_ends(path: Path, reference: str, phrases: list[tuple[float, f
     With `phrases` (an STM's (start, end, words)), every word's end is kept inside its phrase, a word
     the file transcription missed is placed by its position in the phrase, and a phrase's last word
     ends at the phrase's end; without them, phrase ends are guessed from gaps between word ends."""
-    from playground.core import speech, word_diff
+    from playground.core import word_diff
+    from playground.core.speech import accuracy
 
     t = transcribe(path, word_timestamps=True)
-    heard = [(w, word.end) for seg in t.segments for word in seg.words for w in speech.normalise_words(word.word)]
+    heard = [(w, word.end) for seg in t.segments for word in seg.words for w in accuracy.normalise_words(word.word)]
     if phrases:
         ref, span = [], []
         for start, end, text in phrases:
-            words = speech.normalise_words(text)
+            words = accuracy.normalise_words(text)
             ref += words
             span += [(start, end, k, len(words)) for k in range(len(words))]
     else:
-        ref = speech.normalise_words(reference)
+        ref = accuracy.normalise_words(reference)
         span = [None] * len(ref)
     ends: list[float | None] = [None] * len(ref)
     for e in word_diff.align(ref, [w for w, _ in heard]):
@@ -77,7 +78,7 @@ def reference_word_ends(path: Path, reference: str, phrases: list[tuple[float, f
     if phrases:
         last, pauses = -1, []
         for j, (start, end, text) in enumerate(phrases):
-            last += len(speech.normalise_words(text))
+            last += len(accuracy.normalise_words(text))
             nxt = phrases[j + 1][0] if j + 1 < len(phrases) else float("inf")
             if nxt - end >= 0.3:
                 pauses.append(last)
@@ -88,24 +89,24 @@ def reference_word_ends(path: Path, reference: str, phrases: list[tuple[float, f
 
 def transcribe(path: Path, word_timestamps: bool = False):
     """The file transcription (the bundled tiny.en, the app's options): a Transcript."""
-    from playground.core import speech
     from playground.core.jobs import Job
+    from playground.core.speech import file_transcription, languages
     from playground.core.runner import run_sync
 
-    options = speech.SpeechOptions(word_timestamps=word_timestamps)
-    return run_sync(Job(speech.transcribe_file, (path,), {"options": options}), lambda e: None)
+    options = languages.SpeechOptions(word_timestamps=word_timestamps)
+    return run_sync(Job(file_transcription.transcribe_file, (path,), {"options": options}), lambda e: None)
 
 
 def live_run(path: Path, options=None) -> list:
     """Every LiveText of a live session on `path`, played at real-time pace."""
-    from playground.core import streaming
+    from playground.core.speech import live, sources
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
     events = []
-    source = streaming.FileSource(path, speed=1.0, tail_silence=1.5)
-    run_sync(Job(streaming.listen, (source,), {"autosave": False, "options": options}),
-             lambda e: events.append(e) if isinstance(e, streaming.LiveText | streaming.LiveStatus) else None)
+    source = sources.FileSource(path, speed=1.0, tail_silence=1.5)
+    run_sync(Job(live.listen, (source,), {"autosave": False, "options": options}),
+             lambda e: events.append(e) if isinstance(e, live.LiveText | live.LiveStatus) else None)
     return events
 
 
@@ -115,7 +116,8 @@ def first_seen(ref: list[str], ends: list[float], events: list) -> tuple[list[fl
     The text shown at each event is aligned with the reference words said by then (a word cannot be
     shown before it is said; aligning with the whole reference would let an early "in New Jersey"
     stand for a later one)."""
-    from playground.core import speech, streaming, word_diff
+    from playground.core import word_diff
+    from playground.core.speech import accuracy, live
 
     final_at: list[float | None] = [None] * len(ref)
     shown_at: list[float | None] = [None] * len(ref)
@@ -129,14 +131,14 @@ def first_seen(ref: list[str], ends: list[float], events: list) -> tuple[list[fl
                 into[e.ref] = t
 
     for ev in events:
-        if not isinstance(ev, streaming.LiveText):
+        if not isinstance(ev, live.LiveText):
             continue
         if ev.kind == "final":
-            finals += speech.normalise_words(ev.text)
+            finals += accuracy.normalise_words(ev.text)
             partial.pop(ev.utterance, None)
             mark(finals, final_at, ev.emitted_at)
         else:
-            partial[ev.utterance] = speech.normalise_words(ev.text)
+            partial[ev.utterance] = accuracy.normalise_words(ev.text)
         mark(finals + [w for u in sorted(partial) for w in partial[u]], shown_at, ev.emitted_at)
     return final_at, shown_at, " ".join(finals)
 
@@ -155,17 +157,17 @@ def phrase_ends(ref_ends: list[float], gap: float = 0.3, starts: list[float] | N
 
 def measure(path: Path, reference: str, repeats: int, label: str,
             phrases: list[tuple[float, float, str]] | None = None) -> dict:
-    from playground.core import speech, streaming
+    from playground.core.speech import accuracy, live
 
     ref, ends, pauses = reference_word_ends(path, reference, phrases)
     file_t = transcribe(path)
-    file_wer = speech.word_error_rate(reference, " ".join(s.text for s in file_t.segments))
+    file_wer = accuracy.word_error_rate(reference, " ".join(s.text for s in file_t.segments))
     final_lat, shown_lat, phrase_lat, wers, rtfs, missing = [], [], [], [], [], 0
     for _ in range(repeats):
         events = live_run(path)
         final_at, shown_at, text = first_seen(ref, ends, events)
-        wers.append(speech.word_error_rate(reference, text))
-        status = [e for e in events if isinstance(e, streaming.LiveStatus)]
+        wers.append(accuracy.word_error_rate(reference, text))
+        status = [e for e in events if isinstance(e, live.LiveStatus)]
         if status and status[-1].realtime_factor:
             rtfs.append(status[-1].realtime_factor)
         for i, end in enumerate(ends):

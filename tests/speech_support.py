@@ -242,9 +242,9 @@ def pulse_server(tmp_path, monkeypatch, sinks: dict[str, str], default_source: s
 
 
 def transcribe(path, model=None, sink=None, cancel_event=None, options=None):
-    """`speech.transcribe_file` run to the end on this thread: its Transcript."""
-    from playground.core import speech
+    """`file_transcription.transcribe_file` run to the end on this thread: its Transcript."""
+    from playground.core.speech import file_transcription
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
-    return run_sync(Job(speech.transcribe_file, (path,), {"model": model, "options": options}), sink, cancel_event)
+    return run_sync(Job(file_transcription.transcribe_file, (path,), {"model": model, "options": options}), sink, cancel_event)

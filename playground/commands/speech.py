@@ -92,20 +92,20 @@ def _speakers(args) -> tuple[bool, int | None]:
 
 
 def _named(segments, args):
-    from playground.core import speakers
+    from playground.core.speech.library import SpeakerNames
 
-    return speakers.rename(segments, speakers.parse_names(args.speaker_names)) if args.speaker_names else segments
+    return SpeakerNames.parse(args.speaker_names).apply(segments) if args.speaker_names else segments
 
 
 def _options(args):
-    from playground.core import speech
+    from playground.core.speech import languages
 
     words = getattr(args, "word_timestamps", False) or getattr(args, "cues", "segment") != "segment"
-    return speech.SpeechOptions.parse(args.language, args.task, words)
+    return languages.SpeechOptions.parse(args.language, args.task, words)
 
 
 def cmd_transcribe(args) -> int:
-    from playground.core import speech
+    from playground.core.speech import file_transcription
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
 
@@ -123,7 +123,7 @@ def cmd_transcribe(args) -> int:
     kwargs = {"model": args.model, "options": _options(args)}
     if with_speakers:
         kwargs.update(speakers=True, num_speakers=num_speakers)
-    run = run_sync(Job(speech.transcribe_files, (list(args.files),), kwargs), sink, cancel)
+    run = run_sync(Job(file_transcription.transcribe_files, (list(args.files),), kwargs), sink, cancel)
     if args.speaker_names:
         for r in run.results:
             if r.transcript is not None:
@@ -186,9 +186,10 @@ def _write(text: str) -> None:
 
 
 def cmd_listen(args) -> int:
-    from playground.core import streaming
     from playground.core.jobs import Job
     from playground.core.runner import run_sync
+    from playground.core.speech import live, sources
+    from playground.core.speech.library import SpeakerNames
 
     if args.list_devices:
         return _list_sources(args)
@@ -197,7 +198,7 @@ def cmd_listen(args) -> int:
     if args.record and not args.record.lower().endswith(".flac"):
         raise common.UsageError("--record writes FLAC: give a file name ending in .flac")
     if args.from_file:
-        source = streaming.FileSource(args.from_file, speed=args.speed, tail_silence=1.0)
+        source = sources.FileSource(args.from_file, speed=args.speed, tail_silence=1.0)
     elif args.system is not None:
         source = _system_source(args.system)
         if not args.json:
@@ -206,26 +207,22 @@ def cmd_listen(args) -> int:
         device = args.input_device
         if device is not None and device.isdigit():
             device = int(device)
-        source = streaming.MicrophoneSource(device=device)
+        source = sources.MicrophoneSource(device=device)
         if not args.json:
             sys.stderr.write(f"Listening to '{source.name}'; press Ctrl+C to stop.\n")
     with_speakers, max_speakers = _speakers(args)
-    names = None
-    if args.speaker_names:
-        from playground.core import speakers
-
-        names = speakers.parse_names(args.speaker_names)
+    names = SpeakerNames.parse(args.speaker_names or "")
     cancel = common.cancel_on_sigint()
     stop_event = _StopOnCancel(cancel, source)
 
     line = {"open": None}  # the utterance whose printed line goes on
 
     def sink(event) -> None:
-        if isinstance(event, streaming.LiveText):
+        if isinstance(event, live.LiveText):
             if not event.text:
                 return
-            if names and event.speaker:
-                event = dataclasses.replace(event, speaker=names.get(event.speaker, event.speaker))
+            if event.speaker:
+                event = dataclasses.replace(event, speaker=names.of(event.speaker))
             if args.json:
                 common.print_json_line(event.to_dict())
             elif event.kind == "final":
@@ -243,7 +240,7 @@ def cmd_listen(args) -> int:
                 sys.stderr.flush()
 
     # Ctrl+C behaves like Stop: recording ends, buffered audio is still transcribed.
-    result = run_sync(Job(streaming.listen, (source,), {"model": args.model, "autosave": not args.no_autosave,
+    result = run_sync(Job(live.listen, (source,), {"model": args.model, "autosave": not args.no_autosave,
                                                         "speech_options": _options(args),
                                                         "record_to": args.record,
                                                         "speakers": with_speakers, "max_speakers": max_speakers}),
@@ -260,9 +257,9 @@ def cmd_listen(args) -> int:
 
 def _list_sources(args) -> int:
     """Microphones (PortAudio index) and what the computer plays (--system NAME), as the Speech tab lists them."""
-    from playground.core import audio_sources
+    from playground.core.speech import system_audio
 
-    found = audio_sources.list_sources()
+    found = system_audio.list_sources()
     if found.mic_problem and not found.system:
         return common.fail(found.mic_problem)
     if args.json:
@@ -282,9 +279,9 @@ def _list_sources(args) -> int:
 
 def _system_source(name: str):
     """The monitor whose name or description holds `name` (the first with ""); UsageError names the others."""
-    from playground.core import audio_sources
+    from playground.core.speech import system_audio
 
-    found = audio_sources.list_sources()
+    found = system_audio.list_sources()
     if not found.system:
         raise common.UsageError(found.system_problem or "no output whose sound can be recorded was found")
     wanted = name.strip().lower()
@@ -292,7 +289,7 @@ def _system_source(name: str):
     if not matches:
         names = ", ".join(f"'{s.name}'" for s in found.system)
         raise common.UsageError(f"no output named '{name}' (there is {names})")
-    return audio_sources.SystemAudioSource(matches[0])
+    return system_audio.SystemAudioSource(matches[0])
 
 
 class _StopOnCancel:

@@ -7,7 +7,7 @@ another and returns a `Comparison` with one `Row` per model:
 - classifiers: `evaluate.evaluate`, the very function `playground evaluate` runs, so accuracy
   equals its number; macro-F1 is the mean of its per-class F1 (`Evaluation.macro_f1`);
 - speech: every audio file that has a reference transcript beside it (`clip.txt` or `clip.srt`
-  for `clip.wav`) is transcribed by `speech.transcribe_file`, the job `playground transcribe`
+  for `clip.wav`) is transcribed by `file_transcription.transcribe_file`, the job `playground transcribe`
   runs per file, and scored with the app's word error rate (and the character error rate) over
   the whole set: all edits divided by all reference words (characters).
 
@@ -159,7 +159,8 @@ class Comparison:
 
 def model_task(model: str) -> str:
     """The comparable task `model` does (a registry task id); one sentence when it does none."""
-    from playground.core import speech, tasks
+    from playground.core import tasks
+    from playground.core.speech import recognizers
 
     text = (model or "").strip()
     if not text:
@@ -171,7 +172,7 @@ def model_task(model: str) -> str:
         return bundled.task
     path = Path(text).expanduser()
     if tasks.guess_kind(path if path.is_dir() else None, text) == SPEECH or (
-            not path.exists() and speech._looks_faster_whisper(text)):
+            not path.exists() and recognizers._looks_faster_whisper(text)):
         return SPEECH
     return CLASSIFIERS[evaluate.model_kind(text)]
 
@@ -353,11 +354,11 @@ def _preload(ctx: JobContext, task: str, model: str) -> float | None:
     if task == SPEECH:
         import numpy as np
 
-        from playground.core import speech
+        from playground.core.speech import accuracy, file_transcription, recognizers, sources
 
         # Loaded, and one second of silence decoded (without the VAD, which would skip it): the
         # recogniser's first-call set-up is done before the clock starts, as a text classifier's is.
-        speech.load_recognizer(model, ctx).decode(np.zeros(speech.SR, np.float32), beam_size=1)
+        recognizers.load_recognizer(model, ctx).decode(np.zeros(sources.SR, np.float32), beam_size=1)
     elif task == "image-classification":
         from playground.core import image
 
@@ -390,20 +391,20 @@ def _classifier_row(ctx: JobContext, row: Row, data: Path, batch_size: int) -> N
 
 
 def _speech_row(ctx: JobContext, row: Row, pairs: list[tuple[Path, str]]) -> None:
-    from playground.core import speech
+    from playground.core.speech import accuracy, file_transcription
 
     t0 = time.perf_counter()
     for i, (path, reference) in enumerate(pairs):
         ctx.check_cancelled()
         ctx.progress(i / len(pairs), f"Transcribing {path.name} ({i + 1} of {len(pairs)})")
         try:
-            heard = Job(speech.transcribe_file, (path,), {"model": row.model}).run(ctx).text
-        except speech.NoSpeechError:
+            heard = Job(file_transcription.transcribe_file, (path,), {"model": row.model}).run(ctx).text
+        except file_transcription.NoSpeechError:
             heard = ""  # the model heard nothing: every reference word is an error
-        ref_words, hyp_words = speech.normalise_words(reference), speech.normalise_words(heard)
-        ref_chars, hyp_chars = speech.normalise_chars(reference), speech.normalise_chars(heard)
-        row.files.append(FileScore(str(path), reference, heard, speech.edit_distance(ref_words, hyp_words),
-                                   len(ref_words), speech.edit_distance(ref_chars, hyp_chars), len(ref_chars)))
+        ref_words, hyp_words = accuracy.normalise_words(reference), accuracy.normalise_words(heard)
+        ref_chars, hyp_chars = accuracy.normalise_chars(reference), accuracy.normalise_chars(heard)
+        row.files.append(FileScore(str(path), reference, heard, accuracy.edit_distance(ref_words, hyp_words),
+                                   len(ref_words), accuracy.edit_distance(ref_chars, hyp_chars), len(ref_chars)))
     row.seconds = time.perf_counter() - t0
     row.examples = len(row.files)
     row.metrics = {"wer": sum(f.word_edits for f in row.files) / max(1, sum(f.words for f in row.files)),

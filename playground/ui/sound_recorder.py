@@ -20,8 +20,9 @@ from playground.core import paths
 from playground.core.errors import PlaygroundError
 from playground.ui.widgets.deferred import lazy_module
 
-streaming = lazy_module("playground.core.streaming")
-audio_sources = lazy_module("playground.core.audio_sources")
+input_devices = lazy_module("playground.core.speech.input_devices")
+sources = lazy_module("playground.core.speech.sources")
+system_audio = lazy_module("playground.core.speech.system_audio")
 SR = 16_000
 NOISE_CLASS = "background noise"
 MIN_LAST_CLIP = 0.3  # seconds: a shorter tail of a recording is dropped
@@ -39,7 +40,7 @@ class SoundRecorder(QGroupBox):
 
     def __init__(self, source_factory: Callable[[], object] | None = None, folder: Path | None = None, parent=None,
                  lister: Callable[[], object] | None = None, sounddevice=None):
-        """`lister() -> audio_sources.SourceList` and `sounddevice` replace the real ones (tests)."""
+        """`lister() -> system_audio.SourceList` and `sounddevice` replace the real ones (tests)."""
         super().__init__("Record clips", parent)
         self.setObjectName("soundRecorder")
         self._source_factory = source_factory
@@ -139,7 +140,7 @@ class SoundRecorder(QGroupBox):
     def refresh_inputs(self) -> int:
         """Fill the input list (microphones, then what the computer plays); the number of inputs."""
         try:
-            found = self._lister() if self._lister is not None else audio_sources.list_sources(self._sd)
+            found = self._lister() if self._lister is not None else system_audio.list_sources(self._sd)
         except PlaygroundError as exc:
             self.status.emit(f"Cannot list the inputs: {exc}")
             return 0
@@ -159,11 +160,11 @@ class SoundRecorder(QGroupBox):
     def _make_source(self):
         if self._source_factory is not None:
             return self._source_factory()
-        sd = self._sd if self._sd is not None else streaming.load_sounddevice()
+        sd = self._sd if self._sd is not None else input_devices.load_sounddevice()
         choice = self.input_combo.currentData()
-        if isinstance(choice, audio_sources.SystemSource):
-            return audio_sources.SystemAudioSource(choice, sd)
-        return streaming.MicrophoneSource(sd, device=choice)
+        if isinstance(choice, system_audio.SystemSource):
+            return system_audio.SystemAudioSource(choice, sd)
+        return sources.MicrophoneSource(sd, device=choice)
 
     def start(self) -> bool:
         if self.recording:

@@ -25,7 +25,7 @@ from playground.core.transcript import Transcript
 from playground.ui.widgets.compare_columns import DIFFERS, CompareColumn, CompareColumns
 from playground.ui.widgets.deferred import lazy_module
 
-speech = lazy_module("playground.core.speech")
+file_transcription = lazy_module("playground.core.speech.file_transcription")
 
 LANE = "speech"
 STOPPED = "Stopped."
@@ -92,7 +92,7 @@ class SpeechComparison(QWidget):
         self._prepare(path, model_ids)
         name = Path(path).name
         for i, model in enumerate(model_ids):
-            job = Job(speech.transcribe_file, (self.path,), {"model": model, "options": options},
+            job = Job(file_transcription.transcribe_file, (self.path,), {"model": model, "options": options},
                       name=f"transcribe {name} with {self._name(model)}")
             handle = self._runner.submit(
                 job, on_event=lambda e, i=i: self._on_event(i, e),
@@ -130,7 +130,7 @@ class SpeechComparison(QWidget):
             handle.cancel()
 
     def _on_event(self, i: int, event) -> None:
-        if isinstance(event, speech.FileSegment) and event.segment.text.strip():
+        if isinstance(event, file_transcription.FileSegment) and event.segment.text.strip():
             column = self.column(i)
             column.append(("" if column.output.document().isEmpty() else " ") + event.segment.text.strip())
 

@@ -1,143 +1,26 @@
-"""The Speech tab's logic, without widgets: audio sources, live and file jobs, the transcript.
+"""The Speech tab's Qt adapter: `SpeechSession` (core/speech/session.py) with signals and lanes.
 
-`SpeechController` owns the input devices (the `sounddevice` module, or an
-injected source factory), runs live sessions on the "live" lane
-(`streaming.listen`) and file transcriptions on the "speech" lane
-(`speech.transcribe_file`), keeps the final segments and where their audio can
-be played from, plays a segment, exports the transcript, and formats what the
-view shows (messages, the real-time factor). `SpeechTab` renders its signals;
-tests drive it alone with an `AppContext` and a fake microphone.
+The session holds the tab's state and rules without Qt; this class gives it what needs Qt:
+its events become signals (`SpeechTab` renders them), its jobs run on the app's lanes ("live"
+for recordings, "speech" for files), the playback thread's outcome comes back to the UI thread,
+a timer follows the playback position, and the measured real-time factors are kept in the
+settings. Tests drive it alone with an `AppContext` and a fake microphone.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import logging
-import threading
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from playground.core import transcript
-from playground.core.errors import PlaygroundError
 from playground.core.jobs import Job
-from playground.core.transcript import Segment, Transcript, join_segments
-from playground.core.transcript_store import StoredTranscript, TranscriptStore, live_name
-from playground.core.wording import plural
-from playground.ui.widgets.deferred import lazy_module
-
-log = logging.getLogger(__name__)
-# numpy-backed engine modules, imported on first use: the tab paints before numpy loads.
-audio = lazy_module("playground.core.audio")
-speech = lazy_module("playground.core.speech")
-streaming = lazy_module("playground.core.streaming")
-audio_sources = lazy_module("playground.core.audio_sources")
-
-FILE_SOURCE = "file"  # device data for "play a file as if it were a microphone"
-NO_MICROPHONE = "no-microphone"  # device data of the entry that says there is none (and why: its tooltip)
-INJECTED_SOURCE = "injected"
-LIVE_LANE = "live"
-FILE_LANE = "speech"
-BUSY_MESSAGE = "Busy: stop the recording or wait for the file being transcribed."
-MULTILINGUAL_MODEL = "bundled/whisper-base"
-SMALLER = {MULTILINGUAL_MODEL: "bundled/whisper-tiny.en"}  # the smaller bundled model to suggest
-# The languages the picker lists first (any of Whisper's 99 codes can be typed); None: detect it.
-LANGUAGES: tuple[tuple[str | None, str], ...] = (
-    (None, "Auto-detect"), ("en", "English"), ("fr", "French"), ("de", "German"), ("es", "Spanish"),
-    ("it", "Italian"), ("pt", "Portuguese"), ("nl", "Dutch"), ("pl", "Polish"), ("ru", "Russian"),
-    ("uk", "Ukrainian"), ("tr", "Turkish"), ("ar", "Arabic"), ("hi", "Hindi"), ("zh", "Chinese"),
-    ("ja", "Japanese"), ("ko", "Korean"), ("sv", "Swedish"), ("lv", "Latvian"),
-)
-LANGUAGE_NAMES = {code: name for code, name in LANGUAGES if code}
+from playground.core.speech.session import LIVE_LANE, SpeechSession
+from playground.core.transcript_store import TranscriptStore
 
 
-def english_only(model: str) -> bool:
-    """What the id says (the bundled tiny.en, *.en Hub ids); the engine checks the loaded model too."""
-    return model.rstrip("/").lower().endswith(".en")
-
-
-def options_problem(model: str, language: str | None, task: str) -> str:
-    """One sentence when an English-only model is asked for another language or a translation ("" if fine)."""
-    if not english_only(model):
-        return ""
-    name = model.removeprefix("bundled/")
-    if language not in (None, "en"):
-        lang = LANGUAGE_NAMES.get(language, language)
-        return f"{name} understands English only: choose Whisper base (multilingual) to transcribe {lang}."
-    if task == "translate":
-        return f"{name} understands English only and cannot translate: choose Whisper base (multilingual)."
-    return ""
-
-
-def language_text(language: str | None, probability: float | None) -> str:
-    """"Language: French (fr), 93 %" for the view."""
-    if not language:
-        return ""
-    name = LANGUAGE_NAMES.get(language, language)
-    if probability is None or probability >= 1.0:
-        return f"Language: {name} ({language})"
-    return f"Language: {name} ({language}) detected, {probability:.0%} sure"
-
-
-def rtf_advice(model: str, rtf: float | None) -> str:
-    """Above a real-time factor of 1: the smaller model to choose (DESIGN section 6); "" otherwise."""
-    if rtf is None or rtf <= 1.0:
-        return ""
-    smaller = SMALLER.get(model)
-    if smaller:
-        return f"slower than real time: choose {smaller.removeprefix('bundled/')}, the smaller model"
-    return ("slower than real time: close busy programs" if model == speech.DEFAULT_MODEL
-            else "slower than real time: choose a smaller model")
-
-
-def word_index(seg: Segment, position: float) -> int:
-    """The word being spoken at `position` (seconds of audio): the last one started; -1 before the first."""
-    found = -1
-    for i, w in enumerate(seg.words):
-        if w.start <= position + 1e-3:
-            found = i
-        else:
-            break
-    return found
-
-
-@dataclass(frozen=True)
-class DeviceChoice:
-    """One entry of the input list: what the user reads, and what `make_source` takes."""
-
-    label: str
-    data: object
-    is_default: bool = False
-    why: str = ""  # the entry's tooltip
-
-
-def realtime_text(status: streaming.LiveStatus, model: str) -> str:
-    """The live status line; above a real-time factor of 1, what to do about it."""
-    if status.realtime_factor is None:
-        return f"{status.audio_seconds:.0f} s heard"
-    text = f"{status.audio_seconds:.0f} s heard, real-time factor {status.realtime_factor:.2f}"
-    advice = rtf_advice(model, status.realtime_factor)
-    if advice:
-        text += f" ({advice})"
-    if status.keep_up == "behind":  # KeepUp: cheaper decoding was not enough
-        smaller = SMALLER.get(model) or (speech.DEFAULT_MODEL if model != speech.DEFAULT_MODEL else None)
-        what = (f"choose {smaller.removeprefix('bundled/')} to keep up" if smaller
-                else "close busy programs to keep up")
-        text += f"; falling behind, {status.lag_seconds:.0f} s to catch up: {what}"
-    elif status.keep_up == "cheaper":
-        text += f", {status.lag_seconds:.1f} s behind: decoding faster to catch up"
-    elif status.lag_seconds > 2:
-        text += f", {status.lag_seconds:.0f} s behind"
-    if status.skipped_seconds:
-        text += f" ({status.skipped_seconds:.0f} s of audio left untranscribed to keep up)"
-    return text
-
-
-class SpeechController(QObject):
+class SpeechController(SpeechSession, QObject):
     """`source_factory(device_data) -> AudioSource` and `sounddevice_importer(name) -> module` may be
     injected (tests, demos). Every handler runs on the UI thread."""
 
@@ -166,122 +49,49 @@ class SpeechController(QObject):
     _playback_failed = Signal(str)
     _playback_done = Signal(int)  # the playback's number: a stopped one must not reset a newer one
 
-    def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
+    def __init__(self, ctx, source_factory: Callable[[object], object] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None, parent: QObject | None = None,
                  system_lister: Callable[[], list] | None = None, store: TranscriptStore | None = None):
-        """`system_lister() -> [audio_sources.SystemSource]` (DeviceError: the reason there are none) replaces
-        the PulseAudio monitor listing; `store` the transcripts folder (default: the user's data folder)."""
-        super().__init__(parent)
-        self.ctx = ctx
-        self._source_factory = source_factory
-        self._sd_importer = sounddevice_importer
-        self._system_lister = system_lister
-        self.system_problem = ""
-        self.store = store or TranscriptStore()
-        self._transcripts: list[StoredTranscript] = []  # oldest first
-        self._current: StoredTranscript | None = None  # the transcript shown
-        self._active: StoredTranscript | None = None  # the one the running job fills
-        self._buffers: dict[str, object] = {}  # live transcript id -> its ring buffer (playback)
-        self._partial_starts: dict[int, float] = {}  # utterance -> its partial's start (seconds)
-        self._sd = None
-        self._live_runner = None  # JobRunner on the "live" lane, made on the first recording
-        self._file_runner = None  # JobRunner on the "speech" lane (file transcription)
-        self.source: streaming.AudioSource | None = None
-        self.live_handle = None
-        self.file_handle = None
-        self.live_model = ""
-        self.last_recording = ""  # the audio kept from the last live session that had words ("" when none)
-        self.devices: list[DeviceChoice] = []
-        self.mic_problem = ""
-        self.output_problem = ""  # why segments cannot be played here ("" when they can, or not known yet)
-        self.devices_listed = False
-        self.message = ""
-        self.message_is_error = False
-        self.realtime = ""
-        self.autosave_path = ""
-        self._segments: list[Segment] = []  # final segments, in order of arrival
-        self._origins: list[tuple | None] = []  # ("file", path) or ("live", ring buffer), per segment
-        self._partials: dict[int, str] = {}  # utterance -> text that may still change
-        self._open_line: int | None = None  # the live line whose last final continues (see LiveText)
-        self._file_name = ""
-        self._file_path = ""
-        self._live_buffer: streaming.RingBuffer | None = None
-        self.playing = False
-        self._playback_id = 0
-        self.language: str | None = None  # None: detect it
-        self.task = "transcribe"  # or "translate" (to English)
-        self.speakers = False  # "Who spoke": label speakers in the next files and live sessions
-        self._live_names: dict[str, str] = {}  # the live session's speaker labels renamed while it runs
-        self.detected = ""  # language_text() of the last transcript
-        self._language: tuple[str | None, float | None] = (None, None)  # for JSON exports
-        self.model_rtf: dict[str, float] = self._load_rtf()  # real-time factor measured here, per model
-        self._play_from: tuple[int, float, float] | None = None  # segment index, audio start, monotonic start
+        QObject.__init__(self, parent)  # first: the session's base comes first, so its methods win
+        self.ctx = ctx  # before the session: it reads the measured speeds from the settings
+        self._runners: dict[str, object] = {}  # lane -> JobRunner, made on its first job
+        SpeechSession.__init__(self, source_factory, sounddevice_importer, system_lister, store)
         self._position_timer = QTimer(self)
         self._position_timer.setInterval(50)
         self._position_timer.timeout.connect(self._emit_position)
         self._playback_failed.connect(lambda message: self._say(message, error=True))
         self._playback_done.connect(self._on_playback_done)
-        self._load_transcripts()
 
-    # -- state ----------------------------------------------------------------------------
-    @property
-    def recording(self) -> bool:
-        return self.live_handle is not None
+    # -- what the session asks of its front end -----------------------------------------------
+    def _emit(self, event: str, *args) -> None:
+        getattr(self, event).emit(*args)
 
-    @property
-    def stopping(self) -> bool:
-        """Capture stopped; the buffered audio is still being transcribed."""
-        return self.recording and self.source is not None and self.source.finished
+    def _submit(self, lane: str, job: Job, **callbacks):
+        if lane not in self._runners:
+            self._runners[lane] = self.ctx.runner(lane, self)
+        return self._runners[lane].submit(job, **callbacks)
 
-    @property
-    def file_busy(self) -> bool:
-        return self.file_handle is not None
+    def _show_status(self, text: str) -> None:
+        self.ctx.show_status(text)
 
-    @property
-    def busy(self) -> bool:
-        return self.recording or self.file_busy
+    def _from_playback_thread(self, event: str, *args) -> None:
+        getattr(self, event).emit(*args)  # queued to the UI thread
 
-    def segments(self) -> list[Segment]:
-        return list(self._segments)
+    def _playback_started(self) -> None:
+        self._position_timer.start()
 
-    def segment(self, index: int) -> Segment | None:
-        return self._segments[index] if 0 <= index < len(self._segments) else None
+    def _playback_stopped(self) -> None:
+        self._position_timer.stop()
 
-    def partials(self) -> dict[int, str]:
-        """Utterance -> its partial text, for the utterances not final yet."""
-        return dict(self._partials)
-
-    def transcript_text(self, segments: list[Segment] | None = None) -> str:
-        return transcript.to_txt(self.segments() if segments is None else segments)
-
-    # -- language, task, measured speed ----------------------------------------------------
-    def set_language(self, language: str | None) -> None:
-        code = (language or "").strip().lower()
-        self.language = None if code in ("", "auto") else code
-
-    def set_task(self, task: str) -> None:
-        self.task = "translate" if task == "translate" else "transcribe"
-
-    def speech_options(self, words: bool = False):
-        return speech.SpeechOptions(self.language, self.task, words)
-
-    def _check_options(self, model: str) -> bool:
-        problem = options_problem(model, self.language, self.task)
-        if problem:
-            self._say(problem, error=True)
-        return not problem
-
-    def measured(self, model: str, rtf: float | None) -> None:
-        """Remember a real-time factor measured with `model` and show every model's."""
-        if rtf is None:
+    def _emit_position(self) -> None:
+        if self._play_from is None or not self.playing:
+            self._position_timer.stop()
             return
-        self.model_rtf[model] = rtf
-        self.model_rtf_changed.emit(self.rtf_summary(model))
+        index, start, t0 = self._play_from
+        self.playback_position.emit(index, start + time.monotonic() - t0)
 
     def _load_rtf(self) -> dict[str, float]:
         """The factors measured in earlier sessions (settings), so both models show theirs at once."""
-        import json
-
         from playground.settings import Key
 
         settings = getattr(self.ctx, "settings", None)
@@ -292,605 +102,14 @@ class SpeechController(QObject):
         return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)} if isinstance(data, dict) else {}
 
     def _save_rtf(self) -> None:
-        import json
-
         from playground.settings import Key
 
         settings = getattr(self.ctx, "settings", None)
         if settings is not None and self.model_rtf:
             settings.set(Key.SPEECH_REALTIME_FACTORS, json.dumps({k: round(v, 3) for k, v in self.model_rtf.items()}))
 
-    def rtf_summary(self, current: str | None = None) -> str:
-        if not self.model_rtf:
-            return ""
-        parts = [f"{m.removeprefix('bundled/')} {r:.2f}" for m, r in sorted(self.model_rtf.items())]
-        text = "Real-time factor measured here: " + ", ".join(parts)
-        advice = rtf_advice(current, self.model_rtf.get(current)) if current else ""
-        return f"{text} ({advice})" if advice else text
-
-    def _say(self, text: str, error: bool = False) -> None:
-        self.message, self.message_is_error = text, error
-        self.status.emit(text, error)
-
-    # -- devices --------------------------------------------------------------------
-    def list_devices_once(self) -> None:
-        if not self.devices_listed:
-            self.devices_listed = True
-            self.refresh_devices()
-            import soundfile  # noqa: F401 - loaded early, so the first Record or Open does not stall
-
-    def refresh_devices(self) -> list[DeviceChoice]:
-        choices: list[DeviceChoice] = []
-        self.mic_problem = ""
-        self.system_problem = ""
-        if self._source_factory is None:
-            mics = []
-            try:
-                mics = streaming.list_input_devices(self.sounddevice())
-            except PlaygroundError as exc:
-                self.mic_problem = str(exc)
-            lister = self._system_lister or audio_sources.pulse_monitors
-            system, self.system_problem = audio_sources.system_sources(mics, self.mic_problem, monitors=lister)
-            loopback = {s.device for s in system if not s.pulse_source}
-            choices = [DeviceChoice(d.label, d.index, d.is_default) for d in mics if d.index not in loopback]
-            if not choices:  # the list starts on this, not on another source: it says why
-                choices = [DeviceChoice("No microphone", NO_MICROPHONE, True,
-                                        self.mic_problem or "No microphone found: every audio input "
-                                                            "here records what the computer plays.")]
-            elif not any(c.is_default for c in choices):
-                choices[0] = DeviceChoice(choices[0].label, choices[0].data, True)
-            choices += [DeviceChoice(s.label, s) for s in system]  # what the computer plays
-            self.output_problem = self._find_output_problem()
-        else:
-            choices = [DeviceChoice("Injected source", INJECTED_SOURCE)]
-        choices.append(DeviceChoice("A file played live (choose when recording)...", FILE_SOURCE))
-        self.devices = choices
-        self.devices_changed.emit(list(choices), self.mic_problem)
-        self.system_audio_problem.emit(self.system_problem)
-        if self.mic_problem:
-            self._say(f"{self.mic_problem} You can still transcribe audio files.", error=True)
-        self.state_changed.emit()
-        return list(choices)
-
-    def _find_output_problem(self) -> str:
-        """Why segments cannot be played here ("" when an output device is there)."""
-        try:
-            sd = self._sd or streaming.load_sounddevice(self._sd_importer or importlib.import_module, "Playback")
-        except PlaygroundError as exc:
-            return str(exc)
-        return streaming.output_problem(sd)
-
-    def sounddevice(self):
-        """The `sounddevice` module, loaded once for the microphone and playback (DeviceError if missing)."""
-        if self._sd is None:
-            self._sd = (streaming.load_sounddevice(self._sd_importer) if self._sd_importer
-                        else streaming.load_sounddevice())
-        return self._sd
-
-    def make_source(self, device, file_path: str | None = None) -> streaming.AudioSource | None:
-        """The source for a device choice; FILE_SOURCE plays `file_path` live (None without one)."""
-        if device == FILE_SOURCE:
-            return streaming.FileSource(file_path) if file_path else None
-        if device == NO_MICROPHONE:
-            raise PlaygroundError(self.mic_problem or "No microphone found: choose a file played live.")
-        if self._source_factory is not None:
-            return self._source_factory(device)
-        if self._sd is None:
-            raise PlaygroundError(self.mic_problem or "The microphone is unavailable.")
-        if isinstance(device, audio_sources.SystemSource):
-            return audio_sources.SystemAudioSource(device, self._sd)
-        return streaming.MicrophoneSource(self._sd, device=device)
-
-    # -- live sessions -------------------------------------------------------------------
-    def start_recording(self, source: streaming.AudioSource | None = None, device=None, model: str | None = None,
-                        file_path: str | None = None) -> bool:
-        """Start a live session from `source` (else the one `device` names); False if none started."""
-        if self.busy:
-            return False
-        if not self._check_options(model or speech.DEFAULT_MODEL):
-            return False
-        self.list_devices_once()
-        try:
-            if source is None:
-                source = self.make_source(device, file_path)
-            if source is None:
-                return False
-            source.start()
-        except PlaygroundError as exc:
-            self._say(str(exc), error=True)
-            return False
-        self.source = source
-        self._live_buffer = source.buffer  # segments of this session play from it
-        self.live_model = model or speech.DEFAULT_MODEL
-        self.last_recording = ""
-        self._live_names = {}
-        # One transcript per recording: shown at once, on disk from its first final segment.
-        item = self.store.new(live_name(), "live", source.name)
-        item.transcript.model, item.transcript.task = self.live_model, self.task
-        self._buffers[item.id] = source.buffer
-        self._active = item
-        self._transcripts.append(item)
-        self.transcripts_changed.emit(self.transcripts())
-        self.select(item.id)
-        self.realtime = ""
-        kept = self._audio_path(item)  # the audio is kept beside the transcript, for playback after a restart
-        if self._live_runner is None:
-            # Live sessions have their own lane: a recording can last an hour and must neither
-            # wait behind nor block the jobs of the other tabs.
-            self._live_runner = self.ctx.runner(LIVE_LANE, self)
-        self.live_handle = self._live_runner.submit(
-            Job(streaming.listen, (source,), {"model": self.live_model, "speech_options": self.speech_options(),
-                                               "record_to": str(kept) if kept is not None else None,
-                                               "speakers": self.speakers},
-                name="live transcription"),
-            on_event=self._on_live_event, on_result=self._on_live_result,
-            on_error=lambda message: self._say(message, error=True), on_finished=self._on_live_finished)
-        self._say(f"Recording from {source.name}; loading {self.live_model}...")
-        self.recording_changed.emit(True)
-        self.state_changed.emit()
-        return True
-
-    def stop_recording(self) -> None:
-        """Stop capturing; what is already buffered is still transcribed and made final."""
-        if self.source is not None:
-            self.source.stop()
-        if self.recording:
-            self._say("Stopped: finishing the text of what was recorded...")
-        self.state_changed.emit()
-
-    def toggle_record(self, device=None, model: str | None = None) -> None:
-        if self.recording:
-            self.stop_recording()
-        else:
-            self.start_recording(device=device, model=model)
-
-    def _on_live_event(self, event) -> None:
-        if isinstance(event, streaming.LiveText):
-            if event.kind == "partial":
-                self._partials[event.utterance] = event.text
-                self._partial_starts[event.utterance] = event.start
-                if self._active is None or self._active is self._current:
-                    self.partial_text.emit(event.utterance, event.start, event.text)
-            else:
-                had_partial = self._partials.pop(event.utterance, None) is not None
-                extend = event.utterance == self._open_line
-                self._open_line = event.utterance if event.continues else None
-                if event.text:
-                    who = self._live_names.get(event.speaker, event.speaker)
-                    words = tuple(dataclasses.replace(w, speaker=who) for w in event.words) if who else event.words
-                    self._add_segment(Segment(event.start, event.end, event.text, words, speaker=who),
-                                      ("live", self._live_buffer), event.utterance, extend)
-                elif had_partial:
-                    self.partial_dropped.emit(event.utterance)
-        elif isinstance(event, streaming.LiveStatus):
-            self.realtime = realtime_text(event, self.live_model)
-            self.realtime_changed.emit(self.realtime)
-            if event.realtime_factor is not None:
-                self.measured(self.live_model, event.realtime_factor)
-            text = language_text(event.language, event.language_probability)
-            if text and text != self.detected:
-                self.detected = text
-                self.language_changed.emit(text)
-            if event.realtime_factor is None and self.message.startswith("Recording from"):
-                self._say(f"Recording from {self.source.name if self.source else 'input'}: speak now.")
-
-    def _on_live_result(self, result: streaming.LiveResult) -> None:
-        item = self._active
-        if item is not None and item.kind == "live":
-            item.transcript.duration = result.duration
-            if item.transcript.segments:
-                self._store_save(item)
-            elif result.recording:  # no words: no transcript, so no audio to keep for it
-                Path(result.recording).unlink(missing_ok=True)
-            if result.recording and item.transcript.segments:
-                self.last_recording = result.recording
-                # From now on the whole recording plays from its file, not only the ring buffer's last minutes.
-                self._buffers.pop(item.id, None)
-                if self._current is item:
-                    self._origins = [self._origin(item)] * len(self._segments)
-        if result.autosave:
-            self.autosave_path = result.autosave
-            self.autosaved.emit(result.autosave)
-        if result.error:
-            self._say(result.error, error=True)
-        elif not result.segments:
-            self._say("No speech found in the recording.")
-        else:
-            self._say(f"Done: {plural(len(result.segments), 'segment')} from {result.duration:.1f} s of audio.")
-        self._save_rtf()
-        self.transcript_done.emit(Transcript(list(result.segments), result.duration, self.live_model))
-
-    def _on_live_finished(self) -> None:
-        if self.source is not None:
-            self.source.stop()
-        for utterance in list(self._partials):  # a job that died mid-utterance
-            del self._partials[utterance]
-            self.partial_dropped.emit(utterance)
-        self.live_handle = None
-        item, self._active = self._active, None
-        if item is not None and not item.transcript.segments:  # nothing was said: no transcript
-            self._forget(item.id)
-        self.recording_changed.emit(False)
-        self.state_changed.emit()
-
-    # -- files -------------------------------------------------------------------------
-    def open_paths(self, paths: list[str], model: str | None = None):
-        """Transcribe the first audio file of `paths` (a drop or the command line); its JobHandle or None."""
-        audio_paths = [p for p in paths if audio.is_audio_path(p)] or list(paths)
-        if not audio_paths:
-            return None
-        if self.busy:
-            self._say(BUSY_MESSAGE, error=True)
-            return None
-        if len(audio_paths) > 1:
-            self.ctx.show_status(f"Transcribing {Path(audio_paths[0]).name}; drop the other files one at a time.")
-        return self.transcribe_file(audio_paths[0], model)
-
-    def transcribe_file(self, path: str, model: str | None = None):
-        if self.busy:
-            self._say(BUSY_MESSAGE, error=True)
-            return None
-        if not self._check_options(model or speech.DEFAULT_MODEL):
-            return None
-        self._file_name = Path(path).name
-        self._file_path = str(path)
-        self._active = None
-        name = self._file_name
-        if self._file_runner is None:
-            self._file_runner = self.ctx.runner(FILE_LANE, self)
-        self.file_handle = self._file_runner.submit(
-            Job(speech.transcribe_file, (path,), {"model": model or speech.DEFAULT_MODEL,
-                                                  "options": self.speech_options(words=True),
-                                                  "speakers": self.speakers},
-                name=f"transcribe {name}"),
-            on_event=self._on_file_event, on_result=self._on_file_result,
-            on_error=self._on_file_error,
-            on_cancelled=lambda: self._say(f"Cancelled {name}; the segments so far are kept."),
-            on_finished=self._on_file_finished)
-        self._say(f"Transcribing {name}...")
-        self.file_busy_changed.emit(True)
-        self.state_changed.emit()
-        return self.file_handle
-
-    def _on_file_event(self, event) -> None:
-        if isinstance(event, speech.FileSegment):
-            text = language_text(event.language, event.language_probability)
-            if text and text != self.detected:
-                self.detected = text
-                self.language_changed.emit(text)
-            if self._active is None:  # one transcript per file, from its first segment
-                item = self.store.new(self._file_name, "file", self._file_path)
-                self._active = item
-                self._transcripts.append(item)
-                self.transcripts_changed.emit(self.transcripts())
-                self.select(item.id)
-            self._add_segment(event.segment, ("file", self._file_path), -1)
-
-    def _on_file_result(self, result: Transcript) -> None:
-        item = self._active
-        if item is not None and item.kind == "file":
-            # With "Who spoke", the labelled (and split) segments come only with the result.
-            segments = result.segments if transcript.speakers_of(result.segments) else item.transcript.segments
-            item.transcript = Transcript(list(segments), result.duration, result.model,
-                                         result.elapsed, result.language, result.language_probability, result.task)
-            self._store_save(item)
-            if segments is result.segments and item is self._current:
-                self.select(item.id)
-        rtf = f", real-time factor {result.realtime_factor:.2f}" if result.realtime_factor is not None else ""
-        self.detected = language_text(result.language, result.language_probability)
-        self._language = (result.language, result.language_probability)
-        self.language_changed.emit(self.detected)
-        lang = f", {self.detected[len('Language: '):]}" if self.detected else ""
-        self._say(f"Transcribed {self._file_name}: {plural(len(result.segments), 'segment')}, "
-                  f"{result.duration:.1f} s of audio{rtf}{lang}.")
-        self.measured(result.model, result.realtime_factor)
-        self._save_rtf()
-        self.transcript_done.emit(result)
-
-    def _on_file_error(self, message: str) -> None:
-        if self._active is None:  # no text of this file came: the one shown before must not look like its text
-            self.clear()
-            self.detected = ""
-            self.language_changed.emit("")
-        self._say(message, error=True)
-
-    def _on_file_finished(self) -> None:
-        self.file_handle = None
-        self._active = None
-        self.file_busy_changed.emit(False)
-        self.state_changed.emit()
-
-    def _add_segment(self, seg: Segment, origin: tuple | None, utterance: int, extend: bool = False) -> None:
-        """A final segment; `extend`: it goes on the line of the last one (a live line's next words),
-        and `segment_added` comes again with that segment's index."""
-        item = self._active
-        if item is not None:
-            kept = item.transcript.segments
-            extend_kept = extend and bool(kept) and kept[-1].speaker == seg.speaker
-            if extend_kept:
-                kept[-1] = join_segments(kept[-1], seg)
-            else:
-                kept.append(seg)
-            item.transcript.duration = max(item.transcript.duration, seg.end)
-            self._store_save(item)  # autosaved atomically with every final segment
-            if item is not self._current:  # another transcript is shown: this one fills quietly
-                return
-        if extend and self._segments and self._segments[-1].speaker == seg.speaker:
-            self._segments[-1] = join_segments(self._segments[-1], seg)
-        else:
-            self._segments.append(seg)
-            self._origins.append(origin)
-        self.segment_added.emit(len(self._segments) - 1, self._segments[-1], utterance)
-        self.state_changed.emit()
-
-    # -- playback ---------------------------------------------------------------------------
-    def play_word(self, index: int, word: int) -> bool:
-        """Play segment `index` from its word `word` to the segment's end (clicking a word)."""
-        seg = self.segment(index)
-        if seg is None or not 0 <= word < len(seg.words):
-            return False
-        return self.play_segment(index, seg.words[word].start)
-
-    def play_segment(self, index: int, start: float | None = None) -> bool:
-        """Play final segment `index` (from `start`, seconds of audio, when given) through the default
-        output device; False if it cannot start. `playback_position` follows it every 50 ms."""
-        seg = self.segment(index)
-        origin = self._origins[index] if seg is not None else None
-        if seg is not None and not origin and self._current is not None:  # a transcript kept from before
-            self._say("The audio of this live recording was not kept."
-                      if self._current.kind == "live" else
-                      f"The audio file {self._current.source or self._current.name} is no longer there.", error=True)
-        if seg is None or not origin:
-            return False
-        if start is not None and seg.start <= start < seg.end:
-            seg = Segment(start, seg.end, seg.text, seg.words)
-        if self.output_problem:
-            self._say(self.output_problem, error=True)
-            return False
-        try:
-            sd = self.sounddevice()
-        except PlaygroundError:
-            self.output_problem = self._find_output_problem()  # says "Playback", not "The microphone"
-            self._say(self.output_problem or "Playback is unavailable.", error=True)
-            self.state_changed.emit()
-            return False
-        kind, where = origin
-        if kind == "live":
-            first = int(seg.start * streaming.SR)
-            if where is None or first < where.total - where.capacity:
-                self._say("That part of the recording is no longer in memory "
-                          "(the last two minutes of a recording can be played).", error=True)
-                return False
-        self.stop_playback()
-        self._playback_id += 1
-        self.playing = True
-        self.playback_changed.emit(True)
-        self.state_changed.emit()
-        self.ctx.show_status(f"Playing {transcript.short_time(seg.start)} - {transcript.short_time(seg.end)}")
-        threading.Thread(target=self._play, args=(sd, kind, where, seg, self._playback_id), name="segment playback",
-                         daemon=True).start()
-        self._play_from = (index, seg.start, time.monotonic())
-        self._position_timer.start()
-        return True
-
-    def _emit_position(self) -> None:
-        if self._play_from is None or not self.playing:
-            self._position_timer.stop()
-            return
-        index, start, t0 = self._play_from
-        self.playback_position.emit(index, start + time.monotonic() - t0)
-
-    def _play(self, sd, kind: str, where, seg: Segment, playback_id: int) -> None:
-        try:
-            if kind == "live":
-                first = int(seg.start * streaming.SR)
-                samples, _ = where.read(first, int((seg.end - seg.start) * streaming.SR))
-            else:
-                samples = audio.load_range(where, seg.start, seg.end)
-            if samples.size == 0:
-                raise PlaygroundError("The segment has no audio to play.")
-            sd.play(samples, streaming.SR, blocking=True)
-        except PlaygroundError as exc:
-            self._playback_failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - PortAudio errors: one sentence in the tab
-            self._playback_failed.emit(f"Cannot play the segment: {str(exc).strip() or type(exc).__name__}.")
-        finally:
-            self._playback_done.emit(playback_id)
-
-    def stop_playback(self) -> None:
-        if self.playing and self._sd is not None:
-            try:
-                self._sd.stop()  # ends the blocking play() on the playback thread
-            except Exception:  # noqa: BLE001 - nothing is playing any more
-                pass
-
-    def _on_playback_done(self, playback_id: int) -> None:
-        if playback_id == self._playback_id:
-            self._position_timer.stop()
-            self._play_from = None
-            self.playing = False
-            self.playback_changed.emit(False)
-            self.state_changed.emit()
-
-    # -- the transcript -------------------------------------------------------------------
-    def save(self, path: str, fmt: str | None = None, segments: list[Segment] | None = None,
-             per: str = "segment") -> bool:
-        """Write the transcript (TXT, SRT, VTT or JSON, atomically); False, with the reason said, if it failed.
-
-        `per`: SRT/VTT cues per segment, per line of words or per word (segments with word times);
-        JSON carries the language last detected and each segment's words."""
-        try:
-            segs = self.segments() if segments is None else segments
-            language, probability = self._language
-            info = Transcript(segs, max((s.end for s in segs), default=0.0), language=language,
-                              language_probability=probability)
-            transcript.save(segs, path, fmt, per, info)
-        except (OSError, PlaygroundError) as exc:
-            self._say(f"Could not save {Path(path).name}: {exc}", error=True)
-            return False
-        self.ctx.show_status(f"Saved {path}")
-        return True
-
-    def set_speakers(self, on: bool) -> None:
-        """Label who spoke in the next file transcriptions and live sessions."""
-        self.speakers = bool(on)
-
-    def speaker_names(self) -> list[str]:
-        """The speakers of the transcript shown, in order of first appearance."""
-        return transcript.speakers_of(self._segments)
-
-    def rename_speaker(self, old: str, new: str) -> bool:
-        """Call `old` `new` in the transcript shown (view, exports and the copy on disk); a name
-        already in use merges the two. False, with the reason said, when nothing changed."""
-        new = " ".join(new.split())
-        if not new:
-            self._say("A speaker's name cannot be empty.", error=True)
-            return False
-        if old not in self.speaker_names() or new == old:
-            return False
-        item = self._current
-        if item is None:
-            return False
-        item.transcript.segments = transcript.rename_speakers(item.transcript.segments, {old: new})
-        self._store_save(item)
-        if item is self._active and item.kind == "live":  # the session's next finals get the name too
-            for label, name in list(self._live_names.items()):
-                if name == old:
-                    self._live_names[label] = new
-            if old not in self._live_names.values() and old not in self._live_names:
-                self._live_names[old] = new
-        self.select(item.id)
-        return True
-
-    def clear(self) -> None:
-        """Empty the view (no transcript shown); the transcripts stay in the list and on disk."""
-        self._current = None
-        self._segments.clear()
-        self._origins.clear()
-        self._partials.clear()
-        self.autosave_path = ""
-        self.cleared.emit()
-        self.current_changed.emit("")
-        self.state_changed.emit()
-
-    # -- one transcript per recording or file ---------------------------------------------
-    def transcripts(self) -> list[StoredTranscript]:
-        return list(self._transcripts)
-
-    @property
-    def current(self) -> StoredTranscript | None:
-        """The transcript shown (None: an empty view)."""
-        return self._current
-
-    def find(self, transcript_id: str) -> StoredTranscript | None:
-        return next((t for t in self._transcripts if t.id == transcript_id), None)
-
-    def _load_transcripts(self) -> None:
-        try:
-            self._transcripts = self.store.list()
-        except OSError as exc:
-            log.warning("listing the saved transcripts failed: %s", exc)
-            self._transcripts = []
-
-    def _store_save(self, item: StoredTranscript) -> None:
-        try:
-            self.store.save(item)
-        except OSError as exc:  # a full or read-only disk must not stop a recording
-            log.warning("saving transcript %s failed: %s", item.id, exc)
-            self._say(f"The transcript could not be saved to {self.store.folder} ({exc.strerror or exc}); "
-                      "it is kept in the window: export it elsewhere.", error=True)
-
-    def _audio_path(self, item: StoredTranscript) -> Path | None:
-        try:
-            return self.store.audio_path(item.id)
-        except (OSError, ValueError):
-            return None
-
-    def _origin(self, item: StoredTranscript) -> tuple | None:
-        """Where a transcript's audio plays from: its file, a live session's ring buffer while it
-        records, then the audio kept beside the transcript (after a restart too)."""
-        if item.kind == "file":
-            return ("file", item.source) if item.source and Path(item.source).is_file() else None
-        buffer = self._buffers.get(item.id)
-        if buffer is not None:
-            return ("live", buffer)
-        kept = self._audio_path(item)
-        return ("file", str(kept)) if kept is not None and kept.is_file() else None
-
-    def audio_file(self, item: StoredTranscript | None = None) -> str:
-        """The audio file behind a file transcript (the shown one by default), "" when none is at hand."""
-        item = item or self._current
-        origin = self._origin(item) if item is not None else None
-        return origin[1] if origin and origin[0] == "file" else ""
-
-    def select(self, transcript_id: str) -> bool:
-        """Show one transcript: its own timeline (segments), language and audio; False if unknown."""
-        item = self.find(transcript_id)
-        if item is None:
-            return False
-        self._current = item
-        origin = self._origin(item)
-        self._segments = list(item.transcript.segments)
-        self._origins = [origin] * len(self._segments)
-        self._language = (item.transcript.language, item.transcript.language_probability)
-        self.cleared.emit()
-        for i, seg in enumerate(self._segments):
-            self.segment_added.emit(i, seg, -1)
-        if item is self._active:
-            for utterance, text in self._partials.items():
-                self.partial_text.emit(utterance, self._partial_starts.get(utterance, 0.0), text)
-        self.current_changed.emit(item.id)
-        self.state_changed.emit()
-        return True
-
-    def text_of(self, transcript_id: str) -> str:
-        item = self.find(transcript_id)
-        return transcript.to_txt(item.transcript.segments) if item is not None else ""
-
-    def export(self, transcript_id: str, path: str, fmt: str | None = None, per: str = "segment") -> bool:
-        """Write one transcript (TXT, SRT, VTT or JSON, atomically); False, with the reason said, if it failed."""
-        item = self.find(transcript_id)
-        if item is None:
-            return False
-        try:
-            transcript.save(item.transcript.segments, path, fmt, per, item.transcript)
-        except (OSError, PlaygroundError) as exc:
-            self._say(f"Could not save {Path(path).name}: {exc}", error=True)
-            return False
-        self.ctx.show_status(f"Saved {path}")
-        return True
-
-    def delete(self, transcript_id: str) -> bool:
-        """Remove a transcript from the list and its file from disk (not the one a running job fills)."""
-        item = self.find(transcript_id)
-        if item is None:
-            return False
-        if item is self._active:
-            self._say("That transcript is still being written: stop the recording or wait for the file first.",
-                      error=True)
-            return False
-        try:
-            self.store.delete(item.id)
-        except OSError as exc:
-            self._say(f"Could not delete {item.name}: {exc.strerror or exc}.", error=True)
-            return False
-        self._forget(item.id)
-        self.ctx.show_status(f"Deleted the transcript {item.name}.")
-        return True
-
-    def _forget(self, transcript_id: str) -> None:
-        self._transcripts = [t for t in self._transcripts if t.id != transcript_id]
-        self._buffers.pop(transcript_id, None)
-        shown = self._current is not None and self._current.id == transcript_id
-        self.transcripts_changed.emit(self.transcripts())
-        if shown:
-            self.clear()
-
-    # -- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> None:
-        self.stop_playback()
-        if self.source is not None:
-            self.source.stop()
-        if self._live_runner is not None:  # stop capturing, then join the live lane (finals are kept)
-            self._live_runner.cancel()
+        SpeechSession.shutdown(self)
+        if LIVE_LANE in self._runners:  # stop capturing, then join the live lane (finals are kept)
+            self._runners[LIVE_LANE].cancel()
             self.ctx.lanes.worker(LIVE_LANE).shutdown(timeout=5.0)

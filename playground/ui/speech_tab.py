@@ -22,21 +22,24 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core import transcript
+from playground.core.speech.languages import DEFAULT_MODEL, LANGUAGES, options_problem
+from playground.core.speech.session import BUSY_MESSAGE, FILE_SOURCE, NO_MICROPHONE, word_index
 from playground.core.transcript import Segment
 from playground.core.transcript_store import list_labels
 from playground.ui.sound_panel import SoundPanel
 from playground.ui.speech_compare import SpeechComparison
-from playground.ui.speech_controller import (
-    BUSY_MESSAGE, FILE_SOURCE, LANGUAGES, NO_MICROPHONE, SpeechController, audio, options_problem, speech,
-    streaming, word_index,
-)
+from playground.ui.speech_controller import SpeechController
 from playground.ui.widgets.audio_meter import AudioLevelMeter
 from playground.ui.widgets.compare_models import CompareModels
-from playground.ui.widgets.deferred import Deferred, after_first_paint
+from playground.ui.widgets.deferred import Deferred, after_first_paint, lazy_module
 from playground.ui.widgets.model_picker import ModelPicker
 from playground.ui.widgets.status_bar import ElidedLabel
 
 log = logging.getLogger(__name__)
+# numpy-backed engine modules, imported on first use: the tab paints before numpy loads.
+audio = lazy_module("playground.core.audio")
+input_devices = lazy_module("playground.core.speech.input_devices")
+sources = lazy_module("playground.core.speech.sources")
 
 TASK = "speech-recognition"
 SAVE_FILTERS = "Text (*.txt);;SubRip subtitles (*.srt);;WebVTT subtitles (*.vtt);;JSON (*.json)"
@@ -61,7 +64,7 @@ class SpeechTab(QWidget):
 
     _file_audio = Signal(str, object)  # path, its samples (loaded on a short-lived thread)
 
-    def __init__(self, ctx, source_factory: Callable[[object], streaming.AudioSource] | None = None,
+    def __init__(self, ctx, source_factory: Callable[[object], sources.AudioSource] | None = None,
                  sounddevice_importer: Callable[[str], object] | None = None, devices_after_paint: bool = False,
                  system_lister: Callable[[], list] | None = None):
         super().__init__()
@@ -348,7 +351,7 @@ class SpeechTab(QWidget):
         self._update_buttons()
 
     def model_id(self) -> str:
-        return self.picker.model_id() or speech.DEFAULT_MODEL
+        return self.picker.model_id() or DEFAULT_MODEL
 
     def event(self, e) -> bool:  # noqa: D102
         if e.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Resize):
@@ -392,7 +395,7 @@ class SpeechTab(QWidget):
         return self.controller.file_handle
 
     @property
-    def source(self) -> streaming.AudioSource | None:
+    def source(self) -> sources.AudioSource | None:
         return self.controller.source
 
     @property
@@ -415,7 +418,7 @@ class SpeechTab(QWidget):
     @_sd.setter
     def _sd(self, module) -> None:
         self.controller._sd = module
-        self.controller.output_problem = streaming.output_problem(module)
+        self.controller.output_problem = input_devices.output_problem(module)
         self._update_buttons()
 
     # -- devices --------------------------------------------------------------------
@@ -446,7 +449,7 @@ class SpeechTab(QWidget):
         else:
             self.start_recording()
 
-    def start_recording(self, source: streaming.AudioSource | None = None) -> None:
+    def start_recording(self, source: sources.AudioSource | None = None) -> None:
         c = self.controller
         if c.busy:
             return
@@ -577,7 +580,7 @@ class SpeechTab(QWidget):
 
     # -- compare --------------------------------------------------------------------------------
     def compared_models(self) -> list[str]:
-        return [m or speech.DEFAULT_MODEL for m in self.compare.model_ids()]
+        return [m or DEFAULT_MODEL for m in self.compare.model_ids()]
 
     def compare_file(self, path: str) -> bool:
         """Transcribe `path` with every compared model, one after another, side by side."""

@@ -18,7 +18,8 @@ from speech_support import speak  # noqa: E402
 from train_support import write_digits, write_sentiment_csv  # noqa: E402
 
 from playground import cli  # noqa: E402
-from playground.core import compare, models, speech  # noqa: E402
+from playground.core import compare, models  # noqa: E402
+from playground.core.speech import accuracy  # noqa: E402
 from playground.core.errors import Cancelled  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
@@ -183,11 +184,11 @@ def _corpus_rates(capsys, model: str, folder: Path) -> tuple[float, float]:
     refs = [(folder / "call.txt").read_text(), "Open the window and let some fresh air into the room."]
     assert cli.main(["transcribe", "--model", model, "--format", "json", *files]) == 0
     heard = {Path(r["path"]).name: r["text"] for r in json.loads(capsys.readouterr().out)}
-    words = [len(speech.normalise_words(r)) for r in refs]
-    chars = [len(speech.normalise_chars(r)) for r in refs]
+    words = [len(accuracy.normalise_words(r)) for r in refs]
+    chars = [len(accuracy.normalise_chars(r)) for r in refs]
     hyps = [heard["call.wav"], heard["window.wav"]]
-    wer = sum(speech.word_error_rate(r, h) * n for r, h, n in zip(refs, hyps, words, strict=True)) / sum(words)
-    cer = sum(speech.character_error_rate(r, h) * n for r, h, n in zip(refs, hyps, chars, strict=True)) / sum(chars)
+    wer = sum(accuracy.word_error_rate(r, h) * n for r, h, n in zip(refs, hyps, words, strict=True)) / sum(words)
+    cer = sum(accuracy.character_error_rate(r, h) * n for r, h, n in zip(refs, hyps, chars, strict=True)) / sum(chars)
     return wer, cer
 
 

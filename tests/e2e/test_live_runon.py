@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import live_latency  # noqa: E402
 from speech_support import speak  # noqa: E402
 
-from playground.core import speech, streaming  # noqa: E402
+from playground.core.speech import live, recognizers, sources  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
 
@@ -75,28 +75,28 @@ class SlowRecognizer:
 def test_a_recogniser_that_cannot_keep_up_decodes_cheaper_says_so_and_never_falls_far_behind(
         runon, monkeypatch, isolated_home):
     path, _ = runon
-    slow = SlowRecognizer(speech.load_recognizer(), factor=2.5)
-    monkeypatch.setattr(speech, "load_recognizer", lambda *a, **k: slow)
+    slow = SlowRecognizer(recognizers.load_recognizer(), factor=2.5)
+    monkeypatch.setattr(recognizers, "load_recognizer", lambda *a, **k: slow)
     events = []
-    source = streaming.FileSource(path, speed=2.0, tail_silence=0.5)  # 17 s of speech in about 9 s
+    source = sources.FileSource(path, speed=2.0, tail_silence=0.5)  # 17 s of speech in about 9 s
     started = time.monotonic()
-    result = run_sync(Job(streaming.listen, (source,), {"autosave": False}), events.append)
+    result = run_sync(Job(live.listen, (source,), {"autosave": False}), events.append)
     took = time.monotonic() - started
-    status = [e for e in events if isinstance(e, streaming.LiveStatus)]
+    status = [e for e in events if isinstance(e, live.LiveStatus)]
     states = [s.keep_up for s in status]
     # cheaper decoding first, then the person is told
     assert "cheaper" in states and "behind" in states and states.index("cheaper") < states.index("behind")
     # the backlog stayed bounded: audio older than the limit was left untranscribed, and said so
-    assert max(s.lag_seconds for s in status) <= streaming.KeepUp().max_backlog + 2.5
+    assert max(s.lag_seconds for s in status) <= live.KeepUp().max_backlog + 2.5
     assert result.skipped_seconds > 0 and status[-1].skipped_seconds == result.skipped_seconds
     # it ended at most a bounded backlog after the audio did (10 s of audio at 2.5 s a second, plus
     # the decodes in flight), not the whole session's backlog later
-    assert took < 9 + streaming.KeepUp().max_backlog * 2.5 + 12
-    assert any(isinstance(e, streaming.LiveText) and e.kind == "final" and e.text for e in events)
+    assert took < 9 + live.KeepUp().max_backlog * 2.5 + 12
+    assert any(isinstance(e, live.LiveText) and e.kind == "final" and e.text for e in events)
 
 
 def test_keep_up_states():
-    k = streaming.KeepUp(cheaper_after=1.5, behind_after=4.0, max_backlog=10.0, keep=2.0, recover_below=0.5,
+    k = live.KeepUp(cheaper_after=1.5, behind_after=4.0, max_backlog=10.0, keep=2.0, recover_below=0.5,
                          busy=0.85, patience=3)
     # (peak lag, busy share) once a second: a lag or a busy recogniser makes decoding cheaper; three
     # strained seconds more, or a long lag, and the person is told; idle seconds step back

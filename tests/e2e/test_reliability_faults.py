@@ -101,9 +101,9 @@ def test_oom_in_transcription_is_one_clear_sentence(qtbot, worker, monkeypatch, 
     """CTranslate2 reports a GPU out-of-memory as a RuntimeError("CUDA failed with error out of memory")."""
     import soundfile as sf
 
-    from playground.core import speech
+    from playground.core.speech import file_transcription, recognizers
 
-    rec = speech.load_recognizer(None, JobContext())
+    rec = recognizers.load_recognizer(None, JobContext())
 
     def ct2_oom(*args, **kwargs):
         raise RuntimeError("CUDA failed with error out of memory")
@@ -112,7 +112,7 @@ def test_oom_in_transcription_is_one_clear_sentence(qtbot, worker, monkeypatch, 
     wav = tmp_path / "tone.wav"
     t = np.arange(2 * 16000) / 16000
     sf.write(wav, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000)
-    handle = _run(qtbot, worker, Job(speech.transcribe_file, (str(wav),), name="transcribe"))
+    handle = _run(qtbot, worker, Job(file_transcription.transcribe_file, (str(wav),), name="transcribe"))
     _assert_clear_oom(handle)
 
 
@@ -185,17 +185,18 @@ def _fake_sd(samples, mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["stall", "lost", "broken-close"])
 def test_microphone_failing_mid_recording_keeps_the_transcript(phrase_audio, mode, tmp_path):
-    from playground.core import streaming
+    from playground.core.speech import live
+    from playground.core.speech import sources
 
-    source = streaming.MicrophoneSource(sd=_fake_sd(phrase_audio, mode), stall_seconds=1.0)
+    source = sources.MicrophoneSource(sd=_fake_sd(phrase_audio, mode), stall_seconds=1.0)
     events = []
     t0 = time.monotonic()
-    result = run_sync(Job(streaming.listen, (source,)), events.append, None)
+    result = run_sync(Job(live.listen, (source,)), events.append, None)
     assert time.monotonic() - t0 < 120
     text = " ".join(s.text for s in result.segments).lower()
     assert "hello" in text and "world" in text, text
     assert result.error and "microphone" in result.error and "kept" in result.error, result.error
-    finals = [e for e in events if isinstance(e, streaming.LiveText) and e.kind == "final" and e.text]
+    finals = [e for e in events if isinstance(e, live.LiveText) and e.kind == "final" and e.text]
     assert finals and "world" in finals[-1].text.lower()
     assert result.autosave and "world" in Path(result.autosave).read_text().lower()
 
@@ -232,14 +233,15 @@ def test_disk_full_while_exporting_a_transcript_keeps_the_previous_file(tmp_path
 def test_cli_export_to_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
     """`playground transcribe x.wav -o out.txt` on a full disk: exit 1, one line naming the reason."""
     from playground import cli
-    from playground.core import atomic, speech
+    from playground.core import atomic
+    from playground.core.speech import file_transcription
     from playground.core.transcript import Transcript
 
     wav = tmp_path / "in.wav"
     import soundfile as sf
 
     sf.write(wav, np.zeros(16000, np.float32), 16000)
-    monkeypatch.setattr(speech, "transcribe_file",
+    monkeypatch.setattr(file_transcription, "transcribe_file",
                         lambda ctx, path, model=None, **_options: Transcript(_segments(), 3.0, "fake", 0.1))
 
     def full(src, dst):
@@ -257,14 +259,16 @@ def test_cli_export_to_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_disk_full_while_autosaving_live_text_keeps_transcribing(phrase_audio, monkeypatch):
-    from playground.core import atomic, streaming
+    from playground.core import atomic
+    from playground.core.speech import live
+    from playground.core.speech import sources
 
     def full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
 
     monkeypatch.setattr(atomic.os, "replace", full)
-    source = streaming.MicrophoneSource(sd=_fake_sd(phrase_audio, "lost"), stall_seconds=1.0)
-    result = run_sync(Job(streaming.listen, (source,)), None, None)
+    source = sources.MicrophoneSource(sd=_fake_sd(phrase_audio, "lost"), stall_seconds=1.0)
+    result = run_sync(Job(live.listen, (source,)), None, None)
     assert "world" in " ".join(s.text for s in result.segments).lower()
     assert result.autosave is None
     assert "could not be autosaved" in (result.error or "") or "microphone" in (result.error or "")

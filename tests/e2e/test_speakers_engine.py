@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import two_voices  # noqa: E402
 
 from playground import cli  # noqa: E402
-from playground.core import audio, speakers  # noqa: E402
+from playground.core import audio  # noqa: E402
+from playground.core.speech import speakers  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from speech_support import PHRASES, silence, speak  # noqa: E402
 
 from playground import cli  # noqa: E402
 from playground.core import audio  # noqa: E402
-from playground.core.speech import word_error_rate  # noqa: E402
+from playground.core.speech.accuracy import word_error_rate  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

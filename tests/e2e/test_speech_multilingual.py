@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import speak, transcribe
 
 from playground import cli
-from playground.core import speech
+from playground.core.speech import accuracy, languages
 from playground.core.errors import InputError
 
 BASE = "bundled/whisper-base"
@@ -45,10 +45,10 @@ def test_languages_detected_and_french_word_for_word(clips):
         assert t.language == code, (code, t.language, t.text)
         assert 0 < t.language_probability <= 1
     t = transcribe(clips["fr"], model=BASE)
-    assert speech.word_error_rate(FRENCH[2], t.text) < 0.35, t.text
-    given = transcribe(clips["fr"], model=BASE, options=speech.SpeechOptions("fr"))
+    assert accuracy.word_error_rate(FRENCH[2], t.text) < 0.35, t.text
+    given = transcribe(clips["fr"], model=BASE, options=languages.SpeechOptions("fr"))
     assert given.language == "fr" and given.language_probability == 1.0
-    assert speech.word_error_rate(FRENCH[2], given.text) < 0.35, given.text
+    assert accuracy.word_error_rate(FRENCH[2], given.text) < 0.35, given.text
 
 
 def test_translate_gives_english_words(clips, tmp_path):
@@ -56,9 +56,9 @@ def test_translate_gives_english_words(clips, tmp_path):
     # sentence German): the same sentence at two paces, and one of them must come out in English.
     outs = []
     for clip in (clips["de"], speak(GERMAN[2], tmp_path / "de-slow.wav", voice=GERMAN[0], speed=130)):
-        t = transcribe(clip, model=BASE, options=speech.SpeechOptions(task="translate"))
+        t = transcribe(clip, model=BASE, options=languages.SpeechOptions(task="translate"))
         assert t.language == "de" and t.task == "translate"
-        words = set(speech.normalise_words(t.text))
+        words = set(accuracy.normalise_words(t.text))
         outs.append(t.text)
         if words & {"the", "dog", "park", "every", "morning", "and", "with"} and not words & {"der", "und", "jeden",
                                                                                                 "durch"}:
@@ -67,7 +67,7 @@ def test_translate_gives_english_words(clips, tmp_path):
 
 
 def test_word_timestamps_rise_inside_their_segment(clips):
-    t = transcribe(clips["es"], model=BASE, options=speech.SpeechOptions(word_timestamps=True))
+    t = transcribe(clips["es"], model=BASE, options=languages.SpeechOptions(word_timestamps=True))
     assert t.segments and all(s.words for s in t.segments)
     for s in t.segments:
         starts = [w.start for w in s.words]
@@ -79,12 +79,12 @@ def test_word_timestamps_rise_inside_their_segment(clips):
 
 def test_english_only_model_says_so_in_one_sentence(clips):
     with pytest.raises(InputError, match=r"English only.*whisper-base") as info:
-        transcribe(clips["fr"], options=speech.SpeechOptions("fr"))
+        transcribe(clips["fr"], options=languages.SpeechOptions("fr"))
     assert str(info.value).count(". ") == 0
     with pytest.raises(InputError, match="cannot translate"):
-        transcribe(clips["fr"], options=speech.SpeechOptions(task="translate"))
+        transcribe(clips["fr"], options=languages.SpeechOptions(task="translate"))
     with pytest.raises(InputError, match="Unknown language 'klingon'"):
-        speech.SpeechOptions.parse("klingon")
+        languages.SpeechOptions.parse("klingon")
 
 
 def test_cli_language_task_words_and_cues(capsys, clips):
@@ -113,7 +113,7 @@ def test_listen_takes_model_language_and_task(capsys, clips):
     out, err = capsys.readouterr()
     assert code == 0, err
     finals = [e for e in map(json.loads, out.splitlines()) if e.get("type") == "final" and e.get("text")]
-    words = set(speech.normalise_words(" ".join(e["text"] for e in finals)))
+    words = set(accuracy.normalise_words(" ".join(e["text"] for e in finals)))
     assert words & {"thank", "you", "very", "much", "happy", "see", "tonight"}, finals
     code = cli.main(["listen", "--from-file", str(clips["fr"]), "--language", "fr", "--no-autosave", "--speed", "0"])
     _, err = capsys.readouterr()

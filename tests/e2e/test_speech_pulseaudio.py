@@ -19,7 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, pulse_server, speak  # noqa: E402
 
-from playground.core import speech, streaming  # noqa: E402
+from playground.core.speech import live  # noqa: E402
+from playground.core.speech import accuracy, input_devices, recognizers, sources  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
 from playground.core.runner import run_sync
 
@@ -34,13 +35,13 @@ def pulse(tmp_path, monkeypatch):
 
 def test_pulseaudio_null_sink_recorded_through_sounddevice(pulse, tmp_path):
     wav = speak(PHRASES[1], tmp_path / "phrase.wav")
-    sd = streaming.load_sounddevice()
+    sd = input_devices.load_sounddevice()
     # PortAudio lists devices once per initialisation: refresh it now that the daemon runs.
     sd._terminate()  # noqa: SLF001
     sd._initialize()  # noqa: SLF001
-    speech.load_recognizer()  # loaded before recording, so timing does not depend on it
+    recognizers.load_recognizer()  # loaded before recording, so timing does not depend on it
     # A CPU-starved PulseAudio can pause delivery for seconds: only device-loss tests need the 2 s default.
-    source = streaming.MicrophoneSource(sd, device="pulse", stall_seconds=15)
+    source = sources.MicrophoneSource(sd, device="pulse", stall_seconds=15)
     assert source.name == "pulse"
 
     def play_then_stop():
@@ -53,9 +54,9 @@ def test_pulseaudio_null_sink_recorded_through_sounddevice(pulse, tmp_path):
     events = []
     source.start()
     player.start()
-    result = run_sync(Job(streaming.listen, (source,), {"autosave": False}), events.append)
+    result = run_sync(Job(live.listen, (source,), {"autosave": False}), events.append)
     player.join()
     assert result.error is None
-    finals = " ".join(e.text for e in events if isinstance(e, streaming.LiveText) and e.kind == "final")
-    assert speech.word_error_rate(PHRASES[1], finals) < 0.3, finals
+    finals = " ".join(e.text for e in events if isinstance(e, live.LiveText) and e.kind == "final")
+    assert accuracy.word_error_rate(PHRASES[1], finals) < 0.3, finals
     assert result.duration > 2.0  # real audio flowed for the whole playback

@@ -21,7 +21,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, pulse_server, speak  # noqa: E402
 
-from playground.core import audio_sources, speech, streaming  # noqa: E402
+from playground.core.speech import live  # noqa: E402
+from playground.core.speech import accuracy, input_devices, recognizers, system_audio  # noqa: E402
 from playground.core.jobs import Job  # noqa: E402
 from playground.core.runner import run_sync  # noqa: E402
 
@@ -37,18 +38,18 @@ def pulse(tmp_path, monkeypatch):
 
 def test_the_speakers_monitor_records_what_paplay_plays(pulse, tmp_path):
     wav = speak(PHRASES[2], tmp_path / "phrase.wav")
-    sd = streaming.load_sounddevice()
+    sd = input_devices.load_sounddevice()
     sd._terminate()  # noqa: SLF001 - PortAudio lists devices once per initialisation
     sd._initialize()  # noqa: SLF001
-    listed = audio_sources.list_sources(sd)
+    listed = system_audio.list_sources(sd)
     assert listed.system_problem == "", listed.system_problem
     labels = [s.label for s in listed.system]
     assert "What the computer plays: Monitor of Speakers" in labels, labels
     assert "What the computer plays: Monitor of Headphones" in labels, labels
     monitor = next(s for s in listed.system if s.pulse_source == "vmic.monitor")
 
-    speech.load_recognizer()
-    source = audio_sources.SystemAudioSource(monitor, sd, stall_seconds=15)
+    recognizers.load_recognizer()
+    source = system_audio.SystemAudioSource(monitor, sd, stall_seconds=15)
     assert source.name == "What the computer plays: Monitor of Speakers"
 
     def play_then_stop():
@@ -62,11 +63,11 @@ def test_the_speakers_monitor_records_what_paplay_plays(pulse, tmp_path):
     source.start()
     assert "PULSE_SOURCE" not in os.environ  # set only while the stream opened
     player.start()
-    result = run_sync(Job(streaming.listen, (source,), {"autosave": False}), events.append)
+    result = run_sync(Job(live.listen, (source,), {"autosave": False}), events.append)
     player.join()
     assert result.error is None
-    finals = " ".join(e.text for e in events if isinstance(e, streaming.LiveText) and e.kind == "final")
-    assert speech.word_error_rate(PHRASES[2], finals) < 0.3, finals
+    finals = " ".join(e.text for e in events if isinstance(e, live.LiveText) and e.kind == "final")
+    assert accuracy.word_error_rate(PHRASES[2], finals) < 0.3, finals
 
 
 def test_the_controller_records_the_chosen_monitor_into_its_own_transcript(pulse, qtbot, worker, settings,
@@ -75,7 +76,7 @@ def test_the_controller_records_the_chosen_monitor_into_its_own_transcript(pulse
     from playground.ui.speech_controller import SpeechController
 
     wav = speak(PHRASES[0], tmp_path / "phrase.wav")
-    sd = streaming.load_sounddevice()
+    sd = input_devices.load_sounddevice()
     sd._terminate()  # noqa: SLF001
     sd._initialize()  # noqa: SLF001
     c = SpeechController(AppContext(worker, settings, None))
@@ -87,14 +88,14 @@ def test_the_controller_records_the_chosen_monitor_into_its_own_transcript(pulse
         chosen = next(d for d in choices if d.label == "What the computer plays: Monitor of Speakers")
         source = c.make_source(chosen.data)
         source.stall_seconds = 15  # a CPU-starved PulseAudio can pause delivery for seconds
-        speech.load_recognizer()
+        recognizers.load_recognizer()
         assert c.start_recording(source=source)
         time.sleep(0.3)
         subprocess.run(["paplay", "--device=vmic", str(wav)], env=pulse, check=True, timeout=60)
         time.sleep(1.2)
         c.stop_recording()
         qtbot.waitUntil(lambda: not c.recording, timeout=120_000)
-        assert speech.word_error_rate(PHRASES[0], c.transcript_text()) < 0.3, c.transcript_text()
+        assert accuracy.word_error_rate(PHRASES[0], c.transcript_text()) < 0.3, c.transcript_text()
         (live,) = c.transcripts()
         assert live.kind == "live" and live.source == chosen.label and live.name.startswith("Live, ")
     finally:
@@ -131,4 +132,4 @@ def test_the_cli_lists_and_records_what_the_computer_plays(pulse, tmp_path):
     assert proc.returncode == 0, err
     finals = [json.loads(line) for line in out.splitlines() if '"final"' in line]
     assert finals and all(f["language"] == "en" for f in finals), out
-    assert speech.word_error_rate(PHRASES[1], " ".join(f["text"] for f in finals)) < 0.3, out
+    assert accuracy.word_error_rate(PHRASES[1], " ".join(f["text"] for f in finals)) < 0.3, out

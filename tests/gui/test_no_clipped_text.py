@@ -454,8 +454,9 @@ def _states(window):
 
     def heard():
         """The Speech tab's lines after a live session and a file: real texts, as its controller words them."""
-        from playground.core.streaming import LiveStatus
-        from playground.ui.speech_controller import MULTILINGUAL_MODEL, language_text, realtime_text
+        from playground.core.speech.live import LiveStatus
+        from playground.core.speech.languages import MULTILINGUAL_MODEL
+        from playground.core.speech.session import language_text, realtime_text
 
         window.tabs.setCurrentIndex(2)
         speech = window.page(2)
@@ -471,8 +472,8 @@ def _states(window):
 
     def microphones():
         """A laptop's inputs, named as sounddevice names them."""
-        from playground.core.streaming import InputDevice
-        from playground.ui.speech_controller import FILE_SOURCE, DeviceChoice
+        from playground.core.speech.input_devices import InputDevice
+        from playground.core.speech.session import FILE_SOURCE, DeviceChoice
 
         window.tabs.setCurrentIndex(2)
         mics = [InputDevice(0, "HDA Intel PCH: ALC3246 Analog (hw:0,0)", 2, 48000.0, "ALSA", True),

@@ -114,16 +114,17 @@ def test_close_during_transcription(qtbot, main_window, caplog, long_speech):
     """Cancel is checked between recogniser windows (2 s here), so the close time is bounded by one
     window's decoding: on a machine so loaded that one window takes over 2.5 s the 5 s bound is
     meaningless and the test skips (it says so) rather than measure the load."""
-    from playground.core import audio, speech
+    from playground.core import audio
+    from playground.core.speech import file_transcription, recognizers
 
-    rec = speech.load_recognizer()
+    rec = recognizers.load_recognizer()
     piece = audio.load(long_speech, max_seconds=2.0)
     t0 = time.perf_counter()
     rec.transcribe(piece, vad=True)
     window_s = time.perf_counter() - t0
     if window_s > 2.5 and OVERLOAD_GUARD:
         pytest.skip(f"machine overloaded: one 2 s recogniser window took {window_s:.1f} s")
-    _close_mid_run(qtbot, main_window, Job(speech.transcribe_file, (str(long_speech),), {"window_seconds": 2.0},
+    _close_mid_run(qtbot, main_window, Job(file_transcription.transcribe_file, (str(long_speech),), {"window_seconds": 2.0},
                                            name="transcribe"), "FileSegment", caplog)
 
 
@@ -151,9 +152,10 @@ def test_close_while_the_speech_tab_records(qtbot, main_window, caplog, long_spe
     from speech_support import FakeSoundDevice
 
     from playground.app import SPEECH_TAB
-    from playground.core import speech, streaming
+    from playground.core.speech import live
+    from playground.core.speech import recognizers, sources
 
-    rec = speech.load_recognizer()
+    rec = recognizers.load_recognizer()
     samples, rate = sf.read(long_speech, dtype="float32")
     t0 = time.perf_counter()
     rec.transcribe(samples[: 2 * rate], beam_size=1)
@@ -162,12 +164,12 @@ def test_close_while_the_speech_tab_records(qtbot, main_window, caplog, long_spe
         pytest.skip(f"machine overloaded: a 2 s partial hypothesis took {window_s:.1f} s")
     main_window.tabs.setCurrentIndex(SPEECH_TAB)
     tab = main_window.page(SPEECH_TAB)
-    source = streaming.MicrophoneSource(sd=FakeSoundDevice(samples), device=None)
+    source = sources.MicrophoneSource(sd=FakeSoundDevice(samples), device=None)
     caplog.set_level(logging.WARNING)
     tab.start_recording(source)
     handle = tab.live_handle
     got_text = threading.Event()
-    handle.event.connect(lambda e: got_text.set() if isinstance(e, streaming.LiveText) and e.text else None)
+    handle.event.connect(lambda e: got_text.set() if isinstance(e, live.LiveText) and e.text else None)
     qtbot.waitUntil(got_text.is_set, timeout=MID_RUN_TIMEOUT_MS)
     t0 = time.perf_counter()
     main_window.close()

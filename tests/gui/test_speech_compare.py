@@ -12,8 +12,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, speak  # noqa: E402
 
-from playground.core import streaming, word_diff  # noqa: E402
-from playground.core.speech import DEFAULT_MODEL, MULTILINGUAL_MODEL, word_error_rate  # noqa: E402
+from playground.core import word_diff  # noqa: E402
+from playground.core.speech import sources  # noqa: E402
+from playground.core.speech.accuracy import word_error_rate  # noqa: E402
+from playground.core.speech.languages import DEFAULT_MODEL, MULTILINGUAL_MODEL  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SPEECH_TAB = 2
@@ -108,7 +110,7 @@ def test_esc_cancels_every_run_of_the_comparison(qtbot, main_window, tab, clips)
 def test_a_live_session_is_compared_on_its_recording(qtbot, tab, clips):
     view = tab.comparison
     with qtbot.waitSignal(view.finished, timeout=240_000) as done:
-        tab.start_recording(streaming.FileSource(clips["plain"], speed=1.0))
+        tab.start_recording(sources.FileSource(clips["plain"], speed=1.0))
         assert tab.recording
     comparison = done.args[0]
     assert comparison is not None and len(comparison.transcripts) == 2

@@ -12,8 +12,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, FakeSoundDevice, concat, silence, speak  # noqa: E402
 
-from playground.core import audio, streaming  # noqa: E402
-from playground.core.speech import DEFAULT_MODEL, word_error_rate  # noqa: E402
+from playground.core import audio  # noqa: E402
+from playground.core.speech import live, sources  # noqa: E402
+from playground.core.speech.accuracy import word_error_rate  # noqa: E402
+from playground.core.speech.languages import DEFAULT_MODEL  # noqa: E402
 
 TIMEOUT = 120_000  # ms; the bundled model loads on a small shared machine
 
@@ -162,7 +164,7 @@ def test_a_file_gives_timed_segments_that_play_and_export(qtbot, made, wavs, tmp
 
 @pytest.mark.slow
 def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made, wavs):
-    from playground.ui.speech_controller import FILE_SOURCE, NO_MICROPHONE
+    from playground.core.speech.session import FILE_SOURCE, NO_MICROPHONE
 
     def no_portaudio(name):
         raise OSError("PortAudio library not found")
@@ -188,30 +190,30 @@ def test_no_microphone_says_why_in_one_sentence_and_files_still_work(qtbot, made
 
 
 def test_the_real_time_factor_line_suggests_a_smaller_model_above_one():
-    from playground.ui.speech_controller import realtime_text
+    from playground.core.speech.session import realtime_text
 
-    assert realtime_text(streaming.LiveStatus(3.2, 0.0, None, True), DEFAULT_MODEL) == "3 s heard"
-    fast = realtime_text(streaming.LiveStatus(10, 0.1, 0.25, False), "Systran/faster-whisper-small.en")
+    assert realtime_text(live.LiveStatus(3.2, 0.0, None, True), DEFAULT_MODEL) == "3 s heard"
+    fast = realtime_text(live.LiveStatus(10, 0.1, 0.25, False), "Systran/faster-whisper-small.en")
     assert fast == "10 s heard, real-time factor 0.25"
-    slow = realtime_text(streaming.LiveStatus(10, 3.0, 1.4, True), "Systran/faster-whisper-small.en")
+    slow = realtime_text(live.LiveStatus(10, 3.0, 1.4, True), "Systran/faster-whisper-small.en")
     assert "choose a smaller model" in slow and slow.endswith("3 s behind")
-    assert "close busy programs" in realtime_text(streaming.LiveStatus(10, 0, 1.4, True), DEFAULT_MODEL)
+    assert "close busy programs" in realtime_text(live.LiveStatus(10, 0, 1.4, True), DEFAULT_MODEL)
     # KeepUp: decoding faster first, then "falling behind" with the model to choose, and skipped audio
-    cheaper = realtime_text(streaming.LiveStatus(10, 1.8, 0.9, True, keep_up="cheaper"), DEFAULT_MODEL)
+    cheaper = realtime_text(live.LiveStatus(10, 1.8, 0.9, True, keep_up="cheaper"), DEFAULT_MODEL)
     assert cheaper.endswith("1.8 s behind: decoding faster to catch up")
-    behind = realtime_text(streaming.LiveStatus(30, 6.0, 1.3, True, keep_up="behind", skipped_seconds=12.0),
+    behind = realtime_text(live.LiveStatus(30, 6.0, 1.3, True, keep_up="behind", skipped_seconds=12.0),
                            "bundled/whisper-base")
     assert "real-time factor 1.30" in behind and "falling behind, 6 s to catch up: choose whisper-tiny.en" in behind
     assert behind.endswith("(12 s of audio left untranscribed to keep up)")
-    hub = realtime_text(streaming.LiveStatus(30, 6.0, 1.3, True, keep_up="behind"), "Systran/faster-whisper-small.en")
+    hub = realtime_text(live.LiveStatus(30, 6.0, 1.3, True, keep_up="behind"), "Systran/faster-whisper-small.en")
     assert "choose whisper-tiny.en to keep up" in hub
 
 
 @pytest.mark.slow
 def test_busy_refuses_a_second_job_and_a_file_source_needs_a_path(qtbot, made, wavs):
-    from playground.ui.speech_controller import FILE_SOURCE
+    from playground.core.speech.session import FILE_SOURCE
 
-    c = made(source_factory=lambda data: streaming.FileSource(wavs["p0"], speed=1.0))
+    c = made(source_factory=lambda data: sources.FileSource(wavs["p0"], speed=1.0))
     c.list_devices_once()
     assert [d.data for d in c.devices] == ["injected", FILE_SOURCE] and c.mic_problem == ""
     assert c.make_source(FILE_SOURCE) is None

@@ -58,12 +58,8 @@ def controller(worker, settings):
 
 
 def test_pure_helpers():
-    from playground.ui.speech_controller import (
-        language_text,
-        options_problem,
-        rtf_advice,
-        word_index,
-    )
+    from playground.core.speech.languages import options_problem
+    from playground.core.speech.session import language_text, rtf_advice, word_index
 
     assert options_problem("bundled/whisper-tiny.en", "fr", "transcribe").endswith("to transcribe French.")
     assert "cannot translate" in options_problem("bundled/whisper-tiny.en", None, "translate")
@@ -88,10 +84,10 @@ def test_english_only_model_refuses_another_language_in_one_sentence(controller,
     c.set_task("translate")
     assert c.transcribe_file(str(spanish)) is None and "cannot translate" in c.message
     # A live session's status carries the language heard.
-    from playground.core import streaming
+    from playground.core.speech import live
 
     c.live_model = BASE
-    c._on_live_event(streaming.LiveStatus(3.0, 0.0, 0.4, True, "fr", 0.8))
+    c._on_live_event(live.LiveStatus(3.0, 0.0, 0.4, True, "fr", 0.8))
     assert c.detected == "Language: French (fr) detected, 80% sure" and c.model_rtf[BASE] == 0.4
 
 

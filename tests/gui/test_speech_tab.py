@@ -11,8 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, FakeSoundDevice, silence, speak  # noqa: E402
 
-from playground.core import audio, streaming  # noqa: E402
-from playground.core.speech import word_error_rate  # noqa: E402
+from playground.core import audio  # noqa: E402
+from playground.core.speech import sources  # noqa: E402
+from playground.core.speech.accuracy import word_error_rate  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SPEECH_TAB = 2
@@ -32,7 +33,7 @@ def tab(main_window):
 
 
 def test_recording_from_a_file_source_updates_meter_waveform_and_transcript(qtbot, tab, wavs, isolated_home):
-    source = streaming.FileSource(wavs["p0"], speed=1.0)
+    source = sources.FileSource(wavs["p0"], speed=1.0)
     tab.start_recording(source)
     assert tab.recording and tab.record_button.text().endswith("Stop")
     # While audio flows, the meter, waveform and spectrogram move (drawn from the ring buffer).
@@ -111,7 +112,7 @@ def test_device_lost_mid_recording_shows_one_sentence_and_keeps_text(qtbot, main
     heard = np.concatenate([audio.load(wavs["p0"]), np.zeros(16000, np.float32), np.full(32000, 0.0, np.float32)])
     lose_at = len(audio.load(wavs["p0"])) / 16000 + 0.9
     sd = FakeSoundDevice(heard, lose_after=lose_at, speed=1.5)
-    t = SpeechTab(main_window.ctx, source_factory=lambda data: streaming.MicrophoneSource(sd))
+    t = SpeechTab(main_window.ctx, source_factory=lambda data: sources.MicrophoneSource(sd))
     qtbot.addWidget(t)
     t.toggle_record()  # Ctrl+R does the same through the main window
     assert t.recording
@@ -139,7 +140,7 @@ def test_a_segment_plays_from_its_file_or_from_the_live_buffer(qtbot, tab, wavs)
     assert np.array_equal(samples, expected) and np.abs(samples).max() > 0.05  # the spoken words
 
     tab.clear()
-    tab.start_recording(streaming.FileSource(wavs["p0"], speed=3.0))
+    tab.start_recording(sources.FileSource(wavs["p0"], speed=3.0))
     qtbot.waitUntil(lambda: tab.live_handle is None, timeout=60_000)
     item = tab.view.topLevelItem(tab.view.topLevelItemCount() - 1)
     tab.play_segment(item)  # what a double-click does

@@ -14,16 +14,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import PHRASES, FakeSoundDevice, silence, speak  # noqa: E402
 
-from playground.core import audio, audio_sources, streaming  # noqa: E402
+from playground.core import audio  # noqa: E402
+from playground.core.speech import sources, system_audio  # noqa: E402
 from playground.core.errors import DeviceError  # noqa: E402
-from playground.core.speech import word_error_rate  # noqa: E402
+from playground.core.speech.accuracy import word_error_rate  # noqa: E402
 
 TIMEOUT = 120_000
 PULSE_DEVICES = [
     {"name": "Fake microphone", "index": 0, "hostapi": 0, "max_input_channels": 1, "default_samplerate": 16000.0},
     {"name": "pulse", "index": 1, "hostapi": 0, "max_input_channels": 32, "default_samplerate": 16000.0},
 ]
-MONITOR = audio_sources.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor")
+MONITOR = system_audio.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor")
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +61,10 @@ def test_the_picker_lists_microphones_and_what_the_computer_plays(qtbot, made):
                                           "A file played live (choose when recording)..."]
     assert c.system_problem == ""
     source = c.make_source(choices[2].data)
-    assert isinstance(source, audio_sources.SystemAudioSource) and source.system == MONITOR
+    assert isinstance(source, system_audio.SystemAudioSource) and source.system == MONITOR
 
     def no_server():
-        raise DeviceError(audio_sources.NO_PULSE)
+        raise DeviceError(system_audio.NO_PULSE)
 
     tab = SpeechTab(c.ctx, sounddevice_importer=lambda name: sd, system_lister=no_server)
     qtbot.addWidget(tab)
@@ -71,7 +72,7 @@ def test_the_picker_lists_microphones_and_what_the_computer_plays(qtbot, made):
         items = [tab.device_combo.itemText(i) for i in range(tab.device_combo.count())]
         assert not any(i.startswith("What the computer plays") for i in items)
         assert tab.device_combo.itemData(tab.device_combo.count() - 1) == FILE_SOURCE
-        assert tab.system_label.text() == audio_sources.NO_PULSE and not tab.system_label.isHidden()
+        assert tab.system_label.text() == system_audio.NO_PULSE and not tab.system_label.isHidden()
         assert not tab.message.property("isError")  # the microphones still work: no error
     finally:
         tab.shutdown()
@@ -140,7 +141,7 @@ def test_two_files_give_two_transcripts_that_survive_a_restart(qtbot, made, wavs
 
 @pytest.mark.slow
 def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home):
-    c = made(source_factory=lambda data: streaming.FileSource(wavs["p0"], speed=3.0))
+    c = made(source_factory=lambda data: sources.FileSource(wavs["p0"], speed=3.0))
     with qtbot.waitSignal(c.transcript_done, timeout=TIMEOUT):
         c.transcribe_file(str(wavs["p2"]))
     qtbot.waitUntil(lambda: c.file_handle is None, timeout=10_000)
@@ -161,7 +162,7 @@ def test_a_live_recording_is_its_own_transcript(qtbot, made, wavs, isolated_home
     assert heard <= audio.probe(kept).duration <= heard + 1.5  # + the source's second of tail silence
     assert c.audio_file(live_t) == str(kept)  # once the session ended, it plays from the file
     sd = FakeSoundDevice()
-    again = made(source_factory=lambda data: streaming.FileSource(wavs["quiet"], speed=4.0),
+    again = made(source_factory=lambda data: sources.FileSource(wavs["quiet"], speed=4.0),
                  sounddevice_importer=lambda name: sd)
     assert [t.name for t in again.transcripts()] == [file_t.name, live_t.name]
     assert word_error_rate(PHRASES[0], again.text_of(live_t.id)) < 0.3

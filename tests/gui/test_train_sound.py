@@ -34,7 +34,7 @@ def _choose_sound(tab) -> None:
 
 
 def test_holding_the_button_records_one_second_clips_into_the_class(qtbot, tab, tmp_path):
-    from playground.core import streaming
+    from playground.core.speech import sources
 
     rec = tab.sound_recorder
     assert not rec.isVisible()
@@ -43,7 +43,7 @@ def test_holding_the_button_records_one_second_clips_into_the_class(qtbot, tab, 
     assert rec.classes() == [ss.NOISE_CLASS]
     rec.folder = tmp_path / "my-sounds"
     sd = FakeSoundDevice(np.full(16000 * 30, 0.05, np.float32))
-    rec._source_factory = lambda: streaming.MicrophoneSource(sd, device=1)
+    rec._source_factory = lambda: sources.MicrophoneSource(sd, device=1)
     rec.new_class.setText("clap")
     rec.add_class_from_field()
     assert rec.classes() == [ss.NOISE_CLASS, "clap"] and rec.class_combo.currentText() == "clap"
@@ -82,7 +82,7 @@ def test_a_sound_run_from_the_tab_saves_an_audio_classifier(qtbot, tab, tmp_path
 
 
 def test_the_recorder_records_from_the_input_chosen_in_its_list(qtbot, tmp_path):
-    from playground.core import audio_sources, streaming
+    from playground.core.speech import input_devices, sources, system_audio
     from playground.ui.sound_recorder import SoundRecorder
 
     devices = [
@@ -92,8 +92,8 @@ def test_the_recorder_records_from_the_input_chosen_in_its_list(qtbot, tmp_path)
     ]
     sd = FakeSoundDevice(np.full(16000 * 30, 0.05, np.float32), devices=devices)
     sd.default = type(sd.default)([0, -1])
-    monitor = audio_sources.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor")
-    listed = audio_sources.SourceList(microphones=streaming.list_input_devices(sd), system=[monitor])
+    monitor = system_audio.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor")
+    listed = system_audio.SourceList(microphones=input_devices.list_input_devices(sd), system=[monitor])
     rec = SoundRecorder(folder=tmp_path / "sounds", lister=lambda: listed, sounddevice=sd)
     qtbot.addWidget(rec)
     assert [rec.input_combo.itemText(i) for i in range(rec.input_combo.count())] == ["Default microphone"]
@@ -104,9 +104,9 @@ def test_the_recorder_records_from_the_input_chosen_in_its_list(qtbot, tmp_path)
     rec.input_combo.setCurrentIndex(next(i for i, label in enumerate(labels) if label.startswith("USB")))
     assert rec.refresh_inputs() == 4 and rec.input_combo.currentText().startswith("USB")  # the choice stays
     source = rec._make_source()  # noqa: SLF001
-    assert isinstance(source, streaming.MicrophoneSource) and source.device.index == 3
+    assert isinstance(source, sources.MicrophoneSource) and source.device.index == 3
     rec.input_combo.setCurrentIndex(rec.input_combo.count() - 1)
     system = rec._make_source()  # noqa: SLF001
-    assert isinstance(system, audio_sources.SystemAudioSource) and system.system == monitor
+    assert isinstance(system, system_audio.SystemAudioSource) and system.system == monitor
     rec.input_combo.setCurrentIndex(0)
     assert rec._make_source().device.index == 0  # noqa: SLF001 - the system's default input

@@ -16,7 +16,7 @@ from speech_support import speak  # noqa: E402
 
 from playground.core import audio, transcript  # noqa: E402
 from playground.core.errors import InputError  # noqa: E402
-from playground.core.streaming import RingBuffer  # noqa: E402
+from playground.core.speech.ring_buffer import RingBuffer  # noqa: E402
 from playground.core.transcript import Segment  # noqa: E402
 
 
@@ -163,7 +163,7 @@ def test_autosave_goes_to_the_data_folder(isolated_home):
 
 
 def test_word_error_rate():
-    from playground.core.speech import word_error_rate
+    from playground.core.speech.accuracy import word_error_rate
 
     assert word_error_rate("the cat sat", "the cat sat") == 0
     assert word_error_rate("the cat sat", "The cat, sat!") == 0

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech_support import FakeInputStream, FakeSoundDevice  # noqa: E402
 
-from playground.core import audio_sources, streaming  # noqa: E402
+from playground.core.speech import input_devices, system_audio  # noqa: E402
 from playground.core.errors import DeviceError  # noqa: E402
 
 
@@ -21,8 +21,8 @@ def one_sentence(text: str) -> bool:
     return text.endswith(".") and "\n" not in text and text.count(". ") == 0
 
 
-def mic(index: int, name: str) -> streaming.InputDevice:
-    return streaming.InputDevice(index, name, 2, 48000.0, "API", False)
+def mic(index: int, name: str) -> input_devices.InputDevice:
+    return input_devices.InputDevice(index, name, 2, 48000.0, "API", False)
 
 
 PACTL_JSON = [
@@ -37,7 +37,7 @@ def test_pulse_monitors_from_pactl_json_and_from_the_short_listing():
         assert args == ["--format=json", "list", "sources"]
         return json.dumps(PACTL_JSON)
 
-    found = audio_sources.pulse_monitors(run_json)
+    found = system_audio.pulse_monitors(run_json)
     assert [(s.name, s.device, s.pulse_source) for s in found] == [
         ("Monitor of Speakers", "pulse", "vmic.monitor"), ("Monitor of HDMI", "pulse", "hdmi.monitor")]
     assert found[0].label == "What the computer plays: Monitor of Speakers"
@@ -47,7 +47,7 @@ def test_pulse_monitors_from_pactl_json_and_from_the_short_listing():
             return "Unrecognised option\n"  # not JSON: an older pactl
         return "0\tvmic.monitor\tmodule-null-sink.c\ts16le 2ch 44100Hz\tSUSPENDED\n1\tmic\talsa\ts16le\tRUNNING\n"
 
-    assert [s.pulse_source for s in audio_sources.pulse_monitors(run_old)] == ["vmic.monitor"]
+    assert [s.pulse_source for s in system_audio.pulse_monitors(run_old)] == ["vmic.monitor"]
 
 
 def test_no_sound_server_gives_one_sentence(monkeypatch, tmp_path):
@@ -55,38 +55,38 @@ def test_no_sound_server_gives_one_sentence(monkeypatch, tmp_path):
         raise FileNotFoundError("pactl")
 
     with pytest.raises(DeviceError) as err:
-        audio_sources.pulse_monitors(missing)
+        system_audio.pulse_monitors(missing)
     assert one_sentence(str(err.value)) and "PulseAudio or PipeWire" in str(err.value)
     if shutil.which("pactl"):  # the real pactl with no server to talk to
         monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'no-server'}")
         monkeypatch.setenv("PULSE_RUNTIME_PATH", str(tmp_path))
         with pytest.raises(DeviceError) as err:
-            audio_sources.pulse_monitors()
-        assert str(err.value) == audio_sources.NO_PULSE
+            system_audio.pulse_monitors()
+        assert str(err.value) == system_audio.NO_PULSE
 
 
 def test_system_sources_per_platform():
     pulse = [mic(0, "default"), mic(1, "pulse")]
-    monitors = lambda: audio_sources.pulse_monitors(lambda args: json.dumps(PACTL_JSON))  # noqa: E731
-    found, problem = audio_sources.system_sources(pulse, platform="linux", monitors=monitors)
+    monitors = lambda: system_audio.pulse_monitors(lambda args: json.dumps(PACTL_JSON))  # noqa: E731
+    found, problem = system_audio.system_sources(pulse, platform="linux", monitors=monitors)
     assert problem == "" and [s.pulse_source for s in found] == ["vmic.monitor", "hdmi.monitor"]
 
     def no_server():
-        raise DeviceError(audio_sources.NO_PULSE)
+        raise DeviceError(system_audio.NO_PULSE)
 
     for mics, lister, mic_problem in ((pulse, no_server, ""), (pulse, lambda: [], ""),
                                       ([mic(0, "default")], monitors, ""), ([], monitors, "No microphone.")):
-        found, problem = audio_sources.system_sources(mics, mic_problem, "linux", lister)
+        found, problem = system_audio.system_sources(mics, mic_problem, "linux", lister)
         assert found == [] and one_sentence(problem) and problem.startswith("What the computer plays cannot")
 
     win = [mic(3, "Microphone (Realtek)"), mic(7, "Speakers (Realtek) [Loopback]"), mic(8, "Stereo Mix (Realtek)")]
-    found, problem = audio_sources.system_sources(win, platform="win32")
+    found, problem = system_audio.system_sources(win, platform="win32")
     assert problem == "" and [(s.device, s.name) for s in found] == [(7, "Speakers (Realtek) [Loopback]"),
                                                                       (8, "Stereo Mix (Realtek)")]
     for platform, word in (("win32", "WASAPI"), ("darwin", "BlackHole"), ("freebsd", "loopback")):
-        found, problem = audio_sources.system_sources([mic(0, "Built-in Microphone")], platform=platform)
+        found, problem = system_audio.system_sources([mic(0, "Built-in Microphone")], platform=platform)
         assert found == [] and one_sentence(problem) and word in problem
-    found, _ = audio_sources.system_sources([mic(2, "BlackHole 2ch")], platform="darwin")
+    found, _ = system_audio.system_sources([mic(2, "BlackHole 2ch")], platform="darwin")
     assert [s.device for s in found] == [2]
 
 
@@ -102,13 +102,13 @@ def test_a_monitor_opens_the_pulse_device_with_pulse_source_set_only_while_openi
     sd = Recording(devices=[{"name": "pulse", "index": 4, "hostapi": 0, "max_input_channels": 32,
                              "default_samplerate": 16000.0}])
     sd.default.device = [4, 4]
-    src = audio_sources.SystemAudioSource(audio_sources.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor"),
+    src = system_audio.SystemAudioSource(system_audio.SystemSource("Monitor of Speakers", "pulse", "vmic.monitor"),
                                           sd)
     assert src.name == "What the computer plays: Monitor of Speakers"
     src.start()
     src.stop()
     assert seen == [(4, "vmic.monitor")] and "PULSE_SOURCE" not in os.environ
-    listed = audio_sources.list_sources(sd, "linux", lambda: audio_sources.pulse_monitors(
+    listed = system_audio.list_sources(sd, "linux", lambda: system_audio.pulse_monitors(
         lambda args: json.dumps(PACTL_JSON[:1])))
     assert [m.name for m in listed.microphones] == ["pulse"] and [s.label for s in listed.system] == [
         "What the computer plays: Monitor of Speakers"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from playground import cli
-from playground.core import batch, speech
+from playground.core import batch
+from playground.core.speech import file_transcription, recognizers, sources
 from playground.core.errors import Cancelled, InputError
 from playground.core.jobs import Job, JobContext, Progress
 from playground.core.runner import run_sync
@@ -144,7 +145,7 @@ def test_chunks_are_finished_together_and_a_cancelled_chunk_is_dropped():
 # -- transcription of several files: the same rules --------------------------------------------
 
 
-class _Recognizer(speech.Recognizer):
+class _Recognizer(recognizers.Recognizer):
     """Says "hello" for any audio with sound in it, nothing for silence."""
 
     kind = "stand-in"
@@ -152,10 +153,10 @@ class _Recognizer(speech.Recognizer):
     def transcribe(self, samples, offset=0.0, *args, **kwargs):
         if float(np.abs(samples).max(initial=0.0)) < 1e-3:
             return []
-        return [Segment(round(offset, 3), round(offset + len(samples) / speech.SR, 3), "hello")]
+        return [Segment(round(offset, 3), round(offset + len(samples) / sources.SR, 3), "hello")]
 
     def decode(self, samples, offset=0.0, *args, **kwargs):  # the recogniser API with languages (SpeechOptions)
-        return speech.Decoded(self.transcribe(samples, offset))
+        return recognizers.Decoded(self.transcribe(samples, offset))
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def audio_files(tmp_path, monkeypatch):
     import soundfile as sf
 
     loads = []
-    monkeypatch.setattr(speech, "load_recognizer",
+    monkeypatch.setattr(recognizers, "load_recognizer",
                         lambda model=None, ctx=None, trust_remote_code=False: loads.append(model) or
                         _Recognizer("stand-in", "cpu"))
     t = np.arange(16000 * 2) / 16000
@@ -178,7 +179,7 @@ def audio_files(tmp_path, monkeypatch):
 def test_transcribe_files_per_file_errors_and_one_model(audio_files):
     root, loads = audio_files
     events = []
-    run = run_sync(Job(speech.transcribe_files, ([root / "tone.wav", root / "quiet.wav", root / "corrupt.wav",
+    run = run_sync(Job(file_transcription.transcribe_files, ([root / "tone.wav", root / "quiet.wav", root / "corrupt.wav",
                                                   root / "missing.wav", root / "sub"],)), events.append)
     assert not run.cancelled and loads and set(loads) == {None}  # the real loader caches it: one load
     by_name = {r.path.rsplit("/", 1)[-1]: r for r in run.results}
@@ -187,8 +188,8 @@ def test_transcribe_files_per_file_errors_and_one_model(audio_files):
     assert by_name["quiet.wav"].error == "No speech found in quiet.wav."
     assert by_name["corrupt.wav"].error.startswith("corrupt.wav: ")
     assert by_name["missing.wav"].error == "missing.wav: file not found."
-    assert any(isinstance(e, speech.FileSegment) for e in events)
-    assert [e for e in events if isinstance(e, speech.FileTranscript)] == run.results
+    assert any(isinstance(e, file_transcription.FileSegment) for e in events)
+    assert [e for e in events if isinstance(e, file_transcription.FileTranscript)] == run.results
     missing = {"path": str(root / "missing.wav"), "error": "missing.wav: file not found."}
     assert by_name["missing.wav"].to_dict() == missing
     assert by_name["tone.wav"].to_dict() == {"path": str(root / "tone.wav"), **by_name["tone.wav"].transcript.to_dict()}
@@ -196,7 +197,7 @@ def test_transcribe_files_per_file_errors_and_one_model(audio_files):
 
 def test_transcribe_files_loads_no_model_when_no_file_is_usable(audio_files):
     root, loads = audio_files
-    run = run_sync(Job(speech.transcribe_files, ([root / "corrupt.wav", root / "missing.wav"],)))
+    run = run_sync(Job(file_transcription.transcribe_files, ([root / "corrupt.wav", root / "missing.wav"],)))
     assert loads == [] and len(run.failed) == 2
 
 

@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from playground import cli
-from playground.core import compare, evaluate, speech
+from playground.core import compare, evaluate
+from playground.core.speech import accuracy
 from playground.core.errors import InputError, ModelError
 from playground.core.models import FINETUNED_MARKER
 
@@ -86,10 +87,10 @@ def test_recordings_are_paired_with_the_reference_beside_them(tmp_path):
 
 
 def test_error_rates():
-    assert speech.edit_distance("kitten", "sitting") == 3
-    assert speech.word_error_rate("the cat sat", "the cat sat down") == pytest.approx(1 / 3)
-    assert speech.character_error_rate("The cat!", "the bat") == pytest.approx(1 / 7)  # "the cat": 7 chars
-    assert speech.character_error_rate("", "") == 0.0 and speech.character_error_rate("", "x") == 1.0
+    assert accuracy.edit_distance("kitten", "sitting") == 3
+    assert accuracy.word_error_rate("the cat sat", "the cat sat down") == pytest.approx(1 / 3)
+    assert accuracy.character_error_rate("The cat!", "the bat") == pytest.approx(1 / 7)  # "the cat": 7 chars
+    assert accuracy.character_error_rate("", "") == 0.0 and accuracy.character_error_rate("", "x") == 1.0
 
 
 def test_macro_f1_is_scikit_learns_over_the_classes_seen():

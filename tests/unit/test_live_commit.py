@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from playground.core import streaming
-from playground.core.live_commit import CommitPolicy, words_of
+from playground.core.speech import live
+from playground.core.speech.live_commit import CommitPolicy, words_of
 from playground.core.transcript import Segment, Word
 from tests.unit.test_speech_live_logic import SR, LoudnessVAD, feed, quiet, speech_like
 
@@ -82,16 +82,16 @@ class TimedRecognizer:
 
 def test_long_speech_keeps_a_short_buffer_goes_on_from_its_prompt_and_no_time_lies_ahead():
     rec = TimedRecognizer()
-    opts = streaming.LiveOptions(partial_interval=0.5, trim_after=2.0, commit_max_age=100, line_max=100)
+    opts = live.LiveOptions(partial_interval=0.5, trim_after=2.0, commit_max_age=100, line_max=100)
     clock = {"t": 0.0}
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts, clock=lambda: clock["t"])
+    transcriber = live.LiveTranscriber(rec, LoudnessVAD(), opts, clock=lambda: clock["t"])
     events = []
     audio = np.concatenate([quiet(0.5), speech_like(5.6)])
     for i in range(0, len(audio), 1600):  # a real-time clock: heard audio = the clock
         clock["t"] = (i + 1600) / SR
-        events += live.feed(audio[i:i + 1600])
+        events += transcriber.feed(audio[i:i + 1600])
     clock["t"] += 1.0
-    events += feed(live, quiet(1.0))
+    events += feed(transcriber, quiet(1.0))
     finals = [e for e in events if e.kind == "final"]
     said = [w.word.strip() for f in finals for w in f.words]
     assert said == TimedRecognizer.WORDS[:len(said)] and len(said) >= 12  # every word once, in order
@@ -104,17 +104,17 @@ def test_long_speech_keeps_a_short_buffer_goes_on_from_its_prompt_and_no_time_li
     assert max(c[0] for c in rec.calls) < 2.0 + 1.0
     trimmed = [c for c in rec.calls if c[1] > 0.5]
     assert trimmed and all(c[3] and c[3].split()[-1] in TimedRecognizer.WORDS for c in trimmed)
-    assert [s.text for s in live.segments] == [" ".join(said)]
+    assert [s.text for s in transcriber.segments] == [" ".join(said)]
 
 
 def test_a_pause_finalises_the_words_not_yet_final_at_once():
     rec = TimedRecognizer()
-    opts = streaming.LiveOptions(partial_interval=0.5, commit_max_age=100)
-    live = streaming.LiveTranscriber(rec, LoudnessVAD(), opts)
-    events = feed(live, np.concatenate([quiet(0.5), speech_like(1.7)]), step=512)
+    opts = live.LiveOptions(partial_interval=0.5, commit_max_age=100)
+    transcriber = live.LiveTranscriber(rec, LoudnessVAD(), opts)
+    events = feed(transcriber, np.concatenate([quiet(0.5), speech_like(1.7)]), step=512)
     assert [e.kind for e in events if e.kind == "final"] == ["final"] * len([e for e in events if e.kind == "final"])
     before = [w.word.strip() for e in events if e.kind == "final" for w in e.words]
-    pause = feed(live, quiet(0.6), step=512)
+    pause = feed(transcriber, quiet(0.6), step=512)
     assert [e.kind for e in pause] == ["final"] and pause[0].continues is False
     after = [w.word.strip() for w in pause[0].words]
     assert before + after == ["one", "two", "three", "four"] and after

@@ -172,9 +172,9 @@ def test_every_loader_refuses_remote_code(remote_code_model, loader):
 
             detection.load_object_detector(str(remote_code_model), JobContext(), device="cpu")
         else:
-            from playground.core import speech
+            from playground.core.speech import recognizers
 
-            speech.load_recognizer(str(remote_code_model), JobContext())
+            recognizers.load_recognizer(str(remote_code_model), JobContext())
     assert not (remote_code_model / "ran").exists()
 
 
@@ -194,9 +194,9 @@ def test_every_loader_refuses_pickle_only(pickle_model, loader):
 
             detection.load_object_detector(str(pickle_model), JobContext(), device="cpu")
         else:
-            from playground.core import speech
+            from playground.core.speech import recognizers
 
-            speech.load_recognizer(str(pickle_model), JobContext())
+            recognizers.load_recognizer(str(pickle_model), JobContext())
 
 
 def test_image_loader_refuses_pickle_only(tmp_path):

@@ -9,7 +9,10 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from playground.core import speakers, transcript
+from playground.core import transcript
+from playground.core.errors import InputError
+from playground.core.speech import speakers
+from playground.core.speech.library import SpeakerNames
 from playground.core.transcript import Segment, Word
 
 
@@ -65,7 +68,7 @@ def test_segments_and_words_take_the_overlapping_speaker_and_split_at_a_change()
     assert [(s.text, s.speaker) for s in out] == [("No words here.", "Speaker 1"), ("Hello there.", "Speaker 1"),
                                                   ("Hi back.", "Speaker 2")]
     assert [w.speaker for w in out[2].words] == ["Speaker 2", "Speaker 2"]
-    assert speakers.speakers_of(out) == ["Speaker 1", "Speaker 2"]
+    assert transcript.speakers_of(out) == ["Speaker 1", "Speaker 2"]
 
 
 def _labelled():
@@ -75,7 +78,7 @@ def _labelled():
 
 
 def test_a_rename_reaches_every_export():
-    named = speakers.rename(_labelled(), {"Speaker 1": "Ana", "Speaker 2": " "})  # blank keeps the label
+    named = transcript.rename_speakers(_labelled(), {"Speaker 1": "Ana", "Speaker 2": " "})  # blank keeps the label
     assert transcript.to_txt(named) == "Ana: Good morning.\nSpeaker 2: Hi.\n"
     srt = transcript.to_srt(named)
     assert "Ana: Good morning." in srt and "Speaker 2: Hi." in srt
@@ -97,7 +100,7 @@ def test_no_speakers_leaves_the_exports_as_they_were():
 
 
 def test_parse_names():
-    assert speakers.parse_names("Ana, Bruno") == {"Speaker 1": "Ana", "Speaker 2": "Bruno"}
+    assert SpeakerNames.parse("Ana, Bruno").mapping == {"Speaker 1": "Ana", "Speaker 2": "Bruno"}
 
 
 def test_live_speakers_join_the_nearest_or_start_a_new_one():
@@ -113,7 +116,7 @@ def test_live_speakers_join_the_nearest_or_start_a_new_one():
 
 
 def test_bad_number_of_speakers():
-    with pytest.raises(speakers.InputError):
+    with pytest.raises(InputError):
         speakers.diarize(np.zeros(16000, np.float32), num_speakers=0)
 
 

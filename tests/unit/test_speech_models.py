@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from playground.core import models, speech
+from playground.core import models
+from playground.core.speech import file_transcription, languages, recognizers, sources
 from playground.core.errors import ModelError, UnsafeModelError
 
 
@@ -32,41 +33,41 @@ def fake_whisper(monkeypatch):
 
 
 def test_bundled_model_runs_int8_on_the_cpu(fake_whisper, monkeypatch):
-    monkeypatch.setattr(speech.devices, "choose_device", lambda *a: "cpu")
-    rec = speech.load_recognizer()
-    assert isinstance(rec, speech.FasterWhisperRecognizer)
+    monkeypatch.setattr(recognizers.devices, "choose_device", lambda *a: "cpu")
+    rec = recognizers.load_recognizer()
+    assert isinstance(rec, recognizers.FasterWhisperRecognizer)
     assert fake_whisper[-1]["device"] == "cpu" and fake_whisper[-1]["compute_type"] == "int8"
-    assert fake_whisper[-1]["path"] == str(models.bundled_path(speech.DEFAULT_MODEL))
-    assert speech.load_recognizer() is rec  # cached between jobs
+    assert fake_whisper[-1]["path"] == str(models.bundled_path(languages.DEFAULT_MODEL))
+    assert recognizers.load_recognizer() is rec  # cached between jobs
 
 
 def test_cuda_uses_float16_when_ctranslate2_sees_a_gpu(fake_whisper, monkeypatch):
     import ctranslate2
 
-    monkeypatch.setattr(speech.devices, "choose_device", lambda *a: "cuda:0")
+    monkeypatch.setattr(recognizers.devices, "choose_device", lambda *a: "cuda:0")
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
-    rec = speech.load_recognizer()
+    rec = recognizers.load_recognizer()
     assert fake_whisper[-1]["device"] == "cuda" and fake_whisper[-1]["compute_type"] == "float16"
     assert rec.device == "cuda:0"
     models.cache.clear()
     # torch sees a GPU but this CTranslate2 build does not: the CPU, int8.
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 0)
-    speech.load_recognizer()
+    recognizers.load_recognizer()
     assert fake_whisper[-1]["device"] == "cpu" and fake_whisper[-1]["compute_type"] == "int8"
 
 
 def test_local_ctranslate2_folder_and_faster_whisper_hub_ids(fake_whisper, monkeypatch, tmp_path):
-    monkeypatch.setattr(speech.devices, "choose_device", lambda *a: "cpu")
+    monkeypatch.setattr(recognizers.devices, "choose_device", lambda *a: "cpu")
     folder = tmp_path / "my-whisper-ct2"
     folder.mkdir()
     (folder / "model.bin").write_bytes(b"\0" * 16)  # CTranslate2's own format, not a pickle
     (folder / "config.json").write_text(json.dumps({"alignment_heads": [], "lang_ids": []}))
-    rec = speech.load_recognizer(str(folder))
-    assert isinstance(rec, speech.FasterWhisperRecognizer) and fake_whisper[-1]["path"] == str(folder)
+    rec = recognizers.load_recognizer(str(folder))
+    assert isinstance(rec, recognizers.FasterWhisperRecognizer) and fake_whisper[-1]["path"] == str(folder)
 
     # Offline, a Hub id that is not downloaded fails in one sentence naming it.
     with pytest.raises(ModelError, match="Systran/faster-whisper-small.en.*offline"):
-        speech.load_recognizer("Systran/faster-whisper-small.en")
+        recognizers.load_recognizer("Systran/faster-whisper-small.en")
 
 
 def test_pickle_only_transformers_folder_is_refused(tmp_path):
@@ -75,7 +76,7 @@ def test_pickle_only_transformers_folder_is_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps({"architectures": ["Wav2Vec2ForCTC"], "model_type": "wav2vec2"}))
     (folder / "pytorch_model.bin").write_bytes(b"\0" * 16)
     with pytest.raises(UnsafeModelError, match="pickle"):
-        speech.load_recognizer(str(folder))
+        recognizers.load_recognizer(str(folder))
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +104,10 @@ def tiny_ctc(tmp_path_factory):
 
 
 def test_transformers_asr_folder_runs_through_the_pipeline(tiny_ctc, monkeypatch):
-    monkeypatch.setattr(speech.devices, "choose_device", lambda *a: "cpu")
+    monkeypatch.setattr(recognizers.devices, "choose_device", lambda *a: "cpu")
     models.cache.clear()
-    rec = speech.load_recognizer(str(tiny_ctc))
-    assert isinstance(rec, speech.TransformersRecognizer) and not rec.is_whisper
+    rec = recognizers.load_recognizer(str(tiny_ctc))
+    assert isinstance(rec, recognizers.TransformersRecognizer) and not rec.is_whisper
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(16000) * 0.1).astype(np.float32)
     segs = rec.transcribe(x, offset=5.0)
@@ -133,20 +134,20 @@ def test_long_files_go_through_in_bounded_windows_cut_in_pauses(tmp_path):
         for _ in range(75):  # 600 s
             fh.write(pattern)
 
-    class Counting(speech.Recognizer):
+    class Counting(recognizers.Recognizer):
         def __init__(self):
             super().__init__("fake", "cpu")
             self.windows = []
 
         def transcribe(self, samples, offset=0.0, beam_size=5, vad=False, prompt=None):
-            self.windows.append((offset, len(samples) / speech.SR))
-            return [speech.Segment(offset, offset + len(samples) / speech.SR, f"w{len(self.windows)}")]
+            self.windows.append((offset, len(samples) / sources.SR))
+            return [recognizers.Segment(offset, offset + len(samples) / sources.SR, f"w{len(self.windows)}")]
 
     rec = Counting()
     progress = []
     ctx = JobContext(lambda e: progress.append(e) if isinstance(e, Progress) else None)
-    segs = [e.segment for e in speech.iter_file_segments(ctx, path, rec)]
-    assert max(length for _, length in rec.windows) <= speech.WINDOW_SECONDS
+    segs = [e.segment for e in file_transcription.iter_file_segments(ctx, path, rec)]
+    assert max(length for _, length in rec.windows) <= file_transcription.WINDOW_SECONDS
     ends = [o + n for o, n in rec.windows]
     assert all(abs(e - o) < 1e-6 for e, (o, _) in zip(ends, rec.windows[1:], strict=False))  # contiguous
     assert ends[-1] == pytest.approx(600, abs=0.05)

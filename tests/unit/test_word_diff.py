@@ -9,7 +9,7 @@ import pytest
 from playground.core import word_diff
 from playground.core.errors import Cancelled
 from playground.core.jobs import JobContext
-from playground.core.speech import normalise_words, word_error_rate
+from playground.core.speech.accuracy import normalise_words, word_error_rate
 
 
 def test_word_spans_count_what_wer_counts_and_point_into_the_text():

