@@ -40,6 +40,7 @@ class ClassifyPanel(TextPanel):
         self.layout_.addWidget(self.why.check)  # its own line: the run row stays narrow
         self.layout_.addWidget(self.notice)
         self.layout_.addWidget(split, 1)
+        self._update_empty_state()  # the "Why" line shows once there is a model to explain
 
     def main_input(self):
         return self.input

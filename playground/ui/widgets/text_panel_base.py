@@ -153,7 +153,11 @@ class TextPanel(QWidget):
 
     def _update_empty_state(self, *_args) -> None:
         if self.empty_state is not None:
-            self.empty_state.setVisible(not self.model_id() and not self.picker.available)
+            empty = not self.model_id() and not self.picker.available
+            self.empty_state.setVisible(empty)
+            why = getattr(self, "why", None)  # no model, nothing to explain: the sentence gets its room
+            if why is not None:
+                why.check.setVisible(not empty)
 
     def _main_tabs(self):
         return getattr(getattr(self.ctx, "window", None), "tabs", None)
