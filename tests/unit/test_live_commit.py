@@ -32,12 +32,15 @@ def test_words_two_hypotheses_agree_on_are_final_at_once_and_never_again():
 
 
 def test_a_word_heard_long_enough_ago_is_final_without_agreement():
-    """The age backstop: hypotheses that keep rewording a word do not keep it tentative for ever."""
+    """The age backstop: hypotheses that keep rewording the words before do not keep a word
+    tentative for ever; a guess heard once is final on age only when twice as old."""
     p = CommitPolicy(max_age=1.0)
     commit, rest = p.update(hyp(("one", 0.0, 0.4), ("two", 0.5, 0.9), ("three", 1.0, 1.5)), 1.8)
-    assert texts(commit) == ["one"] and texts(rest) == ["two", "three"]  # only "one" ended 1 s before 1.8
-    commit, rest = p.update(hyp(("one", 0.0, 0.4), ("too", 0.5, 0.9), ("tree", 1.0, 1.5)), 2.4)
-    assert texts(commit) == ["too"] and texts(rest) == ["tree"]  # no agreement; "too" is 1.5 s old
+    assert commit == [] and texts(rest) == ["one", "two", "three"]  # heard once: not final on age
+    # "won" rewords the first word (no agreement), but "won" is 2.0 s old; "two" was heard before at
+    # that time and is 1.5 s old; "tree" is neither
+    commit, rest = p.update(hyp(("won", 0.0, 0.4), ("two", 0.5, 0.9), ("tree", 1.0, 1.5)), 2.4)
+    assert texts(commit) == ["won", "two"] and texts(rest) == ["tree"]
 
 
 def test_a_hypothesis_that_rewords_committed_words_is_skipped_by_time_and_by_repeat():

@@ -5,8 +5,9 @@ decode is a *hypothesis*, words with times). A word becomes final, and never cha
 
 - two consecutive hypotheses agree on it and on every word before it (LocalAgreement-2, as in
   whisper_streaming's `HypothesisBuffer`), or
-- it ends at least `max_age` seconds before the end of the audio the hypothesis heard: the model has
-  heard that much speech after it, so a later decode rarely changes it (the idea of AlignAtt, with faster-whisper's word
+- it ends at least `max_age` seconds before the end of the audio the hypothesis heard and the
+  previous hypothesis had it too (at about the same time), or twice `max_age` whatever the previous
+  hypothesis said: the model has heard that much speech after it, so a later decode rarely changes it (the idea of AlignAtt, with faster-whisper's word
   alignment standing in for the attention), which bounds how long a word that hypotheses keep
   rewording can stay tentative.
 
@@ -95,7 +96,7 @@ class CommitPolicy:
         """A new hypothesis heard up to `audio_end` (s): (words made final now, words still tentative)."""
         new = self.unseen(words)
         n = common_prefix(self._previous, new)
-        while n < len(new) and new[n].end <= audio_end - self.max_age:
+        while n < len(new) and self._old_enough(new[n], audio_end):
             n += 1
         commit, rest = new[:n], new[n:]
         self._previous = rest
@@ -104,6 +105,17 @@ class CommitPolicy:
             self._in_buffer += len(commit)
             self.last_end = commit[-1].end
         return commit, rest
+
+    def _old_enough(self, word: Word, audio_end: float) -> bool:
+        """The age backstop: `max_age` s old and in the previous hypothesis at about the same time (one
+        decode's guess at the end of its audio, often stretched over the words after it, is not
+        final on age alone), or twice that old whatever the previous hypothesis said."""
+        age = audio_end - word.end
+        if age >= 2 * self.max_age:
+            return True
+        key = norm(word.word)
+        return age >= self.max_age and any(norm(p.word) == key and abs(p.start - word.start) < 0.5
+                                           for p in self._previous)
 
     def cut_point(self, buffer_end: float, keep: float = 0.3) -> float | None:
         """Where the buffer may be trimmed (s): just before the last committed word, which stays in the
