@@ -81,7 +81,9 @@ def test_a_live_session_from_a_fake_microphone_gives_the_spoken_text(qtbot, made
     assert c.recording and rec.of("recording_changed") == [(True,)]
     assert c.message.startswith("Recording from Fake microphone")
     assert [d.data for d in c.devices if d.is_default] == [1]  # the fake's default input
-    qtbot.waitUntil(lambda: bool(c.segments()), timeout=TIMEOUT)  # a final line while still recording
+    # final words while still recording (they come as the phrase goes on); Stop once all of it was heard
+    qtbot.waitUntil(lambda: bool(c.segments()) and c.source is not None
+                    and c.source.buffer.total >= len(spoken) + 8000, timeout=TIMEOUT)
     assert c.recording
     c.stop_recording()
     finish_live(qtbot, c)
