@@ -58,6 +58,16 @@ def join_segments(a: Segment, b: Segment) -> Segment:
     return Segment(a.start, max(a.end, b.end), f"{a.text} {b.text}".strip(), a.words + b.words, a.speaker)
 
 
+def add_segment(segments: list[Segment], segment: Segment, extend: bool) -> bool:
+    """Append `segment`, or with `extend` (a live line's next final) join it to the last segment when
+    the same speaker said both. True when it was joined."""
+    if extend and segments and segments[-1].speaker == segment.speaker:
+        segments[-1] = join_segments(segments[-1], segment)
+        return True
+    segments.append(segment)
+    return False
+
+
 @dataclass
 class Transcript:
     """A whole file's (or session's) result."""
@@ -267,10 +277,7 @@ class Autosaver:
 
     def add(self, segment: Segment, extend: bool = False) -> None:
         """Keep `segment`; `extend`: it continues the last segment's line (a live line's next final)."""
-        if extend and self.segments:
-            self.segments[-1] = join_segments(self.segments[-1], segment)
-        else:
-            self.segments.append(segment)
+        add_segment(self.segments, segment, extend)
         self.flush()
 
     def flush(self) -> None:

@@ -27,7 +27,7 @@ from playground.core.jobs import JobContext
 from playground.core.speech.languages import SpeechOptions
 from playground.core.speech.live_commit import SENTENCE_END, CommitPolicy, text_of, words_of
 from playground.core.speech.sources import AudioSource
-from playground.core.transcript import Autosaver, Segment, Word, join_segments
+from playground.core.transcript import Autosaver, Segment, Word, add_segment
 
 log = logging.getLogger(__name__)
 
@@ -291,15 +291,15 @@ class LiveTranscriber:
         commit, rest = self._policy.update(words_of(segments), heard)
         events = []
         if commit:
-            events.append(self._commit(commit, rest))
-            self._trim(rest)
+            events.append(self._commit(commit))
+            self._trim()
         if rest:
             start = max(rest[0].start, self._utt_start / SR)
             events.append(LiveText("partial", text_of(rest), start, heard, self.clock(), self.utterance))
             self._partial_shown = True
         return events
 
-    def _commit(self, words: list[Word], rest: list[Word]) -> LiveText:
+    def _commit(self, words: list[Word]) -> LiveText:
         """Words agreed while the person keeps talking: a final that the line's next finals extend,
         unless the words end a sentence or the line is long (then the line ends here)."""
         start = words[0].start
@@ -308,9 +308,9 @@ class LiveTranscriber:
         ends = words[-1].word.strip().endswith(SENTENCE_END) or words[-1].end - self._line_start >= self.opt.line_max
         return self._emit(words, continues=not ends)
 
-    def _trim(self, rest: list[Word]) -> None:
-        """Drop the audio of final words from a long buffer (their text becomes the prompt); `rest`, the
-        words not final yet, stay in it."""
+    def _trim(self) -> None:
+        """Drop the audio of final words from a long buffer (their text becomes the prompt); the words
+        not final yet stay in it."""
         if self._utt_len < self.opt.trim_after * SR:
             return
         cut = self._policy.cut_point(self._heard)
@@ -332,11 +332,7 @@ class LiveTranscriber:
         # Times never lie after what was heard (Whisper's last word may claim to end later).
         start, end = min(words[0].start, heard), min(max(words[-1].end, words[0].start), heard)
         words = tuple(replace(w, start=min(w.start, heard), end=min(w.end, heard)) for w in words)
-        piece = Segment(start, end, text, words)
-        if self._line_open and self.segments:
-            self.segments[-1] = join_segments(self.segments[-1], piece)
-        else:
-            self.segments.append(piece)
+        add_segment(self.segments, Segment(start, end, text, words), self._line_open)
         event = LiveText("final", text, start, end, self.clock(), self.utterance,
                          language=getattr(self.rec, "language", None),
                          language_probability=getattr(self.rec, "language_probability", None),

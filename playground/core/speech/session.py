@@ -31,7 +31,7 @@ from playground.core.speech.languages import (
     DEFAULT_MODEL, LANGUAGE_NAMES, MULTILINGUAL_MODEL, SpeechOptions, options_problem,
 )
 from playground.core.speech.library import SpeakerNames, TranscriptLibrary
-from playground.core.transcript import Segment, Transcript, join_segments
+from playground.core.transcript import Segment, Transcript, add_segment
 from playground.core.transcript_store import StoredTranscript, TranscriptStore, live_name
 from playground.core.wording import plural
 
@@ -571,19 +571,12 @@ class SpeechSession:
         and `segment_added` comes again with that segment's index."""
         item = self._active
         if item is not None:
-            kept = item.transcript.segments
-            if extend and kept and kept[-1].speaker == seg.speaker:
-                kept[-1] = join_segments(kept[-1], seg)
-            else:
-                kept.append(seg)
+            add_segment(item.transcript.segments, seg, extend)
             item.transcript.duration = max(item.transcript.duration, seg.end)
             self._store_save(item)  # autosaved atomically with every final segment
             if item is not self._current:  # another transcript is shown: this one fills quietly
                 return
-        if extend and self._segments and self._segments[-1].speaker == seg.speaker:
-            self._segments[-1] = join_segments(self._segments[-1], seg)
-        else:
-            self._segments.append(seg)
+        if not add_segment(self._segments, seg, extend):
             self._origins.append(origin)
         self._emit("segment_added", len(self._segments) - 1, self._segments[-1], utterance)
         self._emit("state_changed")
@@ -681,11 +674,15 @@ class SpeechSession:
 
         `per`: SRT/VTT cues per segment, per line of words or per word (segments with word times);
         JSON carries the language last detected and each segment's words."""
+        segs = self.segments() if segments is None else segments
+        language, probability = self._language
+        info = Transcript(segs, max((s.end for s in segs), default=0.0), language=language,
+                          language_probability=probability)
+        return self._write(segs, path, fmt, per, info)
+
+    def _write(self, segs: list[Segment], path: str, fmt: str | None, per: str, info: Transcript) -> bool:
+        """`transcript.save`, with the outcome said in the status line."""
         try:
-            segs = self.segments() if segments is None else segments
-            language, probability = self._language
-            info = Transcript(segs, max((s.end for s in segs), default=0.0), language=language,
-                              language_probability=probability)
             transcript.save(segs, path, fmt, per, info)
         except (OSError, PlaygroundError) as exc:
             self._say(f"Could not save {Path(path).name}: {exc}", error=True)
@@ -797,13 +794,7 @@ class SpeechSession:
         item = self.find(transcript_id)
         if item is None:
             return False
-        try:
-            transcript.save(item.transcript.segments, path, fmt, per, item.transcript)
-        except (OSError, PlaygroundError) as exc:
-            self._say(f"Could not save {Path(path).name}: {exc}", error=True)
-            return False
-        self._show_status(f"Saved {path}")
-        return True
+        return self._write(item.transcript.segments, path, fmt, per, item.transcript)
 
     def delete(self, transcript_id: str) -> bool:
         """Remove a transcript from the list and its file from disk (not the one a running job fills)."""
